@@ -1,0 +1,48 @@
+"""The envelope every domain event carries (DESIGN §4)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+# Namespace for ids derived from other ids (deal id from lead id, event id from stored position).
+CRM_NAMESPACE = uuid.UUID("6f1c3c2e-8d9a-4a8e-9d7e-2f3c1b0a5e77")
+
+
+def derived_id(*parts: object) -> uuid.UUID:
+    """A stable UUID computed from its parts: the same input always gives the same id."""
+    return uuid.uuid5(CRM_NAMESPACE, "/".join(str(p) for p in parts))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Contract(BaseModel):
+    """Base of every wire model: unknown fields are ignored so producers may add optional ones."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Event(Contract):
+    """Envelope fields; subclasses add the payload and pin `event_type` with a Literal."""
+
+    SUBJECT: ClassVar[str]
+
+    event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Also the Nats-Msg-Id")
+    event_type: str
+    schema_version: int = 1
+    occurred_at: AwareDatetime = Field(default_factory=utcnow)
+    aggregate_id: str
+    aggregate_version: int = Field(default=1, ge=1)
+    correlation_id: str | None = Field(default=None, description="The lead id that began the story")
+    causation_id: str | None = None
+    producer: str
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _to_utc(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC)

@@ -1,0 +1,77 @@
+"""Putting events on JetStream and connecting to it, the same way in every service."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from faststream.nats import NatsBroker
+from nats.js.api import PubAck
+
+from crm_contracts.envelope import Event
+from crm_contracts.runtime.metrics import EVENTS_PUBLISHED, PUBLISH_SECONDS
+from crm_contracts.streams import CRM, ensure_streams
+
+log = logging.getLogger(__name__)
+
+
+def event_headers(event: Event) -> dict[str, str]:
+    """JetStream drops a second message with the same Nats-Msg-Id inside the duplicate window."""
+    headers = {"Nats-Msg-Id": str(event.event_id), "Crm-Event-Type": event.event_type}
+    if event.correlation_id:
+        headers["Crm-Correlation-Id"] = event.correlation_id
+    return headers
+
+
+async def publish_event(broker: NatsBroker, event: Event, timeout: float = 2.0) -> PubAck:
+    """Publish and wait for the stream's ack; raises if JetStream does not confirm in time."""
+    with PUBLISH_SECONDS.labels(event.SUBJECT).time():
+        ack = await broker.publish(
+            event.model_dump(mode="json"),
+            event.SUBJECT,
+            headers=event_headers(event),
+            stream=CRM,
+            timeout=timeout,
+        )
+    EVENTS_PUBLISHED.labels(event.SUBJECT, "duplicate" if ack.duplicate else "new").inc()
+    return ack
+
+
+def make_broker(servers: str, name: str) -> NatsBroker:
+    """A broker that keeps reconnecting forever once it has connected."""
+    return NatsBroker(
+        servers.split(","),
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=2,
+        graceful_timeout=10,
+    )
+
+
+async def start_when_reachable(
+    broker: NatsBroker,
+    on_started: Callable[[], Awaitable[None]] | None = None,
+    retry_seconds: float = 0.5,
+) -> None:
+    """Connect (retrying while NATS is not up yet), declare the streams, start subscribers."""
+    while True:
+        try:
+            await broker.connect()
+            break
+        except Exception as exc:  # noqa: BLE001 - any connect failure means "try again"
+            log.warning("NATS not reachable yet: %s", exc)
+            await asyncio.sleep(retry_seconds)
+    await ensure_streams(broker.connection.jetstream())
+    await broker.start()
+    if on_started is not None:
+        await on_started()
+    log.info("connected to NATS and started subscribers")
+
+
+def bus_connected(broker: NatsBroker) -> bool:
+    try:
+        return bool(broker.connection and broker.connection.is_connected)
+    except Exception:  # noqa: BLE001 - not connected yet
+        return False

@@ -1,0 +1,36 @@
+"""One JSON shape for every rejection: `{"error": ..., "errors": [{"field", "reason"}]}`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+
+class FieldError(ValueError):
+    """Raised by domain code for input it refuses; becomes a 422 naming the field."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def rejection(status: int, error: str, errors: list[dict[str, str]] | None = None) -> JSONResponse:
+    return JSONResponse({"error": error, "errors": errors or []}, status_code=status)
+
+
+def _field_name(loc: tuple) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field_name(tuple(e["loc"])), "reason": e["msg"]} for e in exc.errors()]
+        return rejection(422, "validation_failed", errors)
+
+    @app.exception_handler(FieldError)
+    async def on_field_error(_: Request, exc: FieldError) -> JSONResponse:
+        return rejection(422, "validation_failed", [{"field": exc.field, "reason": exc.reason}])

@@ -1,0 +1,3 @@
+from lead_intake.main import run
+
+run()

@@ -1,0 +1,117 @@
+"""Turning a submitted lead into a `LeadReceived` event: validation and normalisation, no I/O."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from urllib.parse import parse_qs, urlsplit
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field
+
+from crm_contracts.envelope import derived_id
+from crm_contracts.events import Contact, LeadReceived, Touch
+from crm_contracts.runtime.errors import FieldError
+
+PRODUCER = "lead-intake"
+UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
+CLICK_IDS = ("gclid", "yclid", "fbclid")
+Short = Field(default=None, max_length=512)
+
+
+class TouchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    utm_source: str | None = Short
+    utm_medium: str | None = Short
+    utm_campaign: str | None = Short
+    utm_content: str | None = Short
+    utm_term: str | None = Short
+    referrer: str | None = Field(default=None, max_length=2048)
+    landing_url: str | None = Field(default=None, max_length=2048)
+    gclid: str | None = Short
+    yclid: str | None = Short
+    fbclid: str | None = Short
+    visitor_id: str | None = Field(default=None, max_length=128)
+    at: datetime | None = None
+
+
+class LeadIn(TouchIn):
+    """A lead as integrations post it; the touch of this visit is given in flat fields."""
+
+    form_id: str = Field(default="api", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    source: str = Field(default="api", pattern=r"^[a-z_]{1,32}$")
+    name: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    email: str | None = Field(default=None, max_length=254)
+    message: str | None = Field(default=None, max_length=5000)
+    custom_fields: dict[str, str] = Field(default_factory=dict, max_length=50)
+    consent: bool = False
+    first_touch: TouchIn | None = None
+
+
+def normalise_phone(raw: str, region: str) -> str:
+    try:
+        number = phonenumbers.parse(raw, region)
+    except phonenumbers.NumberParseException as exc:
+        raise FieldError("phone", f"not a phone number ({exc})") from None
+    if not phonenumbers.is_valid_number(number):
+        raise FieldError("phone", "not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_email(raw: str) -> str:
+    try:
+        return validate_email(raw, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise FieldError("email", str(exc)) from None
+
+
+def touch_from(data: TouchIn, referer_header: str | None = None) -> Touch:
+    """Fields win; UTM and click ids missing from fields are read from the landing URL."""
+    values = data.model_dump(include=set(Touch.model_fields), exclude_none=True)
+    if data.landing_url:
+        query = parse_qs(urlsplit(data.landing_url).query)
+        for key in UTM_FIELDS + CLICK_IDS:
+            if key not in values and query.get(key):
+                values[key] = query[key][0][:512]
+    if "referrer" not in values and referer_header:
+        values["referrer"] = referer_header[:2048]
+    return Touch(**values)
+
+
+def lead_id_for(form_id: str, idempotency_key: str | None) -> uuid.UUID:
+    """A repeated submission with the same key gets the same lead id (and so the same msg id)."""
+    return derived_id("lead", form_id, idempotency_key) if idempotency_key else uuid.uuid4()
+
+
+def build_lead_received(
+    lead: LeadIn,
+    lead_id: uuid.UUID,
+    received_at: datetime,
+    phone_region: str,
+    referer_header: str | None = None,
+) -> LeadReceived:
+    phone = normalise_phone(lead.phone, phone_region) if lead.phone else None
+    email = normalise_email(lead.email) if lead.email else None
+    if not (phone or email):
+        raise FieldError("contact", "give at least a phone or an email")
+    touch = touch_from(lead, referer_header)
+    return LeadReceived(
+        event_id=lead_id,
+        occurred_at=received_at,
+        aggregate_id=str(lead_id),
+        correlation_id=str(lead_id),
+        producer=PRODUCER,
+        lead_id=str(lead_id),
+        form_id=lead.form_id,
+        source=lead.source,
+        received_at=received_at,
+        contact=Contact(name=lead.name or None, phone=phone, email=email),
+        message=lead.message or None,
+        custom_fields=lead.custom_fields,
+        consent=lead.consent,
+        touch=touch.model_copy(update={"at": touch.at or received_at}),
+        first_touch=touch_from(lead.first_touch) if lead.first_touch else None,
+    )
