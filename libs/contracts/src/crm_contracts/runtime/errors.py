@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 
 class FieldError(ValueError):
@@ -30,6 +31,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": _field_name(tuple(e["loc"])), "reason": e["msg"]} for e in exc.errors()]
         return rejection(422, "validation_failed", errors)
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        if isinstance(exc.detail, dict):
+            return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+        reason = [{"field": "", "reason": str(exc.detail)}]
+        return JSONResponse({"error": "http_error", "errors": reason}, exc.status_code, exc.headers)
 
     @app.exception_handler(FieldError)
     async def on_field_error(_: Request, exc: FieldError) -> JSONResponse:

@@ -1,0 +1,3 @@
+from deal_pipeline.main import run
+
+run()

@@ -1,0 +1,81 @@
+"""Relay: follows the application's notification log and publishes each stored event to
+JetStream. The position is tracked in the event store's own tracking table, written only after
+JetStream acked, so a crash re-publishes (deduplicated by Nats-Msg-Id) and never skips."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+
+from eventsourcing.persistence import Tracking
+from faststream.nats import NatsBroker
+from prometheus_client import Gauge
+
+from crm_contracts.runtime.bus import publish_event
+from deal_pipeline.adapters.event_mapping import to_contract
+from deal_pipeline.application import DealsApp
+
+log = logging.getLogger(__name__)
+RELAY_NAME = "deal_pipeline_relay"
+RELAY_POSITION = Gauge("crm_relay_position", "Last notification id published by the relay")
+RELAY_BACKLOG = Gauge("crm_relay_backlog", "Stored events not yet published")
+
+
+class Relay:
+    def __init__(
+        self,
+        app: DealsApp,
+        broker: NatsBroker,
+        batch: int = 500,
+        idle_poll: float = 1.0,
+        publish_timeout: float = 5.0,
+    ) -> None:
+        self.app = app
+        self.broker = broker
+        self.batch = batch
+        self.idle_poll = idle_poll  # fallback for saves made by other processes
+        self.publish_timeout = publish_timeout
+        self.tracking = app.factory.tracking_recorder()
+        self._wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        app.on_saved = lambda: loop.call_soon_threadsafe(self._wake.set)
+
+    async def position(self) -> int:
+        return await asyncio.to_thread(self.tracking.max_tracking_id, RELAY_NAME) or 0
+
+    async def run(self) -> None:
+        position = await self.position()
+        while True:
+            self._wake.clear()  # cleared before reading, so a save during the read still wakes us
+            try:
+                position, count = await self.publish_batch(position)
+            except Exception:  # noqa: BLE001 - bus down or timed out: retry from the same spot
+                log.exception("relay publish failed; retrying")
+                await asyncio.sleep(0.5)
+                continue
+            if count < self.batch:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+
+    async def publish_batch(self, position: int) -> tuple[int, int]:
+        """Publish the next stored events after `position`; returns the new position and count."""
+        notifications = await asyncio.to_thread(
+            self.app.recorder.select_notifications,
+            position,
+            self.batch,
+            inclusive_of_start=False,
+        )
+        if not notifications:
+            RELAY_BACKLOG.set(0)
+            return position, 0
+        for notification in notifications:
+            contract = to_contract(self.app.mapper.to_domain_event(notification))
+            if contract is not None:
+                await publish_event(self.broker, contract, timeout=self.publish_timeout)
+        last = notifications[-1].id
+        await asyncio.to_thread(self.tracking.insert_tracking, Tracking(RELAY_NAME, last))
+        RELAY_POSITION.set(last)
+        max_id = await asyncio.to_thread(self.app.recorder.max_notification_id) or last
+        RELAY_BACKLOG.set(max_id - last)
+        return last, len(notifications)

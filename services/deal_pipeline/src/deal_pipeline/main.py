@@ -1,0 +1,91 @@
+"""Entry point: `python -m deal_pipeline` or the `deal-pipeline` script."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from contextlib import asynccontextmanager, suppress
+
+import uvicorn
+from fastapi import FastAPI, Request
+
+from crm_contracts.runtime.bus import bus_connected, make_broker, start_when_reachable
+from crm_contracts.runtime.errors import install_error_handlers
+from crm_contracts.runtime.logs import setup_logging
+from crm_contracts.runtime.ops import install_ops
+from deal_pipeline.adapters.relay import Relay
+from deal_pipeline.api import build_router, domain_error_response
+from deal_pipeline.application import DealsApp
+from deal_pipeline.domain.errors import DomainError
+from deal_pipeline.handlers import build_router as build_bus_router
+from deal_pipeline.settings import PipelineSettings
+
+SERVICE = "deal-pipeline"
+
+
+def store_env(settings: PipelineSettings) -> dict[str, str]:
+    """The eventsourcing library's own variables win; otherwise a SQLite file in data_dir."""
+    if os.environ.get("PERSISTENCE_MODULE"):
+        return {}
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+        "SQLITE_DBNAME": str(settings.data_dir / "deals.sqlite"),
+    }
+
+
+def create_app(settings: PipelineSettings | None = None) -> FastAPI:
+    settings = settings or PipelineSettings()
+    deals = DealsApp(env=store_env(settings), managers=settings.managers)
+    broker = make_broker(settings.nats_url, SERVICE)
+    broker.include_router(build_bus_router(deals))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        relay = Relay(deals, broker, settings.relay_batch, publish_timeout=settings.publish_timeout)
+
+        async def start_relay() -> None:
+            app.state.relay_task = asyncio.create_task(relay.run())
+
+        connecting = asyncio.create_task(start_when_reachable(broker, start_relay))
+        yield
+        connecting.cancel()
+        if task := getattr(app.state, "relay_task", None):
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+        with suppress(Exception):
+            await broker.stop()
+        deals.close()
+
+    app = FastAPI(title="CRM deal pipeline", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.deals = deals
+    app.state.broker = broker
+
+    async def readiness() -> dict[str, object]:
+        try:
+            await asyncio.to_thread(deals.recorder.max_notification_id)
+            store_ok = True
+        except Exception:  # noqa: BLE001 - any store failure means not ready
+            store_ok = False
+        return {"nats": bus_connected(broker), "event_store": store_ok}
+
+    @app.exception_handler(DomainError)
+    async def on_domain_error(_: Request, exc: DomainError):  # type: ignore[no-untyped-def]
+        return domain_error_response(exc)
+
+    install_ops(app, SERVICE, readiness)
+    install_error_handlers(app)
+    app.include_router(build_router(settings.api_key))
+    return app
+
+
+def run() -> None:
+    settings = PipelineSettings()
+    setup_logging(SERVICE, settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+if __name__ == "__main__":
+    run()
