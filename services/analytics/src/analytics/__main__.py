@@ -1,0 +1,3 @@
+from analytics.main import run
+
+run()

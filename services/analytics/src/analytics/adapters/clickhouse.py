@@ -1,0 +1,49 @@
+"""The one ClickHouse client of the process, over chDB (embedded) or HTTP (server).
+
+chDB is synchronous and one engine per process, so every call is serialised by a lock and
+meant to be run in a worker thread (`asyncio.to_thread`)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+
+from analytics.settings import AnalyticsSettings
+
+
+def connect(settings: AnalyticsSettings) -> Client:
+    if settings.clickhouse_mode == "chdb":
+        settings.chdb_path.mkdir(parents=True, exist_ok=True)
+        return clickhouse_connect.get_client(interface="chdb", path=str(settings.chdb_path))
+    return clickhouse_connect.get_client(
+        host=settings.clickhouse_host,
+        port=settings.clickhouse_port,
+        username=settings.clickhouse_user,
+        password=settings.clickhouse_password,
+    )
+
+
+class ClickHouse:
+    def __init__(self, client: Client, database: str) -> None:
+        self.client = client
+        self.db = database
+        self._lock = threading.Lock()
+
+    def command(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        with self._lock:
+            return self.client.command(sql.replace("{db}", self.db), parameters=params)
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            result = self.client.query(sql.replace("{db}", self.db), parameters=params)
+        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        if not rows:
+            return
+        with self._lock:
+            self.client.insert(f"{self.db}.{table}", list(rows), column_names=list(columns))

@@ -1,0 +1,65 @@
+"""Entry point: `python -m analytics` or the `analytics` script."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager, suppress
+
+import uvicorn
+from fastapi import FastAPI
+
+from analytics.adapters.clickhouse import ClickHouse, connect
+from analytics.api import router
+from analytics.handlers import build_router
+from analytics.schema import migrate
+from analytics.settings import AnalyticsSettings
+from crm_contracts.runtime.bus import bus_connected, make_broker, start_when_reachable
+from crm_contracts.runtime.errors import install_error_handlers
+from crm_contracts.runtime.logs import setup_logging
+from crm_contracts.runtime.ops import install_ops
+
+SERVICE = "analytics"
+
+
+def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None = None) -> FastAPI:
+    settings = settings or AnalyticsSettings()
+    ch = ch or ClickHouse(connect(settings), settings.database)
+    migrate(ch)
+    broker = make_broker(settings.nats_url, SERVICE)
+    broker.include_router(build_router(ch, settings.batch_size, settings.batch_timeout))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        connecting = asyncio.create_task(start_when_reachable(broker))
+        yield
+        connecting.cancel()
+        with suppress(Exception):
+            await broker.stop()
+
+    app = FastAPI(title="CRM analytics", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.clickhouse = ch
+    app.state.broker = broker
+
+    async def readiness() -> dict[str, object]:
+        try:
+            await asyncio.to_thread(ch.rows, "SELECT 1 AS ok")
+            store_ok = True
+        except Exception:  # noqa: BLE001 - any failure means not ready
+            store_ok = False
+        return {"nats": bus_connected(broker), "clickhouse": store_ok}
+
+    install_ops(app, SERVICE, readiness)
+    install_error_handlers(app)
+    app.include_router(router)
+    return app
+
+
+def run() -> None:
+    settings = AnalyticsSettings()
+    setup_logging(SERVICE, settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+if __name__ == "__main__":
+    run()

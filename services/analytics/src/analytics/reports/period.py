@@ -1,0 +1,51 @@
+"""Report periods: `[from, to)` in the report's time zone (DESIGN §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from crm_contracts.runtime.errors import FieldError
+
+
+def parse_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise FieldError("tz", f"unknown time zone {name!r}") from None
+
+
+def parse_moment(field: str, raw: str, zone: ZoneInfo) -> datetime:
+    """`YYYY-MM-DD` is midnight in the report's zone; a date-time without offset is in the
+    zone too; one with an offset is taken as given. Returned in UTC."""
+    raw = raw.strip()
+    try:
+        if len(raw) == 10:
+            moment = datetime.combine(date.fromisoformat(raw), time(), zone)
+        else:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=zone)
+    except ValueError:
+        raise FieldError(field, f"expected YYYY-MM-DD or an ISO 8601 date-time, got {raw!r}") from None
+    return moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime  # UTC, inclusive
+    end: datetime  # UTC, exclusive
+    tz: str
+
+    @classmethod
+    def parse(cls, start: str, end: str, tz: str) -> Period:
+        zone = parse_zone(tz)
+        period = cls(parse_moment("from", start, zone), parse_moment("to", end, zone), tz)
+        if period.end <= period.start:
+            raise FieldError("to", "must be later than from")
+        return period
+
+    def params(self) -> dict[str, datetime]:
+        # Naive UTC: DateTime64(3, 'UTC') parameters are read as UTC wall time.
+        return {"start": self.start.replace(tzinfo=None), "end": self.end.replace(tzinfo=None)}
