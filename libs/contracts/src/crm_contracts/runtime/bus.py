@@ -47,6 +47,7 @@ def make_broker(servers: str, name: str) -> NatsBroker:
         reconnect_time_wait=0.5,
         connect_timeout=2,
         graceful_timeout=10,
+        logger=logging.getLogger(f"faststream.{name}"),
     )
 
 

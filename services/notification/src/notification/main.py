@@ -1,0 +1,52 @@
+"""Entry point: `python -m notification` or the `notification` script."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import asynccontextmanager, suppress
+
+import uvicorn
+from fastapi import FastAPI
+
+from crm_contracts.runtime.bus import bus_connected, make_broker, start_when_reachable
+from crm_contracts.runtime.errors import install_error_handlers
+from crm_contracts.runtime.logs import setup_logging
+from crm_contracts.runtime.ops import install_ops
+from notification.handlers import build_router
+from notification.settings import NotificationSettings
+
+SERVICE = "notification"
+
+
+def create_app(settings: NotificationSettings | None = None) -> FastAPI:
+    settings = settings or NotificationSettings()
+    broker = make_broker(settings.nats_url, SERVICE)
+    broker.include_router(build_router(settings, broker))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        connecting = asyncio.create_task(start_when_reachable(broker))
+        yield
+        connecting.cancel()
+        with suppress(Exception):
+            await broker.stop()
+
+    app = FastAPI(title="CRM notification", version="0.1.0", lifespan=lifespan)
+    app.state.settings = settings
+
+    async def readiness() -> dict[str, object]:
+        return {"nats": bus_connected(broker)}
+
+    install_ops(app, SERVICE, readiness)
+    install_error_handlers(app)
+    return app
+
+
+def run() -> None:
+    settings = NotificationSettings()
+    setup_logging(SERVICE, settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+
+
+if __name__ == "__main__":
+    run()
