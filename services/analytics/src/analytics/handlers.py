@@ -6,6 +6,9 @@ import asyncio
 import logging
 from typing import Any
 
+from crm_contracts import subjects
+from crm_contracts.runtime.metrics import EVENTS_CONSUMED
+from crm_contracts.streams import CRM
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsRouter, PullSub
 from nats.js.api import ConsumerConfig
@@ -13,9 +16,6 @@ from prometheus_client import Counter, Histogram
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.ingest import ingest, parse_batch
-from crm_contracts import subjects
-from crm_contracts.runtime.metrics import EVENTS_CONSUMED
-from crm_contracts.streams import CRM
 
 log = logging.getLogger(__name__)
 PROJECTION_CONSUMER = "analytics_projection"

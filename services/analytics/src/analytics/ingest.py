@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
+from crm_contracts.envelope import Event
+from crm_contracts.events import ANY_EVENT, BY_TYPE
 from pydantic import ValidationError
 
 from analytics.adapters.clickhouse import ClickHouse
@@ -18,8 +20,6 @@ from analytics.projection import (
     apply_deal_events,
     event_row,
 )
-from crm_contracts.envelope import Event
-from crm_contracts.events import ANY_EVENT, BY_TYPE
 
 log = logging.getLogger(__name__)
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 import uvicorn
+from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
+from crm_contracts.runtime.errors import install_error_handlers
+from crm_contracts.runtime.logs import setup_logging
+from crm_contracts.runtime.ops import install_ops
 from fastapi import FastAPI
 
 from analytics.adapters.clickhouse import ClickHouse, connect
@@ -13,10 +17,6 @@ from analytics.api import router
 from analytics.handlers import build_router
 from analytics.schema import migrate
 from analytics.settings import AnalyticsSettings
-from crm_contracts.runtime.bus import bus_connected, make_broker, start_when_reachable
-from crm_contracts.runtime.errors import install_error_handlers
-from crm_contracts.runtime.logs import setup_logging
-from crm_contracts.runtime.ops import install_ops
 
 SERVICE = "analytics"
 
@@ -30,11 +30,8 @@ def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        connecting = asyncio.create_task(start_when_reachable(broker))
-        yield
-        connecting.cancel()
-        with suppress(Exception):
-            await broker.stop()
+        async with running_broker(broker):
+            yield
 
     app = FastAPI(title="CRM analytics", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings

@@ -7,12 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID
 
+from crm_contracts.runtime.errors import rejection
+from crm_contracts.runtime.security import api_key_required
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from crm_contracts.runtime.errors import rejection
-from crm_contracts.runtime.security import api_key_required
 from deal_pipeline.application import DealsApp
 from deal_pipeline.domain.deal import Deal
 from deal_pipeline.domain.errors import DealClosed, DealNotFound, DomainError, UnknownStage

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from crm_contracts.pipelines import DEFAULT_PIPELINE, Pipeline
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import RecordConflictError
 
-from crm_contracts.pipelines import DEFAULT_PIPELINE, Pipeline
 from deal_pipeline.domain.deal import Deal
 from deal_pipeline.domain.errors import DealNotFound
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
-from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsRouter, PullSub
-from nats.js.api import ConsumerConfig
-
 from crm_contracts import subjects
 from crm_contracts.events import LeadReceived
 from crm_contracts.runtime.consuming import consumed
 from crm_contracts.streams import CRM
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsRouter, PullSub
+from nats.js.api import ConsumerConfig
+
 from deal_pipeline.application import DealsApp
 
 LEADS_CONSUMER = "deal_pipeline_leads"

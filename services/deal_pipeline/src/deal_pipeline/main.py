@@ -7,12 +7,12 @@ import os
 from contextlib import asynccontextmanager, suppress
 
 import uvicorn
-from fastapi import FastAPI, Request
-
-from crm_contracts.runtime.bus import bus_connected, make_broker, start_when_reachable
+from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
 from crm_contracts.runtime.errors import install_error_handlers
 from crm_contracts.runtime.logs import setup_logging
 from crm_contracts.runtime.ops import install_ops
+from fastapi import FastAPI, Request
+
 from deal_pipeline.adapters.relay import Relay
 from deal_pipeline.api import build_router, domain_error_response
 from deal_pipeline.application import DealsApp
@@ -47,15 +47,12 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
         async def start_relay() -> None:
             app.state.relay_task = asyncio.create_task(relay.run())
 
-        connecting = asyncio.create_task(start_when_reachable(broker, start_relay))
-        yield
-        connecting.cancel()
-        if task := getattr(app.state, "relay_task", None):
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
-        with suppress(Exception):
-            await broker.stop()
+        async with running_broker(broker, start_relay):
+            yield
+            if task := getattr(app.state, "relay_task", None):
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         deals.close()
 
     app = FastAPI(title="CRM deal pipeline", version="0.1.0", lifespan=lifespan)

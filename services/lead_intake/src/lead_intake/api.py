@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel
-
 from crm_contracts.envelope import utcnow
 from crm_contracts.runtime.bus import publish_event
 from crm_contracts.runtime.errors import rejection
 from crm_contracts.runtime.logs import correlation_id
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
 from lead_intake.domain import LeadIn, build_lead_received, lead_id_for
 
 log = logging.getLogger(__name__)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import asynccontextmanager
 
 import uvicorn
-from fastapi import FastAPI
-
-from crm_contracts.runtime.bus import bus_connected, make_broker, start_when_reachable
+from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
 from crm_contracts.runtime.errors import install_error_handlers
 from crm_contracts.runtime.logs import setup_logging
 from crm_contracts.runtime.ops import install_ops
+from fastapi import FastAPI
+
 from lead_intake.api import router
 from lead_intake.settings import IntakeSettings
 
@@ -24,10 +23,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        connecting = asyncio.create_task(start_when_reachable(broker))
-        yield
-        connecting.cancel()
-        await broker.stop()
+        async with running_broker(broker):
+            yield
 
     app = FastAPI(title="CRM lead intake", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings

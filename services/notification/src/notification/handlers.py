@@ -5,16 +5,16 @@ from __future__ import annotations
 import hashlib
 import logging
 
+from crm_contracts import subjects
+from crm_contracts.events import DealOpened
+from crm_contracts.runtime.consuming import consumed
+from crm_contracts.streams import CRM
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsRouter, PullSub
 from nats.js.api import ConsumerConfig
 from nats.js.errors import KeyNotFoundError
 from prometheus_client import Counter
 
-from crm_contracts import subjects
-from crm_contracts.events import DealOpened
-from crm_contracts.runtime.consuming import consumed
-from crm_contracts.streams import CRM
 from notification.adapters.email import SmtpSender
 from notification.messages import deal_opened_email
 from notification.settings import NotificationSettings

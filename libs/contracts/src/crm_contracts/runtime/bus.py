@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 
 from faststream.nats import NatsBroker
 from nats.js.api import PubAck
@@ -76,3 +77,20 @@ def bus_connected(broker: NatsBroker) -> bool:
         return bool(broker.connection and broker.connection.is_connected)
     except Exception:  # noqa: BLE001 - not connected yet
         return False
+
+
+@asynccontextmanager
+async def running_broker(
+    broker: NatsBroker, on_started: Callable[[], Awaitable[None]] | None = None
+) -> AsyncIterator[None]:
+    """For a service's lifespan: connect in the background (HTTP is up meanwhile, not ready),
+    and on exit stop the broker, tolerating a bus that is already gone."""
+    connecting = asyncio.create_task(start_when_reachable(broker, on_started))
+    try:
+        yield
+    finally:
+        connecting.cancel()
+        with suppress(BaseException):
+            await connecting
+        with suppress(Exception):
+            await broker.stop()

@@ -10,9 +10,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from crm_contracts.pipelines import Pipeline
+
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.reports.period import Period
-from crm_contracts.pipelines import Pipeline
 
 COHORT = """
     SELECT deal_id, stage, status, amount, lost_reason, lost_at_stage

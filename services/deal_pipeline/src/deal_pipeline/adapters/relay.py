@@ -8,11 +8,11 @@ import asyncio
 import logging
 from contextlib import suppress
 
+from crm_contracts.runtime.bus import publish_event
 from eventsourcing.persistence import Tracking
 from faststream.nats import NatsBroker
 from prometheus_client import Gauge
 
-from crm_contracts.runtime.bus import publish_event
 from deal_pipeline.adapters.event_mapping import to_contract
 from deal_pipeline.application import DealsApp
 

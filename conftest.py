@@ -1,0 +1,39 @@
+"""Fixtures shared by every test folder: real nats-server and the in-process ClickHouse engine."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.nats import NatsServer
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path / "jetstream").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def chdb_client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One chDB engine per test process (chDB allows a single data path per process)."""
+    import clickhouse_connect
+
+    path = tmp_path_factory.mktemp("chdb")
+    return clickhouse_connect.get_client(interface="chdb", path=str(path))
+
+
+@pytest.fixture
+def clickhouse(chdb_client):  # type: ignore[no-untyped-def]
+    """A fresh, migrated analytics database for one test."""
+    from analytics.adapters.clickhouse import ClickHouse
+    from analytics.schema import migrate
+
+    ch = ClickHouse(chdb_client, f"t_{uuid.uuid4().hex[:12]}")
+    migrate(ch)
+    yield ch
+    ch.command("DROP DATABASE IF EXISTS {db}")

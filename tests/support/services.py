@@ -1,0 +1,63 @@
+"""The services as real processes (`python -m <service>`), as `make run` starts them."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.support.nats import env_without_service_settings
+from tests.support.net import free_port, wait_until
+
+PREFIX = {
+    "lead_intake": "LEAD_INTAKE_",
+    "deal_pipeline": "DEAL_PIPELINE_",
+    "notification": "NOTIFICATION_",
+    "analytics": "ANALYTICS_",
+}
+
+
+@dataclass
+class ServiceProcess:
+    module: str
+    env: dict[str, str]
+    log_path: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServiceProcess:
+        env = env_without_service_settings() | self.env
+        env[f"{PREFIX[self.module]}PORT"] = str(self.port)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.log_path, "ab"),  # noqa: SIM115
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        def ready() -> bool:
+            if self.process and self.process.poll() is not None:
+                raise RuntimeError(f"{self.module} exited; see {self.log_path}")
+            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+
+        wait_until(ready, timeout=timeout, interval=0.2, what=f"{self.module} /readyz")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
