@@ -39,7 +39,12 @@ class Relay:
         self.tracking = app.factory.tracking_recorder()
         self._wake = asyncio.Event()
         loop = asyncio.get_running_loop()
-        app.on_saved = lambda: loop.call_soon_threadsafe(self._wake.set)
+
+        def wake() -> None:  # called from the thread that saved
+            with suppress(RuntimeError):  # the loop has already closed: nobody to wake
+                loop.call_soon_threadsafe(self._wake.set)
+
+        app.on_saved = wake
 
     async def position(self) -> int:
         return await asyncio.to_thread(self.tracking.max_tracking_id, RELAY_NAME) or 0
