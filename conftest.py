@@ -37,3 +37,12 @@ def clickhouse(chdb_client):  # type: ignore[no-untyped-def]
     migrate(ch)
     yield ch
     ch.command("DROP DATABASE IF EXISTS {db}")
+
+
+@pytest.fixture
+def smtp_server():  # type: ignore[no-untyped-def]
+    from tests.support.smtp import SmtpServer
+
+    server = SmtpServer().start()
+    yield server
+    server.stop()

@@ -1,5 +1,4 @@
 import pytest
-
 from deal_pipeline.application import DealsApp
 
 

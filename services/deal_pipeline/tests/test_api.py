@@ -4,13 +4,13 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from fastapi.testclient import TestClient
-
 from crm_contracts.envelope import derived_id
 from crm_contracts.events import Contact, LeadReceived
 from crm_contracts.runtime.bus import make_broker, publish_event
 from deal_pipeline.main import create_app
 from deal_pipeline.settings import PipelineSettings
+from fastapi.testclient import TestClient
+
 from tests.support.nats import stream_messages
 from tests.support.net import wait_until
 

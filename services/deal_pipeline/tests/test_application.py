@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-
 from deal_pipeline.application import DealsApp
 from deal_pipeline.domain.errors import DealClosed, DealNotFound
 

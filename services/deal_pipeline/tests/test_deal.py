@@ -1,7 +1,6 @@
 """Domain rules of the Deal aggregate (no I/O)."""
 
 import pytest
-
 from crm_contracts.envelope import derived_id
 from crm_contracts.pipelines import DEFAULT_PIPELINE as P
 from deal_pipeline.domain.deal import Deal

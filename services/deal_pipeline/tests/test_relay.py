@@ -7,6 +7,7 @@ from crm_contracts.envelope import derived_id
 from crm_contracts.runtime.bus import make_broker
 from crm_contracts.streams import ensure_streams
 from deal_pipeline.adapters.relay import RELAY_NAME, Relay
+
 from tests.support.nats import stream_messages
 
 

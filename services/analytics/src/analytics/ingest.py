@@ -6,7 +6,6 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any
 
 from crm_contracts.envelope import Event
 from crm_contracts.events import ANY_EVENT, BY_TYPE
@@ -32,20 +31,22 @@ class GenericEvent(Event):
 class Parsed:
     events: list[Event] = field(default_factory=list)
     payloads: list[str] = field(default_factory=list)
-    rejected: list[tuple[dict[str, Any] | bytes, str]] = field(default_factory=list)
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (index in batch, reason)
 
 
-def parse_batch(messages: list[Any]) -> Parsed:
+def parse_batch(bodies: list[bytes]) -> Parsed:
     parsed = Parsed()
-    for message in messages:
+    for index, body in enumerate(bodies):
         try:
-            data = message if isinstance(message, dict) else json.loads(message)
+            data = json.loads(body)
+            if not isinstance(data, dict):
+                raise ValueError("not a JSON object")
             if data.get("event_type") in BY_TYPE:
                 event = ANY_EVENT.validate_python(data)
             else:
                 event = GenericEvent.model_validate(data)
-        except (ValidationError, ValueError, AttributeError) as exc:
-            parsed.rejected.append((message, str(exc)[:500]))
+        except (ValidationError, ValueError) as exc:
+            parsed.rejected.append((index, str(exc)[:500]))
             continue
         parsed.events.append(event)
         parsed.payloads.append(json.dumps(data, separators=(",", ":"), ensure_ascii=False))

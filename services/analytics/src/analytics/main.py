@@ -26,7 +26,7 @@ def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None 
     ch = ch or ClickHouse(connect(settings), settings.database)
     migrate(ch)
     broker = make_broker(settings.nats_url, SERVICE)
-    broker.include_router(build_router(ch, settings.batch_size, settings.batch_timeout))
+    broker.include_router(build_router(ch, broker, settings.batch_size, settings.batch_timeout))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from decimal import Decimal
+from typing import Annotated
 from uuid import UUID
 
 from crm_contracts.runtime.errors import rejection
 from crm_contracts.runtime.security import api_key_required
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -62,6 +63,14 @@ def build_router(api_key: str) -> APIRouter:
 
     @router.get("/deals/{deal_id}", response_model=DealView)
     async def get_deal(deal_id: UUID, request: Request) -> DealView:
+        return DealView.of(await asyncio.to_thread(deals(request).get_deal, deal_id))
+
+    @router.get("/deals/by-lead/{lead_id}", response_model=DealView)
+    async def get_deal_by_lead(
+        lead_id: Annotated[str, Path(max_length=200)], request: Request
+    ) -> DealView:
+        """The deal a lead opened (its id is derived from the lead id)."""
+        deal_id = Deal.create_id(lead_id)
         return DealView.of(await asyncio.to_thread(deals(request).get_deal, deal_id))
 
     @router.post("/deals/{deal_id}/stage", response_model=DealView)

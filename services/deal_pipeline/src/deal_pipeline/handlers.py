@@ -6,10 +6,11 @@ import asyncio
 
 from crm_contracts import subjects
 from crm_contracts.events import LeadReceived
-from crm_contracts.runtime.consuming import consumed
+from crm_contracts.runtime.consuming import consumer_max_deliver, handle
 from crm_contracts.streams import CRM
 from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsRouter, PullSub
+from faststream.nats import JStream, NatsBroker, NatsRouter, PullSub
+from faststream.nats.annotations import NatsMessage
 from nats.js.api import ConsumerConfig
 
 from deal_pipeline.application import DealsApp
@@ -22,7 +23,7 @@ def lead_title(lead: LeadReceived) -> str:
     return f"{who} ({lead.form_id})"
 
 
-def build_router(app: DealsApp) -> NatsRouter:
+def build_router(app: DealsApp, broker: NatsBroker) -> NatsRouter:
     router = NatsRouter()
 
     @router.subscriber(
@@ -30,13 +31,15 @@ def build_router(app: DealsApp) -> NatsRouter:
         stream=JStream(CRM, declare=False),
         durable=LEADS_CONSUMER,
         pull_sub=PullSub(batch_size=50, timeout=1.0),
-        config=ConsumerConfig(ack_wait=30, max_deliver=20),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        config=ConsumerConfig(ack_wait=30, max_deliver=consumer_max_deliver()),
+        ack_policy=AckPolicy.MANUAL,
         title="deal_pipeline.open_deal_from_lead",
         description="Opens a deal in the first stage for each received lead (idempotent).",
     )
+    async def on_lead(message: NatsMessage) -> None:
+        await handle(LEADS_CONSUMER, message, broker, LeadReceived, open_deal)
+
     async def open_deal(lead: LeadReceived) -> None:
-        with consumed(LEADS_CONSUMER, lead):
-            await asyncio.to_thread(app.open_deal_from_lead, lead.lead_id, lead_title(lead))
+        await asyncio.to_thread(app.open_deal_from_lead, lead.lead_id, lead_title(lead))
 
     return router

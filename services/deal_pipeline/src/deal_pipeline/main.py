@@ -38,7 +38,7 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
     settings = settings or PipelineSettings()
     deals = DealsApp(env=store_env(settings), managers=settings.managers)
     broker = make_broker(settings.nats_url, SERVICE)
-    broker.include_router(build_bus_router(deals))
+    broker.include_router(build_bus_router(deals, broker))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]

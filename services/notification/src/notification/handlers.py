@@ -7,10 +7,11 @@ import logging
 
 from crm_contracts import subjects
 from crm_contracts.events import DealOpened
-from crm_contracts.runtime.consuming import consumed
+from crm_contracts.runtime.consuming import consumer_max_deliver, handle
 from crm_contracts.streams import CRM
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, NatsRouter, PullSub
+from faststream.nats.annotations import NatsMessage
 from nats.js.api import ConsumerConfig
 from nats.js.errors import KeyNotFoundError
 from prometheus_client import Counter
@@ -42,27 +43,29 @@ def build_router(settings: NotificationSettings, broker: NatsBroker) -> NatsRout
         stream=JStream(CRM, declare=False),
         durable=DEALS_OPENED_CONSUMER,
         pull_sub=PullSub(batch_size=20, timeout=1.0),
-        config=ConsumerConfig(ack_wait=60, max_deliver=10, backoff=[1, 5, 15, 60]),
-        ack_policy=AckPolicy.NACK_ON_ERROR,
+        config=ConsumerConfig(ack_wait=60, max_deliver=consumer_max_deliver()),
+        ack_policy=AckPolicy.MANUAL,
         title="notification.deal_opened",
         description="E-mails the responsible manager when a deal is opened, once per event.",
     )
-    async def on_deal_opened(event: DealOpened) -> None:
-        with consumed(DEALS_OPENED_CONSUMER, event):
-            to = settings.manager_emails.get(event.manager_id or "", settings.default_manager_email)
-            key = send_key(str(event.event_id), RULE_DEAL_OPENED, to)
-            sent = await broker.key_value(SENT_BUCKET, ttl=settings.sent_ttl_days * 86400)
-            try:
-                await sent.get(key)
-            except KeyNotFoundError:
-                pass
-            else:
-                SKIPPED.labels(RULE_DEAL_OPENED).inc()
-                return
-            url = settings.deal_url_template.format(deal_id=event.deal_id)
-            await sender.send(deal_opened_email(event, to, url), message_id=key)
-            await sent.put(key, b"sent")  # only after the SMTP server took it
-            SENT.labels("email", RULE_DEAL_OPENED).inc()
-            log.info("e-mailed manager about a new deal", extra={"deal_id": event.deal_id})
+    async def on_deal_opened(message: NatsMessage) -> None:
+        await handle(DEALS_OPENED_CONSUMER, message, broker, DealOpened, email_manager)
+
+    async def email_manager(event: DealOpened) -> None:
+        to = settings.manager_emails.get(event.manager_id or "", settings.default_manager_email)
+        key = send_key(str(event.event_id), RULE_DEAL_OPENED, to)
+        sent = await broker.key_value(SENT_BUCKET, ttl=settings.sent_ttl_days * 86400)
+        try:
+            await sent.get(key)
+        except KeyNotFoundError:
+            pass
+        else:
+            SKIPPED.labels(RULE_DEAL_OPENED).inc()
+            return
+        url = settings.deal_url_template.format(deal_id=event.deal_id)
+        await sender.send(deal_opened_email(event, to, url), message_id=key)
+        await sent.put(key, b"sent")  # only after the SMTP server took it
+        SENT.labels("email", RULE_DEAL_OPENED).inc()
+        log.info("e-mailed manager about a new deal", extra={"deal_id": event.deal_id})
 
     return router

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 
@@ -15,6 +16,7 @@ from crm_contracts.runtime.metrics import EVENTS_PUBLISHED, PUBLISH_SECONDS
 from crm_contracts.streams import CRM, ensure_streams
 
 log = logging.getLogger(__name__)
+_started: weakref.WeakSet[NatsBroker] = weakref.WeakSet()  # streams declared, subscribers on
 
 
 def event_headers(event: Event) -> dict[str, str]:
@@ -67,14 +69,16 @@ async def start_when_reachable(
             await asyncio.sleep(retry_seconds)
     await ensure_streams(broker.connection.jetstream())
     await broker.start()
+    _started.add(broker)
     if on_started is not None:
         await on_started()
     log.info("connected to NATS and started subscribers")
 
 
 def bus_connected(broker: NatsBroker) -> bool:
+    """Ready for work: connected now, and streams and subscribers were set up."""
     try:
-        return bool(broker.connection and broker.connection.is_connected)
+        return broker in _started and bool(broker.connection.is_connected)
     except Exception:  # noqa: BLE001 - not connected yet
         return False
 

@@ -1,27 +1,93 @@
-"""Bookkeeping around a consumer handler: metrics, latency and the correlation id in logs."""
+"""How every consumer handles one message: parse, run, ack; on failure retry with backoff, and
+after `max_deliver` attempts (or at once for a message that is not a valid event) park it in
+the `CRM_DLQ` stream. Metrics, latency and the correlation id in logs come along."""
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from faststream.nats import NatsBroker
+from faststream.nats.message import NatsMessage
+from nats.aio.msg import Msg
+from prometheus_client import Counter
+from pydantic import ValidationError
+
+from crm_contracts import subjects
 from crm_contracts.envelope import Event
 from crm_contracts.runtime.logs import correlation_id
 from crm_contracts.runtime.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
+from crm_contracts.streams import CRM_DLQ
+
+log = logging.getLogger(__name__)
+E = TypeVar("E", bound=Event)
+
+BACKOFF = (1.0, 5.0, 15.0, 60.0, 300.0)
+MAX_DELIVER = 12
+DEAD_LETTERED = Counter("crm_dead_lettered_total", "Messages parked in CRM_DLQ", ["consumer"])
 
 
-@contextmanager
-def consumed(consumer: str, event: Event) -> Iterator[None]:
-    token = correlation_id.set(event.correlation_id)
+def backoff_for(attempt: int) -> float:
+    """Seconds to wait before delivery `attempt + 1`."""
+    return BACKOFF[min(max(attempt, 1), len(BACKOFF)) - 1]
+
+
+def consumer_max_deliver() -> int:
+    """For the JetStream consumer config: a few more than ours, so we dead-letter first."""
+    return MAX_DELIVER + 3
+
+
+async def dead_letter(broker: NatsBroker, raw: Msg, consumer: str, reason: str) -> None:
+    """Park a message in CRM_DLQ under `crmdlq.<its subject>`, with why and who gave up."""
+    meta = raw.metadata
+    headers = dict(raw.headers or {}) | {
+        "Nats-Msg-Id": f"{consumer}:{meta.sequence.stream}",
+        "Crm-Dlq-Consumer": consumer,
+        "Crm-Dlq-Reason": reason[:1000],
+        "Crm-Dlq-Deliveries": str(meta.num_delivered),
+    }
+    await broker.publish(raw.data, f"{subjects.DLQ_PREFIX}.{raw.subject}", headers=headers,
+                         stream=CRM_DLQ)
+    DEAD_LETTERED.labels(consumer).inc()
+
+
+async def handle(
+    consumer: str,
+    message: NatsMessage,
+    broker: NatsBroker,
+    model: type[E],
+    work: Callable[[E], Awaitable[None]],
+) -> None:
+    """Parse the message as `model` and run `work` on it, settling the message either way."""
     started = time.perf_counter()
+    event_type = model.model_fields["event_type"].default
     try:
-        yield
-    except Exception:
-        EVENTS_CONSUMED.labels(consumer, event.event_type, "error").inc()
-        raise
+        event = model.model_validate_json(message.raw_message.data)
+    except ValidationError as exc:
+        log.error("not a valid %s, dead-lettered: %s", event_type, exc)
+        EVENTS_CONSUMED.labels(consumer, event_type, "invalid").inc()
+        await dead_letter(broker, message.raw_message, consumer, f"invalid: {exc}")
+        await message.ack()
+        return
+    token = correlation_id.set(event.correlation_id)
+    try:
+        await work(event)
+    except Exception as exc:  # noqa: BLE001 - any failure: retry later, then dead-letter
+        attempt = message.raw_message.metadata.num_delivered
+        EVENTS_CONSUMED.labels(consumer, event_type, "error").inc()
+        if attempt >= MAX_DELIVER:
+            log.exception("giving up after %s deliveries, dead-lettered", attempt)
+            await dead_letter(broker, message.raw_message, consumer, repr(exc))
+            await message.ack()
+        else:
+            delay = backoff_for(attempt)
+            log.warning("handler failed (delivery %s), retry in %ss: %r", attempt, delay, exc)
+            await message.nack(delay=delay)
     else:
-        EVENTS_CONSUMED.labels(consumer, event.event_type, "ok").inc()
+        EVENTS_CONSUMED.labels(consumer, event_type, "ok").inc()
+        await message.ack()
     finally:
         HANDLER_SECONDS.labels(consumer).observe(time.perf_counter() - started)
         correlation_id.reset(token)

@@ -31,7 +31,12 @@ class ClickHouse:
     def __init__(self, client: Client, database: str) -> None:
         self.client = client
         self.db = database
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+
+    def consistent(self) -> threading.RLock:
+        """Hold while running several queries of one report, so that no batch lands between
+        them (embedded mode; a server gives no such snapshot across queries)."""
+        return self._lock
 
     def command(self, sql: str, params: dict[str, Any] | None = None) -> Any:
         with self._lock:

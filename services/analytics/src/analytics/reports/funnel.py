@@ -62,9 +62,10 @@ def ratio(numerator: int, denominator: int) -> float | None:
 def sales_funnel(ch: ClickHouse, pipeline: Pipeline, period: Period) -> dict[str, Any]:
     names = [s.name for s in pipeline.funnel_stages]
     params = {**period.params(), "pipeline": pipeline.id, "stages": names}
-    counts = {r["k"]: r for r in ch.rows(STAGES_SQL, params)}
-    durations = {r["stage"]: r["avg_seconds"] for r in ch.rows(DURATIONS_SQL, params)}
-    lost_rows = ch.rows(LOST_SQL, params)
+    with ch.consistent():
+        counts = {r["k"]: r for r in ch.rows(STAGES_SQL, params)}
+        durations = {r["stage"]: r["avg_seconds"] for r in ch.rows(DURATIONS_SQL, params)}
+        lost_rows = ch.rows(LOST_SQL, params)
 
     stages, first, previous = [], 0, 0
     for k, name in enumerate(names, start=1):

@@ -1,0 +1,111 @@
+"""The whole system as `make run` starts it: a real nats-server, the four services as separate
+processes, a real SMTP server. Leads go in over HTTP; the funnel and e-mails come out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.net import wait_until
+from tests.support.services import ServiceProcess
+
+API_KEY = "e2e-key"
+KEY = {"X-API-Key": API_KEY}
+
+
+@pytest.fixture
+def stack(nats_server, smtp_server, tmp_path: Path):
+    common = {"LOG_LEVEL": "INFO"}
+    services = {
+        "lead_intake": {"LEAD_INTAKE_NATS_URL": nats_server.url},
+        "deal_pipeline": {"DEAL_PIPELINE_NATS_URL": nats_server.url,
+                          "DEAL_PIPELINE_DATA_DIR": str(tmp_path / "deals"),
+                          "DEAL_PIPELINE_API_KEY": API_KEY,
+                          "DEAL_PIPELINE_MANAGERS": '["anna", "boris"]'},
+        "notification": {"NOTIFICATION_NATS_URL": nats_server.url,
+                         "NOTIFICATION_SMTP_PORT": str(smtp_server.port),
+                         "NOTIFICATION_MANAGER_EMAILS":
+                             '{"anna": "anna@shop.test", "boris": "boris@shop.test"}'},
+        "analytics": {"ANALYTICS_NATS_URL": nats_server.url,
+                      "ANALYTICS_CHDB_PATH": str(tmp_path / "chdb")},
+    }
+    procs = {name: ServiceProcess(name, common | env, tmp_path / f"{name}.log").start()
+             for name, env in services.items()}
+    try:
+        for proc in procs.values():
+            proc.wait_ready()
+        yield procs
+    finally:
+        for proc in procs.values():
+            proc.stop()
+
+
+def funnel(analytics: ServiceProcess) -> dict:
+    today = datetime.now(UTC).date()
+    params = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=2))}
+    response = httpx.get(f"{analytics.url}/v1/reports/sales-funnel", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_leads_to_funnel_and_emails(stack, smtp_server):
+    intake, pipeline = stack["lead_intake"].url, stack["deal_pipeline"].url
+    leads = {}
+    for name, contact in [("Ann", {"phone": "+79123456789"}), ("Bob", {"email": "Bob@Mail.RU"}),
+                          ("Cat", {"email": "cat@mail.ru"})]:
+        response = httpx.post(f"{intake}/v1/leads", json={"name": name, **contact,
+                              "landing_url": "https://shop.test/?utm_source=yandex&utm_medium=cpc"})
+        assert response.status_code == 202, response.text
+        leads[name] = response.json()["lead_id"]
+
+    def deal_of(name: str) -> dict:
+        response = httpx.get(f"{pipeline}/v1/deals/by-lead/{leads[name]}", headers=KEY)
+        return response.json() if response.status_code == 200 else {}
+
+    deals = {name: wait_until(lambda n=name: deal_of(n), what=f"deal of {name}") for name in leads}
+
+    def move(name: str, stage: str, **extra) -> None:
+        url = f"{pipeline}/v1/deals/{deals[name]['id']}/stage"
+        response = httpx.post(url, json={"stage": stage, **extra}, headers=KEY)
+        assert response.status_code == 200, response.text
+
+    for stage in ("qualified", "proposal", "invoice", "won"):
+        move("Ann", stage)
+    move("Bob", "proposal")  # skips qualified
+    move("Cat", "lost", lost_reason="price")
+
+    def settled() -> dict:
+        report = funnel(stack["analytics"])
+        won = report["stages"][-1]
+        return report if report["deals"] == 3 and won["current"] == 1 and report["lost"][
+            "deals"] == 1 and report["stages"][2]["current"] == 1 else {}
+
+    report = wait_until(settled, what="the funnel to show every move")
+    assert [s["stage"] for s in report["stages"]] == ["new", "qualified", "proposal", "invoice",
+                                                      "won"]
+    assert [s["reached"] for s in report["stages"]] == [3, 2, 2, 1, 1]
+    assert [s["current"] for s in report["stages"]] == [0, 0, 1, 0, 1]
+    assert [s["conversion_prev"] for s in report["stages"]] == [1.0, 0.6667, 1.0, 0.5, 1.0]
+    assert [s["conversion_first"] for s in report["stages"]] == [1.0, 0.6667, 0.6667, 0.3333,
+                                                                 0.3333]
+    assert report["lost"] == {"deals": 1, "by_stage": {"new": 1}, "by_reason": {"price": 1}}
+
+    wait_until(lambda: len(smtp_server.messages) >= 3, what="three e-mails")
+    managers = {d["manager_id"] for d in deals.values()}
+    assert managers <= {"anna", "boris"}
+    sent = sorted((m["To"], m["Subject"]) for m in smtp_server.messages)
+    expected = sorted((f"{deals[n]['manager_id']}@shop.test", f"New deal: {n} (api)")
+                      for n in leads)
+    assert sent == expected
+
+    # Bad input anywhere is a 4xx with a reason, never a 500.
+    assert httpx.post(f"{intake}/v1/leads", json={"name": "x"}).status_code == 422
+    closed = httpx.post(f"{pipeline}/v1/deals/{deals['Ann']['id']}/stage",
+                        json={"stage": "new"}, headers=KEY)
+    assert closed.status_code == 409
+    bad_period = httpx.get(f"{stack['analytics'].url}/v1/reports/sales-funnel",
+                           params={"from": "2026-02-30", "to": "2026-03-01"})
+    assert bad_period.status_code == 422
