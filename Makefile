@@ -1,0 +1,32 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
+NATS_PORT ?= 4222
+export NATS_PORT
+
+.PHONY: setup run test test-fast schemas lint clean
+
+setup:  ## install uv if missing and the locked environment
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen
+
+run: setup  ## nats-server + the four services + a dev SMTP sink, demo data, URLs; Ctrl-C stops all
+	@mkdir -p .run/nats
+	LEAD_INTAKE_NATS_URL=nats://127.0.0.1:$(NATS_PORT) \
+	DEAL_PIPELINE_NATS_URL=nats://127.0.0.1:$(NATS_PORT) \
+	NOTIFICATION_NATS_URL=nats://127.0.0.1:$(NATS_PORT) \
+	ANALYTICS_NATS_URL=nats://127.0.0.1:$(NATS_PORT) \
+	$(UV) run --frozen honcho start -f deploy/local/Procfile
+
+test: setup  ## unit, service and end-to-end tests against real servers
+	$(UV) run --frozen pytest
+
+schemas: setup  ## export the events' JSON Schemas (refuses an incompatible change)
+	$(UV) run --frozen python -m crm_contracts.schemas
+
+lint: setup
+	$(UV) run --frozen ruff check .
+
+clean:  ## forget local data of `make run`
+	rm -rf .run

@@ -1,0 +1,92 @@
+"""For `make run`: wait until every service answers /readyz, add demo data once, print the
+URLs, then stay up (honcho stops the whole stack when any process ends)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from datetime import date, timedelta
+
+import httpx
+
+SERVICES = {
+    "lead-intake": ("LEAD_INTAKE_PORT", 8001),
+    "deal-pipeline": ("DEAL_PIPELINE_PORT", 8002),
+    "notification": ("NOTIFICATION_PORT", 8003),
+    "analytics": ("ANALYTICS_PORT", 8004),
+}
+API_KEY = os.environ.get("DEAL_PIPELINE_API_KEY", "dev-api-key")
+DEMO = [  # name, contact, landing page, stages to move through
+    ("Anna Petrova", {"phone": "+7 912 000-00-01"},
+     "https://shop.example/?utm_source=yandex&utm_medium=cpc&utm_campaign=spring&yclid=101",
+     ["qualified", "proposal", "invoice", "won"]),
+    ("Boris Ivanov", {"email": "boris@example.com"},
+     "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=202",
+     ["proposal"]),
+    ("Chloe Smirnova", {"email": "chloe@example.com"}, "https://shop.example/blog",
+     ["qualified", "lost"]),
+    ("Dmitry Orlov", {"phone": "+7 912 000-00-04"},
+     "https://shop.example/?utm_source=vk&utm_medium=social", []),
+]
+
+
+def url(service: str) -> str:
+    env, default = SERVICES[service]
+    return f"http://127.0.0.1:{os.environ.get(env, default)}"
+
+
+def wait_ready(timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(SERVICES)
+    while pending and time.monotonic() < deadline:
+        for service in list(pending):
+            try:
+                if httpx.get(f"{url(service)}/readyz", timeout=2).status_code == 200:
+                    pending.discard(service)
+            except httpx.HTTPError:
+                pass
+        time.sleep(0.3)
+    if pending:
+        sys.exit(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
+
+
+def seed_demo() -> None:
+    """Idempotent: the same Idempotency-Key gives the same lead, and a lead opens one deal."""
+    headers = {"X-API-Key": API_KEY}
+    for i, (name, contact, landing, stages) in enumerate(DEMO, start=1):
+        lead = httpx.post(f"{url('lead-intake')}/v1/leads",
+                          json={"name": name, "landing_url": landing, "form_id": "demo", **contact},
+                          headers={"Idempotency-Key": f"demo-{i}"}).json()
+        deal = None
+        for _ in range(100):
+            response = httpx.get(f"{url('deal-pipeline')}/v1/deals/by-lead/{lead['lead_id']}",
+                                 headers=headers)
+            if response.status_code == 200:
+                deal = response.json()
+                break
+            time.sleep(0.1)
+        if deal is None or deal["version"] > 1:
+            continue  # not opened in time, or already moved by an earlier `make run`
+        for stage in stages:
+            body = {"stage": stage} | ({"lost_reason": "price"} if stage == "lost" else {})
+            httpx.post(f"{url('deal-pipeline')}/v1/deals/{deal['id']}/stage", json=body,
+                       headers=headers)
+
+
+def main() -> None:
+    wait_ready()
+    seed_demo()
+    lines = [f"  {name:<14} {url(name)}   (OpenAPI: {url(name)}/docs)" for name in SERVICES]
+    print("\nCRM analytics stack is up:\n" + "\n".join(lines), flush=True)
+    today = date.today()
+    period = f"from={today - timedelta(days=30)}&to={today + timedelta(days=1)}"
+    print(f"  sales funnel   {url('analytics')}/v1/reports/sales-funnel?{period}")
+    print(f"  NATS           nats://127.0.0.1:{os.environ.get('NATS_PORT', 4222)}")
+    print(f"  API key for deal commands: {API_KEY}\nCtrl-C stops everything.\n", flush=True)
+    signal.pause()
+
+
+if __name__ == "__main__":
+    main()
