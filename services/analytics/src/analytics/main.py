@@ -26,11 +26,12 @@ def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None 
     ch = ch or ClickHouse(connect(settings), settings.database)
     migrate(ch)
     broker = make_broker(settings.nats_url, SERVICE)
+    replicas = settings.stream_replicas
     broker.include_router(build_router(ch, broker, settings.batch_size, settings.batch_timeout))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        async with running_broker(broker):
+        async with running_broker(broker, replicas=replicas):
             yield
 
     app = FastAPI(title="CRM analytics", version="0.1.0", lifespan=lifespan)

@@ -1,18 +1,18 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from crm_contracts.runtime.settings import ServiceSettings
 
 
-class AnalyticsSettings(BaseSettings):
+class AnalyticsSettings(ServiceSettings):
     """Environment variables prefixed `ANALYTICS_`. `clickhouse_mode=chdb` runs the ClickHouse
     engine in-process (one data path per process); `http` talks to a ClickHouse server."""
 
     model_config = SettingsConfigDict(env_prefix="ANALYTICS_")
 
-    host: str = "127.0.0.1"
     port: int = 8004
-    nats_url: str = "nats://127.0.0.1:4222"
     clickhouse_mode: Literal["chdb", "http"] = "chdb"
     chdb_path: Path = Path(".run/analytics/chdb")
     clickhouse_host: str = "127.0.0.1"
@@ -23,4 +23,3 @@ class AnalyticsSettings(BaseSettings):
     tz: str = "UTC"
     batch_size: int = 1000
     batch_timeout: float = 0.2
-    log_level: str = "INFO"

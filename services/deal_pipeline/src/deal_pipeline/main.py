@@ -38,6 +38,7 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
     settings = settings or PipelineSettings()
     deals = DealsApp(env=store_env(settings), managers=settings.managers)
     broker = make_broker(settings.nats_url, SERVICE)
+    replicas = settings.stream_replicas
     broker.include_router(build_bus_router(deals, broker))
 
     @asynccontextmanager
@@ -47,7 +48,7 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
         async def start_relay() -> None:
             app.state.relay_task = asyncio.create_task(relay.run())
 
-        async with running_broker(broker, start_relay):
+        async with running_broker(broker, start_relay, replicas=replicas):
             yield
             if task := getattr(app.state, "relay_task", None):
                 task.cancel()

@@ -20,10 +20,11 @@ SERVICE = "lead-intake"
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     broker = make_broker(settings.nats_url, SERVICE)
+    replicas = settings.stream_replicas
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        async with running_broker(broker):
+        async with running_broker(broker, replicas=replicas):
             yield
 
     app = FastAPI(title="CRM lead intake", version="0.1.0", lifespan=lifespan)

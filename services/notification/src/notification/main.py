@@ -20,11 +20,12 @@ SERVICE = "notification"
 def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     settings = settings or NotificationSettings()
     broker = make_broker(settings.nats_url, SERVICE)
+    replicas = settings.stream_replicas
     broker.include_router(build_router(settings, broker))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        async with running_broker(broker):
+        async with running_broker(broker, replicas=replicas):
             yield
 
     app = FastAPI(title="CRM notification", version="0.1.0", lifespan=lifespan)

@@ -1,16 +1,16 @@
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from crm_contracts.runtime.settings import ServiceSettings
 
 
-class NotificationSettings(BaseSettings):
+class NotificationSettings(ServiceSettings):
     """Environment variables prefixed `NOTIFICATION_`. Until managers are data (a later issue),
     their e-mail addresses come from here: `manager_emails` maps manager id → address, and
     `default_manager_email` covers the rest."""
 
     model_config = SettingsConfigDict(env_prefix="NOTIFICATION_")
 
-    host: str = "127.0.0.1"
     port: int = 8003
-    nats_url: str = "nats://127.0.0.1:4222"
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_sender: str = "crm@localhost"
@@ -22,4 +22,3 @@ class NotificationSettings(BaseSettings):
     default_manager_email: str = "sales@localhost"
     deal_url_template: str = "http://127.0.0.1:8002/v1/deals/{deal_id}"
     sent_ttl_days: int = 30
-    log_level: str = "INFO"

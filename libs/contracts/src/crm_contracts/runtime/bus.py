@@ -58,6 +58,7 @@ async def start_when_reachable(
     broker: NatsBroker,
     on_started: Callable[[], Awaitable[None]] | None = None,
     retry_seconds: float = 0.5,
+    replicas: int = 1,
 ) -> None:
     """Connect (retrying while NATS is not up yet), declare the streams, start subscribers."""
     while True:
@@ -67,7 +68,7 @@ async def start_when_reachable(
         except Exception as exc:  # noqa: BLE001 - any connect failure means "try again"
             log.warning("NATS not reachable yet: %s", exc)
             await asyncio.sleep(retry_seconds)
-    await ensure_streams(broker.connection.jetstream())
+    await ensure_streams(broker.connection.jetstream(), replicas)
     await broker.start()
     _started.add(broker)
     if on_started is not None:
@@ -85,11 +86,15 @@ def bus_connected(broker: NatsBroker) -> bool:
 
 @asynccontextmanager
 async def running_broker(
-    broker: NatsBroker, on_started: Callable[[], Awaitable[None]] | None = None
+    broker: NatsBroker,
+    on_started: Callable[[], Awaitable[None]] | None = None,
+    replicas: int = 1,
 ) -> AsyncIterator[None]:
     """For a service's lifespan: connect in the background (HTTP is up meanwhile, not ready),
     and on exit stop the broker, tolerating a bus that is already gone."""
-    connecting = asyncio.create_task(start_when_reachable(broker, on_started))
+    connecting = asyncio.create_task(
+        start_when_reachable(broker, on_started, replicas=replicas)
+    )
     try:
         yield
     finally:
