@@ -3,52 +3,10 @@ processes, a real SMTP server. Leads go in over HTTP; the funnel and e-mails com
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
 import httpx
-import pytest
 
 from tests.support.net import wait_until
-from tests.support.services import ServiceProcess
-
-API_KEY = "e2e-key"
-KEY = {"X-API-Key": API_KEY}
-
-
-@pytest.fixture
-def stack(nats_server, smtp_server, tmp_path: Path):
-    common = {"LOG_LEVEL": "INFO"}
-    services = {
-        "lead_intake": {"LEAD_INTAKE_NATS_URL": nats_server.url},
-        "deal_pipeline": {"DEAL_PIPELINE_NATS_URL": nats_server.url,
-                          "DEAL_PIPELINE_DATA_DIR": str(tmp_path / "deals"),
-                          "DEAL_PIPELINE_API_KEY": API_KEY,
-                          "DEAL_PIPELINE_MANAGERS": '["anna", "boris"]'},
-        "notification": {"NOTIFICATION_NATS_URL": nats_server.url,
-                         "NOTIFICATION_SMTP_PORT": str(smtp_server.port),
-                         "NOTIFICATION_MANAGER_EMAILS":
-                             '{"anna": "anna@shop.test", "boris": "boris@shop.test"}'},
-        "analytics": {"ANALYTICS_NATS_URL": nats_server.url,
-                      "ANALYTICS_CHDB_PATH": str(tmp_path / "chdb")},
-    }
-    procs = {name: ServiceProcess(name, common | env, tmp_path / f"{name}.log").start()
-             for name, env in services.items()}
-    try:
-        for proc in procs.values():
-            proc.wait_ready()
-        yield procs
-    finally:
-        for proc in procs.values():
-            proc.stop()
-
-
-def funnel(analytics: ServiceProcess) -> dict:
-    today = datetime.now(UTC).date()
-    params = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=2))}
-    response = httpx.get(f"{analytics.url}/v1/reports/sales-funnel", params=params)
-    assert response.status_code == 200, response.text
-    return response.json()
+from tests.support.stack import KEY, funnel_around_today
 
 
 def test_leads_to_funnel_and_emails(stack, smtp_server):
@@ -78,7 +36,7 @@ def test_leads_to_funnel_and_emails(stack, smtp_server):
     move("Cat", "lost", lost_reason="price")
 
     def settled() -> dict:
-        report = funnel(stack["analytics"])
+        report = funnel_around_today(stack["analytics"])
         won = report["stages"][-1]
         return report if report["deals"] == 3 and won["current"] == 1 and report["lost"][
             "deals"] == 1 and report["stages"][2]["current"] == 1 else {}

@@ -51,16 +51,21 @@ def test_refused_command_stores_nothing(deals):
 
 
 def test_concurrent_writers_on_one_deal_lose_no_update(deals, store_path):
-    """Two applications on one store move the same deal back and forth; each save that hit a
-    conflict is retried, so the history holds every move."""
+    """Two applications on one store move the same deal; a save that hit the other's write is
+    retried on fresh state. Each thread alternates between two stages the other never uses,
+    so every move changes the deal: the history must hold exactly 1 + 2 × moves events."""
     deal_id = deals.open_deal_from_lead("lead-1", "Ann")
     other = DealsApp(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
                           "SQLITE_DBNAME": str(store_path)})
     moves = 40
+    errors: list[BaseException] = []
 
     def hammer(app: DealsApp, stages: tuple[str, str]) -> None:
-        for i in range(moves):
-            app.move_stage(deal_id, stages[i % 2])
+        try:
+            for i in range(moves):
+                app.move_stage(deal_id, stages[i % 2])
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
 
     threads = [threading.Thread(target=hammer, args=(deals, ("qualified", "proposal"))),
                threading.Thread(target=hammer, args=(other, ("invoice", "new")))]
@@ -68,10 +73,8 @@ def test_concurrent_writers_on_one_deal_lose_no_update(deals, store_path):
         t.start()
     for t in threads:
         t.join()
-    history = [n for n in deals.recorder.select_notifications(None, 1000)]
+    assert errors == []
+    history = deals.recorder.select_notifications(None, 1000)
     versions = [deals.mapper.to_domain_event(n).originator_version for n in history]
-    assert versions == list(range(1, len(versions) + 1))  # no gaps, no duplicates
-    # Every move changed the stage except when the deal already stood there.
-    assert len(versions) - 1 <= 2 * moves
-    assert len(versions) - 1 >= moves
+    assert versions == list(range(1, 2 * moves + 2))
     other.close()

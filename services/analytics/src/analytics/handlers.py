@@ -39,7 +39,7 @@ def build_router(
         pull_sub=PullSub(batch_size=batch_size, timeout=batch_timeout, batch=True),
         # Unlimited redelivery: a ClickHouse outage must never drop events (invalid messages
         # are dead-lettered below, so nothing loops forever on bad input).
-        config=ConsumerConfig(ack_wait=60, max_deliver=-1,
+        config=ConsumerConfig(ack_wait=20, max_deliver=-1,
                               max_ack_pending=max(20000, 4 * batch_size)),
         ack_policy=AckPolicy.MANUAL,
         title="analytics.project",

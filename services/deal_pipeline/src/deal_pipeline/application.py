@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 import zlib
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,7 +16,7 @@ from eventsourcing.persistence import RecordConflictError
 from deal_pipeline.domain.deal import Deal
 from deal_pipeline.domain.errors import DealNotFound
 
-CONFLICT_RETRIES = 10
+CONFLICT_RETRIES = 30
 
 
 class DealsApp(Application[UUID]):
@@ -79,6 +81,8 @@ class DealsApp(Application[UUID]):
             except RecordConflictError:
                 if attempt == CONFLICT_RETRIES - 1:
                     raise
+                # Jitter, so that writers which collided do not collide again in lockstep.
+                time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
                 continue
             return deal
         raise AssertionError("unreachable")

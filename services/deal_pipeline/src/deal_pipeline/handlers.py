@@ -31,7 +31,7 @@ def build_router(app: DealsApp, broker: NatsBroker) -> NatsRouter:
         stream=JStream(CRM, declare=False),
         durable=LEADS_CONSUMER,
         pull_sub=PullSub(batch_size=50, timeout=1.0),
-        config=ConsumerConfig(ack_wait=30, max_deliver=consumer_max_deliver()),
+        config=ConsumerConfig(ack_wait=10, max_deliver=consumer_max_deliver()),
         ack_policy=AckPolicy.MANUAL,
         title="deal_pipeline.open_deal_from_lead",
         description="Opens a deal in the first stage for each received lead (idempotent).",
