@@ -12,10 +12,19 @@ from tests.support.stack import KEY, funnel_around_today
 def test_leads_to_funnel_and_emails(stack, smtp_server):
     intake, pipeline = stack["lead_intake"].url, stack["deal_pipeline"].url
     leads = {}
-    for name, contact in [("Ann", {"phone": "+79123456789"}), ("Bob", {"email": "Bob@Mail.RU"}),
-                          ("Cat", {"email": "cat@mail.ru"})]:
-        response = httpx.post(f"{intake}/v1/leads", json={"name": name, **contact,
-                              "landing_url": "https://shop.test/?utm_source=yandex&utm_medium=cpc"})
+    for name, contact in [
+        ("Ann", {"phone": "+79123456789"}),
+        ("Bob", {"email": "Bob@Mail.RU"}),
+        ("Cat", {"email": "cat@mail.ru"}),
+    ]:
+        response = httpx.post(
+            f"{intake}/v1/leads",
+            json={
+                "name": name,
+                **contact,
+                "landing_url": "https://shop.test/?utm_source=yandex&utm_medium=cpc",
+            },
+        )
         assert response.status_code == 202, response.text
         leads[name] = response.json()["lead_id"]
 
@@ -38,32 +47,52 @@ def test_leads_to_funnel_and_emails(stack, smtp_server):
     def settled() -> dict:
         report = funnel_around_today(stack["analytics"])
         won = report["stages"][-1]
-        return report if report["deals"] == 3 and won["current"] == 1 and report["lost"][
-            "deals"] == 1 and report["stages"][2]["current"] == 1 else {}
+        return (
+            report
+            if report["deals"] == 3
+            and won["current"] == 1
+            and report["lost"]["deals"] == 1
+            and report["stages"][2]["current"] == 1
+            else {}
+        )
 
     report = wait_until(settled, what="the funnel to show every move")
-    assert [s["stage"] for s in report["stages"]] == ["new", "qualified", "proposal", "invoice",
-                                                      "won"]
+    assert [s["stage"] for s in report["stages"]] == [
+        "new",
+        "qualified",
+        "proposal",
+        "invoice",
+        "won",
+    ]
     assert [s["reached"] for s in report["stages"]] == [3, 2, 2, 1, 1]
     assert [s["current"] for s in report["stages"]] == [0, 0, 1, 0, 1]
     assert [s["conversion_prev"] for s in report["stages"]] == [1.0, 0.6667, 1.0, 0.5, 1.0]
-    assert [s["conversion_first"] for s in report["stages"]] == [1.0, 0.6667, 0.6667, 0.3333,
-                                                                 0.3333]
+    assert [s["conversion_first"] for s in report["stages"]] == [
+        1.0,
+        0.6667,
+        0.6667,
+        0.3333,
+        0.3333,
+    ]
     assert report["lost"] == {"deals": 1, "by_stage": {"new": 1}, "by_reason": {"price": 1}}
 
     wait_until(lambda: len(smtp_server.messages) >= 3, what="three e-mails")
     managers = {d["manager_id"] for d in deals.values()}
     assert managers <= {"anna", "boris"}
     sent = sorted((m["To"], m["Subject"]) for m in smtp_server.messages)
-    expected = sorted((f"{deals[n]['manager_id']}@shop.test", f"New deal: {n} (api)")
-                      for n in leads)
+    expected = sorted(
+        (f"{deals[n]['manager_id']}@shop.test", f"New deal: {n} (api)") for n in leads
+    )
     assert sent == expected
 
     # Bad input anywhere is a 4xx with a reason, never a 500.
     assert httpx.post(f"{intake}/v1/leads", json={"name": "x"}).status_code == 422
-    closed = httpx.post(f"{pipeline}/v1/deals/{deals['Ann']['id']}/stage",
-                        json={"stage": "new"}, headers=KEY)
+    closed = httpx.post(
+        f"{pipeline}/v1/deals/{deals['Ann']['id']}/stage", json={"stage": "new"}, headers=KEY
+    )
     assert closed.status_code == 409
-    bad_period = httpx.get(f"{stack['analytics'].url}/v1/reports/sales-funnel",
-                           params={"from": "2026-02-30", "to": "2026-03-01"})
+    bad_period = httpx.get(
+        f"{stack['analytics'].url}/v1/reports/sales-funnel",
+        params={"from": "2026-02-30", "to": "2026-03-01"},
+    )
     assert bad_period.status_code == 422

@@ -16,9 +16,12 @@ from tests.support.stack import funnel_around_today
 
 
 def post_lead(intake: str, i: int) -> str:
-    response = httpx.post(f"{intake}/v1/leads", json={"name": f"Client {i}",
-                          "email": f"client{i}@mail.ru"},
-                          headers={"Idempotency-Key": f"fault-{i}"}, timeout=10)
+    response = httpx.post(
+        f"{intake}/v1/leads",
+        json={"name": f"Client {i}", "email": f"client{i}@mail.ru"},
+        headers={"Idempotency-Key": f"fault-{i}"},
+        timeout=10,
+    )
     assert response.status_code == 202, response.text
     return response.json()["lead_id"]
 

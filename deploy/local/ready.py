@@ -19,16 +19,30 @@ SERVICES = {
 }
 API_KEY = os.environ.get("DEAL_PIPELINE_API_KEY", "dev-api-key")
 DEMO = [  # name, contact, landing page, stages to move through
-    ("Anna Petrova", {"phone": "+7 912 000-00-01"},
-     "https://shop.example/?utm_source=yandex&utm_medium=cpc&utm_campaign=spring&yclid=101",
-     ["qualified", "proposal", "invoice", "won"]),
-    ("Boris Ivanov", {"email": "boris@example.com"},
-     "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=202",
-     ["proposal"]),
-    ("Chloe Smirnova", {"email": "chloe@example.com"}, "https://shop.example/blog",
-     ["qualified", "lost"]),
-    ("Dmitry Orlov", {"phone": "+7 912 000-00-04"},
-     "https://shop.example/?utm_source=vk&utm_medium=social", []),
+    (
+        "Anna Petrova",
+        {"phone": "+7 912 000-00-01"},
+        "https://shop.example/?utm_source=yandex&utm_medium=cpc&utm_campaign=spring&yclid=101",
+        ["qualified", "proposal", "invoice", "won"],
+    ),
+    (
+        "Boris Ivanov",
+        {"email": "boris@example.com"},
+        "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=202",
+        ["proposal"],
+    ),
+    (
+        "Chloe Smirnova",
+        {"email": "chloe@example.com"},
+        "https://shop.example/blog",
+        ["qualified", "lost"],
+    ),
+    (
+        "Dmitry Orlov",
+        {"phone": "+7 912 000-00-04"},
+        "https://shop.example/?utm_source=vk&utm_medium=social",
+        [],
+    ),
 ]
 
 
@@ -56,13 +70,16 @@ def seed_demo() -> None:
     """Idempotent: the same Idempotency-Key gives the same lead, and a lead opens one deal."""
     headers = {"X-API-Key": API_KEY}
     for i, (name, contact, landing, stages) in enumerate(DEMO, start=1):
-        lead = httpx.post(f"{url('lead-intake')}/v1/leads",
-                          json={"name": name, "landing_url": landing, "form_id": "demo", **contact},
-                          headers={"Idempotency-Key": f"demo-{i}"}).json()
+        lead = httpx.post(
+            f"{url('lead-intake')}/v1/leads",
+            json={"name": name, "landing_url": landing, "form_id": "demo", **contact},
+            headers={"Idempotency-Key": f"demo-{i}"},
+        ).json()
         deal = None
         for _ in range(100):
-            response = httpx.get(f"{url('deal-pipeline')}/v1/deals/by-lead/{lead['lead_id']}",
-                                 headers=headers)
+            response = httpx.get(
+                f"{url('deal-pipeline')}/v1/deals/by-lead/{lead['lead_id']}", headers=headers
+            )
             if response.status_code == 200:
                 deal = response.json()
                 break
@@ -71,8 +88,9 @@ def seed_demo() -> None:
             continue  # not opened in time, or already moved by an earlier `make run`
         for stage in stages:
             body = {"stage": stage} | ({"lost_reason": "price"} if stage == "lost" else {})
-            httpx.post(f"{url('deal-pipeline')}/v1/deals/{deal['id']}/stage", json=body,
-                       headers=headers)
+            httpx.post(
+                f"{url('deal-pipeline')}/v1/deals/{deal['id']}/stage", json=body, headers=headers
+            )
 
 
 def main() -> None:

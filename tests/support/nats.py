@@ -32,8 +32,16 @@ class NatsServer:
 
     def start(self) -> NatsServer:
         self.process = subprocess.Popen(
-            [nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(self.port),
-             "-sd", str(self.store_dir)],
+            [
+                nats_server_binary(),
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-sd",
+                str(self.store_dir),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=open(self.store_dir.parent / f"nats-{self.port}.log", "ab"),  # noqa: SIM115
         )
@@ -53,8 +61,15 @@ class NatsServer:
 
 def env_without_service_settings() -> dict[str, str]:
     """The test's environment minus anything that would point a service elsewhere."""
-    prefixes = ("LEAD_INTAKE_", "DEAL_PIPELINE_", "NOTIFICATION_", "ANALYTICS_",
-                "PERSISTENCE_MODULE", "SQLITE_", "POSTGRES_")
+    prefixes = (
+        "LEAD_INTAKE_",
+        "DEAL_PIPELINE_",
+        "NOTIFICATION_",
+        "ANALYTICS_",
+        "PERSISTENCE_MODULE",
+        "SQLITE_",
+        "POSTGRES_",
+    )
     return {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
 
 

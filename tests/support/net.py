@@ -17,8 +17,12 @@ def port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def wait_until(check: Callable[[], object], timeout: float = 20.0, interval: float = 0.05,
-               what: str = "condition") -> object:
+def wait_until(
+    check: Callable[[], object],
+    timeout: float = 20.0,
+    interval: float = 0.05,
+    what: str = "condition",
+) -> object:
     """Poll until `check()` is truthy; returns its value. For eventual consistency, not speed."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
@@ -27,7 +31,7 @@ def wait_until(check: Callable[[], object], timeout: float = 20.0, interval: flo
             value = check()
             if value:
                 return value
-        except Exception as exc:  # noqa: BLE001 - keep polling, report the last failure
+        except Exception as exc:
             last_error = exc
         time.sleep(interval)
     raise TimeoutError(f"timed out waiting for {what}; last error: {last_error!r}")

@@ -17,19 +17,23 @@ KEY = {"X-API-Key": API_KEY}
 def start_stack(nats: NatsServer, smtp_port: int, data: Path) -> dict[str, ServiceProcess]:
     services = {
         "lead_intake": {"LEAD_INTAKE_NATS_URL": nats.url},
-        "deal_pipeline": {"DEAL_PIPELINE_NATS_URL": nats.url,
-                          "DEAL_PIPELINE_DATA_DIR": str(data / "deals"),
-                          "DEAL_PIPELINE_API_KEY": API_KEY,
-                          "DEAL_PIPELINE_MANAGERS": '["anna", "boris"]'},
-        "notification": {"NOTIFICATION_NATS_URL": nats.url,
-                         "NOTIFICATION_SMTP_PORT": str(smtp_port),
-                         "NOTIFICATION_MANAGER_EMAILS":
-                             '{"anna": "anna@shop.test", "boris": "boris@shop.test"}'},
-        "analytics": {"ANALYTICS_NATS_URL": nats.url,
-                      "ANALYTICS_CHDB_PATH": str(data / "chdb")},
+        "deal_pipeline": {
+            "DEAL_PIPELINE_NATS_URL": nats.url,
+            "DEAL_PIPELINE_DATA_DIR": str(data / "deals"),
+            "DEAL_PIPELINE_API_KEY": API_KEY,
+            "DEAL_PIPELINE_MANAGERS": '["anna", "boris"]',
+        },
+        "notification": {
+            "NOTIFICATION_NATS_URL": nats.url,
+            "NOTIFICATION_SMTP_PORT": str(smtp_port),
+            "NOTIFICATION_MANAGER_EMAILS": '{"anna": "anna@shop.test", "boris": "boris@shop.test"}',
+        },
+        "analytics": {"ANALYTICS_NATS_URL": nats.url, "ANALYTICS_CHDB_PATH": str(data / "chdb")},
     }
-    procs = {name: ServiceProcess(name, env, data / f"{name}.log").start()
-             for name, env in services.items()}
+    procs = {
+        name: ServiceProcess(name, env, data / f"{name}.log").start()
+        for name, env in services.items()
+    }
     for proc in procs.values():
         proc.wait_ready()
     return procs

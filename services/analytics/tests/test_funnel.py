@@ -3,12 +3,12 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+
 from analytics.ingest import ingest
 from analytics.reports.funnel import sales_funnel
 from analytics.reports.period import Period
 from crm_contracts.pipelines import DEFAULT_PIPELINE
 from crm_contracts.runtime.errors import FieldError
-
 from services.analytics.tests.history import DealStory, payloads
 
 H = timedelta(hours=1)
@@ -25,7 +25,8 @@ def stories() -> list[DealStory]:
     d1.move("won", utc(2026, 3, 1, 16), "won")
     d2 = DealStory("d2", utc(2026, 3, 1, 9), "500.50").move("proposal", utc(2026, 3, 1, 11))
     d3 = DealStory("d3", utc(2026, 3, 1, 20, 30), "200").move(
-        "lost", utc(2026, 3, 1, 21, 30), "lost", "price")
+        "lost", utc(2026, 3, 1, 21, 30), "lost", "price"
+    )
     d4 = DealStory("d4", utc(2026, 3, 1, 21, 30), "50")  # 00:30 on 03-02 in Moscow
     d5 = DealStory("d5", utc(2026, 2, 28, 20), "70")  # 23:00 on 02-28 in Moscow
     return [d1, d2, d3, d4, d5]
@@ -97,12 +98,15 @@ def test_iso_datetimes_with_offsets(clickhouse):
     assert report["deals"] == 2  # d1 at 10:00 MSK (inclusive) and d2 at 12:00 MSK
 
 
-@pytest.mark.parametrize("start, end, tz, field", [
-    ("2026-13-01", "2026-03-02", "UTC", "from"),
-    ("2026-03-01", "yesterday!", "UTC", "to"),
-    ("2026-03-02", "2026-03-01", "UTC", "to"),
-    ("2026-03-01", "2026-03-02", "Mars/Olympus", "tz"),
-])
+@pytest.mark.parametrize(
+    "start, end, tz, field",
+    [
+        ("2026-13-01", "2026-03-02", "UTC", "from"),
+        ("2026-03-01", "yesterday!", "UTC", "to"),
+        ("2026-03-02", "2026-03-01", "UTC", "to"),
+        ("2026-03-01", "2026-03-02", "Mars/Olympus", "tz"),
+    ],
+)
 def test_bad_periods_name_the_field(start, end, tz, field):
     with pytest.raises(FieldError) as error:
         Period.parse(start, end, tz)

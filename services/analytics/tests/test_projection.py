@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from analytics.projection import apply_deal_events
-
 from services.analytics.tests.history import DealStory
 
 T0 = datetime(2026, 3, 1, 7, 0, tzinfo=UTC)
@@ -12,8 +11,11 @@ H = timedelta(hours=1)
 
 
 def test_opening_and_moves_fold_into_the_latest_row():
-    story = DealStory("d1", T0, "1000").move("proposal", T0 + H).move("lost", T0 + 2 * H,
-                                                                      "lost", "price")
+    story = (
+        DealStory("d1", T0, "1000")
+        .move("proposal", T0 + H)
+        .move("lost", T0 + 2 * H, "lost", "price")
+    )
     changes = apply_deal_events(story.events, {})
     row = changes.deals["d1"]
     assert (row.stage, row.status, row.version, row.amount) == ("lost", "lost", 3, Decimal(1000))

@@ -1,4 +1,5 @@
 import pytest
+
 from deal_pipeline.application import DealsApp
 
 

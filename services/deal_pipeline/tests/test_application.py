@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+
 from deal_pipeline.application import DealsApp
 from deal_pipeline.domain.errors import DealClosed, DealNotFound
 
@@ -29,8 +30,9 @@ def test_managers_are_spread_and_stable(deals):
 def test_moves_are_stored(deals, store_path):
     deal_id = deals.open_deal_from_lead("lead-1", "Ann")
     deals.move_stage(deal_id, "proposal")
-    reopened = DealsApp(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                             "SQLITE_DBNAME": str(store_path)})
+    reopened = DealsApp(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(store_path)}
+    )
     assert reopened.get_deal(deal_id).stage == "proposal"
     reopened.close()
 
@@ -55,8 +57,9 @@ def test_concurrent_writers_on_one_deal_lose_no_update(deals, store_path):
     retried on fresh state. Each thread alternates between two stages the other never uses,
     so every move changes the deal: the history must hold exactly 1 + 2 × moves events."""
     deal_id = deals.open_deal_from_lead("lead-1", "Ann")
-    other = DealsApp(env={"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                          "SQLITE_DBNAME": str(store_path)})
+    other = DealsApp(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(store_path)}
+    )
     moves = 40
     errors: list[BaseException] = []
 
@@ -64,11 +67,13 @@ def test_concurrent_writers_on_one_deal_lose_no_update(deals, store_path):
         try:
             for i in range(moves):
                 app.move_stage(deal_id, stages[i % 2])
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+        except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=hammer, args=(deals, ("qualified", "proposal"))),
-               threading.Thread(target=hammer, args=(other, ("invoice", "new")))]
+    threads = [
+        threading.Thread(target=hammer, args=(deals, ("qualified", "proposal"))),
+        threading.Thread(target=hammer, args=(other, ("invoice", "new"))),
+    ]
     for t in threads:
         t.start()
     for t in threads:

@@ -1,6 +1,7 @@
 """Domain rules of the Deal aggregate (no I/O)."""
 
 import pytest
+
 from crm_contracts.envelope import derived_id
 from crm_contracts.pipelines import DEFAULT_PIPELINE as P
 from deal_pipeline.domain.deal import Deal
@@ -25,9 +26,16 @@ def test_moves_forward_skipping_and_back_remembering_where_each_stay_began():
     events = deal.collect_events()
     assert [type(e).__name__ for e in events] == ["Opened", "StageChanged", "StageChanged"]
     skip, back = events[1], events[2]
-    assert (skip.from_stage, skip.to_stage, skip.from_stage_entered_version) == ("new", "proposal", 1)
+    assert (skip.from_stage, skip.to_stage, skip.from_stage_entered_version) == (
+        "new",
+        "proposal",
+        1,
+    )
     assert (back.from_stage, back.to_stage, back.from_stage_entered_version) == (
-        "proposal", "qualified", 2)
+        "proposal",
+        "qualified",
+        2,
+    )
     assert back.from_stage_entered_at == skip.timestamp
     assert deal.stage == "qualified" and deal.version == 3
 

@@ -7,7 +7,6 @@ from crm_contracts.envelope import derived_id
 from crm_contracts.runtime.bus import make_broker
 from crm_contracts.streams import ensure_streams
 from deal_pipeline.adapters.relay import RELAY_NAME, Relay
-
 from tests.support.nats import stream_messages
 
 
@@ -34,11 +33,17 @@ def test_stored_events_are_published_once_in_order_with_derived_ids(deals, nats_
     assert asyncio.run(relay_once(deals, nats_server.url)) == 4
     messages = asyncio.run(stream_messages(nats_server.url))
     assert [m.subject for m in messages] == [
-        "crm.deals.opened", "crm.deals.stage_changed", "crm.deals.stage_changed",
-        "crm.deals.opened"]
+        "crm.deals.opened",
+        "crm.deals.stage_changed",
+        "crm.deals.stage_changed",
+        "crm.deals.opened",
+    ]
     assert [m.headers["Nats-Msg-Id"] for m in messages] == [
-        str(derived_id("event", deal_id, 1)), str(derived_id("event", deal_id, 2)),
-        str(derived_id("event", deal_id, 3)), str(derived_id("event", other, 1))]
+        str(derived_id("event", deal_id, 1)),
+        str(derived_id("event", deal_id, 2)),
+        str(derived_id("event", deal_id, 3)),
+        str(derived_id("event", other, 1)),
+    ]
     won = json.loads(messages[2].data)
     assert (won["from_stage"], won["to_stage"], won["status"]) == ("proposal", "won", "won")
     assert won["correlation_id"] == "lead-1"

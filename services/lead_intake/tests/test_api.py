@@ -4,9 +4,9 @@ import asyncio
 
 import pytest
 from fastapi.testclient import TestClient
+
 from lead_intake.main import create_app
 from lead_intake.settings import IntakeSettings
-
 from tests.support.nats import stream_messages
 from tests.support.net import wait_until
 
@@ -20,9 +20,14 @@ def client(nats_server):
 
 
 def test_accepted_lead_is_on_the_stream_with_its_id_as_msg_id(client, nats_server):
-    response = client.post("/v1/leads", json={
-        "name": "Ann", "phone": "+7 912 345 67 89",
-        "landing_url": "https://x.ru/?utm_source=yandex&utm_medium=cpc"})
+    response = client.post(
+        "/v1/leads",
+        json={
+            "name": "Ann",
+            "phone": "+7 912 345 67 89",
+            "landing_url": "https://x.ru/?utm_source=yandex&utm_medium=cpc",
+        },
+    )
     assert response.status_code == 202
     body = response.json()
     assert body["status"] == "accepted"
@@ -39,14 +44,17 @@ def test_repeated_idempotency_key_returns_the_same_lead_and_publishes_once(clien
     assert len(asyncio.run(stream_messages(nats_server.url))) == 1
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"name": "Ann"}, "contact"),
-    ({"email": "x"}, "email"),
-    ({"email": "a@b.ru", "unknown": 1}, "unknown"),
-    ({"email": "a@b.ru", "message": "x" * 6000}, "message"),
-    ({"email": "a@b.ru", "form_id": "bad id!"}, "form_id"),
-    ([1, 2], "body"),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"name": "Ann"}, "contact"),
+        ({"email": "x"}, "email"),
+        ({"email": "a@b.ru", "unknown": 1}, "unknown"),
+        ({"email": "a@b.ru", "message": "x" * 6000}, "message"),
+        ({"email": "a@b.ru", "form_id": "bad id!"}, "form_id"),
+        ([1, 2], "body"),
+    ],
+)
 def test_bad_input_is_422_naming_the_field_and_publishes_nothing(client, nats_server, body, field):
     response = client.post("/v1/leads", json=body)
     assert response.status_code == 422
@@ -56,7 +64,9 @@ def test_bad_input_is_422_naming_the_field_and_publishes_nothing(client, nats_se
 
 
 def test_not_json_is_422_not_500(client):
-    response = client.post("/v1/leads", content=b"{not json", headers={"content-type": "application/json"})
+    response = client.post(
+        "/v1/leads", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert response.status_code == 422
 
 

@@ -1,11 +1,12 @@
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+
 from crm_contracts.runtime.errors import FieldError
 from lead_intake.domain import LeadIn, build_lead_received, lead_id_for
 
-NOW = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 def build(**fields):
@@ -18,12 +19,15 @@ def test_phone_to_e164_and_email_lower_cased():
     assert lead.contact.email == "ann@example.com"
 
 
-@pytest.mark.parametrize("fields, field", [
-    ({"phone": "12"}, "phone"),
-    ({"phone": "not a phone"}, "phone"),
-    ({"email": "nobody@"}, "email"),
-    ({"name": "Ann"}, "contact"),
-])
+@pytest.mark.parametrize(
+    "fields, field",
+    [
+        ({"phone": "12"}, "phone"),
+        ({"phone": "not a phone"}, "phone"),
+        ({"email": "nobody@"}, "email"),
+        ({"name": "Ann"}, "contact"),
+    ],
+)
 def test_bad_contacts_name_the_field(fields, field):
     with pytest.raises(FieldError) as error:
         build(**fields)
@@ -38,20 +42,24 @@ def test_utm_and_click_ids_parsed_from_landing_url_when_fields_absent():
     )
     assert lead.touch.utm_source == "vk"  # the field wins over the URL
     assert (lead.touch.utm_medium, lead.touch.utm_campaign, lead.touch.yclid) == (
-        "cpc", "spring", "9")
+        "cpc",
+        "spring",
+        "9",
+    )
     assert lead.touch.at == NOW
 
 
 def test_referer_header_fills_missing_referrer():
-    lead = build_lead_received(LeadIn(email="a@b.ru"), uuid.uuid4(), NOW, "RU",
-                               referer_header="https://google.com/")
+    lead = build_lead_received(
+        LeadIn(email="a@b.ru"), uuid.uuid4(), NOW, "RU", referer_header="https://google.com/"
+    )
     assert lead.touch.referrer == "https://google.com/"
 
 
 def test_first_touch_is_kept():
     lead = build(email="a@b.ru", first_touch={"utm_source": "google", "at": "2026-10-01T10:00:00Z"})
     assert lead.first_touch.utm_source == "google"
-    assert lead.first_touch.at == datetime(2026, 10, 1, 10, tzinfo=timezone.utc)
+    assert lead.first_touch.at == datetime(2026, 10, 1, 10, tzinfo=UTC)
 
 
 def test_idempotency_key_gives_the_same_lead_id():

@@ -5,16 +5,15 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from crm_contracts.pipelines import DEFAULT_PIPELINE
-from crm_contracts.runtime.errors import FieldError
 from fastapi import APIRouter, Query, Request
 
 from analytics.reports.funnel import sales_funnel
 from analytics.reports.period import Period
+from crm_contracts.pipelines import DEFAULT_PIPELINE
+from crm_contracts.runtime.errors import FieldError
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 PIPELINES = {DEFAULT_PIPELINE.id: DEFAULT_PIPELINE}
-
 
 
 @router.get("/sales-funnel")

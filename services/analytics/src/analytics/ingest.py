@@ -7,8 +7,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC
 
-from crm_contracts.envelope import Event
-from crm_contracts.events import ANY_EVENT, BY_TYPE
 from pydantic import ValidationError
 
 from analytics.adapters.clickhouse import ClickHouse
@@ -19,6 +17,8 @@ from analytics.projection import (
     apply_deal_events,
     event_row,
 )
+from crm_contracts.envelope import Event
+from crm_contracts.events import ANY_EVENT, BY_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,10 @@ def load_deals(ch: ClickHouse, deal_ids: set[str]) -> dict[str, DealRow]:
 def ingest(ch: ClickHouse, events: list[Event], payloads: list[str]) -> None:
     """Idempotent: events collapse on their id, intervals on (deal, entry version), and deal
     rows only move forward in version."""
-    ch.insert("events", [event_row(e, p) for e, p in zip(events, payloads, strict=True)],
-              EVENT_COLUMNS)
-    deal_ids = {getattr(e, "deal_id") for e in events if hasattr(e, "deal_id")}
+    ch.insert(
+        "events", [event_row(e, p) for e, p in zip(events, payloads, strict=True)], EVENT_COLUMNS
+    )
+    deal_ids = {e.deal_id for e in events if hasattr(e, "deal_id")}
     changes = apply_deal_events(events, load_deals(ch, deal_ids))
     ch.insert("deal_stage_intervals", changes.intervals, INTERVAL_COLUMNS)
     ch.insert("deals", [row.values() for row in changes.deals.values()], DealRow.COLUMNS)

@@ -11,11 +11,24 @@ from crm_contracts.envelope import Event
 from crm_contracts.events import DealOpened, DealStageChanged
 
 EVENT_COLUMNS = (
-    "event_id", "event_type", "schema_version", "occurred_at", "aggregate_id",
-    "aggregate_version", "correlation_id", "producer", "payload",
+    "event_id",
+    "event_type",
+    "schema_version",
+    "occurred_at",
+    "aggregate_id",
+    "aggregate_version",
+    "correlation_id",
+    "producer",
+    "payload",
 )
 INTERVAL_COLUMNS = (
-    "deal_id", "pipeline_id", "stage", "entered_version", "entered_at", "left_at", "version",
+    "deal_id",
+    "pipeline_id",
+    "stage",
+    "entered_version",
+    "entered_at",
+    "left_at",
+    "version",
 )
 
 
@@ -38,8 +51,20 @@ class DealRow:
     closed_at: datetime | None = None
 
     COLUMNS = (
-        "deal_id", "lead_id", "pipeline_id", "title", "stage", "status", "manager_id", "amount",
-        "currency", "opened_at", "updated_at", "version", "lost_reason", "lost_at_stage",
+        "deal_id",
+        "lead_id",
+        "pipeline_id",
+        "title",
+        "stage",
+        "status",
+        "manager_id",
+        "amount",
+        "currency",
+        "opened_at",
+        "updated_at",
+        "version",
+        "lost_reason",
+        "lost_at_stage",
         "closed_at",
     )
 
@@ -50,8 +75,14 @@ class DealRow:
 
 def event_row(event: Event, payload: str) -> list[object]:
     return [
-        event.event_id, event.event_type, event.schema_version, event.occurred_at,
-        event.aggregate_id, event.aggregate_version, event.correlation_id or "", event.producer,
+        event.event_id,
+        event.event_type,
+        event.schema_version,
+        event.occurred_at,
+        event.aggregate_id,
+        event.aggregate_version,
+        event.correlation_id or "",
+        event.producer,
         payload,
     ]
 
@@ -84,8 +115,15 @@ def _is_new(event: Event, current: dict[str, DealRow], deal_id: str) -> bool:
 
 def _opened(event: DealOpened, current: dict[str, DealRow], changes: DealChanges) -> None:
     changes.intervals.append(
-        [event.deal_id, event.pipeline_id, event.stage, event.aggregate_version,
-         event.occurred_at, None, event.aggregate_version]
+        [
+            event.deal_id,
+            event.pipeline_id,
+            event.stage,
+            event.aggregate_version,
+            event.occurred_at,
+            None,
+            event.aggregate_version,
+        ]
     )
     if not _is_new(event, current, event.deal_id):
         return
@@ -111,12 +149,26 @@ def _stage_changed(
 ) -> None:
     # Both interval rows are self-contained, so they are written even for a redelivery.
     changes.intervals.append(
-        [event.deal_id, event.pipeline_id, event.from_stage, event.from_stage_entered_version,
-         event.from_stage_entered_at, event.occurred_at, event.aggregate_version]
+        [
+            event.deal_id,
+            event.pipeline_id,
+            event.from_stage,
+            event.from_stage_entered_version,
+            event.from_stage_entered_at,
+            event.occurred_at,
+            event.aggregate_version,
+        ]
     )
     changes.intervals.append(
-        [event.deal_id, event.pipeline_id, event.to_stage, event.aggregate_version,
-         event.occurred_at, None, event.aggregate_version]
+        [
+            event.deal_id,
+            event.pipeline_id,
+            event.to_stage,
+            event.aggregate_version,
+            event.occurred_at,
+            None,
+            event.aggregate_version,
+        ]
     )
     state = current.get(event.deal_id)
     if state is None or not _is_new(event, current, event.deal_id):

@@ -8,12 +8,12 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from crm_contracts.runtime.errors import rejection
-from crm_contracts.runtime.security import api_key_required
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from crm_contracts.runtime.errors import rejection
+from crm_contracts.runtime.security import api_key_required
 from deal_pipeline.application import DealsApp
 from deal_pipeline.domain.deal import Deal
 from deal_pipeline.domain.errors import DealClosed, DealNotFound, DomainError, UnknownStage
@@ -56,7 +56,8 @@ def domain_error_response(exc: DomainError) -> JSONResponse:
 
 
 def build_router(api_key: str) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["deals"], dependencies=[Depends(api_key_required(api_key))])
+    guard = [Depends(api_key_required(api_key))]
+    router = APIRouter(prefix="/v1", tags=["deals"], dependencies=guard)
 
     def deals(request: Request) -> DealsApp:
         return request.app.state.deals

@@ -6,13 +6,14 @@ import random
 import time
 import zlib
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from typing import Any
 from uuid import UUID
 
-from crm_contracts.pipelines import DEFAULT_PIPELINE, Pipeline
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import RecordConflictError
 
+from crm_contracts.pipelines import DEFAULT_PIPELINE, Pipeline
 from deal_pipeline.domain.deal import Deal
 from deal_pipeline.domain.errors import DealNotFound
 
@@ -46,10 +47,8 @@ class DealsApp(Application[UUID]):
             return deal_id
         pipeline = self.pipelines[pipeline_id]
         deal = Deal.open(pipeline, lead_id, title, self.pick_manager(deal_id))
-        try:
+        with suppress(RecordConflictError):  # another replica opened it after our check
             self.save(deal)
-        except RecordConflictError:
-            pass  # another replica opened it between our check and save
         return deal_id
 
     def move_stage(self, deal_id: UUID, stage: str, lost_reason: str | None = None) -> Deal:

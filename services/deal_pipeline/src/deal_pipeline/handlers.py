@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+from faststream.nats import NatsBroker, NatsRouter
+from faststream.nats.annotations import NatsMessage
+
 from crm_contracts import subjects
 from crm_contracts.events import LeadReceived
-from crm_contracts.runtime.consuming import consumer_max_deliver, handle
-from crm_contracts.streams import CRM
-from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsRouter, PullSub
-from faststream.nats.annotations import NatsMessage
-from nats.js.api import ConsumerConfig
-
+from crm_contracts.runtime.consuming import handle, work_queue
 from deal_pipeline.application import DealsApp
 
 LEADS_CONSUMER = "deal_pipeline_leads"
@@ -28,11 +25,7 @@ def build_router(app: DealsApp, broker: NatsBroker) -> NatsRouter:
 
     @router.subscriber(
         subjects.LEADS_RECEIVED,
-        stream=JStream(CRM, declare=False),
-        durable=LEADS_CONSUMER,
-        pull_sub=PullSub(batch_size=50, timeout=1.0),
-        config=ConsumerConfig(ack_wait=10, max_deliver=consumer_max_deliver()),
-        ack_policy=AckPolicy.MANUAL,
+        **work_queue(LEADS_CONSUMER, ack_wait=10, batch_size=50),
         title="deal_pipeline.open_deal_from_lead",
         description="Opens a deal in the first stage for each received lead (idempotent).",
     )

@@ -6,13 +6,10 @@ import asyncio
 import os
 from contextlib import asynccontextmanager, suppress
 
-import uvicorn
-from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
-from crm_contracts.runtime.errors import install_error_handlers
-from crm_contracts.runtime.logs import setup_logging
-from crm_contracts.runtime.ops import install_ops
 from fastapi import FastAPI, Request
 
+from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
+from crm_contracts.runtime.service import reachable, serve, service_app
 from deal_pipeline.adapters.relay import Relay
 from deal_pipeline.api import build_router, domain_error_response
 from deal_pipeline.application import DealsApp
@@ -56,33 +53,25 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
                     await task
         deals.close()
 
-    app = FastAPI(title="CRM deal pipeline", version="0.1.0", lifespan=lifespan)
+    async def readiness() -> dict[str, object]:
+        store_ok = await reachable(deals.recorder.max_notification_id)
+        return {"nats": bus_connected(broker), "event_store": store_ok}
+
+    app = service_app("CRM deal pipeline", SERVICE, readiness, lifespan)
     app.state.settings = settings
     app.state.deals = deals
     app.state.broker = broker
-
-    async def readiness() -> dict[str, object]:
-        try:
-            await asyncio.to_thread(deals.recorder.max_notification_id)
-            store_ok = True
-        except Exception:  # noqa: BLE001 - any store failure means not ready
-            store_ok = False
-        return {"nats": bus_connected(broker), "event_store": store_ok}
 
     @app.exception_handler(DomainError)
     async def on_domain_error(_: Request, exc: DomainError):  # type: ignore[no-untyped-def]
         return domain_error_response(exc)
 
-    install_ops(app, SERVICE, readiness)
-    install_error_handlers(app)
     app.include_router(build_router(settings.api_key))
     return app
 
 
 def run() -> None:
-    settings = PipelineSettings()
-    setup_logging(SERVICE, settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    serve(SERVICE, PipelineSettings(), create_app)
 
 
 if __name__ == "__main__":

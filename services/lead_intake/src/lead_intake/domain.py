@@ -7,11 +7,12 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field
+
 from crm_contracts.envelope import derived_id
 from crm_contracts.events import Contact, LeadReceived, Touch
 from crm_contracts.runtime.errors import FieldError
-from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field
 
 PRODUCER = "lead-intake"
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")

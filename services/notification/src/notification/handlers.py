@@ -5,17 +5,14 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from crm_contracts import subjects
-from crm_contracts.events import DealOpened
-from crm_contracts.runtime.consuming import consumer_max_deliver, handle
-from crm_contracts.streams import CRM
-from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsBroker, NatsRouter, PullSub
+from faststream.nats import NatsBroker, NatsRouter
 from faststream.nats.annotations import NatsMessage
-from nats.js.api import ConsumerConfig
 from nats.js.errors import KeyNotFoundError
 from prometheus_client import Counter
 
+from crm_contracts import subjects
+from crm_contracts.events import DealOpened
+from crm_contracts.runtime.consuming import handle, work_queue
 from notification.adapters.email import SmtpSender
 from notification.messages import deal_opened_email
 from notification.settings import NotificationSettings
@@ -40,11 +37,7 @@ def build_router(settings: NotificationSettings, broker: NatsBroker) -> NatsRout
 
     @router.subscriber(
         subjects.DEALS_OPENED,
-        stream=JStream(CRM, declare=False),
-        durable=DEALS_OPENED_CONSUMER,
-        pull_sub=PullSub(batch_size=20, timeout=1.0),
-        config=ConsumerConfig(ack_wait=60, max_deliver=consumer_max_deliver()),
-        ack_policy=AckPolicy.MANUAL,
+        **work_queue(DEALS_OPENED_CONSUMER, ack_wait=60),
         title="notification.deal_opened",
         description="E-mails the responsible manager when a deal is opened, once per event.",
     )

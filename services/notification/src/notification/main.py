@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-import uvicorn
-from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
-from crm_contracts.runtime.errors import install_error_handlers
-from crm_contracts.runtime.logs import setup_logging
-from crm_contracts.runtime.ops import install_ops
 from fastapi import FastAPI
 
+from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
+from crm_contracts.runtime.service import serve, service_app
 from notification.handlers import build_router
 from notification.settings import NotificationSettings
 
@@ -28,21 +25,17 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         async with running_broker(broker, replicas=replicas):
             yield
 
-    app = FastAPI(title="CRM notification", version="0.1.0", lifespan=lifespan)
-    app.state.settings = settings
-
     async def readiness() -> dict[str, object]:
         return {"nats": bus_connected(broker)}
 
-    install_ops(app, SERVICE, readiness)
-    install_error_handlers(app)
+    app = service_app("CRM notification", SERVICE, readiness, lifespan)
+    app.state.settings = settings
+
     return app
 
 
 def run() -> None:
-    settings = NotificationSettings()
-    setup_logging(SERVICE, settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    serve(SERVICE, NotificationSettings(), create_app)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ from crm_contracts.events.leads import Contact, LeadReceived, Touch
 
 EVENT_TYPES: tuple[type[Event], ...] = (LeadReceived, DealOpened, DealStageChanged)
 
-AnyEvent = Annotated[LeadReceived | DealOpened | DealStageChanged, Field(discriminator="event_type")]
+AnyEvent = Annotated[
+    LeadReceived | DealOpened | DealStageChanged, Field(discriminator="event_type")
+]
 ANY_EVENT = TypeAdapter(AnyEvent)
 
 

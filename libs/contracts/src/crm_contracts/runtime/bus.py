@@ -65,7 +65,7 @@ async def start_when_reachable(
         try:
             await broker.connect()
             break
-        except Exception as exc:  # noqa: BLE001 - any connect failure means "try again"
+        except Exception as exc:
             log.warning("NATS not reachable yet: %s", exc)
             await asyncio.sleep(retry_seconds)
     await ensure_streams(broker.connection.jetstream(), replicas)
@@ -80,7 +80,7 @@ def bus_connected(broker: NatsBroker) -> bool:
     """Ready for work: connected now, and streams and subscribers were set up."""
     try:
         return broker in _started and bool(broker.connection.is_connected)
-    except Exception:  # noqa: BLE001 - not connected yet
+    except Exception:
         return False
 
 
@@ -92,9 +92,7 @@ async def running_broker(
 ) -> AsyncIterator[None]:
     """For a service's lifespan: connect in the background (HTTP is up meanwhile, not ready),
     and on exit stop the broker, tolerating a bus that is already gone."""
-    connecting = asyncio.create_task(
-        start_when_reachable(broker, on_started, replicas=replicas)
-    )
+    connecting = asyncio.create_task(start_when_reachable(broker, on_started, replicas=replicas))
     try:
         yield
     finally:

@@ -7,11 +7,13 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from faststream.nats import NatsBroker
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsBroker, PullSub
 from faststream.nats.message import NatsMessage
 from nats.aio.msg import Msg
+from nats.js.api import ConsumerConfig
 from prometheus_client import Counter
 from pydantic import ValidationError
 
@@ -19,7 +21,7 @@ from crm_contracts import subjects
 from crm_contracts.envelope import Event
 from crm_contracts.runtime.logs import correlation_id
 from crm_contracts.runtime.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
-from crm_contracts.streams import CRM_DLQ
+from crm_contracts.streams import CRM, CRM_DLQ
 
 log = logging.getLogger(__name__)
 E = TypeVar("E", bound=Event)
@@ -48,8 +50,9 @@ async def dead_letter(broker: NatsBroker, raw: Msg, consumer: str, reason: str) 
         "Crm-Dlq-Reason": reason[:1000],
         "Crm-Dlq-Deliveries": str(meta.num_delivered),
     }
-    await broker.publish(raw.data, f"{subjects.DLQ_PREFIX}.{raw.subject}", headers=headers,
-                         stream=CRM_DLQ)
+    await broker.publish(
+        raw.data, f"{subjects.DLQ_PREFIX}.{raw.subject}", headers=headers, stream=CRM_DLQ
+    )
     DEAD_LETTERED.labels(consumer).inc()
 
 
@@ -74,7 +77,7 @@ async def handle(
     token = correlation_id.set(event.correlation_id)
     try:
         await work(event)
-    except Exception as exc:  # noqa: BLE001 - any failure: retry later, then dead-letter
+    except Exception as exc:
         attempt = message.raw_message.metadata.num_delivered
         EVENTS_CONSUMED.labels(consumer, event_type, "error").inc()
         if attempt >= MAX_DELIVER:
@@ -91,3 +94,26 @@ async def handle(
     finally:
         HANDLER_SECONDS.labels(consumer).observe(time.perf_counter() - started)
         correlation_id.reset(token)
+
+
+def work_queue(
+    durable: str,
+    ack_wait: float,
+    batch_size: int = 20,
+    timeout: float = 1.0,
+    batch: bool = False,
+    max_deliver: int | None = None,
+) -> dict[str, Any]:
+    """Subscriber options shared by every consumer of the CRM stream: a durable pull consumer
+    (replicas share it, so they split the work), settled by our own code (`handle`)."""
+    return {
+        "stream": JStream(CRM, declare=False),
+        "durable": durable,
+        "pull_sub": PullSub(batch_size=batch_size, timeout=timeout, batch=batch),
+        "config": ConsumerConfig(
+            ack_wait=ack_wait,
+            max_deliver=consumer_max_deliver() if max_deliver is None else max_deliver,
+            max_ack_pending=max(1000, 4 * batch_size),
+        ),
+        "ack_policy": AckPolicy.MANUAL,
+    }

@@ -13,8 +13,8 @@ PUBLISH_SECONDS = Histogram(
     "crm_publish_seconds", "Time from publish to JetStream ack", ["subject"]
 )
 EVENTS_CONSUMED = Counter(
-    "crm_events_consumed_total", "Events handled by consumers", ["consumer", "event_type", "outcome"]
+    "crm_events_consumed_total",
+    "Events handled by consumers",
+    ["consumer", "event_type", "outcome"],
 )
-HANDLER_SECONDS = Histogram(
-    "crm_handler_seconds", "Consumer handler latency", ["consumer"]
-)
+HANDLER_SECONDS = Histogram("crm_handler_seconds", "Consumer handler latency", ["consumer"])

@@ -10,10 +10,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from crm_contracts.pipelines import Pipeline
-
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.reports.period import Period
+from crm_contracts.pipelines import Pipeline
 
 COHORT = """
     SELECT deal_id, stage, status, amount, lost_reason, lost_at_stage
@@ -74,15 +73,17 @@ def sales_funnel(ch: ClickHouse, pipeline: Pipeline, period: Period) -> dict[str
         if k == 1:
             first = previous = reached
         avg = durations.get(name)
-        stages.append({
-            "stage": name,
-            "reached": reached,
-            "current": row["current"],
-            "conversion_prev": ratio(reached, previous),
-            "conversion_first": ratio(reached, first),
-            "amount": str(Decimal(row["amount"]).quantize(Decimal("0.01"))),
-            "avg_duration_seconds": round(avg, 3) if avg is not None else None,
-        })
+        stages.append(
+            {
+                "stage": name,
+                "reached": reached,
+                "current": row["current"],
+                "conversion_prev": ratio(reached, previous),
+                "conversion_first": ratio(reached, first),
+                "amount": str(Decimal(row["amount"]).quantize(Decimal("0.01"))),
+                "avg_duration_seconds": round(avg, 3) if avg is not None else None,
+            }
+        )
         previous = reached
 
     by_stage: dict[str, int] = {}

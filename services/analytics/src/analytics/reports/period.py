@@ -28,7 +28,8 @@ def parse_moment(field: str, raw: str, zone: ZoneInfo) -> datetime:
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=zone)
     except ValueError:
-        raise FieldError(field, f"expected YYYY-MM-DD or an ISO 8601 date-time, got {raw!r}") from None
+        reason = f"expected YYYY-MM-DD or an ISO 8601 date-time, got {raw!r}"
+        raise FieldError(field, reason) from None
     return moment.astimezone(UTC)
 
 

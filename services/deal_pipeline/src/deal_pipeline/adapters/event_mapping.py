@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from crm_contracts.envelope import Event, derived_id
 from crm_contracts.events import DealOpened, DealStageChanged
-
 from deal_pipeline.domain.deal import Deal
 
 PRODUCER = "deal-pipeline"

@@ -8,11 +8,11 @@ import asyncio
 import logging
 from contextlib import suppress
 
-from crm_contracts.runtime.bus import publish_event
 from eventsourcing.persistence import Tracking
 from faststream.nats import NatsBroker
 from prometheus_client import Gauge
 
+from crm_contracts.runtime.bus import publish_event
 from deal_pipeline.adapters.event_mapping import to_contract
 from deal_pipeline.application import DealsApp
 
@@ -55,7 +55,7 @@ class Relay:
             self._wake.clear()  # cleared before reading, so a save during the read still wakes us
             try:
                 position, count = await self.publish_batch(position)
-            except Exception:  # noqa: BLE001 - bus down or timed out: retry from the same spot
+            except Exception:
                 log.exception("relay publish failed; retrying")
                 await asyncio.sleep(0.5)
                 continue

@@ -6,10 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from uuid import UUID, uuid4
 
-from crm_contracts.envelope import derived_id
-from crm_contracts.pipelines import Pipeline
 from eventsourcing.domain import Aggregate, event
 
+from crm_contracts.envelope import derived_id
+from crm_contracts.pipelines import Pipeline
 from deal_pipeline.domain.errors import DealClosed, UnknownStage
 
 

@@ -1,0 +1,46 @@
+"""The frame of every service: a FastAPI app with ops endpoints and one error shape, and a
+uvicorn runner with JSON logs."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
+
+import uvicorn
+from fastapi import FastAPI
+
+from crm_contracts.runtime.errors import install_error_handlers
+from crm_contracts.runtime.logs import setup_logging
+from crm_contracts.runtime.ops import ReadinessCheck, install_ops
+from crm_contracts.runtime.settings import ServiceSettings
+
+S = TypeVar("S", bound=ServiceSettings)
+VERSION = "0.1.0"
+
+
+def service_app(
+    title: str,
+    service: str,
+    readiness: ReadinessCheck,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+) -> FastAPI:
+    app = FastAPI(title=title, version=VERSION, lifespan=lifespan)
+    install_ops(app, service, readiness)
+    install_error_handlers(app)
+    return app
+
+
+async def reachable(probe: Callable[[], Any]) -> bool:
+    """Runs a blocking probe (a store query) in a thread; any failure means unreachable."""
+    try:
+        await asyncio.to_thread(probe)
+    except Exception:
+        return False
+    return True
+
+
+def serve(service: str, settings: S, create_app: Callable[[S], FastAPI]) -> None:
+    setup_logging(service, settings.log_level)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
