@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from crm_contracts.envelope import Event
-from crm_contracts.events import DealOpened, DealStageChanged
+from crm_contracts.events import DealOpened, StageTransition
 
 EVENT_COLUMNS = (
     "event_id",
@@ -103,7 +103,7 @@ def apply_deal_events(events: list[Event], current: dict[str, DealRow]) -> DealC
     for event in ordered:
         if isinstance(event, DealOpened):
             _opened(event, current, changes)
-        elif isinstance(event, DealStageChanged):
+        elif isinstance(event, StageTransition):
             _stage_changed(event, current, changes)
     return changes
 
@@ -145,7 +145,7 @@ def _opened(event: DealOpened, current: dict[str, DealRow], changes: DealChanges
 
 
 def _stage_changed(
-    event: DealStageChanged, current: dict[str, DealRow], changes: DealChanges
+    event: StageTransition, current: dict[str, DealRow], changes: DealChanges
 ) -> None:
     # Both interval rows are self-contained, so they are written even for a redelivery.
     changes.intervals.append(
@@ -178,7 +178,7 @@ def _stage_changed(
         state,
         stage=event.to_stage,
         status=event.status,
-        lost_reason=event.lost_reason or "" if event.status == "lost" else "",
+        lost_reason=(getattr(event, "lost_reason", None) or "") if event.status == "lost" else "",
         lost_at_stage=event.from_stage if event.status == "lost" else "",
         closed_at=event.occurred_at if closed else None,
         updated_at=event.occurred_at,
