@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from crm_contracts.envelope import derived_id
-from crm_contracts.events import DealOpened, DealStageChanged
+from crm_contracts.events import DealLost, DealOpened, DealStageChanged, DealWon
 
 
 class DealStory:
@@ -18,6 +18,7 @@ class DealStory:
         self.stage = stage
         self.entered_at = opened_at
         self.entered_version = 1
+        self.amount = Decimal(amount)
         self.events: list = [
             DealOpened(
                 event_id=derived_id("event", name, 1),

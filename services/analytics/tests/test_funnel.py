@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics.ingest import ingest
+from analytics.ingest import ingest as ingest_with
+from analytics.projection.config import ProjectionConfig
 from analytics.reports.funnel import sales_funnel
 from analytics.reports.period import Period
 from crm_contracts.pipelines import DEFAULT_PIPELINE
@@ -12,6 +13,10 @@ from crm_contracts.runtime.errors import FieldError
 from services.analytics.tests.history import DealStory, payloads
 
 H = timedelta(hours=1)
+
+
+def ingest(ch, events, payloads):
+    ingest_with(ch, events, payloads, ProjectionConfig())
 
 
 def utc(*args) -> datetime:

@@ -3,24 +3,32 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from analytics.projection import apply_deal_events
+from analytics.projection.config import ProjectionConfig
+from analytics.projection.folds import apply_deal, deal_key, fold
+from analytics.projection.tables import rows_of
 from services.analytics.tests.history import DealStory
 
 T0 = datetime(2026, 3, 1, 7, 0, tzinfo=UTC)
 H = timedelta(hours=1)
+CONFIG = ProjectionConfig()
+
+
+def deals(events, current=None):
+    return fold(events, current if current is not None else {}, deal_key, apply_deal, CONFIG)
+
+
+def intervals(events):
+    return [row for e in events for table, row in rows_of(e, CONFIG)
+            if table == "deal_stage_intervals"]
 
 
 def test_opening_and_moves_fold_into_the_latest_row():
-    story = (
-        DealStory("d1", T0, "1000")
-        .move("proposal", T0 + H)
-        .move("lost", T0 + 2 * H, "lost", "price")
-    )
-    changes = apply_deal_events(story.events, {})
-    row = changes.deals["d1"]
+    story = DealStory("d1", T0, "1000").move("proposal", T0 + H)
+    story.move("lost", T0 + 2 * H, "lost", "price")
+    row = deals(story.events)["d1"]
     assert (row.stage, row.status, row.version, row.amount) == ("lost", "lost", 3, Decimal(1000))
     assert (row.lost_reason, row.lost_at_stage, row.closed_at) == ("price", "proposal", T0 + 2 * H)
-    assert changes.intervals == [
+    assert intervals(story.events) == [
         ["d1", "default", "new", 1, T0, None, 1],
         ["d1", "default", "new", 1, T0, T0 + H, 2],
         ["d1", "default", "proposal", 2, T0 + H, None, 2],
@@ -31,12 +39,10 @@ def test_opening_and_moves_fold_into_the_latest_row():
 
 def test_events_not_newer_than_the_stored_state_change_no_row():
     story = DealStory("d1", T0).move("won", T0 + H, "won")
-    first = apply_deal_events(story.events, {})
-    again = apply_deal_events(story.events, dict(first.deals))
-    assert again.deals == {}
+    first = deals(story.events)
+    assert deals(story.events, dict(first)) == {}
 
 
 def test_events_out_of_order_in_a_batch_are_applied_by_version():
     story = DealStory("d1", T0).move("qualified", T0 + H).move("won", T0 + 2 * H, "won")
-    changes = apply_deal_events(list(reversed(story.events)), {})
-    assert changes.deals["d1"].stage == "won"
+    assert deals(list(reversed(story.events)))["d1"].stage == "won"

@@ -9,10 +9,11 @@ from typing import Annotated
 from faststream import Context
 from faststream.nats import NatsBroker, NatsRouter
 from faststream.nats.message import NatsBatchMessage
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.ingest import ingest, parse_batch
+from analytics.projection.config import ProjectionConfig
 from crm_contracts import subjects
 from crm_contracts.runtime.consuming import backoff_for, dead_letter, work_queue
 from crm_contracts.runtime.metrics import EVENTS_CONSUMED
@@ -24,11 +25,34 @@ BATCH_SIZE = Histogram(
     "Events per projection batch",
     buckets=(1, 10, 100, 500, 1000, 5000),
 )
+PROJECTION_FAILURES = Counter("crm_projection_failures_total", "Batches ClickHouse refused")
 BatchMessage = Annotated[NatsBatchMessage, Context("message")]
 
 
+async def ingest_until_stored(
+    ch: ClickHouse, parsed_events, payloads, config: ProjectionConfig, message
+) -> None:  # type: ignore[no-untyped-def]
+    """Retry the same batch in place until ClickHouse takes it. Not nack-and-move-on: the
+    deal rows are folded in version order, so a later batch must never land first."""
+    attempt = 0
+    while True:
+        try:
+            await asyncio.to_thread(ingest, ch, parsed_events, payloads, config)
+            return
+        except Exception:
+            attempt += 1
+            PROJECTION_FAILURES.inc()
+            log.exception("projection batch failed (attempt %s); retrying", attempt)
+            await message.in_progress()  # keep JetStream from redelivering it elsewhere
+            await asyncio.sleep(backoff_for(attempt))
+
+
 def build_router(
-    ch: ClickHouse, broker: NatsBroker, batch_size: int, batch_timeout: float
+    ch: ClickHouse,
+    broker: NatsBroker,
+    config: ProjectionConfig,
+    batch_size: int,
+    batch_timeout: float,
 ) -> NatsRouter:
     router = NatsRouter()
 
@@ -38,7 +62,7 @@ def build_router(
         # are dead-lettered below, so nothing loops forever on bad input).
         **work_queue(
             PROJECTION_CONSUMER,
-            ack_wait=20,
+            ack_wait=30,
             batch_size=batch_size,
             timeout=batch_timeout,
             batch=True,
@@ -53,14 +77,8 @@ def build_router(
         for index, reason in parsed.rejected:
             log.error("not an event, dead-lettered: %s", reason)
             await dead_letter(broker, raws[index], PROJECTION_CONSUMER, f"invalid: {reason}")
-        try:
-            if parsed.events:
-                await asyncio.to_thread(ingest, ch, parsed.events, parsed.payloads)
-        except Exception:
-            attempt = max(m.metadata.num_delivered for m in raws)
-            log.exception("projection batch failed (delivery %s); will retry", attempt)
-            await message.nack(delay=backoff_for(attempt))
-            return
+        if parsed.events:
+            await ingest_until_stored(ch, parsed.events, parsed.payloads, config, message)
         await message.ack()  # only after ClickHouse has the rows
         BATCH_SIZE.observe(len(raws))
         for event in parsed.events:

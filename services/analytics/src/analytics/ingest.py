@@ -1,22 +1,20 @@
-"""Writes a batch of events into ClickHouse: one INSERT per table per batch."""
+"""Writes a batch of events into ClickHouse."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.projection import (
-    EVENT_COLUMNS,
-    INTERVAL_COLUMNS,
-    DealRow,
-    apply_deal_events,
-    event_row,
-)
+from analytics.projection.config import ProjectionConfig
+from analytics.projection.folds import FOLDS, fold
+from analytics.projection.rows import Row
+from analytics.projection.tables import COLUMNS, event_row, rows_of
 from crm_contracts.envelope import Event
 from crm_contracts.events import ANY_EVENT, BY_TYPE
 
@@ -53,30 +51,38 @@ def parse_batch(bodies: list[bytes]) -> Parsed:
     return parsed
 
 
-def load_deals(ch: ClickHouse, deal_ids: set[str]) -> dict[str, DealRow]:
-    if not deal_ids:
+def load_rows(ch: ClickHouse, row_type: type[Row], keys: set[str]) -> dict[str, Row]:
+    """The current rows of a latest-state table for the keys a batch touches."""
+    if not keys:
         return {}
+    columns = row_type.columns()
     rows = ch.rows(
-        f"SELECT {', '.join(DealRow.COLUMNS)} FROM {{db}}.deals FINAL "
-        "WHERE deal_id IN {ids:Array(String)}",
-        {"ids": sorted(deal_ids)},
+        f"SELECT {', '.join(columns)} FROM {{db}}.{row_type.TABLE} FINAL "
+        f"WHERE {row_type.KEY} IN {{keys:Array(String)}}",
+        {"keys": sorted(keys)},
     )
     current = {}
     for row in rows:
-        for key in ("opened_at", "updated_at", "closed_at"):
-            if row[key] is not None:
-                row[key] = row[key].replace(tzinfo=UTC)
-        current[row["deal_id"]] = DealRow(**row)
+        for name, value in row.items():
+            if isinstance(value, datetime) and value.tzinfo is None:
+                row[name] = value.replace(tzinfo=UTC)  # DateTime64(3, 'UTC') comes back naive
+        current[row[row_type.KEY]] = row_type(**row)
     return current
 
 
-def ingest(ch: ClickHouse, events: list[Event], payloads: list[str]) -> None:
-    """Idempotent: events collapse on their id, intervals on (deal, entry version), and deal
-    rows only move forward in version."""
-    ch.insert(
-        "events", [event_row(e, p) for e, p in zip(events, payloads, strict=True)], EVENT_COLUMNS
-    )
-    deal_ids = {e.deal_id for e in events if hasattr(e, "deal_id")}
-    changes = apply_deal_events(events, load_deals(ch, deal_ids))
-    ch.insert("deal_stage_intervals", changes.intervals, INTERVAL_COLUMNS)
-    ch.insert("deals", [row.values() for row in changes.deals.values()], DealRow.COLUMNS)
+def ingest(
+    ch: ClickHouse, events: list[Event], payloads: list[str], config: ProjectionConfig
+) -> None:
+    """One INSERT per table per batch. Idempotent: events and single-event rows collapse on
+    their keys, and latest-state rows only move forward in version."""
+    tables: dict[str, list[list[object]]] = defaultdict(list)
+    tables["events"] = [event_row(e, p) for e, p in zip(events, payloads, strict=True)]
+    for event in events:
+        for table, row in rows_of(event, config):
+            tables[table].append(row)
+    for table, rows in tables.items():
+        ch.insert(table, rows, COLUMNS[table])
+    for row_type, key_of, apply in FOLDS:
+        keys = {k for k in map(key_of, events) if k}
+        changed = fold(events, load_rows(ch, row_type, keys), key_of, apply, config)
+        ch.insert(row_type.TABLE, [r.values() for r in changed.values()], row_type.columns())

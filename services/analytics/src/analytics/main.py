@@ -23,7 +23,11 @@ def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None 
     migrate(ch)
     broker = make_broker(settings.nats_url, SERVICE)
     replicas = settings.stream_replicas
-    broker.include_router(build_router(ch, broker, settings.batch_size, settings.batch_timeout))
+    broker.include_router(
+        build_router(
+            ch, broker, settings.projection_config(), settings.batch_size, settings.batch_timeout
+        )
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]

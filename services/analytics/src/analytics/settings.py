@@ -3,6 +3,7 @@ from typing import Literal
 
 from pydantic_settings import SettingsConfigDict
 
+from analytics.projection.config import ProjectionConfig
 from crm_contracts.runtime.settings import ServiceSettings
 
 
@@ -21,5 +22,20 @@ class AnalyticsSettings(ServiceSettings):
     clickhouse_password: str = ""
     database: str = "crm"
     tz: str = "UTC"
+    hash_salt: str = "dev-salt-change-me"  # contact hashes for analysts; keep secret and fixed
+    own_hosts: list[str] = []  # your sites: a referrer from them is not a referral
+    medium_map: dict[str, str] = {}  # explicit utm_medium → channel
+    source_map: dict[str, str] = {}  # explicit utm_source → channel
+    attribution_lookback_days: int = 90
+    time_decay_half_life_days: float = 7.0
+    base_currency: str = "RUB"
     batch_size: int = 1000
     batch_timeout: float = 0.2
+
+    def projection_config(self) -> ProjectionConfig:
+        return ProjectionConfig(
+            hash_salt=self.hash_salt,
+            own_hosts=tuple(h.lower() for h in self.own_hosts),
+            medium_map={k.lower(): v for k, v in self.medium_map.items()},
+            source_map={k.lower(): v for k, v in self.source_map.items()},
+        )

@@ -1,0 +1,170 @@
+"""Latest-state tables (deals, tasks, clients): each event is applied to the row it touches.
+An event whose aggregate version is not newer than the row's was already applied (a
+redelivery) and changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from analytics.domain.hashing import contact_hash
+from analytics.projection.config import ProjectionConfig
+from analytics.projection.rows import ClientRow, DealRow, Row, TaskRow
+from crm_contracts.envelope import Event
+from crm_contracts.events import (
+    ClientRegistered,
+    ClientUpdated,
+    DealAmountChanged,
+    DealAssigned,
+    DealEvent,
+    DealLost,
+    DealOpened,
+    DealPaymentReceived,
+    DealReopened,
+    DealWon,
+    StageTransition,
+    TaskCancelled,
+    TaskCompleted,
+    TaskEvent,
+    TaskScheduled,
+)
+
+
+def _newer(event: Event, row: Row | None) -> bool:
+    return row is None or event.aggregate_version > row.version  # type: ignore[attr-defined]
+
+
+def apply_deal(event: Event, row: DealRow | None, _: ProjectionConfig) -> DealRow | None:
+    if not _newer(event, row):
+        return None
+    at, version = event.occurred_at, event.aggregate_version
+    if isinstance(event, DealOpened):
+        return DealRow(
+            deal_id=event.deal_id,
+            lead_id=event.lead_id or "",
+            client_id=event.client_id or "",
+            pipeline_id=event.pipeline_id,
+            title=event.title,
+            source=event.source or "",
+            stage=event.stage,
+            status="open",
+            manager_id=event.manager_id or "",
+            amount=event.amount,
+            cost=event.cost,
+            currency=event.currency,
+            opened_at=at,
+            updated_at=at,
+            version=version,
+        )
+    if row is None:
+        return None  # a change of a deal whose opening was never seen cannot make a full row
+    if isinstance(event, StageTransition):
+        lost = isinstance(event, DealLost) or (event.status == "lost")
+        return replace(
+            row,
+            stage=event.to_stage,
+            status=event.status,
+            manager_id=event.manager_id or row.manager_id,
+            amount=event.amount if isinstance(event, DealWon) else row.amount,
+            lost_reason=(getattr(event, "lost_reason", None) or "") if lost else "",
+            lost_at_stage=event.from_stage if lost else "",
+            closed_at=None if isinstance(event, DealReopened) or event.status == "open" else at,
+            updated_at=at,
+            version=version,
+        )
+    if isinstance(event, DealAmountChanged):
+        return replace(
+            row,
+            amount=event.amount,
+            cost=event.cost,
+            currency=event.currency,
+            updated_at=at,
+            version=version,
+        )
+    if isinstance(event, DealAssigned):
+        return replace(row, manager_id=event.manager_id, updated_at=at, version=version)
+    if isinstance(event, DealPaymentReceived):
+        return replace(row, paid_total=event.paid_total, updated_at=at, version=version)
+    return None
+
+
+def apply_task(event: Event, row: TaskRow | None, _: ProjectionConfig) -> TaskRow | None:
+    if not _newer(event, row):
+        return None
+    at, version = event.occurred_at, event.aggregate_version
+    if isinstance(event, TaskScheduled):
+        return TaskRow(
+            task_id=event.task_id,
+            deal_id=event.deal_id,
+            manager_id=event.manager_id or "",
+            title=event.title,
+            kind=event.kind,
+            status="scheduled",
+            due_at=event.due_at,
+            scheduled_at=row.scheduled_at if row else at,
+            version=version,
+        )
+    if row is None:
+        return None
+    if isinstance(event, TaskCompleted):
+        return replace(row, status="completed", closed_at=at, version=version)
+    if isinstance(event, TaskCancelled):
+        return replace(row, status="cancelled", closed_at=at, version=version)
+    return None
+
+
+def apply_client(event: Event, row: ClientRow | None, config: ProjectionConfig) -> ClientRow | None:
+    if not _newer(event, row):
+        return None
+    salt, at = config.hash_salt, event.occurred_at
+    if isinstance(event, ClientRegistered):
+        return ClientRow(
+            client_id=event.client_id,
+            lead_id=event.lead_id or "",
+            registered_at=at,
+            phone_hashes=[contact_hash(event.phone, salt)] if event.phone else [],
+            email_hashes=[contact_hash(event.email, salt)] if event.email else [],
+            updated_at=at,
+            version=event.aggregate_version,
+        )
+    if isinstance(event, ClientUpdated):
+        base = row or ClientRow(event.client_id, "", at, [], [], at)
+        return replace(
+            base,
+            phone_hashes=[contact_hash(p, salt) for p in event.phones],
+            email_hashes=[contact_hash(e, salt) for e in event.emails],
+            updated_at=at,
+            version=event.aggregate_version,
+        )
+    return None
+
+
+def deal_key(event: Event) -> str | None:
+    return event.deal_id if isinstance(event, DealEvent) else None
+
+
+def task_key(event: Event) -> str | None:
+    return event.task_id if isinstance(event, TaskEvent) else None
+
+
+def client_key(event: Event) -> str | None:
+    return event.client_id if isinstance(event, ClientRegistered | ClientUpdated) else None
+
+
+FOLDS = (
+    (DealRow, deal_key, apply_deal),
+    (TaskRow, task_key, apply_task),
+    (ClientRow, client_key, apply_client),
+)
+
+
+def fold(events, current, key_of, apply, config):  # type: ignore[no-untyped-def]
+    """Apply `events` (any order; applied by version) onto `current` rows by key; returns the
+    rows that changed, in their final state."""
+    changed = {}
+    touched = [e for e in events if key_of(e)]
+    for event in sorted(touched, key=lambda e: (key_of(e), e.aggregate_version)):
+        key = key_of(event)
+        new = apply(event, current.get(key), config)
+        if new is not None:
+            current[key] = changed[key] = new
+    return changed
