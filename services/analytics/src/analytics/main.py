@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from analytics.adapters.clickhouse import ClickHouse, connect
-from analytics.api import router
+from analytics.api.reports import router as reports_router
 from analytics.handlers import build_router
 from analytics.schema import migrate
 from analytics.settings import AnalyticsSettings
@@ -43,7 +43,7 @@ def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None 
     app.state.clickhouse = ch
     app.state.broker = broker
 
-    app.include_router(router)
+    app.include_router(reports_router)
     return app
 
 

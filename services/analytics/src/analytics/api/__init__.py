@@ -1,0 +1,1 @@
+"""HTTP API of the analytics service: one router per module."""
