@@ -1,22 +1,8 @@
-"""The HTTP API against a real nats-server: what is accepted is on the stream, once."""
-
-import asyncio
+"""The JSON API against a real nats-server: what is accepted is on the stream, once."""
 
 import pytest
-from fastapi.testclient import TestClient
 
-from lead_intake.main import create_app
-from lead_intake.settings import IntakeSettings
-from tests.support.nats import stream_messages
-from tests.support.net import wait_until
-
-
-@pytest.fixture
-def client(nats_server):
-    app = create_app(IntakeSettings(nats_url=nats_server.url, publish_timeout=1.0))
-    with TestClient(app) as client:
-        wait_until(lambda: client.get("/readyz").status_code == 200, what="intake ready")
-        yield client
+from services.lead_intake.tests.helpers import lead_events, leads_on_stream
 
 
 def test_accepted_lead_is_on_the_stream_with_its_id_as_msg_id(client, nats_server):
@@ -25,23 +11,56 @@ def test_accepted_lead_is_on_the_stream_with_its_id_as_msg_id(client, nats_serve
         json={
             "name": "Ann",
             "phone": "+7 912 345 67 89",
+            "source": "call",
             "landing_url": "https://x.ru/?utm_source=yandex&utm_medium=cpc",
+            "first_touch": {"utm_source": "google", "at": "2026-10-01T10:00:00Z"},
         },
     )
     assert response.status_code == 202
     body = response.json()
     assert body["status"] == "accepted"
-    [message] = asyncio.run(stream_messages(nats_server.url))
-    assert message.subject == "crm.leads.received"
+    [message] = leads_on_stream(nats_server.url)
     assert message.headers["Nats-Msg-Id"] == body["lead_id"]
+    [event] = lead_events(nats_server.url)
+    assert event["source"] == "call"
+    assert event["contact"]["phone"] == "+79123456789"
+    assert (event["touch"]["utm_source"], event["touch"]["utm_medium"]) == ("yandex", "cpc")
+    assert event["first_touch"]["utm_source"] == "google"
 
 
-def test_repeated_idempotency_key_returns_the_same_lead_and_publishes_once(client, nats_server):
-    lead = {"email": "a@b.ru"}
-    first = client.post("/v1/leads", json=lead, headers={"Idempotency-Key": "k-1"}).json()
-    second = client.post("/v1/leads", json=lead, headers={"Idempotency-Key": "k-1"}).json()
+@pytest.mark.parametrize(
+    "headers, body",
+    [
+        ({"Idempotency-Key": "k-1"}, {"email": "a@b.ru"}),
+        ({}, {"email": "a@b.ru", "submission_id": "s-1"}),
+    ],
+)
+def test_a_repeated_submission_is_the_same_lead_and_published_once(
+    client, nats_server, headers, body
+):
+    first = client.post("/v1/leads", json=body, headers=headers).json()
+    second = client.post("/v1/leads", json=body, headers=headers).json()
     assert first["lead_id"] == second["lead_id"]
-    assert len(asyncio.run(stream_messages(nats_server.url))) == 1
+    assert (first["duplicate"], second["duplicate"]) == (False, True)
+    assert len(leads_on_stream(nats_server.url)) == 1
+
+
+def test_idempotency_survives_a_restart_of_the_service(settings, nats_server):
+    from fastapi.testclient import TestClient
+
+    from lead_intake.main import create_app
+    from tests.support.net import wait_until
+
+    def post() -> dict:
+        with TestClient(create_app(settings)) as client:
+            wait_until(lambda: client.get("/readyz").status_code == 200, what="ready")
+            return client.post(
+                "/v1/leads", json={"email": "a@b.ru"}, headers={"Idempotency-Key": "r-1"}
+            ).json()
+
+    first, second = post(), post()
+    assert first["lead_id"] == second["lead_id"] and second["duplicate"] is True
+    assert len(leads_on_stream(nats_server.url)) == 1
 
 
 @pytest.mark.parametrize(
@@ -60,7 +79,7 @@ def test_bad_input_is_422_naming_the_field_and_publishes_nothing(client, nats_se
     assert response.status_code == 422
     assert response.json()["error"] == "validation_failed"
     assert field in [e["field"] for e in response.json()["errors"]]
-    assert asyncio.run(stream_messages(nats_server.url)) == []
+    assert leads_on_stream(nats_server.url) == []
 
 
 def test_not_json_is_422_not_500(client):
@@ -70,17 +89,34 @@ def test_not_json_is_422_not_500(client):
     assert response.status_code == 422
 
 
-def test_bus_down_is_503_with_a_reason(client, nats_server):
-    nats_server.stop()
-    response = client.post("/v1/leads", json={"email": "a@b.ru"})
-    assert response.status_code == 503
-    assert response.json()["error"] == "bus_unavailable"
+def test_body_over_the_limit_is_413_and_other_content_types_415(client):
+    big = client.post(
+        "/v1/leads",
+        content=b'{"email": "a@b.ru", "message": "' + b"x" * 70_000 + b'"}',
+        headers={"content-type": "application/json"},
+    )
+    assert big.status_code == 413
+    assert big.json()["errors"] == [{"field": "body", "reason": "over 65536 bytes"}]
+    xml = client.post("/v1/leads", content=b"<lead/>", headers={"content-type": "text/xml"})
+    assert xml.status_code == 415
+    assert xml.json()["errors"][0]["field"] == "content-type"
 
 
-def test_ops_endpoints(client):
+def test_ops_endpoints_and_metrics(client):
     assert client.get("/healthz").json()["status"] == "ok"
-    assert client.get("/readyz").json()["checks"] == {"nats": True}
+    assert client.get("/readyz").json()["checks"] == {
+        "nats": True,
+        "spool": {"ok": True, "depth": 0},
+    }
     client.post("/v1/leads", json={"email": "a@b.ru"})
+    client.post("/v1/leads", json={"name": "no contact"})
     metrics = client.get("/metrics").text
     assert 'crm_http_requests_total{method="POST",route="/v1/leads",status="202"}' in metrics
-    assert "crm_publish_seconds" in metrics
+    assert "crm_publish_seconds_count" in metrics
+    for line in (
+        'crm_intake_received_total{endpoint="leads"}',
+        'crm_intake_accepted_total{status="accepted"}',
+        'crm_intake_rejected_total{reason="validation_failed"}',
+        "crm_intake_spool_depth 0.0",
+    ):
+        assert line in metrics

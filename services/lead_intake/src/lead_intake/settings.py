@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from pydantic_settings import SettingsConfigDict
 
 from crm_contracts.runtime.settings import ServiceSettings
@@ -9,5 +11,16 @@ class IntakeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="LEAD_INTAKE_")
 
     port: int = 8001
-    publish_timeout: float = 2.0
+    api_key: str = "dev-api-key"  # operator API (forms)
+    data_dir: Path = Path(".run/lead_intake")  # the spool lives here
+    publish_timeout: float = 2.0  # no JetStream ack within this → the lead goes to the spool
     default_phone_region: str = "RU"
+    max_body_bytes: int = 64 * 1024
+    min_fill_seconds: float = 2.0  # a form posted sooner after render is a bot
+    rate_per_ip_per_minute: float = 30
+    rate_burst_per_ip: int = 10
+    rate_per_form_per_minute: float = 600
+    rate_burst_per_form: int = 100
+    idempotency_hours: float = 24
+    forms_refresh_seconds: float = 5.0  # how soon other replicas see an edited form
+    drain_batch: int = 200

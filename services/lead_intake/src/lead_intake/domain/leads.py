@@ -49,6 +49,9 @@ class LeadIn(TouchIn):
     custom_fields: dict[str, str] = Field(default_factory=dict, max_length=50)
     consent: bool = False
     first_touch: TouchIn | None = None
+    submission_id: str | None = Field(
+        default=None, max_length=200, description="Repeats with the same id make one lead"
+    )
 
 
 def normalise_phone(raw: str, region: str) -> str:
@@ -72,7 +75,10 @@ def touch_from(data: TouchIn, referer_header: str | None = None) -> Touch:
     """Fields win; UTM and click ids missing from fields are read from the landing URL."""
     values = data.model_dump(include=set(Touch.model_fields), exclude_none=True)
     if data.landing_url:
-        query = parse_qs(urlsplit(data.landing_url).query)
+        try:
+            query = parse_qs(urlsplit(data.landing_url).query)
+        except ValueError:  # e.g. a malformed IPv6 host: keep the URL, parse nothing
+            query = {}
         for key in UTM_FIELDS + CLICK_IDS:
             if key not in values and query.get(key):
                 values[key] = query[key][0][:512]

@@ -1,0 +1,1 @@
+"""Edges of lead intake: NATS KV (forms, idempotency keys), the SQLite spool."""

@@ -1,0 +1,21 @@
+"""Pure rules of lead intake: no I/O here."""
+
+from lead_intake.domain.leads import (
+    LeadIn,
+    TouchIn,
+    build_lead_received,
+    lead_id_for,
+    normalise_email,
+    normalise_phone,
+    touch_from,
+)
+
+__all__ = [
+    "LeadIn",
+    "TouchIn",
+    "build_lead_received",
+    "lead_id_for",
+    "normalise_email",
+    "normalise_phone",
+    "touch_from",
+]

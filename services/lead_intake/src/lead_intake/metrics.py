@@ -1,0 +1,17 @@
+"""Intake's own Prometheus metrics (publish latency is the shared `crm_publish_seconds`)."""
+
+from prometheus_client import Counter, Gauge
+
+RECEIVED = Counter("crm_intake_received_total", "Lead submissions received", ["endpoint"])
+ACCEPTED = Counter(
+    "crm_intake_accepted_total",
+    "Leads answered with success: published, queued (spooled) or a repeat (duplicate)",
+    ["status"],
+)
+REJECTED = Counter("crm_intake_rejected_total", "Submissions refused with a 4xx", ["reason"])
+SPAM_DROPPED = Counter(
+    "crm_intake_spam_dropped_total", "Bot submissions answered with success and dropped", ["reason"]
+)
+SPOOLED = Counter("crm_intake_spooled_total", "Leads written to the spool (JetStream did not ack)")
+DRAINED = Counter("crm_intake_drained_total", "Spooled leads published once NATS was back")
+SPOOL_DEPTH = Gauge("crm_intake_spool_depth", "Leads waiting in the spool")

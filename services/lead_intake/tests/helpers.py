@@ -1,0 +1,35 @@
+"""Constants and helpers of the intake tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from tests.support.nats import stream_messages
+
+API_KEY = "test-operator-key"
+OPERATOR = {"X-API-Key": API_KEY}
+ORIGIN = "https://shop.example"
+CONTACT_FORM = {
+    "title": "Contact us",
+    "fields": [
+        {"name": "name", "type": "string", "max_length": 100},
+        {"name": "phone", "type": "phone"},
+        {"name": "email", "type": "email"},
+        {"name": "city", "type": "choice", "choices": ["Moscow", "Kazan"]},
+        {"name": "budget", "type": "number"},
+        {"name": "consent", "type": "bool", "required": True},
+    ],
+    "hidden_fields": ["product"],
+    "allowed_origins": [ORIGIN],
+    "thank_you_url": "https://shop.example/thanks",
+    "public_key": "public-key-123",
+}
+
+
+def leads_on_stream(url: str) -> list:
+    return [m for m in asyncio.run(stream_messages(url)) if m.subject == "crm.leads.received"]
+
+
+def lead_events(url: str) -> list[dict]:
+    return [json.loads(m.data) for m in leads_on_stream(url)]
