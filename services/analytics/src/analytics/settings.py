@@ -31,6 +31,15 @@ class AnalyticsSettings(ServiceSettings):
     base_currency: str = "RUB"
     batch_size: int = 1000
     batch_timeout: float = 0.2
+    api_key: str = "dev-api-key"  # operator endpoints: ad spend, rates, SQL, rebuild
+    max_import_bytes: int = 5_000_000  # body limit of ad spend and rate imports
+    # POST /v1/sql: limits of one analyst query; in http mode an `analyst` user with a
+    # read-only profile (deploy/clickhouse/) when clickhouse_analyst_user is set.
+    sql_max_result_rows: int = 10_000
+    sql_max_execution_seconds: float = 10.0
+    clickhouse_analyst_user: str = ""
+    clickhouse_analyst_password: str = ""
+    lag_refresh_seconds: float = 5.0  # consumer lag and DLQ size gauges in /metrics
 
     def projection_config(self) -> ProjectionConfig:
         return ProjectionConfig(

@@ -33,6 +33,12 @@ class ClickHouse:
         self.db = database
         self._lock = threading.RLock()
 
+    def on_database(self, database: str) -> ClickHouse:
+        """The same client and lock on another database (a rebuild fills one beside the live)."""
+        other = ClickHouse(self.client, database)
+        other._lock = self._lock
+        return other
+
     def consistent(self) -> threading.RLock:
         """Hold while running several queries of one report, so that no batch lands between
         them (embedded mode; a server gives no such snapshot across queries)."""
