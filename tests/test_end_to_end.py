@@ -74,7 +74,8 @@ def test_leads_to_funnel_and_emails(stack, smtp_server):
         0.3333,
         0.3333,
     ]
-    assert report["lost"] == {"deals": 1, "by_stage": {"new": 1}, "by_reason": {"price": 1}}
+    assert report["lost"]["by_stage"] == [{"stage": "new", "deals": 1}]
+    assert report["lost"]["by_reason"] == [{"reason": "price", "deals": 1}]
 
     wait_until(lambda: len(smtp_server.messages) >= 3, what="three e-mails")
     managers = {d["manager_id"] for d in deals.values()}

@@ -8,7 +8,9 @@ from analytics.ingest import ingest as ingest_with
 from analytics.projection.config import ProjectionConfig
 from analytics.reports.funnel import sales_funnel
 from analytics.reports.period import Period
-from crm_contracts.pipelines import DEFAULT_PIPELINE
+from analytics.reports.compare import compared
+from analytics.reports.query import ReportQuery
+from analytics.reports.serialize import jsonable
 from crm_contracts.runtime.errors import FieldError
 from services.analytics.tests.history import DealStory, payloads
 
@@ -41,8 +43,9 @@ def all_events() -> list:
     return [e for s in stories() for e in s.events]
 
 
-def funnel(ch, start="2026-03-01", end="2026-03-02", tz="Europe/Moscow"):
-    return sales_funnel(ch, DEFAULT_PIPELINE, Period.parse(start, end, tz))
+def funnel(ch, start="2026-03-01", end="2026-03-02", tz="Europe/Moscow", **filters):
+    q = ReportQuery(Period.parse(start, end, tz), **filters)
+    return jsonable(compared(q, lambda query: sales_funnel(ch, query)))
 
 
 def column(report, key):
@@ -62,7 +65,9 @@ def test_funnel_of_a_moscow_day(clickhouse):
     assert column(report, "amount") == ["1700.50", "1500.50", "1500.50", "1000.00", "1000.00"]
     # new: d1 1 h, d2 2 h, d3 1 h; qualified: d1 3 h; proposal: d1 5 h.
     assert column(report, "avg_duration_seconds") == [4800.0, 10800.0, 18000.0, None, None]
-    assert report["lost"] == {"deals": 1, "by_stage": {"new": 1}, "by_reason": {"price": 1}}
+    assert report["lost"]["deals"] == 1
+    assert report["lost"]["by_stage"] == [{"stage": "new", "deals": 1}]
+    assert report["lost"]["by_reason"] == [{"reason": "price", "deals": 1}]
 
 
 def test_the_same_day_in_utc_takes_other_deals(clickhouse):
@@ -93,7 +98,7 @@ def test_empty_period(clickhouse):
     assert column(report, "reached") == [0, 0, 0, 0, 0]
     assert column(report, "conversion_prev") == [None] * 5
     assert column(report, "amount") == ["0.00"] * 5
-    assert report["lost"] == {"deals": 0, "by_stage": {}, "by_reason": {}}
+    assert report["lost"]["deals"] == 0 and report["lost"]["by_stage"] == []
 
 
 def test_iso_datetimes_with_offsets(clickhouse):

@@ -18,8 +18,9 @@ def deals(events, current=None):
 
 
 def intervals(events):
-    return [row for e in events for table, row in rows_of(e, CONFIG)
-            if table == "deal_stage_intervals"]
+    return [
+        row for e in events for table, row in rows_of(e, CONFIG) if table == "deal_stage_intervals"
+    ]
 
 
 def test_opening_and_moves_fold_into_the_latest_row():

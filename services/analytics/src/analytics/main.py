@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from analytics.adapters.clickhouse import ClickHouse, connect
 from analytics.api.ad_spend import router as ad_spend_router
+from analytics.api.drill import router as drill_router
 from analytics.api.operator import install_rejections
 from analytics.api.reports import router as reports_router
 from analytics.handlers import build_router
@@ -46,6 +47,7 @@ def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None 
     app.state.broker = broker
 
     app.include_router(reports_router)
+    app.include_router(drill_router)
     app.include_router(ad_spend_router)
     install_rejections(app)
     return app

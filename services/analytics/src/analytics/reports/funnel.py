@@ -11,18 +11,20 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.period import Period
-from crm_contracts.pipelines import Pipeline
+from analytics.reports.filters import deal_conditions, where
+from analytics.reports.pipelines import load_pipeline
+from analytics.reports.query import ReportQuery
 
 COHORT = """
     SELECT deal_id, stage, status, amount, lost_reason, lost_at_stage
-    FROM {db}.deals FINAL
-    WHERE pipeline_id = {pipeline:String}
-      AND opened_at >= {start:DateTime64(3)} AND opened_at < {end:DateTime64(3)}
+    FROM {{db}}.deals FINAL
+    WHERE pipeline_id = {{pipeline:String}}
+      AND opened_at >= {{start:DateTime64(3)}} AND opened_at < {{end:DateTime64(3)}}
+      AND {filters}
 """
 
-STAGES_SQL = f"""
-WITH cohort AS ({COHORT}),
+STAGES_SQL = """
+WITH cohort AS ({cohort}),
 reach AS (
     SELECT deal_id, max(indexOf({{stages:Array(String)}}, stage)) AS max_index
     FROM {{db}}.deal_stage_intervals FINAL
@@ -38,33 +40,39 @@ ARRAY JOIN range(1, length({{stages:Array(String)}}) + 1) AS k
 GROUP BY k ORDER BY k
 """
 
-DURATIONS_SQL = f"""
-WITH cohort AS ({COHORT})
+DURATIONS_SQL = """
+WITH cohort AS ({cohort})
 SELECT stage, avg(dateDiff('millisecond', entered_at, left_at)) / 1000 AS avg_seconds
 FROM {{db}}.deal_stage_intervals FINAL
 WHERE deal_id IN (SELECT deal_id FROM cohort) AND left_at IS NOT NULL
 GROUP BY stage
 """
 
-LOST_SQL = f"""
-WITH cohort AS ({COHORT})
+LOST_SQL = """
+WITH cohort AS ({cohort})
 SELECT lost_at_stage, lost_reason, count() AS deals
 FROM cohort WHERE status = 'lost'
 GROUP BY lost_at_stage, lost_reason
 """
 
 
-def ratio(numerator: int, denominator: int) -> float | None:
+def ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
 
-def sales_funnel(ch: ClickHouse, pipeline: Pipeline, period: Period) -> dict[str, Any]:
+def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
+    pipeline = load_pipeline(ch, q.pipeline)
+    conditions, filter_params = deal_conditions(q)
+    cohort = COHORT.format(filters=where(conditions))
     names = [s.name for s in pipeline.funnel_stages]
-    params = {**period.params(), "pipeline": pipeline.id, "stages": names}
+    params = {**q.period.params(), **filter_params, "pipeline": pipeline.id, "stages": names}
     with ch.consistent():
-        counts = {r["k"]: r for r in ch.rows(STAGES_SQL, params)}
-        durations = {r["stage"]: r["avg_seconds"] for r in ch.rows(DURATIONS_SQL, params)}
-        lost_rows = ch.rows(LOST_SQL, params)
+        counts = {r["k"]: r for r in ch.rows(STAGES_SQL.format(cohort=cohort), params)}
+        durations = {
+            r["stage"]: r["avg_seconds"]
+            for r in ch.rows(DURATIONS_SQL.format(cohort=cohort), params)
+        }
+        lost_rows = ch.rows(LOST_SQL.format(cohort=cohort), params)
 
     stages, first, previous = [], 0, 0
     for k, name in enumerate(names, start=1):
@@ -80,8 +88,9 @@ def sales_funnel(ch: ClickHouse, pipeline: Pipeline, period: Period) -> dict[str
                 "current": row["current"],
                 "conversion_prev": ratio(reached, previous),
                 "conversion_first": ratio(reached, first),
-                "amount": str(Decimal(row["amount"]).quantize(Decimal("0.01"))),
+                "amount": Decimal(row["amount"]),
                 "avg_duration_seconds": round(avg, 3) if avg is not None else None,
+                "drill": q.drill("deals", basis="opened", pipeline=pipeline.id, reached_stage=name),
             }
         )
         previous = reached
@@ -93,12 +102,14 @@ def sales_funnel(ch: ClickHouse, pipeline: Pipeline, period: Period) -> dict[str
         reason = r["lost_reason"] or "unspecified"
         by_reason[reason] = by_reason.get(reason, 0) + r["deals"]
     return {
-        "report": "sales-funnel",
+        **q.header("sales-funnel"),
         "pipeline": pipeline.id,
-        "from": period.start.isoformat(),
-        "to": period.end.isoformat(),
-        "tz": period.tz,
         "deals": first,
         "stages": stages,
-        "lost": {"deals": sum(by_stage.values()), "by_stage": by_stage, "by_reason": by_reason},
+        "lost": {
+            "deals": sum(by_stage.values()),
+            "by_stage": [{"stage": k, "deals": v} for k, v in by_stage.items()],
+            "by_reason": [{"reason": k, "deals": v} for k, v in by_reason.items()],
+            "drill": q.drill("deals", basis="opened", pipeline=pipeline.id, status="lost"),
+        },
     }

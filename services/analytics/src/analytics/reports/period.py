@@ -33,6 +33,14 @@ def parse_moment(field: str, raw: str, zone: ZoneInfo) -> datetime:
     return moment.astimezone(UTC)
 
 
+def _year_back(moment: datetime) -> datetime:
+    """The same local date-time a year earlier; 29 February becomes 28 February."""
+    try:
+        return moment.replace(year=moment.year - 1)
+    except ValueError:
+        return moment.replace(year=moment.year - 1, day=28)
+
+
 @dataclass(frozen=True)
 class Period:
     start: datetime  # UTC, inclusive
@@ -47,6 +55,32 @@ class Period:
             raise FieldError("to", "must be later than from")
         return period
 
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)
+
+    def previous_period(self) -> Period:
+        """The same length just before."""
+        length = self.end - self.start
+        return Period(self.start - length, self.start, self.tz)
+
+    def previous_year(self) -> Period:
+        """The same local dates a year back (DST and 29 February handled in local time)."""
+        start = _year_back(self.local(self.start)).astimezone(UTC)
+        end = _year_back(self.local(self.end)).astimezone(UTC)
+        return Period(start, end, self.tz)
+
+    @property
+    def days(self) -> float:
+        return (self.end - self.start).total_seconds() / 86400
+
     def params(self) -> dict[str, datetime]:
         # Naive UTC: DateTime64(3, 'UTC') parameters are read as UTC wall time.
         return {"start": self.start.replace(tzinfo=None), "end": self.end.replace(tzinfo=None)}
+
+    def query(self) -> dict[str, str]:
+        """How to ask for this period again (drill-down links)."""
+        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "tz": self.tz}

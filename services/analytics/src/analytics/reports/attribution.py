@@ -1,0 +1,238 @@
+"""Marketing attribution (DESIGN §6). The path of a deal is the touches of its client (of every
+lead that opened one of the client's deals; of its own lead when there is no client) with time
+≤ the deal's opening and within the lookback window, oldest first. Credit for a deal won in
+the period (conversions) and for its payments in the period (revenue) is split over the path
+by the model. Per channel / source / campaign: leads and deals (by the opening lead's own
+touch), won and revenue (credited), ad spend, CPL, CPO, ROMI, ДРР and average check."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, timedelta
+from decimal import Decimal
+from typing import Any
+
+from analytics.adapters.clickhouse import ClickHouse
+from analytics.domain.attribution import MODELS, PathTouch, as_decimal, weights
+from analytics.domain.channels import classify
+from analytics.reports.common import base_params, payments_between
+from analytics.reports.query import ReportQuery
+from crm_contracts.events import Touch
+from crm_contracts.runtime.errors import FieldError
+
+GROUPS = {"channel": "channel", "source": "source", "campaign": "campaign"}
+
+
+def own_touch_counts(lead_ids_sql: str) -> str:
+    """How many of the given leads came through each channel / source / campaign (by the
+    lead's own touch)."""
+    return (
+        "SELECT channel, source, campaign, count() AS n FROM {db}.touchpoints FINAL "
+        f"WHERE kind = 'lead' AND lead_id IN ({lead_ids_sql}) GROUP BY channel, source, campaign"
+    )
+
+
+ZERO = Decimal(0)
+CENT = Decimal("0.01")
+
+DEALS_SQL = """
+SELECT deal_id, lead_id, client_id, opened_at, status, closed_at
+FROM {{db}}.deals FINAL WHERE {where}
+"""
+
+PATHS_SQL = """
+WITH target AS ({targets}),
+owners AS (
+    SELECT lead_id, if(client_id != '', client_id, concat('lead:', lead_id)) AS owner
+    FROM {{db}}.deals FINAL WHERE lead_id != ''
+),
+touches AS (
+    SELECT DISTINCT o.owner AS owner, t.touch_at AS touch_at, t.channel AS channel,
+           t.source AS source, t.campaign AS campaign
+    FROM {{db}}.touchpoints AS t FINAL INNER JOIN owners AS o ON o.lead_id = t.lead_id
+)
+SELECT d.deal_id AS deal_id, d.opened_at AS opened_at,
+       arraySort(x -> x.1, groupArray((t.touch_at, t.channel, t.source, t.campaign))) AS path
+FROM (SELECT deal_id, opened_at, if(client_id != '', client_id, concat('lead:', lead_id))
+             AS owner FROM target) AS d
+INNER JOIN touches AS t ON t.owner = d.owner
+WHERE t.touch_at <= d.opened_at
+  AND t.touch_at >= d.opened_at - toIntervalDay({{lookback:UInt32}})
+GROUP BY d.deal_id, d.opened_at
+"""
+
+
+def _scope(q: ReportQuery) -> tuple[str, dict[str, Any]]:
+    """Pipeline and manager filter the deals; channel/source/campaign filter the rows."""
+    conditions, params = [], {}
+    if q.pipeline:
+        conditions.append("pipeline_id = {f_pipeline:String}")
+        params["f_pipeline"] = q.pipeline
+    if q.manager:
+        conditions.append("manager_id = {f_manager:String}")
+        params["f_manager"] = q.manager
+    return " AND ".join(conditions) or "1", params
+
+
+def _selected(q: ReportQuery, touch: dict[str, Any]) -> bool:
+    """The channel / source / campaign filters select touches (and their credit)."""
+    return all(getattr(q, f) is None or touch[f] == getattr(q, f) for f in GROUPS)
+
+
+def _group_of(group_by: str, row: dict[str, Any]) -> str:
+    value = row[GROUPS[group_by]]
+    return value or ("(none)" if group_by == "campaign" else "(unknown)")
+
+
+def attribution(
+    ch: ClickHouse,
+    q: ReportQuery,
+    model: str = "last_touch",
+    group_by: str = "channel",
+    lookback_days: int = 90,
+    half_life_days: float = 7.0,
+    channel_of_spend=None,  # type: ignore[no-untyped-def]
+) -> dict[str, Any]:
+    if model not in MODELS:
+        raise FieldError("model", f"one of {', '.join(MODELS)}")
+    if group_by not in GROUPS:
+        raise FieldError("group_by", f"one of {', '.join(GROUPS)}")
+    where, params = _scope(q)
+    params = base_params(q) | params | {"lookback": lookback_days}
+    scoped = ReportQuery(q.period, pipeline=q.pipeline, manager=q.manager)
+    deals = DEALS_SQL.format(where=where)
+    won_or_paid = (
+        f"SELECT * FROM ({deals}) WHERE (status = 'won' AND closed_at >= {{start:DateTime64(3)}}"
+        f" AND closed_at < {{end:DateTime64(3)}}) OR deal_id IN "
+        f"(SELECT deal_id FROM ({payments_between(scoped)}))"
+    )
+    with ch.consistent():
+        targets = {r["deal_id"]: r for r in ch.rows(won_or_paid, params)}
+        paths = ch.rows(PATHS_SQL.format(targets=won_or_paid), params)
+        paid = {
+            r["deal_id"]: Decimal(r["revenue"])
+            for r in ch.rows(
+                f"SELECT deal_id, sum(amount) AS revenue FROM ({payments_between(scoped)}) "
+                "GROUP BY deal_id",
+                params,
+            )
+        }
+        leads = ch.rows(
+            own_touch_counts(
+                "SELECT lead_id FROM {db}.leads FINAL WHERE received_at >= {start:DateTime64(3)} "
+                "AND received_at < {end:DateTime64(3)}"
+            ),
+            params,
+        )
+        opened = ch.rows(
+            own_touch_counts(
+                f"SELECT lead_id FROM ({deals}) WHERE opened_at >= {{start:DateTime64(3)}} "
+                "AND opened_at < {end:DateTime64(3)}"
+            ),
+            params,
+        )
+        spend = ch.rows(
+            "SELECT source, medium, campaign, sum(cost_base) AS cost FROM {db}.ad_spend FINAL "
+            "WHERE date >= {first_day:Date} AND date < {end_day:Date} "
+            "GROUP BY source, medium, campaign",
+            params | {"first_day": q.period.local(q.period.start).date(), "end_day": _end_day(q)},
+        )
+
+    credit: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"won": Decimal(0), "revenue": Decimal(0), "leads": 0, "deals": 0, "spend": ZERO}
+    )
+    for p in paths:
+        deal = targets.get(p["deal_id"])
+        if deal is None:
+            continue
+        opened_at = p["opened_at"].replace(tzinfo=UTC)
+        path = [
+            PathTouch(at.replace(tzinfo=UTC), ch_, src, camp) for at, ch_, src, camp in p["path"]
+        ]
+        won = (
+            deal["status"] == "won"
+            and q.period.start <= deal["closed_at"].replace(tzinfo=UTC) < q.period.end
+        )
+        revenue = paid.get(p["deal_id"], ZERO)
+        for touch, w in zip(path, weights(model, path, opened_at, half_life_days), strict=True):
+            if not w or not _selected(q, touch.__dict__):
+                continue
+            key = _group_of(group_by, touch.__dict__)
+            weight = as_decimal(w)
+            if won:
+                credit[key]["won"] += weight
+            credit[key]["revenue"] += revenue * weight
+    for r in filter(lambda r: _selected(q, r), leads):
+        credit[_group_of(group_by, r)]["leads"] += r["n"]
+    for r in filter(lambda r: _selected(q, r), opened):
+        credit[_group_of(group_by, r)]["deals"] += r["n"]
+    for r in spend:
+        touch = Touch(
+            utm_source=r["source"] or None,
+            utm_medium=r["medium"] or None,
+            utm_campaign=r["campaign"] or None,
+        )
+        row = {
+            "channel": (channel_of_spend or classify)(touch),
+            "source": r["source"].lower(),
+            "campaign": r["campaign"],
+        }
+        if _selected(q, row):
+            credit[_group_of(group_by, row)]["spend"] += Decimal(r["cost"])
+
+    rows = [_figures(group_by, key, c, q) for key, c in sorted(credit.items())]
+    totals = _figures(
+        group_by,
+        "total",
+        {
+            "won": sum((c["won"] for c in credit.values()), Decimal(0)),
+            "revenue": sum((c["revenue"] for c in credit.values()), Decimal(0)),
+            "leads": sum(c["leads"] for c in credit.values()),
+            "deals": sum(c["deals"] for c in credit.values()),
+            "spend": sum((c["spend"] for c in credit.values()), ZERO),
+        },
+        q,
+    )
+    totals.pop(group_by)
+    return {
+        **q.header("attribution"),
+        "model": model,
+        "group_by": group_by,
+        "lookback_days": lookback_days,
+        "totals": totals,
+        "rows": rows,
+    }
+
+
+def _end_day(q: ReportQuery):  # type: ignore[no-untyped-def]
+    """First local date not in the period (a period ending at 00:00 excludes that day)."""
+    end = q.period.local(q.period.end)
+    day = end.date()
+    return day if end.time() == end.time().min else day + timedelta(days=1)
+
+
+def _figures(group_by: str, key: str, c: dict[str, Any], q: ReportQuery) -> dict[str, Any]:
+    won = c["won"]
+    revenue = c["revenue"].quantize(CENT)
+    spend = c["spend"]
+
+    def pct(n: Decimal, d: Decimal) -> float | None:
+        return round(float(n / d * 100), 2) if d else None
+
+    def per(n: Decimal, d: Decimal | int) -> Decimal | None:
+        return (n / Decimal(d)).quantize(CENT) if d else None
+
+    return {
+        group_by: key,
+        "leads": c["leads"],
+        "deals": c["deals"],
+        "won": round(float(won), 4),
+        "revenue": revenue,
+        "spend": spend,
+        "cpl": per(spend, c["leads"]),
+        "cpo": per(spend, won) if won else None,
+        "romi_pct": pct(revenue - spend, spend),
+        "drr_pct": pct(spend, revenue),
+        "average_check": per(revenue, won) if won else None,
+        "drill": q.drill("leads", **{group_by: key}) if key != "total" else None,
+    }

@@ -1,0 +1,68 @@
+"""SQL pieces most reports share: filtered deals, payments in a period, buckets in a zone."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from analytics.reports.filters import deal_conditions, where
+from analytics.reports.query import ReportQuery
+
+BUCKETS = {"day": "toStartOfDay", "week": "toMonday", "month": "toStartOfMonth"}
+
+
+def filtered_deals(q: ReportQuery) -> tuple[str, dict[str, Any]]:
+    """`SELECT ... FROM deals` with the query's filters: the deals a report may look at."""
+    conditions, params = deal_conditions(q)
+    return f"SELECT * FROM {{db}}.deals FINAL WHERE {where(conditions)}", params
+
+
+def payments_between(q: ReportQuery, start: str = "start", end: str = "end") -> str:
+    """Payments in [start, end) of the filtered deals, with client and manager resolved."""
+    deals_sql, _ = filtered_deals(q)
+    return f"""
+        SELECT p.payment_id AS payment_id, p.deal_id AS deal_id,
+               if(p.client_id != '', p.client_id, d.client_id) AS client_id,
+               if(p.manager_id != '', p.manager_id, d.manager_id) AS manager_id,
+               p.amount AS amount, p.paid_at AS paid_at
+        FROM {{db}}.payments AS p FINAL
+        INNER JOIN ({deals_sql}) AS d ON d.deal_id = p.deal_id
+        WHERE p.paid_at >= {{{start}:DateTime64(3)}} AND p.paid_at < {{{end}:DateTime64(3)}}
+    """
+
+
+def bucket_sql(column: str, bucket: str) -> str:
+    """The bucket start (a Date) of a UTC timestamp column, in the report's zone."""
+    return f"toDate({BUCKETS[bucket]}(toTimezone({column}, {{tz:String}})))"
+
+
+def bucket_starts(q: ReportQuery, bucket: str) -> list[date]:
+    """Every bucket the period touches, so that empty ones show as zero."""
+    first = q.period.local(q.period.start).date()
+    last = q.period.local(q.period.end - timedelta(microseconds=1)).date()
+    starts, day = [], first
+    while day <= last:
+        start = _bucket_start(day, bucket)
+        if not starts or starts[-1] != start:
+            starts.append(start)
+        day += timedelta(days=1)
+    return starts
+
+
+def _bucket_start(day: date, bucket: str) -> date:
+    if bucket == "week":
+        return day - timedelta(days=day.weekday())
+    if bucket == "month":
+        return day.replace(day=1)
+    return day
+
+
+def base_params(q: ReportQuery) -> dict[str, Any]:
+    _, params = filtered_deals(q)
+    return {**q.period.params(), **params, "tz": q.period.tz}
+
+
+def elapsed_days(q: ReportQuery, now: datetime) -> float:
+    """Days of the period that have passed by `now` (the whole period once it is over)."""
+    elapsed = min(max(now, q.period.start), q.period.end) - q.period.start
+    return elapsed.total_seconds() / 86400

@@ -1,0 +1,42 @@
+"""What every report takes: the period, the time zone, filters and a comparison (DESIGN §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal
+from urllib.parse import urlencode
+
+from analytics.reports.period import Period
+
+Compare = Literal["previous_period", "previous_year"]
+
+
+@dataclass(frozen=True)
+class ReportQuery:
+    period: Period
+    pipeline: str | None = None
+    manager: str | None = None
+    channel: str | None = None
+    source: str | None = None
+    campaign: str | None = None
+    compare: Compare | None = None
+
+    def filters(self) -> dict[str, str]:
+        names = ("pipeline", "manager", "channel", "source", "campaign")
+        return {n: getattr(self, n) for n in names if getattr(self, n)}
+
+    def previous(self) -> ReportQuery | None:
+        if self.compare == "previous_period":
+            return replace(self, period=self.period.previous_period(), compare=None)
+        if self.compare == "previous_year":
+            return replace(self, period=self.period.previous_year(), compare=None)
+        return None
+
+    def drill(self, kind: str, **selection: object) -> str:
+        """Link to the rows behind a number: the same period and filters plus a selection."""
+        params = self.period.query() | self.filters()
+        params |= {k: str(v) for k, v in selection.items() if v is not None}
+        return f"/v1/drill/{kind}?{urlencode(params)}"
+
+    def header(self, report: str) -> dict[str, object]:
+        return {"report": report, **self.period.query(), "filters": self.filters()}

@@ -1,0 +1,187 @@
+"""Reports about the sales team and the pipeline: managers with plan and run-rate forecast,
+and the weighted pipeline (DESIGN §6)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from analytics.adapters.clickhouse import ClickHouse
+from analytics.reports.common import base_params, elapsed_days, filtered_deals, payments_between
+from analytics.reports.pipelines import load_pipelines
+from analytics.reports.query import ReportQuery
+
+ZERO = Decimal(0)
+
+MANAGERS_SQL = """
+WITH deals AS ({deals})
+SELECT manager_id,
+       countIf(opened_at >= {{start:DateTime64(3)}} AND opened_at < {{end:DateTime64(3)}})
+           AS opened,
+       countIf(opened_at >= {{start:DateTime64(3)}} AND opened_at < {{end:DateTime64(3)}}
+               AND status = 'won') AS opened_won,
+       countIf(status = 'won' AND closed_at >= {{start:DateTime64(3)}}
+               AND closed_at < {{end:DateTime64(3)}}) AS won,
+       avgIf(dateDiff('second', opened_at, closed_at), status = 'won'
+             AND closed_at >= {{start:DateTime64(3)}} AND closed_at < {{end:DateTime64(3)}})
+           AS cycle_seconds
+FROM deals WHERE manager_id != '' GROUP BY manager_id
+"""
+
+TASKS_SQL = """
+SELECT manager_id,
+       countIf(status = 'completed' AND closed_at >= {start:DateTime64(3)}
+               AND closed_at < {end:DateTime64(3)}) AS tasks_done,
+       countIf(due_at >= {start:DateTime64(3)} AND due_at < {end:DateTime64(3)}
+               AND due_at < {now:DateTime64(3)}
+               AND (status = 'scheduled' OR (status = 'completed' AND closed_at > due_at)))
+           AS tasks_overdue
+FROM {db}.tasks FINAL WHERE manager_id != '' GROUP BY manager_id
+"""
+
+PLANS_SQL = """
+SELECT manager_id, month, amount FROM {db}.plans FINAL
+WHERE month >= {first_month:Date} AND month <= {last_month:Date}
+"""
+
+
+def _plan_for_period(plans: list[dict[str, Any]], q: ReportQuery) -> dict[str, Decimal]:
+    """Monthly plans prorated by the days of each month the period covers (in its zone)."""
+    first = q.period.local(q.period.start).date()
+    last = q.period.local(q.period.end - timedelta(microseconds=1)).date()
+    out: dict[str, Decimal] = {}
+    for p in plans:
+        month = p["month"]
+        next_month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        days_in_month = (next_month - month).days
+        covered = (min(last, next_month - timedelta(days=1)) - max(first, month)).days + 1
+        if covered > 0:
+            share = Decimal(p["amount"]) * covered / days_in_month
+            out[p["manager_id"]] = out.get(p["manager_id"], ZERO) + share
+    return {m: v.quantize(Decimal("0.01")) for m, v in out.items()}
+
+
+def managers(ch: ClickHouse, q: ReportQuery, now: datetime | None = None) -> dict[str, Any]:
+    """Per manager: deals opened in the period and how many of those were won (cohort
+    conversion), deals won in the period, revenue (payments), average cycle opened → won in
+    days, tasks done and overdue, activity (tasks done per day), the plan for the period and
+    the run-rate forecast = revenue so far × period days ÷ elapsed days."""
+    now = now or datetime.now(UTC)
+    deals_sql, _ = filtered_deals(q)
+    first_month = q.period.local(q.period.start).date().replace(day=1)
+    last_month = q.period.local(q.period.end - timedelta(microseconds=1)).date().replace(day=1)
+    params = base_params(q) | {
+        "now": now.replace(tzinfo=None),
+        "first_month": first_month,
+        "last_month": last_month,
+    }
+    with ch.consistent():
+        deal_rows = {
+            r["manager_id"]: r for r in ch.rows(MANAGERS_SQL.format(deals=deals_sql), params)
+        }
+        revenue = {
+            r["manager_id"]: Decimal(r["revenue"])
+            for r in ch.rows(
+                f"SELECT manager_id, sum(amount) AS revenue FROM ({payments_between(q)}) "
+                "WHERE manager_id != '' GROUP BY manager_id",
+                params,
+            )
+        }
+        tasks = {r["manager_id"]: r for r in ch.rows(TASKS_SQL, params)}
+        plans = _plan_for_period(ch.rows(PLANS_SQL, params), q)
+        names = {
+            r["manager_id"]: r["name"]
+            for r in ch.rows("SELECT manager_id, name FROM {db}.managers FINAL")
+        }
+    if q.manager:
+        ids = {q.manager}
+    else:
+        ids = (
+            deal_rows.keys()
+            | revenue.keys()
+            | plans.keys()
+            | {m for m, t in tasks.items() if t["tasks_done"] or t["tasks_overdue"]}
+        )
+    elapsed = elapsed_days(q, now)
+    rows = []
+    for manager in sorted(ids):
+        d = deal_rows.get(manager, {})
+        t = tasks.get(manager, {})
+        rev = revenue.get(manager, ZERO)
+        plan = plans.get(manager)
+        forecast = (
+            (rev * Decimal(q.period.days) / Decimal(elapsed)).quantize(Decimal("0.01"))
+            if elapsed
+            else None
+        )
+        cycle = d.get("cycle_seconds")
+        opened = d.get("opened", 0)
+        rows.append(
+            {
+                "manager_id": manager,
+                "name": names.get(manager, ""),
+                "deals_opened": opened,
+                "deals_opened_won": d.get("opened_won", 0),
+                "conversion": round(d.get("opened_won", 0) / opened, 4) if opened else None,
+                "deals_won": d.get("won", 0),
+                "revenue": rev,
+                "avg_cycle_days": round(cycle / 86400, 2) if cycle == cycle and cycle else None,
+                "tasks_done": t.get("tasks_done", 0),
+                "tasks_overdue": t.get("tasks_overdue", 0),
+                "activity_per_day": round(t.get("tasks_done", 0) / q.period.days, 2),
+                "plan": plan,
+                "forecast": forecast,
+                "forecast_to_plan_pct": round(float(forecast / plan * 100), 2)
+                if plan and forecast is not None
+                else None,
+                "drill": q.drill("deals", basis="opened", manager=manager),
+            }
+        )
+    return {**q.header("managers"), "elapsed_days": round(elapsed, 4), "rows": rows}
+
+
+WEIGHTED_SQL = """
+WITH deals AS ({deals})
+SELECT pipeline_id, stage, count() AS deals, sum(amount) AS amount
+FROM deals WHERE status = 'open' AND opened_at < {{end:DateTime64(3)}}
+GROUP BY pipeline_id, stage
+"""
+
+
+def weighted_pipeline(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
+    """Open deals now (opened before the period's end): Σ amount × the stage's probability."""
+    deals_sql, _ = filtered_deals(q)
+    with ch.consistent():
+        pipelines = load_pipelines(ch)
+        rows = ch.rows(WEIGHTED_SQL.format(deals=deals_sql), base_params(q))
+    by_key = {(r["pipeline_id"], r["stage"]): r for r in rows}
+    out = []
+    for pipeline in pipelines.values():
+        for stage in pipeline.stages:
+            r = by_key.pop((pipeline.id, stage.name), None)
+            if r is None or stage.kind != "open":
+                continue
+            amount = Decimal(r["amount"])
+            out.append(
+                {
+                    "key": f"{pipeline.id}/{stage.name}",
+                    "pipeline": pipeline.id,
+                    "stage": stage.name,
+                    "probability": stage.probability,
+                    "deals": r["deals"],
+                    "amount": amount,
+                    "weighted": (amount * Decimal(str(stage.probability))).quantize(
+                        Decimal("0.01")
+                    ),
+                    "drill": q.drill(
+                        "deals", basis="open_now", pipeline=pipeline.id, stage=stage.name
+                    ),
+                }
+            )
+    totals = {
+        "deals": sum(r["deals"] for r in out),
+        "amount": sum((r["amount"] for r in out), ZERO),
+        "weighted": sum((r["weighted"] for r in out), ZERO),
+    }
+    return {**q.header("weighted-pipeline"), "totals": totals, "rows": out}
