@@ -1,4 +1,5 @@
-"""Fixtures shared by every test folder: real nats-server and the in-process ClickHouse engine."""
+"""Fixtures shared by every test folder: real nats-server, PostgreSQL and the in-process
+ClickHouse engine."""
 
 from __future__ import annotations
 
@@ -44,5 +45,15 @@ def smtp_server():  # type: ignore[no-untyped-def]
     from tests.support.smtp import SmtpServer
 
     server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():  # type: ignore[no-untyped-def]
+    """One PostgreSQL server per test process (Debian's package; a clear error if missing)."""
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer().start()
     yield server
     server.stop()

@@ -27,12 +27,25 @@ def build_router(app: DealsApp, broker: NatsBroker) -> NatsRouter:
         subjects.LEADS_RECEIVED,
         **work_queue(LEADS_CONSUMER, ack_wait=10, batch_size=50),
         title="deal_pipeline.open_deal_from_lead",
-        description="Opens a deal in the first stage for each received lead (idempotent).",
+        description=(
+            "Finds or registers the client and opens a deal in the first stage for each "
+            "received lead, assigned by rule or round robin (idempotent)."
+        ),
     )
     async def on_lead(message: NatsMessage) -> None:
         await handle(LEADS_CONSUMER, message, broker, LeadReceived, open_deal)
 
     async def open_deal(lead: LeadReceived) -> None:
-        await asyncio.to_thread(app.open_deal_from_lead, lead.lead_id, lead_title(lead))
+        await asyncio.to_thread(
+            app.open_deal_from_lead,
+            lead.lead_id,
+            lead_title(lead),
+            name=lead.contact.name,
+            phone=lead.contact.phone,
+            email=lead.contact.email,
+            form_id=lead.form_id,
+            source=lead.source,
+            utm_source=lead.touch.utm_source,
+        )
 
     return router

@@ -6,13 +6,16 @@ import asyncio
 import os
 from contextlib import asynccontextmanager, suppress
 
+from eventsourcing.persistence import RecordConflictError
 from fastapi import FastAPI, Request
 
 from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
+from crm_contracts.runtime.errors import rejection
 from crm_contracts.runtime.service import reachable, serve, service_app
 from deal_pipeline.adapters.relay import Relay
 from deal_pipeline.api import build_router, domain_error_response
 from deal_pipeline.application import DealsApp
+from deal_pipeline.domain.assignment import AssignmentRule
 from deal_pipeline.domain.errors import DomainError
 from deal_pipeline.handlers import build_router as build_bus_router
 from deal_pipeline.settings import PipelineSettings
@@ -31,16 +34,33 @@ def store_env(settings: PipelineSettings) -> dict[str, str]:
     }
 
 
+def create_deals_app(settings: PipelineSettings) -> DealsApp:
+    return DealsApp(
+        env=store_env(settings),
+        managers=settings.managers,
+        lost_reasons=settings.lost_reasons,
+        assignment_rules=[AssignmentRule(**r.model_dump()) for r in settings.assignment_rules],
+        snapshot_interval=settings.snapshot_interval,
+    )
+
+
 def create_app(settings: PipelineSettings | None = None) -> FastAPI:
     settings = settings or PipelineSettings()
-    deals = DealsApp(env=store_env(settings), managers=settings.managers)
+    deals = create_deals_app(settings)
     broker = make_broker(settings.nats_url, SERVICE)
     replicas = settings.stream_replicas
     broker.include_router(build_bus_router(deals, broker))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        relay = Relay(deals, broker, settings.relay_batch, publish_timeout=settings.publish_timeout)
+        relay = Relay(
+            deals,
+            broker,
+            settings.relay_batch,
+            idle_poll=settings.relay_idle_poll,
+            publish_timeout=settings.publish_timeout,
+            hold_before_tracking=settings.relay_hold_before_tracking,
+        )
 
         async def start_relay() -> None:
             app.state.relay_task = asyncio.create_task(relay.run())
@@ -65,6 +85,11 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
     @app.exception_handler(DomainError)
     async def on_domain_error(_: Request, exc: DomainError):  # type: ignore[no-untyped-def]
         return domain_error_response(exc)
+
+    @app.exception_handler(RecordConflictError)
+    async def on_conflict(_: Request, exc: RecordConflictError):  # type: ignore[no-untyped-def]
+        reason = "too many concurrent writers on this deal; try again"
+        return rejection(409, "Conflict", [{"field": "", "reason": reason}])
 
     app.include_router(build_router(settings.api_key))
     return app

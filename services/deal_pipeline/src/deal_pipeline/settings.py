@@ -1,8 +1,19 @@
 from pathlib import Path
 
+from pydantic import BaseModel
 from pydantic_settings import SettingsConfigDict
 
 from crm_contracts.runtime.settings import ServiceSettings
+from deal_pipeline.application.reference import DEFAULT_LOST_REASONS
+
+
+class AssignmentRuleSetting(BaseModel):
+    """A lead from this form and/or source (the lead's source or utm_source) goes to this
+    manager, when the manager is active; otherwise round robin decides."""
+
+    manager_id: str
+    form_id: str | None = None
+    source: str | None = None
 
 
 class PipelineSettings(ServiceSettings):
@@ -15,6 +26,15 @@ class PipelineSettings(ServiceSettings):
     port: int = 8002
     data_dir: Path = Path(".run/deal_pipeline")
     api_key: str = "dev-api-key"
+    # Round robin over these while no manager card was stored through PUT /v1/managers/{id}.
     managers: list[str] = ["manager-1", "manager-2"]
+    assignment_rules: list[AssignmentRuleSetting] = []
+    # Allowed reasons to lose a deal, for pipelines that define none of their own.
+    lost_reasons: list[str] = list(DEFAULT_LOST_REASONS)
+    snapshot_interval: int = 50
     relay_batch: int = 500
     publish_timeout: float = 5.0
+    # Saves of other processes on SQLite are seen by polling this often (PostgreSQL notifies).
+    relay_idle_poll: float = 0.5
+    # Fault injection for tests only: seconds between JetStream's ack and the tracking write.
+    relay_hold_before_tracking: float = 0.0

@@ -1,53 +1,233 @@
-"""Stored domain events → contract events on the bus."""
+"""Stored domain events → contract events on the bus. Index entries, counters and the
+manager roster stay inside the service (None)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from crm_contracts.envelope import Event, derived_id
-from crm_contracts.events import DealOpened, DealStageChanged
+from crm_contracts.events import (
+    ClientRegistered,
+    ClientUpdated,
+    DealAmountChanged,
+    DealAssigned,
+    DealInvoiceIssued,
+    DealLost,
+    DealOpened,
+    DealPaymentReceived,
+    DealReopened,
+    DealStageChanged,
+    DealWon,
+    ManagerUpdated,
+    PipelineDefined,
+    PlanSet,
+    Requisites,
+    TaskCancelled,
+    TaskCompleted,
+    TaskScheduled,
+)
+from crm_contracts.pipelines import Stage
+from deal_pipeline.domain.client import Client
 from deal_pipeline.domain.deal import Deal
+from deal_pipeline.domain.people import Manager, Plan
+from deal_pipeline.domain.pipeline import PipelineDefinition
 
 PRODUCER = "deal-pipeline"
+Mapping = Callable[[Any], Event]
 
 
-def envelope(domain_event: object) -> dict:
+def envelope(e: Any) -> dict[str, Any]:
     """Event id derived from (aggregate, version): a re-publish after a crash is a duplicate."""
-    aggregate_id = domain_event.originator_id  # type: ignore[attr-defined]
-    version = domain_event.originator_version  # type: ignore[attr-defined]
     return {
-        "event_id": derived_id("event", aggregate_id, version),
-        "occurred_at": domain_event.timestamp,  # type: ignore[attr-defined]
-        "aggregate_id": str(aggregate_id),
-        "aggregate_version": version,
-        "correlation_id": getattr(domain_event, "correlation_id", None),
+        "event_id": derived_id("event", e.originator_id, e.originator_version),
+        "occurred_at": e.timestamp,
+        "aggregate_id": str(e.originator_id),
+        "aggregate_version": e.originator_version,
+        "correlation_id": getattr(e, "correlation_id", None),
         "producer": PRODUCER,
     }
 
 
+def deal_fields(e: Any) -> dict[str, Any]:
+    return envelope(e) | {"deal_id": str(e.originator_id), "pipeline_id": e.pipeline_id}
+
+
+def opened(e: Any) -> Event:
+    return DealOpened(
+        **deal_fields(e),
+        causation_id=e.lead_id,
+        lead_id=e.lead_id,
+        stage=e.stage,
+        title=e.title,
+        manager_id=e.manager_id,
+        client_id=getattr(e, "client_id", None),
+        source=getattr(e, "source", None),
+        amount=e.amount,
+        currency=e.currency,
+        cost=getattr(e, "cost", 0),
+        expected_close_date=getattr(e, "expected_close_date", None),
+    )
+
+
+def stage_changed(e: Any) -> Event:
+    """Into a won stage: deal.won; into a lost one: deal.lost; out of either: deal.reopened."""
+    transition = deal_fields(e) | {
+        "from_stage": e.from_stage,
+        "to_stage": e.to_stage,
+        "from_stage_entered_at": e.from_stage_entered_at,
+        "from_stage_entered_version": e.from_stage_entered_version,
+        "status": e.status,
+        "manager_id": e.manager_id,
+    }
+    if e.status == "won":
+        return DealWon(**transition, amount=e.amount, currency=e.currency)
+    if e.status == "lost":
+        return DealLost(**transition, lost_reason=e.lost_reason or "")
+    if e.from_status != "open":
+        return DealReopened(**transition)
+    return DealStageChanged(**transition, lost_reason=e.lost_reason)
+
+
+def amount_changed(e: Any) -> Event:
+    return DealAmountChanged(
+        **deal_fields(e),
+        amount=e.amount,
+        currency=e.currency,
+        cost=e.cost,
+        previous_amount=e.previous_amount,
+        expected_close_date=e.expected_close_date,
+    )
+
+
+def assigned(e: Any) -> Event:
+    return DealAssigned(
+        **deal_fields(e), manager_id=e.manager_id, previous_manager_id=e.previous_manager_id
+    )
+
+
+def invoice_issued(e: Any) -> Event:
+    return DealInvoiceIssued(
+        **deal_fields(e),
+        invoice_id=e.invoice_id,
+        number=e.number,
+        amount=e.amount,
+        currency=e.currency,
+        client_id=e.client_id,
+        requisites=Requisites(**e.requisites),
+        due_date=e.due_date,
+    )
+
+
+def payment_received(e: Any) -> Event:
+    return DealPaymentReceived(
+        **deal_fields(e),
+        payment_id=e.payment_id,
+        invoice_id=e.invoice_id,
+        amount=e.amount,
+        currency=e.currency,
+        paid_at=e.paid_at,
+        client_id=e.client_id,
+        manager_id=e.manager_id,
+        paid_total=e.paid_total,
+    )
+
+
+def task_fields(e: Any) -> dict[str, Any]:
+    return envelope(e) | {
+        "task_id": e.task_id,
+        "deal_id": str(e.originator_id),
+        "manager_id": e.manager_id,
+        "client_id": e.client_id,
+    }
+
+
+def task_scheduled(e: Any) -> Event:
+    return TaskScheduled(**task_fields(e), title=e.title, kind=e.kind, due_at=e.due_at)
+
+
+def task_completed(e: Any) -> Event:
+    return TaskCompleted(**task_fields(e))
+
+
+def task_cancelled(e: Any) -> Event:
+    return TaskCancelled(**task_fields(e), reason=e.reason)
+
+
+def client_registered(e: Any) -> Event:
+    return ClientRegistered(
+        **envelope(e) | {"correlation_id": e.lead_id},
+        client_id=str(e.originator_id),
+        name=e.name,
+        phone=e.phone,
+        email=e.email,
+        lead_id=e.lead_id,
+    )
+
+
+def client_updated(e: Any) -> Event:
+    return ClientUpdated(
+        **envelope(e),
+        client_id=str(e.originator_id),
+        name=e.name,
+        phones=e.phones,
+        emails=e.emails,
+        telegram_chat_id=e.telegram_chat_id,
+        requisites=Requisites(**e.requisites),
+    )
+
+
+def manager_updated(e: Any) -> Event:
+    return ManagerUpdated(
+        **envelope(e),
+        manager_id=e.manager_id,
+        name=e.name,
+        email=e.email,
+        telegram_chat_id=e.telegram_chat_id,
+        phone=e.phone,
+        timezone=e.timezone,
+        active=e.active,
+    )
+
+
+def plan_set(e: Any) -> Event:
+    return PlanSet(
+        **envelope(e), manager_id=e.manager_id, month=e.month, amount=e.amount, currency=e.currency
+    )
+
+
+def pipeline_defined(e: Any) -> Event:
+    return PipelineDefined(
+        **envelope(e),
+        pipeline_id=e.pipeline_id,
+        name=e.name,
+        stages=[Stage(**s) for s in e.stages],
+        lost_reasons=e.lost_reasons,
+    )
+
+
+MAPPINGS: dict[type, Mapping] = {
+    Deal.Opened: opened,  # type: ignore[attr-defined]
+    Deal.StageChanged: stage_changed,
+    Deal.AmountChanged: amount_changed,
+    Deal.Assigned: assigned,
+    Deal.InvoiceIssued: invoice_issued,
+    Deal.PaymentReceived: payment_received,
+    Deal.TaskScheduled: task_scheduled,
+    Deal.TaskCompleted: task_completed,
+    Deal.TaskCancelled: task_cancelled,
+    Client.Registered: client_registered,  # type: ignore[attr-defined]
+    Client.Updated: client_updated,  # type: ignore[attr-defined]
+    Manager.Registered: manager_updated,  # type: ignore[attr-defined]
+    Manager.Updated: manager_updated,  # type: ignore[attr-defined]
+    Plan.Set: plan_set,  # type: ignore[attr-defined]
+    Plan.Changed: plan_set,  # type: ignore[attr-defined]
+    PipelineDefinition.Defined: pipeline_defined,  # type: ignore[attr-defined]
+    PipelineDefinition.Redefined: pipeline_defined,  # type: ignore[attr-defined]
+}
+
+
 def to_contract(domain_event: object) -> Event | None:
     """None for events that stay inside the service."""
-    if isinstance(domain_event, Deal.Opened):  # type: ignore[attr-defined]
-        return DealOpened(
-            **envelope(domain_event),
-            causation_id=domain_event.lead_id,
-            deal_id=str(domain_event.originator_id),
-            lead_id=domain_event.lead_id,
-            pipeline_id=domain_event.pipeline_id,
-            stage=domain_event.stage,
-            title=domain_event.title,
-            manager_id=domain_event.manager_id,
-            amount=domain_event.amount,
-            currency=domain_event.currency,
-        )
-    if isinstance(domain_event, Deal.StageChanged):
-        return DealStageChanged(
-            **envelope(domain_event),
-            deal_id=str(domain_event.originator_id),
-            pipeline_id=domain_event.pipeline_id,
-            from_stage=domain_event.from_stage,
-            to_stage=domain_event.to_stage,
-            from_stage_entered_at=domain_event.from_stage_entered_at,
-            from_stage_entered_version=domain_event.from_stage_entered_version,
-            status=domain_event.status,
-            lost_reason=domain_event.lost_reason,
-        )
-    return None
+    mapping = MAPPINGS.get(type(domain_event))
+    return mapping(domain_event) if mapping else None

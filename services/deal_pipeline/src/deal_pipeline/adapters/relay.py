@@ -14,6 +14,7 @@ from prometheus_client import Gauge
 
 from crm_contracts.runtime.bus import publish_event
 from deal_pipeline.adapters.event_mapping import to_contract
+from deal_pipeline.adapters.store_watch import StoreWatch
 from deal_pipeline.application import DealsApp
 
 log = logging.getLogger(__name__)
@@ -28,40 +29,47 @@ class Relay:
         app: DealsApp,
         broker: NatsBroker,
         batch: int = 500,
-        idle_poll: float = 1.0,
+        idle_poll: float = 0.5,
         publish_timeout: float = 5.0,
+        hold_before_tracking: float = 0.0,
     ) -> None:
         self.app = app
         self.broker = broker
         self.batch = batch
         self.idle_poll = idle_poll  # fallback for saves made by other processes
         self.publish_timeout = publish_timeout
+        self.hold_before_tracking = hold_before_tracking  # fault injection for tests
         self.tracking = app.factory.tracking_recorder()
         self._wake = asyncio.Event()
         loop = asyncio.get_running_loop()
 
-        def wake() -> None:  # called from the thread that saved
+        def wake() -> None:  # called from the thread that saved, or the store watch
             with suppress(RuntimeError):  # the loop has already closed: nobody to wake
                 loop.call_soon_threadsafe(self._wake.set)
 
         app.on_saved = wake
+        self.watch = StoreWatch(app.recorder, wake)
 
     async def position(self) -> int:
         return await asyncio.to_thread(self.tracking.max_tracking_id, RELAY_NAME) or 0
 
     async def run(self) -> None:
-        position = await self.position()
-        while True:
-            self._wake.clear()  # cleared before reading, so a save during the read still wakes us
-            try:
-                position, count = await self.publish_batch(position)
-            except Exception:
-                log.exception("relay publish failed; retrying")
-                await asyncio.sleep(0.5)
-                continue
-            if count < self.batch:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+        self.watch.start()
+        try:
+            position = await self.position()
+            while True:
+                self._wake.clear()  # cleared before reading: a save during the read still wakes
+                try:
+                    position, count = await self.publish_batch(position)
+                except Exception:
+                    log.exception("relay publish failed; retrying")
+                    await asyncio.sleep(0.5)
+                    continue
+                if count < self.batch:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+        finally:
+            await asyncio.to_thread(self.watch.stop)
 
     async def publish_batch(self, position: int) -> tuple[int, int]:
         """Publish the next stored events after `position`; returns the new position and count."""
@@ -78,6 +86,8 @@ class Relay:
             contract = to_contract(self.app.mapper.to_domain_event(notification))
             if contract is not None:
                 await publish_event(self.broker, contract, timeout=self.publish_timeout)
+        if self.hold_before_tracking:
+            await asyncio.sleep(self.hold_before_tracking)
         last = notifications[-1].id
         await asyncio.to_thread(self.tracking.insert_tracking, Tracking(RELAY_NAME, last))
         RELAY_POSITION.set(last)
