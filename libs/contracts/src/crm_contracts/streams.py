@@ -10,6 +10,8 @@ from crm_contracts import subjects
 
 CRM = "CRM"
 CRM_DLQ = "CRM_DLQ"
+CRM_REMINDERS = "CRM_REMINDERS"
+REMINDERS_PREFIX = "crmrem"  # crmrem.schedule.<key> holds a schedule, crmrem.due.<key> its firing
 DAY = 24 * 3600
 
 
@@ -33,6 +35,15 @@ def stream_configs(replicas: int = 1, retention_days: int = 3650) -> list[Stream
             max_age=float(90 * DAY),
             duplicate_window=float(5 * 60),
             num_replicas=replicas,
+        ),
+        StreamConfig(  # JetStream message schedules: delayed sends of the notification service
+            name=CRM_REMINDERS,
+            subjects=[f"{REMINDERS_PREFIX}.>"],
+            storage=StorageType.FILE,
+            max_age=float(400 * DAY),
+            duplicate_window=float(5 * 60),
+            num_replicas=replicas,
+            allow_msg_schedules=True,
         ),
     ]
 

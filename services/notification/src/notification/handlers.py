@@ -1,64 +1,53 @@
-"""Bus consumers of the notification service."""
+"""Bus consumers: every CRM event (directory + planning) and every due reminder (sending)."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 
-from faststream.nats import NatsBroker, NatsRouter
+from faststream.nats import JStream, NatsBroker, NatsRouter
 from faststream.nats.annotations import NatsMessage
-from nats.js.errors import KeyNotFoundError
-from prometheus_client import Counter
 
 from crm_contracts import subjects
-from crm_contracts.events import DealOpened
+from crm_contracts.events import BY_SUBJECT
 from crm_contracts.runtime.consuming import handle, work_queue
-from notification.adapters.email import SmtpSender
-from notification.messages import deal_opened_email
-from notification.settings import NotificationSettings
+from crm_contracts.streams import CRM_REMINDERS
+from notification.adapters.reminders import DUE
+from notification.app.delivering import Deliverer
+from notification.app.due import Due
+from notification.app.planning import Planner
 
 log = logging.getLogger(__name__)
-DEALS_OPENED_CONSUMER = "notification_deals_opened"
-SENT_BUCKET = "notifications_sent"
-RULE_DEAL_OPENED = "deal-opened-to-manager"
-SENT = Counter("crm_notifications_sent_total", "Notifications sent", ["channel", "rule"])
-SKIPPED = Counter("crm_notifications_duplicate_total", "Sends skipped as already done", ["rule"])
+EVENTS_CONSUMER = "notification_events"
+DUE_CONSUMER = "notification_due"
 
 
-def send_key(event_id: str, rule: str, recipient: str) -> str:
-    """KV key per event × rule × recipient; the recipient is hashed (keys allow few chars)."""
-    digest = hashlib.sha256(recipient.lower().encode()).hexdigest()[:32]
-    return f"{event_id}.{rule}.{digest}"
-
-
-def build_router(settings: NotificationSettings, broker: NatsBroker) -> NatsRouter:
+def build_router(broker: NatsBroker, planner: Planner, deliverer: Deliverer) -> NatsRouter:
     router = NatsRouter()
-    sender = SmtpSender(settings)
 
     @router.subscriber(
-        subjects.DEALS_OPENED,
-        **work_queue(DEALS_OPENED_CONSUMER, ack_wait=60),
-        title="notification.deal_opened",
-        description="E-mails the responsible manager when a deal is opened, once per event.",
+        subjects.ALL,
+        **work_queue(EVENTS_CONSUMER, ack_wait=60),
+        title="notification.events",
+        description="Feeds the directory and plans the sends of the rules an event matches.",
     )
-    async def on_deal_opened(message: NatsMessage) -> None:
-        await handle(DEALS_OPENED_CONSUMER, message, broker, DealOpened, email_manager)
-
-    async def email_manager(event: DealOpened) -> None:
-        to = settings.manager_emails.get(event.manager_id or "", settings.default_manager_email)
-        key = send_key(str(event.event_id), RULE_DEAL_OPENED, to)
-        sent = await broker.key_value(SENT_BUCKET, ttl=settings.sent_ttl_days * 86400)
-        try:
-            await sent.get(key)
-        except KeyNotFoundError:
-            pass
-        else:
-            SKIPPED.labels(RULE_DEAL_OPENED).inc()
+    async def on_event(message: NatsMessage) -> None:
+        model = BY_SUBJECT.get(message.raw_message.subject)
+        if model is None:  # an event type this version does not know: nothing to do
+            await message.ack()
             return
-        url = settings.deal_url_template.format(deal_id=event.deal_id)
-        await sender.send(deal_opened_email(event, to, url), message_id=key)
-        await sent.put(key, b"sent")  # only after the SMTP server took it
-        SENT.labels("email", RULE_DEAL_OPENED).inc()
-        log.info("e-mailed manager about a new deal", extra={"deal_id": event.deal_id})
+        await handle(EVENTS_CONSUMER, message, broker, model, planner.on_event)
+
+    @router.subscriber(
+        f"{DUE}.>",
+        # Sends retry inside the handler (with backoff), so the ack wait covers all tries.
+        **(
+            work_queue(DUE_CONSUMER, ack_wait=300)
+            | {"stream": JStream(CRM_REMINDERS, declare=False)}
+        ),
+        title="notification.due",
+        description="Sends what a rule planned, once its time (a JetStream schedule) has come.",
+    )
+    async def on_due(message: NatsMessage) -> None:
+        await handle(DUE_CONSUMER, message, broker, Due, deliverer.on_due)
 
     return router

@@ -1,36 +1,73 @@
-"""Entry point: `python -m notification` or the `notification` script."""
+"""Entry point: `python -m notification` or the `notification` script. Wires the parts."""
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
 from crm_contracts.runtime.service import serve, service_app
+from notification.adapters.analytics import AnalyticsReports
+from notification.adapters.channels import build_channels
+from notification.adapters.delivery_log import DeliveryLog
+from notification.adapters.reminders import Reminders
+from notification.adapters.rule_store import RuleStore
+from notification.api.deliveries import deliveries_router
+from notification.api.rules import rules_router
+from notification.app.delivering import Deliverer
+from notification.app.digests import DigestClock
+from notification.app.directory import Directory
+from notification.app.outcomes import Outcomes
+from notification.app.planning import Planner
 from notification.handlers import build_router
 from notification.settings import NotificationSettings
 
 SERVICE = "notification"
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     settings = settings or NotificationSettings()
     broker = make_broker(settings.nats_url, SERVICE)
-    replicas = settings.stream_replicas
-    broker.include_router(build_router(settings, broker))
+    rules = RuleStore(broker)
+    directory = Directory(broker)
+    reminders = Reminders(broker)
+    deliveries = DeliveryLog(broker, settings.log_ttl_days)
+    clock = DigestClock(reminders, rules, settings)
+    planner = Planner(rules, directory, reminders, settings)
+    deliverer = Deliverer(
+        rules,
+        directory,
+        reminders,
+        build_channels(settings),
+        deliveries,
+        Outcomes(broker, deliveries),
+        AnalyticsReports(settings.analytics_url, settings.http_timeout),
+        settings,
+    )
+    broker.include_router(build_router(broker, planner, deliverer))
+    state = {"rules": False}
+
+    async def on_started() -> None:
+        if settings.seed_default_rules:
+            await rules.seed_defaults()
+        await clock.sync_all()
+        state["rules"] = True
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        async with running_broker(broker, replicas=replicas):
+        async with running_broker(broker, on_started, replicas=settings.stream_replicas):
             yield
 
     async def readiness() -> dict[str, object]:
-        return {"nats": bus_connected(broker)}
+        return {"nats": bus_connected(broker), "rules": state["rules"]}
 
     app = service_app("CRM notification", SERVICE, readiness, lifespan)
+    app.include_router(rules_router(settings.api_key, rules, clock))
+    app.include_router(deliveries_router(settings.api_key, deliveries))
     app.state.settings = settings
-
     return app
 
 

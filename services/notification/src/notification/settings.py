@@ -4,13 +4,19 @@ from crm_contracts.runtime.settings import ServiceSettings
 
 
 class NotificationSettings(ServiceSettings):
-    """Environment variables prefixed `NOTIFICATION_`. Until managers are data (a later issue),
-    their e-mail addresses come from here: `manager_emails` maps manager id → address, and
-    `default_manager_email` covers the rest."""
+    """Environment variables prefixed `NOTIFICATION_`. Every secret (SMTP password, bot token,
+    SMS key, webhook secret) comes only from here, never from a rule.
+
+    Addresses of managers and clients come from the directory fed by `ManagerUpdated`,
+    `ClientRegistered` and `ClientUpdated`; `manager_emails` (manager id → address) and
+    `default_manager_email` remain as the fallback for managers the directory does not know,
+    and `heads_of_sales` (e-mail addresses) for when no manager has the role `head`."""
 
     model_config = SettingsConfigDict(env_prefix="NOTIFICATION_")
 
     port: int = 8003
+    api_key: str = "dev-api-key"
+
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_sender: str = "crm@localhost"
@@ -18,7 +24,29 @@ class NotificationSettings(ServiceSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_timeout: float = 10.0
+
+    # Channels without their settings are off: their rules end as `skipped`, not as errors.
+    telegram_base_url: str = "https://api.telegram.org"
+    telegram_bot_token: str | None = None
+    sms_gateway_url: str | None = None
+    sms_api_key: str | None = None
+    sms_sender: str = "CRM"
+    webhook_url: str | None = None  # for webhook rules without fixed recipients
+    webhook_secret: str | None = None
+    http_timeout: float = 10.0
+
     manager_emails: dict[str, str] = {}
-    default_manager_email: str = "sales@localhost"
+    default_manager_email: str | None = "sales@localhost"
+    heads_of_sales: list[str] = []
+
+    analytics_url: str = "http://127.0.0.1:8004"
     deal_url_template: str = "http://127.0.0.1:8002/v1/deals/{deal_id}"
-    sent_ttl_days: int = 30
+    default_timezone: str = "Europe/Moscow"
+    default_language: str = "en"
+    recipient_salt: str = "crm-dev-salt"  # for recipient_hash in crm.notifications.*
+
+    delivery_attempts: int = 5  # tries per send before `failed`
+    retry_base_seconds: float = 1.0  # 1, 2, 4, 8 s … between tries
+    retry_max_seconds: float = 60.0
+    log_ttl_days: int = 30  # delivery log and idempotency keys
+    seed_default_rules: bool = True  # when the rules bucket is empty at start

@@ -1,0 +1,61 @@
+"""JSON documents in NATS KV buckets: the service's only state (rules, directory, log)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from faststream.nats import NatsBroker
+from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
+from nats.js.kv import KeyValue
+
+DAY = 86400.0
+
+
+class JsonBucket:
+    def __init__(self, broker: NatsBroker, name: str, ttl_days: float | None = None) -> None:
+        self.broker = broker
+        self.name = name
+        self.ttl = ttl_days * DAY if ttl_days else None
+
+    async def kv(self) -> KeyValue:
+        # FastStream caches declared buckets, so this is cheap after the first call.
+        return await self.broker.key_value(self.name, ttl=self.ttl)
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        try:
+            entry = await (await self.kv()).get(key)
+        except NotFoundError:  # never written, or deleted
+            return None
+        return json.loads(entry.value) if entry.value else None
+
+    async def put(self, key: str, value: dict[str, Any]) -> None:
+        await (await self.kv()).put(key, json.dumps(value, default=str).encode())
+
+    async def create(self, key: str, value: dict[str, Any]) -> bool:
+        """Put only if absent; False if the key exists (so replicas do things once)."""
+        try:
+            await (await self.kv()).create(key, json.dumps(value, default=str).encode())
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def delete(self, key: str) -> bool:
+        if await self.get(key) is None:
+            return False
+        await (await self.kv()).delete(key)
+        return True
+
+    async def items(self) -> dict[str, dict[str, Any]]:
+        """Every live key and its value, read in one pass of a watcher."""
+        watcher = await (await self.kv()).watchall(ignore_deletes=True)
+        found: dict[str, dict[str, Any]] = {}
+        try:
+            async for entry in watcher:
+                if entry is None:  # caught up
+                    break
+                if entry.value:
+                    found[entry.key] = json.loads(entry.value)
+        finally:
+            await watcher.stop()
+        return found

@@ -1,0 +1,20 @@
+"""Channels behind one interface (`base.Channel`), built from settings."""
+
+from __future__ import annotations
+
+from notification.adapters.channels.base import Channel
+from notification.adapters.channels.email import EmailChannel
+from notification.adapters.channels.sms import SmsChannel
+from notification.adapters.channels.telegram import TelegramChannel
+from notification.adapters.channels.webhook import WebhookChannel
+from notification.settings import NotificationSettings
+
+
+def build_channels(settings: NotificationSettings) -> dict[str, Channel]:
+    channels: list[Channel] = [
+        EmailChannel(settings),
+        TelegramChannel(settings),
+        SmsChannel(settings),
+        WebhookChannel(settings),
+    ]
+    return {c.name: c for c in channels}

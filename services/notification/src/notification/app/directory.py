@@ -1,0 +1,190 @@
+"""The service's own view of managers, clients, leads, deals and tasks, fed from their events
+(KV buckets), so a notification can name the deal and reach the right person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.nats import NatsBroker
+
+from crm_contracts.envelope import Event
+from crm_contracts.events import (
+    ClientRegistered,
+    ClientUpdated,
+    DealAmountChanged,
+    DealAssigned,
+    DealOpened,
+    DealWon,
+    LeadReceived,
+    ManagerUpdated,
+    StageTransition,
+    TaskCancelled,
+    TaskCompleted,
+    TaskEvent,
+    TaskScheduled,
+)
+from notification.adapters.buckets import JsonBucket
+from notification.domain.deliveries import token
+
+KEEP_DAYS = 400
+
+
+def _order(event: Event) -> list[Any]:
+    return [event.occurred_at.isoformat(), event.aggregate_version]
+
+
+class Directory:
+    def __init__(self, broker: NatsBroker) -> None:
+        self.managers = JsonBucket(broker, "notification_managers")
+        self.clients = JsonBucket(broker, "notification_clients", KEEP_DAYS)
+        self.leads = JsonBucket(broker, "notification_leads", KEEP_DAYS)
+        self.deals = JsonBucket(broker, "notification_deals", KEEP_DAYS)
+        self.tasks = JsonBucket(broker, "notification_tasks", KEEP_DAYS)
+
+    async def _merge(
+        self, bucket: JsonBucket, key: str | None, event: Event, **fields: Any
+    ) -> bool:
+        """Apply unless something newer is already stored; False if the event is stale."""
+        if not key:
+            return False
+        current = await bucket.get(token(key)) or {}
+        if current.get("_order") and current["_order"] > _order(event):
+            return False
+        changes = {k: v for k, v in fields.items() if v is not None}
+        await bucket.put(token(key), current | changes | {"_order": _order(event)})
+        return True
+
+    async def apply(self, event: Event) -> bool:
+        """Record what the event says. False only for a task event older than the one stored
+        (a late redelivery must not bring back an old due time)."""
+        match event:
+            case ManagerUpdated():
+                fields = event.model_dump(include={"name", "email", "telegram_chat_id", "phone"})
+                await self._merge(
+                    self.managers,
+                    event.manager_id,
+                    event,
+                    id=event.manager_id,
+                    **fields,
+                    timezone=event.timezone,
+                    active=event.active,
+                    role=event.role,
+                )
+            case ClientRegistered():
+                await self._merge(
+                    self.clients,
+                    event.client_id,
+                    event,
+                    id=event.client_id,
+                    name=event.name,
+                    email=event.email,
+                    phone=event.phone,
+                    lead_id=event.lead_id,
+                )
+            case ClientUpdated():
+                await self._merge(
+                    self.clients,
+                    event.client_id,
+                    event,
+                    id=event.client_id,
+                    name=event.name,
+                    email=next(iter(event.emails), None),
+                    phone=next(iter(event.phones), None),
+                    telegram_chat_id=event.telegram_chat_id,
+                    timezone=event.timezone,
+                )
+            case LeadReceived():
+                await self._merge(
+                    self.leads,
+                    event.lead_id,
+                    event,
+                    id=event.lead_id,
+                    source=event.source,
+                    name=event.contact.name,
+                    email=event.contact.email,
+                    phone=event.contact.phone,
+                    utm_source=event.touch.utm_source,
+                    utm_campaign=event.touch.utm_campaign,
+                    message=event.message,
+                )
+            case DealOpened():
+                await self._merge(
+                    self.deals,
+                    event.deal_id,
+                    event,
+                    status="open",
+                    **event.model_dump(
+                        mode="json",
+                        include={
+                            "deal_id",
+                            "pipeline_id",
+                            "title",
+                            "stage",
+                            "manager_id",
+                            "client_id",
+                            "lead_id",
+                            "source",
+                            "amount",
+                            "currency",
+                        },
+                    ),
+                )
+            case StageTransition():
+                amount = {"amount": str(event.amount)} if isinstance(event, DealWon) else {}
+                await self._merge(
+                    self.deals,
+                    event.deal_id,
+                    event,
+                    stage=event.to_stage,
+                    status=event.status,
+                    manager_id=event.manager_id,
+                    **amount,
+                )
+            case DealAmountChanged():
+                await self._merge(self.deals, event.deal_id, event, amount=str(event.amount))
+            case DealAssigned():
+                await self._merge(self.deals, event.deal_id, event, manager_id=event.manager_id)
+            case TaskScheduled():
+                return await self._merge(
+                    self.tasks,
+                    event.task_id,
+                    event,
+                    status="scheduled",
+                    event_id=str(event.event_id),
+                    **event.model_dump(
+                        mode="json", include={"task_id", "deal_id", "title", "kind", "due_at"}
+                    ),
+                )
+            case TaskCompleted() | TaskCancelled():
+                status = "completed" if isinstance(event, TaskCompleted) else "cancelled"
+                return await self._merge(self.tasks, event.task_id, event, status=status)
+        return True
+
+    async def get(self, bucket: JsonBucket, key: str | None) -> dict[str, Any]:
+        if not key:
+            return {}
+        return await bucket.get(token(key)) or {}
+
+    async def task_in_force(self, event: TaskScheduled) -> bool:
+        """This schedule is still the latest for its task, and the task is still open."""
+        task = await self.get(self.tasks, event.task_id)
+        return task.get("status") == "scheduled" and task.get("event_id") == str(event.event_id)
+
+    async def heads(self) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in (await self.managers.items()).values()
+            if m.get("role") == "head" and m.get("active", True)
+        ]
+
+
+def ids_of(event: Event, deal: dict[str, Any]) -> dict[str, str | None]:
+    """Manager, client and lead the event is about, from the event or else from its deal."""
+    return {
+        name: getattr(event, name, None) or deal.get(name)
+        for name in ("manager_id", "client_id", "lead_id")
+    }
+
+
+def is_task(event: Event) -> bool:
+    return isinstance(event, TaskEvent)

@@ -1,0 +1,95 @@
+"""Use case: an event arrived — update the directory, cancel reminders it makes moot, and
+for each matching rule put a send on its way: due now, or a JetStream schedule for later."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import Counter
+
+from crm_contracts.envelope import Event
+from crm_contracts.events import (
+    NotificationFailed,
+    NotificationSent,
+    TaskCancelled,
+    TaskCompleted,
+    TaskScheduled,
+)
+from notification.adapters.reminders import Reminders
+from notification.adapters.rule_store import RuleStore
+from notification.app.context import event_context, facts
+from notification.app.directory import Directory, is_task
+from notification.app.due import Due
+from notification.domain.deliveries import token
+from notification.domain.rules import Rule, matches
+from notification.domain.timing import TooLate, send_time
+from notification.settings import NotificationSettings
+
+log = logging.getLogger(__name__)
+PLANNED = Counter("crm_notifications_planned_total", "Sends planned", ["rule", "when"])
+NOW_SLACK = timedelta(milliseconds=200)  # closer than this is "now"
+
+
+def reminder_key(event: Event, rule: Rule) -> str:
+    """One subject per reminder: per task (so a reschedule replaces it and completion
+    removes it) or per event."""
+    if is_task(event):
+        return f"task.{token(event.task_id)}.{rule.id}"  # type: ignore[attr-defined]
+    return f"event.{event.event_id}.{rule.id}"
+
+
+class Planner:
+    def __init__(
+        self,
+        rules: RuleStore,
+        directory: Directory,
+        reminders: Reminders,
+        settings: NotificationSettings,
+    ) -> None:
+        self.rules = rules
+        self.directory = directory
+        self.reminders = reminders
+        self.settings = settings
+
+    async def on_event(self, event: Event) -> None:
+        if isinstance(event, (NotificationSent, NotificationFailed)):
+            return  # our own outcomes
+        in_force = await self.directory.apply(event)
+        if isinstance(event, (TaskCompleted, TaskCancelled, TaskScheduled)) and in_force:
+            # Whatever was planned for the task's previous due time is void now.
+            await self.reminders.cancel(f"task.{token(event.task_id)}")
+        if not in_force:
+            log.info("stale %s ignored", event.event_type)
+            return
+        context = await event_context(event, self.directory, self.settings)
+        wanted = facts(context)
+        for rule in await self.rules.all():
+            if matches(rule, event.event_type, wanted):
+                await self.plan(rule, event)
+
+    async def plan(self, rule: Rule, event: Event) -> None:
+        now = datetime.now(UTC)
+        due_at = event.due_at if isinstance(event, TaskScheduled) else None
+        try:
+            at = send_time(rule.timing, event.occurred_at, due_at, now)
+        except TooLate as exc:
+            log.info("rule %s: nothing to remind of: %s", rule.id, exc)
+            return
+        key = reminder_key(event, rule)
+        due = Due(
+            aggregate_id=rule.id,
+            rule_id=rule.id,
+            key=key,
+            correlation_id=event.correlation_id,
+            trigger_subject=event.SUBJECT,
+            trigger=event.model_dump(mode="json"),
+            planned_for=max(at, now),
+        )
+        if at <= now + NOW_SLACK:
+            await self.reminders.due_now(key, due.body(), msg_id=f"due:{event.event_id}:{rule.id}")
+            PLANNED.labels(rule.id, "now").inc()
+        else:
+            await self.reminders.at(key, at, due.body())
+            PLANNED.labels(rule.id, "later").inc()
+            log.info("rule %s: reminder %s at %s", rule.id, key, at.isoformat())
