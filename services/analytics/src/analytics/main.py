@@ -11,6 +11,7 @@ from analytics.api.ad_spend import router as ad_spend_router
 from analytics.api.drill import router as drill_router
 from analytics.api.operator import install_rejections
 from analytics.api.reports import router as reports_router
+from analytics.api.sql import router as sql_router
 from analytics.handlers import build_router
 from analytics.schema import migrate
 from analytics.settings import AnalyticsSettings
@@ -49,6 +50,7 @@ def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None 
     app.include_router(reports_router)
     app.include_router(drill_router)
     app.include_router(ad_spend_router)
+    app.include_router(sql_router)
     install_rejections(app)
     return app
 

@@ -1,0 +1,177 @@
+"""Read-only SQL for analysts (`POST /v1/sql`, DESIGN §7).
+
+Three guards, each real on its own:
+1. The analyst connection itself is read-only. Embedded: its own chDB handle (session state is
+   per handle) with the limits and then `readonly=1` set on the session, so no query on it
+   can write, change a setting, or read files. Per-query `readonly=1` settings are NOT used:
+   clickhouse-connect applies query settings on chDB with SET-and-restore, and with
+   `readonly=1` the restore is refused, which left the shared handle read-only for the
+   projection (measured with chdb 4.4 / clickhouse-connect 1.12). Server: the `analyst` user's
+   read-only profile (deploy/clickhouse/users.d/analyst.xml).
+2. ClickHouse parses the statement (`EXPLAIN AST`) and only SELECT/WITH, SHOW, DESCRIBE and
+   EXPLAIN pass; anything else is refused with 403 before it runs.
+3. One statement only, and no `INTO OUTFILE` (which chDB executes even under readonly=1,
+   writing a file on this host): checked on the text with literals and comments blanked."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from ipaddress import IPv4Address, IPv6Address
+from typing import Any
+from uuid import UUID
+
+import clickhouse_connect
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from analytics.adapters.clickhouse import ClickHouse
+from analytics.settings import AnalyticsSettings
+from analytics.tabular import Rejected
+
+LEADING = re.compile(r"\s*\(*\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN)\b", re.I)
+log = logging.getLogger(__name__)
+ALLOWED = ("SelectWithUnionQuery", "SelectIntersectExceptQuery", "Explain", "Describe", "Show")
+SYNTAX_ERROR, READONLY, ACCESS_DENIED = 62, 164, 497
+# Literals, quoted identifiers and comments, blanked before looking at the statement's shape.
+OPAQUE = re.compile(
+    r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`(?:[^`\\]|\\.|``)*`"
+    r"|--[^\n]*|#[^\n]*|/\*.*?\*/|\$\$.*?\$\$",
+    re.S,
+)
+
+
+def limits(settings: AnalyticsSettings) -> dict[str, Any]:
+    """Session settings of the analyst connection; `readonly` last, since once it is on no
+    other setting may change."""
+    return {
+        "max_result_rows": settings.sql_max_result_rows,
+        "result_overflow_mode": "break",
+        "max_execution_time": settings.sql_max_execution_seconds,
+        "readonly": 1,
+    }
+
+
+def analyst_client(ch: ClickHouse, settings: AnalyticsSettings) -> Client:
+    """A connection for analysts' queries, on the analytics database by default."""
+    if settings.clickhouse_mode == "http" and settings.clickhouse_analyst_user:
+        return clickhouse_connect.get_client(  # the analyst profile sets readonly and limits
+            host=settings.clickhouse_host,
+            port=settings.clickhouse_port,
+            username=settings.clickhouse_analyst_user,
+            password=settings.clickhouse_analyst_password,
+            database=ch.db,
+        )
+    if settings.clickhouse_mode == "http":
+        return clickhouse_connect.get_client(
+            host=settings.clickhouse_host,
+            port=settings.clickhouse_port,
+            username=settings.clickhouse_user,
+            password=settings.clickhouse_password,
+            database=ch.db,
+            settings=limits(settings),
+        )
+    client = clickhouse_connect.get_client(interface="chdb", path=ch.client.path, database=ch.db)
+    for name, value in limits(settings).items():
+        client.set_client_setting(name, value)
+    return client
+
+
+def refuse(reason: str) -> Rejected:
+    return Rejected(403, "read_only", [{"field": "sql", "reason": reason}])
+
+
+def single_statement(sql: str) -> str:
+    """The statement without a trailing `;`; refuses several statements and INTO OUTFILE."""
+    code = OPAQUE.sub(" ", sql).rstrip().rstrip(";")
+    if ";" in code:
+        raise refuse("one statement per request")
+    if re.search(r"\bINTO\s+OUTFILE\b", code, re.I):
+        raise refuse("INTO OUTFILE is not allowed")
+    if not code.strip():
+        raise Rejected(422, "validation_failed", [{"field": "sql", "reason": "empty"}])
+    if not LEADING.match(code):
+        raise refuse("only SELECT, WITH, SHOW, DESCRIBE and EXPLAIN are allowed")
+    return sql.rstrip().rstrip(";")
+
+
+def failure(exc: ClickHouseError) -> Rejected:
+    message = str(exc).strip()[:2000]
+    if exc.code in (READONLY, ACCESS_DENIED):
+        return refuse(message)
+    error = "syntax_error" if exc.code == SYNTAX_ERROR else "query_failed"
+    return Rejected(400, error, [{"field": "sql", "reason": message}])
+
+
+def jsonable(value: Any) -> Any:
+    """Decimals as strings (exact), date-times as ISO 8601, the rest as JSON can carry it."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (UUID, IPv4Address, IPv6Address)):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else str(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+@dataclass
+class Analyst:
+    client: Client
+    ch: ClickHouse  # its lock: one engine call at a time in this process
+    max_rows: int
+
+    def query(self, sql: str, params: dict[str, Any]) -> Any:
+        with self.ch.consistent():
+            return self.client.query(sql, parameters=params or None)
+
+    @staticmethod
+    def _engine(call: Any, sql: str, params: dict[str, Any]) -> Any:
+        """Run one engine call; its refusals become 4xx with ClickHouse's own message."""
+        try:
+            return call(sql, params)
+        except ClickHouseError as exc:
+            raise failure(exc) from None
+        except Exception as exc:  # a driver hiccup on an odd statement is still the query's fault
+            log.warning("analyst query failed: %r", exc)
+            reason = f"{type(exc).__name__}: {exc}"[:2000]
+            raise Rejected(400, "query_failed", [{"field": "sql", "reason": reason}]) from None
+
+    def statement_kind(self, sql: str, params: dict[str, Any]) -> str:
+        ast = self.query(f"EXPLAIN AST {sql}", params)
+        return ast.result_rows[0][0].split()[0] if ast.result_rows else ""
+
+    def run(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
+        statement = single_statement(sql)
+        kind = self._engine(self.statement_kind, statement, params)
+        if not kind.startswith(ALLOWED):
+            raise refuse(f"only SELECT, WITH, SHOW, DESCRIBE and EXPLAIN are allowed, not {kind}")
+        started = time.perf_counter()
+        result = self._engine(self.query, statement, params)
+        elapsed_ns = int((time.perf_counter() - started) * 1e9)
+        rows = result.result_rows
+        summary = result.summary or {}
+        return {
+            "columns": [
+                {"name": name, "type": column_type.name}
+                for name, column_type in zip(result.column_names, result.column_types, strict=True)
+            ],
+            "rows": [jsonable(list(row)) for row in rows[: self.max_rows]],
+            "truncated": len(rows) > self.max_rows,
+            "rows_read": int(summary.get("read_rows", 0)),
+            "elapsed_ms": round(int(summary.get("elapsed_ns", elapsed_ns)) / 1e6, 3),
+        }

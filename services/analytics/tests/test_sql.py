@@ -1,0 +1,172 @@
+"""Read-only SQL over HTTP on the real ClickHouse engine: results, limits and refusals."""
+
+import os
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+
+from analytics.main import create_app
+from analytics.settings import AnalyticsSettings
+
+KEY = {"X-API-Key": "sql-key"}
+
+
+@pytest.fixture
+def api(clickhouse):  # type: ignore[no-untyped-def]
+    clickhouse.insert(
+        "payments",
+        [
+            [
+                "p1",
+                "d1",
+                "c1",
+                "anna",
+                "default",
+                "i1",
+                Decimal("1000.10"),
+                "RUB",
+                datetime(2026, 3, 1, 9, 30, 0, 125000, tzinfo=UTC),
+            ],
+            [
+                "p2",
+                "d1",
+                "c1",
+                "anna",
+                "default",
+                "i2",
+                Decimal("0.20"),
+                "RUB",
+                datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
+            ],
+            [
+                "p3",
+                "d2",
+                "c2",
+                "boris",
+                "default",
+                "i3",
+                Decimal("99999999.99"),
+                "RUB",
+                datetime(2026, 3, 3, tzinfo=UTC),
+            ],
+        ],
+        [
+            "payment_id",
+            "deal_id",
+            "client_id",
+            "manager_id",
+            "pipeline_id",
+            "invoice_id",
+            "amount",
+            "currency",
+            "paid_at",
+        ],
+    )
+    settings = AnalyticsSettings(api_key="sql-key", sql_max_result_rows=5)
+    return TestClient(create_app(settings, clickhouse))
+
+
+def sql(api, text, params=None, headers=KEY):  # type: ignore[no-untyped-def]
+    return api.post("/v1/sql", json={"sql": text, "params": params or {}}, headers=headers)
+
+
+def test_a_select_on_the_analytics_database_by_default(api):
+    response = sql(
+        api,
+        "SELECT manager_id, sum(amount) AS revenue, min(paid_at) AS first FROM payments "
+        "WHERE paid_at >= {since:DateTime64(3)} GROUP BY manager_id ORDER BY manager_id",
+        {"since": "2026-03-01 00:00:00"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [c["name"] for c in body["columns"]] == ["manager_id", "revenue", "first"]
+    # 1000.10 + 0.20 exactly, as a string; the millisecond survives in ISO 8601.
+    assert body["rows"] == [
+        ["anna", "1000.30", "2026-03-01T09:30:00.125000+00:00"],
+        ["boris", "99999999.99", "2026-03-03T00:00:00+00:00"],
+    ]
+    assert body["truncated"] is False
+    # chDB (4.4) reports the rows of the result as read; a server reports the rows scanned.
+    assert body["rows_read"] == 2
+    assert body["elapsed_ms"] >= 0
+
+
+def test_with_show_describe_and_explain_pass(api):
+    for text in [
+        "WITH 2 AS two SELECT count() * two AS n FROM payments;",
+        "SHOW TABLES",
+        "DESCRIBE TABLE payments",
+        "EXPLAIN SELECT 1",
+    ]:
+        assert sql(api, text).status_code == 200, (text, sql(api, text).text)
+    assert sql(api, "WITH 2 AS two SELECT count() * two AS n FROM payments").json()["rows"] == [[6]]
+    assert sql(api, "SHOW TABLES LIKE 'pay%'").json()["rows"] == [["payments"]]
+
+
+def test_results_stop_at_the_row_limit(api):
+    body = sql(api, "SELECT number FROM system.numbers LIMIT 100000").json()
+    assert body["rows"] == [[0], [1], [2], [3], [4]]
+    assert body["truncated"] is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "INSERT INTO payments (payment_id) VALUES ('x')",
+        "DROP TABLE payments",
+        "CREATE TABLE evil (a UInt8) ENGINE = Memory",
+        "ALTER TABLE payments DELETE WHERE 1",
+        "TRUNCATE TABLE payments",
+        "OPTIMIZE TABLE payments FINAL",
+        "SYSTEM STOP MERGES",
+        "SET readonly = 0",
+        "SELECT 1 SETTINGS readonly = 0",
+        "SELECT 1; DROP TABLE payments",
+        "SELECT * FROM file('/etc/passwd', 'LineAsString')",
+        "SELECT * FROM url('http://127.0.0.1:9/x', 'CSV', 'a String')",
+    ],
+)
+def test_writes_ddl_and_escapes_are_refused_with_403(api, clickhouse, text):
+    response = sql(api, text)
+    assert response.status_code == 403, response.text
+    assert response.json()["error"] == "read_only"
+    assert response.json()["errors"][0]["field"] == "sql"
+    assert clickhouse.rows("SELECT count() AS n FROM {db}.payments")[0]["n"] == 3
+
+
+def test_into_outfile_writes_nothing(api, tmp_path):
+    target = tmp_path / "leak.tsv"
+    response = sql(api, f"SELECT * FROM payments INTO OUTFILE '{target}'")
+    assert response.status_code == 403
+    assert not os.path.exists(target)
+    # The words inside a literal are data, not a clause.
+    assert sql(api, "SELECT 'x INTO OUTFILE y; z' AS s").json()["rows"] == [["x INTO OUTFILE y; z"]]
+
+
+def test_the_projection_connection_stays_writable(api, clickhouse):
+    assert sql(api, "SELECT count() FROM payments").status_code == 200
+    assert sql(api, "SELECT * FROM file('/etc/hostname', 'LineAsString')").status_code == 403
+    clickhouse.insert(
+        "plans",
+        [["anna", datetime(2026, 3, 1).date(), Decimal(5), "RUB", datetime.now(UTC)]],
+        ["manager_id", "month", "amount", "currency", "updated_at"],
+    )
+    assert clickhouse.rows("SELECT count() AS n FROM {db}.plans")[0]["n"] == 1
+
+
+def test_bad_queries_are_4xx_with_clickhouse_message(api):
+    syntax = sql(api, "SELECT FROM WHERE")
+    assert syntax.status_code == 400
+    assert syntax.json()["error"] == "syntax_error"
+    assert "Syntax error" in syntax.json()["errors"][0]["reason"]
+    missing = sql(api, "SELECT * FROM no_such_table")
+    assert (missing.status_code, missing.json()["error"]) == (400, "query_failed")
+    assert "no_such_table" in missing.json()["errors"][0]["reason"]
+    unbound = sql(api, "SELECT {x:UInt8}")
+    assert unbound.status_code == 400
+    assert sql(api, "   ").status_code == 422
+    assert sql(api, "SELECT 1", {"bad name": 1}).status_code == 422
+    assert sql(api, "SELECT 1", headers={}).status_code == 401
+    assert sql(api, "SELECT 1", headers={"X-API-Key": "nope"}).status_code == 403
