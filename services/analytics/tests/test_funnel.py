@@ -6,9 +6,9 @@ import pytest
 
 from analytics.ingest import ingest as ingest_with
 from analytics.projection.config import ProjectionConfig
+from analytics.reports.compare import compared
 from analytics.reports.funnel import sales_funnel
 from analytics.reports.period import Period
-from analytics.reports.compare import compared
 from analytics.reports.query import ReportQuery
 from analytics.reports.serialize import jsonable
 from crm_contracts.runtime.errors import FieldError

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 
 from analytics.adapters.clickhouse import ClickHouse
+from analytics.domain.hashing import scrub
 from analytics.projection.config import ProjectionConfig
 from analytics.projection.folds import FOLDS, fold
 from analytics.projection.rows import Row
@@ -76,7 +77,10 @@ def ingest(
     """One INSERT per table per batch. Idempotent: events and single-event rows collapse on
     their keys, and latest-state rows only move forward in version."""
     tables: dict[str, list[list[object]]] = defaultdict(list)
-    tables["events"] = [event_row(e, p) for e, p in zip(events, payloads, strict=True)]
+    tables["events"] = [
+        event_row(e, json.dumps(scrub(json.loads(p), config.hash_salt), ensure_ascii=False))
+        for e, p in zip(events, payloads, strict=True)
+    ]
     for event in events:
         for table, row in rows_of(event, config):
             tables[table].append(row)

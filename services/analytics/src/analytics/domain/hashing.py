@@ -9,3 +9,28 @@ def contact_hash(value: str | None, salt: str) -> str:
     if not value:
         return ""
     return hashlib.sha256(f"{salt}:{value.strip().lower()}".encode()).hexdigest()
+
+
+CONTACT_KEYS = {"phone", "email"}
+CONTACT_LISTS = {"phones", "emails"}
+
+
+def scrub(data: object, salt: str, personal: bool = False) -> object:
+    """A copy of an event payload with phones and e-mails hashed and people's names dropped
+    (inside `contact` and in client events), for the raw `events` table."""
+    if isinstance(data, list):
+        return [scrub(item, salt, personal) for item in data]
+    if not isinstance(data, dict):
+        return data
+    personal = personal or str(data.get("event_type", "")).startswith("client.")
+    out = {}
+    for key, value in data.items():
+        if key in CONTACT_KEYS and isinstance(value, str):
+            out[f"{key}_hash"] = contact_hash(value, salt)
+        elif key in CONTACT_LISTS and isinstance(value, list):
+            out[f"{key}_hashes"] = [contact_hash(v, salt) for v in value if isinstance(v, str)]
+        elif key == "name" and personal:
+            continue
+        else:
+            out[key] = scrub(value, salt, personal or key == "contact")
+    return out

@@ -1,0 +1,80 @@
+"""Analysts get hashed contact identifiers, never raw phones and e-mails (DESIGN §7)."""
+
+from datetime import UTC, datetime
+
+from analytics.domain.hashing import contact_hash, scrub
+from crm_contracts.events import ClientRegistered, ClientUpdated
+from services.analytics.tests.history import lead
+from services.analytics.tests.reports_support import load
+
+AT = datetime(2026, 3, 1, tzinfo=UTC)
+TABLES = ("events", "leads", "touchpoints", "clients", "deals", "payments")
+
+
+def test_no_table_holds_a_raw_phone_email_or_client_name(clickhouse):
+    received = lead("l1", AT, email="Ann.Petrova@Mail.ru")
+    received = received.model_copy(
+        update={
+            "contact": received.contact.model_copy(
+                update={"phone": "+79123456789", "name": "Ann Petrova"}
+            )
+        }
+    )
+    registered = ClientRegistered(
+        aggregate_id="c1",
+        producer="t",
+        occurred_at=AT,
+        client_id="c1",
+        name="Ann Petrova",
+        phone="+79123456789",
+        email="ann.petrova@mail.ru",
+    )
+    updated = ClientUpdated(
+        aggregate_id="c1",
+        aggregate_version=2,
+        producer="t",
+        occurred_at=AT,
+        client_id="c1",
+        name="Ann Petrova",
+        phones=["+79123456789"],
+        emails=["ann.petrova@mail.ru"],
+    )
+    load(clickhouse, [received, registered, updated])
+    for table in TABLES:
+        for needle in ("9123456789", "ann.petrova", "Ann Petrova", "Ann.Petrova"):
+            rows = clickhouse.rows(
+                f"SELECT count() AS n FROM {{db}}.{table} "
+                f"WHERE positionCaseInsensitive(toString(tuple(*)), {{needle:String}}) > 0",
+                {"needle": needle},
+            )
+            assert rows == [{"n": 0}], (table, needle)
+    # The same search does find what is there (so the zeros above mean something).
+    found = clickhouse.rows(
+        "SELECT count() AS n FROM {db}.events "
+        "WHERE positionCaseInsensitive(toString(tuple(*)), 'client.updated') > 0"
+    )
+    assert found == [{"n": 1}]
+    leads = clickhouse.rows("SELECT email_hash, phone_hash FROM {db}.leads")
+    assert leads == [
+        {
+            "email_hash": contact_hash("ann.petrova@mail.ru", "dev-salt"),
+            "phone_hash": contact_hash("+79123456789", "dev-salt"),
+        }
+    ]
+    clients = clickhouse.rows("SELECT email_hashes FROM {db}.clients FINAL")
+    assert clients == [{"email_hashes": [contact_hash("ann.petrova@mail.ru", "dev-salt")]}]
+
+
+def test_scrub_keeps_everything_else():
+    data = {
+        "event_type": "lead.received",
+        "contact": {"name": "Ann", "email": "a@b.ru"},
+        "touch": {"utm_source": "google"},
+        "message": "hi",
+    }
+    assert scrub(data, "s") == {
+        "event_type": "lead.received",
+        "contact": {"email_hash": contact_hash("a@b.ru", "s")},
+        "touch": {"utm_source": "google"},
+        "message": "hi",
+    }
