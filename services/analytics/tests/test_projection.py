@@ -47,3 +47,45 @@ def test_events_not_newer_than_the_stored_state_change_no_row():
 def test_events_out_of_order_in_a_batch_are_applied_by_version():
     story = DealStory("d1", T0).move("qualified", T0 + H).move("won", T0 + 2 * H, "won")
     assert deals(list(reversed(story.events)))["d1"].stage == "won"
+
+
+def test_reopened_deal_is_open_again_then_won():
+    story = DealStory("d1", T0, "100").move("lost", T0 + H, "lost", "price")
+    story.move("proposal", T0 + 2 * H)  # reopened
+    reopened = deals(story.events)["d1"]
+    assert (reopened.status, reopened.stage, reopened.lost_reason, reopened.closed_at) == (
+        "open",
+        "proposal",
+        "",
+        None,
+    )
+    assert type(story.events[-1]).__name__ == "DealReopened"
+    story.win(T0 + 3 * H)
+    won = deals(story.events)["d1"]
+    assert (won.status, won.closed_at, won.version) == ("won", T0 + 3 * H, 4)
+
+
+def test_amount_payments_and_tasks():
+    from analytics.projection.folds import apply_task, task_key
+
+    story = DealStory("d1", T0, "100", client="c1").set_amount("250.50", T0 + H, cost="80")
+    story.pay("100", T0 + 2 * H).pay("150.50", T0 + 3 * H)
+    story.task("t1", due_at=T0 + 5 * H, at=T0 + 4 * H).complete("t1", T0 + 6 * H)
+    row = deals(story.events)["d1"]
+    assert (row.amount, row.cost, row.paid_total) == (
+        Decimal("250.50"),
+        Decimal(80),
+        Decimal("250.50"),
+    )
+    payments = [r for e in story.events for t, r in rows_of(e, CONFIG) if t == "payments"]
+    assert [(p[0], p[6]) for p in payments] == [
+        ("d1-p3", Decimal(100)),
+        ("d1-p4", Decimal("150.50")),
+    ]
+    task = fold(story.events, {}, task_key, apply_task, CONFIG)["t1"]
+    assert (task.status, task.due_at, task.closed_at, task.manager_id) == (
+        "completed",
+        T0 + 5 * H,
+        T0 + 6 * H,
+        "m1",
+    )
