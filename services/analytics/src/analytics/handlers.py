@@ -12,6 +12,7 @@ from faststream.nats.message import NatsBatchMessage
 from prometheus_client import Counter, Histogram
 
 from analytics.adapters.clickhouse import ClickHouse
+from analytics.gate import ProjectionGate
 from analytics.ingest import ingest, parse_batch
 from analytics.projection.config import ProjectionConfig
 from crm_contracts import subjects
@@ -53,7 +54,9 @@ def build_router(
     config: ProjectionConfig,
     batch_size: int,
     batch_timeout: float,
+    gate: ProjectionGate | None = None,
 ) -> NatsRouter:
+    gate = gate or ProjectionGate()
     router = NatsRouter()
 
     @router.subscriber(
@@ -72,16 +75,18 @@ def build_router(
         description="Projects every CRM event into ClickHouse (batched, idempotent).",
     )
     async def project(message: BatchMessage) -> None:
-        raws = message.raw_message
-        parsed = parse_batch([m.data for m in raws])
-        for index, reason in parsed.rejected:
-            log.error("not an event, dead-lettered: %s", reason)
-            await dead_letter(broker, raws[index], PROJECTION_CONSUMER, f"invalid: {reason}")
-        if parsed.events:
-            await ingest_until_stored(ch, parsed.events, parsed.payloads, config, message)
-        await message.ack()  # only after ClickHouse has the rows
-        BATCH_SIZE.observe(len(raws))
-        for event in parsed.events:
-            EVENTS_CONSUMED.labels(PROJECTION_CONSUMER, event.event_type, "ok").inc()
+        # A rebuild may hold the projection here between batches (gate.py, rebuild.py).
+        async with gate.batch():
+            raws = message.raw_message
+            parsed = parse_batch([m.data for m in raws])
+            for index, reason in parsed.rejected:
+                log.error("not an event, dead-lettered: %s", reason)
+                await dead_letter(broker, raws[index], PROJECTION_CONSUMER, f"invalid: {reason}")
+            if parsed.events:
+                await ingest_until_stored(ch, parsed.events, parsed.payloads, config, message)
+            await message.ack()  # only after ClickHouse has the rows
+            BATCH_SIZE.observe(len(raws))
+            for event in parsed.events:
+                EVENTS_CONSUMED.labels(PROJECTION_CONSUMER, event.event_type, "ok").inc()
 
     return router

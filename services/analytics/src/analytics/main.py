@@ -8,11 +8,15 @@ from fastapi import FastAPI
 
 from analytics.adapters.clickhouse import ClickHouse, connect
 from analytics.api.ad_spend import router as ad_spend_router
+from analytics.api.admin import router as admin_router
 from analytics.api.drill import router as drill_router
 from analytics.api.operator import install_rejections
 from analytics.api.reports import router as reports_router
 from analytics.api.sql import router as sql_router
+from analytics.gate import ProjectionGate
 from analytics.handlers import build_router
+from analytics.lag import LagMonitor
+from analytics.rebuild import Rebuilder
 from analytics.schema import migrate
 from analytics.settings import AnalyticsSettings
 from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
@@ -27,16 +31,22 @@ def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None 
     migrate(ch)
     broker = make_broker(settings.nats_url, SERVICE)
     replicas = settings.stream_replicas
+    config = settings.projection_config()
+    gate = ProjectionGate()  # lets a rebuild hold the projection while it swaps tables
     broker.include_router(
-        build_router(
-            ch, broker, settings.projection_config(), settings.batch_size, settings.batch_timeout
-        )
+        build_router(ch, broker, config, settings.batch_size, settings.batch_timeout, gate)
     )
+    rebuilder = Rebuilder(ch, broker, gate, config, settings.rebuild_batch_size)
+    lag = LagMonitor(broker, settings.lag_refresh_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        async with running_broker(broker, replicas=replicas):
-            yield
+        async with running_broker(broker, on_started=lag.start, replicas=replicas):
+            try:
+                yield
+            finally:  # before the broker stops: both use its connection
+                await rebuilder.stop()
+                await lag.stop()
 
     async def readiness() -> dict[str, object]:
         store_ok = await reachable(lambda: ch.rows("SELECT 1 AS ok"))
@@ -46,11 +56,14 @@ def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None 
     app.state.settings = settings
     app.state.clickhouse = ch
     app.state.broker = broker
+    app.state.gate = gate
+    app.state.rebuilder = rebuilder
 
     app.include_router(reports_router)
     app.include_router(drill_router)
     app.include_router(ad_spend_router)
     app.include_router(sql_router)
+    app.include_router(admin_router)
     install_rejections(app)
     return app
 

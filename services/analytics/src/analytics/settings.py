@@ -29,7 +29,7 @@ class AnalyticsSettings(ServiceSettings):
     attribution_lookback_days: int = 90
     time_decay_half_life_days: float = 7.0
     base_currency: str = "RUB"
-    batch_size: int = 1000
+    batch_size: int = 5000
     batch_timeout: float = 0.2
     api_key: str = "dev-api-key"  # operator endpoints: ad spend, rates, SQL, rebuild
     max_import_bytes: int = 5_000_000  # body limit of ad spend and rate imports
@@ -40,6 +40,7 @@ class AnalyticsSettings(ServiceSettings):
     clickhouse_analyst_user: str = ""
     clickhouse_analyst_password: str = ""
     lag_refresh_seconds: float = 5.0  # consumer lag and DLQ size gauges in /metrics
+    rebuild_batch_size: int = 5000  # events per INSERT batch while replaying the stream
 
     def projection_config(self) -> ProjectionConfig:
         return ProjectionConfig(
