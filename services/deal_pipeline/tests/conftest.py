@@ -42,7 +42,3 @@ def make_app(store):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def deals(make_app) -> DealsApp:  # type: ignore[no-untyped-def]
     return make_app()
-
-
-def stored_count(app: DealsApp) -> int:
-    return app.recorder.max_notification_id() or 0

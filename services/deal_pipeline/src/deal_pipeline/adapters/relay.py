@@ -32,8 +32,10 @@ class Relay:
         idle_poll: float = 0.5,
         publish_timeout: float = 5.0,
         hold_before_tracking: float = 0.0,
+        name: str = RELAY_NAME,
     ) -> None:
         self.app = app
+        self.name = name  # the tracking row's application name: this relay's position
         self.broker = broker
         self.batch = batch
         self.idle_poll = idle_poll  # fallback for saves made by other processes
@@ -51,7 +53,7 @@ class Relay:
         self.watch = StoreWatch(app.recorder, wake)
 
     async def position(self) -> int:
-        return await asyncio.to_thread(self.tracking.max_tracking_id, RELAY_NAME) or 0
+        return await asyncio.to_thread(self.tracking.max_tracking_id, self.name) or 0
 
     async def run(self) -> None:
         self.watch.start()
@@ -89,7 +91,7 @@ class Relay:
         if self.hold_before_tracking:
             await asyncio.sleep(self.hold_before_tracking)
         last = notifications[-1].id
-        await asyncio.to_thread(self.tracking.insert_tracking, Tracking(RELAY_NAME, last))
+        await asyncio.to_thread(self.tracking.insert_tracking, Tracking(self.name, last))
         RELAY_POSITION.set(last)
         max_id = await asyncio.to_thread(self.app.recorder.max_notification_id) or last
         RELAY_BACKLOG.set(max_id - last)
