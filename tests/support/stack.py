@@ -16,7 +16,10 @@ KEY = {"X-API-Key": API_KEY}
 
 def start_stack(nats: NatsServer, smtp_port: int, data: Path) -> dict[str, ServiceProcess]:
     services = {
-        "lead_intake": {"LEAD_INTAKE_NATS_URL": nats.url},
+        "lead_intake": {
+            "LEAD_INTAKE_NATS_URL": nats.url,
+            "LEAD_INTAKE_DATA_DIR": str(data / "intake"),  # its spool: one per test, not shared
+        },
         "deal_pipeline": {
             "DEAL_PIPELINE_NATS_URL": nats.url,
             "DEAL_PIPELINE_DATA_DIR": str(data / "deals"),
