@@ -26,7 +26,9 @@ def build_router(broker: NatsBroker, planner: Planner, deliverer: Deliverer) -> 
 
     @router.subscriber(
         subjects.ALL,
-        **work_queue(EVENTS_CONSUMER, ack_wait=60),
+        # One at a time, in stream order: FastStream runs a fetched batch concurrently, and a
+        # client card must be on file before the deal that names it is handled.
+        **work_queue(EVENTS_CONSUMER, ack_wait=60, batch_size=1),
         title="notification.events",
         description="Feeds the directory and plans the sends of the rules an event matches.",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from faststream.nats import NatsBroker
@@ -31,6 +32,31 @@ class JsonBucket:
 
     async def put(self, key: str, value: dict[str, Any]) -> None:
         await (await self.kv()).put(key, json.dumps(value, default=str).encode())
+
+    async def modify(
+        self, key: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]
+    ) -> bool:
+        """Read, change, write back only if nobody wrote in between (else again): safe with
+        concurrent handlers and replicas. `change` returns None to leave the key alone."""
+        kv = await self.kv()
+        while True:
+            try:
+                entry = await kv.get(key)
+                current, revision = json.loads(entry.value) if entry.value else None, entry.revision
+            except NotFoundError:
+                current, revision = None, 0
+            new = change(current)
+            if new is None:
+                return False
+            try:
+                data = json.dumps(new, default=str).encode()
+                if revision:
+                    await kv.update(key, data, last=revision)
+                else:
+                    await kv.create(key, data)
+            except KeyWrongLastSequenceError:
+                continue
+            return True
 
     async def create(self, key: str, value: dict[str, Any]) -> bool:
         """Put only if absent; False if the key exists (so replicas do things once)."""

@@ -47,12 +47,16 @@ class Directory:
         """Apply unless something newer is already stored; False if the event is stale."""
         if not key:
             return False
-        current = await bucket.get(token(key)) or {}
-        if current.get("_order") and current["_order"] > _order(event):
-            return False
+        order = _order(event)
         changes = {k: v for k, v in fields.items() if v is not None}
-        await bucket.put(token(key), current | changes | {"_order": _order(event)})
-        return True
+
+        def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+            current = current or {}
+            if current.get("_order") and current["_order"] > order:
+                return None
+            return current | changes | {"_order": order}
+
+        return await bucket.modify(token(key), change)
 
     async def apply(self, event: Event) -> bool:
         """Record what the event says. False only for a task event older than the one stored
