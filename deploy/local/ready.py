@@ -66,6 +66,24 @@ def wait_ready(timeout: float = 120) -> None:
         sys.exit(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
 
 
+def seed_form() -> None:
+    """The form of README's "Embedding a form", open to any origin, with a fixed key."""
+    form = {
+        "title": "Contact us",
+        "fields": [
+            {"name": "name", "type": "string", "required": True, "max_length": 100},
+            {"name": "phone", "type": "phone"},
+            {"name": "email", "type": "email"},
+            {"name": "city", "type": "choice", "choices": ["Moscow", "Kazan"]},
+            {"name": "consent", "type": "bool"},
+        ],
+        "hidden_fields": ["product"],
+        "public_key": "demo-form-key",
+    }
+    key = {"X-API-Key": os.environ.get("LEAD_INTAKE_API_KEY", "dev-api-key")}
+    httpx.put(f"{url('lead-intake')}/v1/forms/contact", json=form, headers=key)
+
+
 def seed_demo() -> None:
     """Idempotent: the same Idempotency-Key gives the same lead, and a lead opens one deal."""
     headers = {"X-API-Key": API_KEY}
@@ -95,6 +113,7 @@ def seed_demo() -> None:
 
 def main() -> None:
     wait_ready()
+    seed_form()
     seed_demo()
     lines = [f"  {name:<14} {url(name)}   (OpenAPI: {url(name)}/docs)" for name in SERVICES]
     print("\nCRM analytics stack is up:\n" + "\n".join(lines), flush=True)
