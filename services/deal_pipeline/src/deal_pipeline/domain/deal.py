@@ -370,6 +370,7 @@ class Deal(Aggregate):
     ) -> str:
         """Partial payments add up; a payment id already recorded is not recorded again."""
         self.check_payment(amount, invoice_id)
+        amount = values.money(amount, "amount", positive=True)
         values.aware(paid_at, "paid_at")
         if payment_id is not None and payment_id in self.payments:
             return payment_id

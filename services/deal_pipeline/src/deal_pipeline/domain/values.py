@@ -13,7 +13,8 @@ PHONE = re.compile(r"^\+\d{7,15}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def money(value: Decimal, field: str, *, positive: bool = False) -> Decimal:
+def money(value: Decimal | int, field: str, *, positive: bool = False) -> Decimal:
+    value = Decimal(value)  # whole numbers are welcome too
     if not value.is_finite() or value < 0 or (positive and value == 0):
         rule = "greater than 0" if positive else "0 or more"
         raise InvalidValue(f"{field} must be {rule}, got {value}", field)
