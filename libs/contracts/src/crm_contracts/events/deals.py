@@ -90,6 +90,9 @@ class DealAmountChanged(DealEvent):
     currency: str = "RUB"
     cost: Money = Field(default=Decimal("0"), ge=0)
     previous_amount: Money = Field(default=Decimal("0"), ge=0)
+    expected_close_date: date | None = Field(
+        default=None, description="The forecast close date set with the amount, if any"
+    )
 
 
 class DealAssigned(DealEvent):
