@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -135,7 +136,9 @@ class Deliverer:
         try:
             if rule.is_digest and "report" not in context:
                 period = context["period"]
-                context["report"] = await self.analytics.digest(period["from"], period["to"], tz)
+                context["report"] = await self._retrying(
+                    lambda: self.analytics.digest(period["from"], period["to"], tz)
+                )
             subject, text = render(
                 rule.template,
                 context | {"recipient": {"name": to.name, "id": to.identity}},
@@ -179,6 +182,18 @@ class Deliverer:
                 return
             await self.outcomes.sent(record, due.correlation_id)
             return
+
+    async def _retrying(self, call: Callable[[], Awaitable[Any]]) -> Any:
+        """A read the send depends on, with the same retry policy as the send itself."""
+        s = self.settings
+        for attempt in range(1, s.delivery_attempts + 1):
+            try:
+                return await call()
+            except SendError as exc:
+                if not exc.transient or attempt == s.delivery_attempts:
+                    raise
+                await asyncio.sleep(retry_delay(attempt, s.retry_base_seconds, s.retry_max_seconds))
+        raise AssertionError("unreachable")
 
     async def _defer(self, record: Delivery, due: Due, to: Recipient, at: datetime) -> None:
         """Quiet hours: this recipient's send moves to `at`, as its own reminder."""

@@ -1,0 +1,103 @@
+"""Digests: a repeating JetStream schedule per digest rule, the numbers read from the analytics
+reports API (a real HTTP server standing in for it), one e-mail per period to the heads."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import nats
+
+from crm_contracts.events import ManagerUpdated
+from tests.support.net import wait_until
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+
+
+async def schedule_of(url: str, rule_id: str):  # type: ignore[no-untyped-def]
+    nc = await nats.connect(url)
+    try:
+        return await nc.jetstream().get_last_msg(
+            "CRM_REMINDERS", f"crmrem.schedule.digest.{rule_id}"
+        )
+    finally:
+        await nc.close()
+
+
+async def fire(url: str, schedule) -> None:  # type: ignore[no-untyped-def]
+    """What the server does at 09:00: the schedule's body onto its target subject."""
+    nc = await nats.connect(url)
+    try:
+        await nc.jetstream().publish(schedule.headers["Nats-Schedule-Target"], schedule.data)
+    finally:
+        await nc.close()
+
+
+def test_daily_digest_reads_reports_and_goes_to_heads_once(
+    start_service, publish, gateway, smtp_server, nats_server, deliveries
+):
+    gateway.answer(
+        "/v1/reports/dynamics", {"totals": {"won": 3, "revenue": "4500.00"}, "currency": "RUB"}
+    )
+    gateway.answer("/v1/reports/lead-funnel", {"totals": {"leads": 12}})
+    service = start_service(seed_default_rules=True, default_timezone="Europe/Moscow")
+    publish(
+        ManagerUpdated(
+            aggregate_id="h1",
+            producer="test",
+            manager_id="h1",
+            name="Head",
+            email="head@shop.test",
+            role="head",
+        )
+    )
+    publish(
+        ManagerUpdated(
+            aggregate_id="m2",
+            producer="test",
+            manager_id="m2",
+            name="Not head",
+            email="m2@shop.test",
+        )
+    )
+    daily = asyncio.run(schedule_of(nats_server.url, "daily-digest"))
+    weekly = asyncio.run(schedule_of(nats_server.url, "weekly-digest"))
+    assert daily.headers["Nats-Schedule"] == "0 0 9 * * *"
+    assert weekly.headers["Nats-Schedule"] == "0 0 9 * * 1"
+    assert daily.headers["Nats-Schedule-Time-Zone"] == "Europe/Moscow"
+    time.sleep(0.5)  # the directory has the heads
+
+    asyncio.run(fire(nats_server.url, daily))
+    asyncio.run(fire(nats_server.url, daily))  # fired twice for one period: one e-mail
+    wait_until(lambda: smtp_server.messages, what="the digest")
+    time.sleep(1.0)
+    [mail] = smtp_server.messages
+    today = datetime.now(MOSCOW).date()
+    assert mail["To"] == "head@shop.test"
+    assert mail["Subject"] == f"CRM daily digest: {today - timedelta(days=1)}"
+    body = mail.get_payload(decode=True).decode()
+    assert "Leads: 12" in body and "Won deals: 3" in body and "Revenue: 4500.00 RUB" in body
+    [dynamics] = gateway.to("/v1/reports/dynamics")
+    assert dynamics.query == {
+        "from": f"{today - timedelta(days=1)}T00:00:00+03:00",
+        "to": f"{today}T00:00:00+03:00",
+        "tz": "Europe/Moscow",
+        "bucket": "day",
+    }
+    assert len(gateway.to("/v1/reports/lead-funnel")) == 1
+    [log] = deliveries(service, rule_id="daily-digest")
+    assert log["status"] == "sent" and log["trigger_event_type"] == "digest.daily"
+
+
+def test_analytics_down_ends_failed_with_a_reason(start_service, gateway, nats_server, deliveries):
+    gateway.fail(20, status=502)
+    service = start_service(
+        seed_default_rules=True, heads_of_sales=["boss@shop.test"], delivery_attempts=2
+    )
+    asyncio.run(fire(nats_server.url, asyncio.run(schedule_of(nats_server.url, "weekly-digest"))))
+    [log] = wait_until(lambda: deliveries(service, status="failed"), what="a failed digest")
+    assert log["rule_id"] == "weekly-digest" and log["recipient"] == "head:boss@shop.test"
+    assert "analytics /v1/reports/dynamics: HTTP 502" in log["reason"]
+    assert len(gateway.requests) == 2  # tried twice (delivery_attempts), then gave up
