@@ -15,7 +15,7 @@ from crm_contracts.runtime.logs import correlation_id
 from lead_intake.adapters.kv import IdempotencyStore
 from lead_intake.adapters.spool import Spool
 from lead_intake.domain import LeadIn, build_lead_received, lead_id_for
-from lead_intake.metrics import ACCEPTED, SPOOLED
+from lead_intake.metrics import ACCEPTED, PUBLISHING, SPOOLED
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,8 @@ class Intake:
         # Not connected: spool at once rather than make the visitor wait for the timeout.
         if bus_connected(self.broker):
             try:
-                await publish_event(self.broker, event, timeout=self.publish_timeout)
+                with PUBLISHING.track_inprogress():
+                    await publish_event(self.broker, event, timeout=self.publish_timeout)
             except Exception as exc:
                 log.warning("no JetStream ack, spooling the lead: %r", exc)
             else:

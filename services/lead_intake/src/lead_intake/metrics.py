@@ -15,3 +15,6 @@ SPAM_DROPPED = Counter(
 SPOOLED = Counter("crm_intake_spooled_total", "Leads written to the spool (JetStream did not ack)")
 DRAINED = Counter("crm_intake_drained_total", "Spooled leads published once NATS was back")
 SPOOL_DEPTH = Gauge("crm_intake_spool_depth", "Leads waiting in the spool")
+PUBLISHING = Gauge(
+    "crm_intake_publishes_in_flight", "Leads sent to JetStream and waiting for the ack"
+)
