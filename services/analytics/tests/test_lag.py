@@ -1,0 +1,55 @@
+"""Consumer lag and DLQ size in /metrics, read from a real nats-server."""
+
+import asyncio
+import re
+
+import nats
+
+from services.analytics.tests.live import opened, publish, running_analytics, scalar
+from tests.support.net import wait_until
+
+CONSUMER = 'consumer="analytics_projection"'
+
+
+def gauge(api, name: str, labels: str = "") -> float | None:  # type: ignore[no-untyped-def]
+    text = api.get("/metrics").text
+    match = re.search(rf"^{name}{{?{re.escape(labels)}}}? ([0-9.e+-]+)$", text, re.M)
+    return float(match.group(1)) if match else None
+
+
+def backlog(api) -> float | None:  # type: ignore[no-untyped-def]
+    pending = gauge(api, "crm_consumer_pending", CONSUMER)
+    ack_pending = gauge(api, "crm_consumer_ack_pending", CONSUMER)
+    return None if pending is None or ack_pending is None else pending + ack_pending
+
+
+def publish_raw(url: str, subject: str, data: bytes) -> None:
+    async def go() -> None:
+        nc = await nats.connect(url)
+        await nc.jetstream().publish(subject, data, stream="CRM")
+        await nc.close()
+
+    asyncio.run(go())
+
+
+def test_the_backlog_shows_while_the_projection_is_held_and_drains_to_zero(nats_server, clickhouse):
+    with running_analytics(nats_server.url, clickhouse, lag_refresh_seconds=0.1) as api:
+        wait_until(lambda: backlog(api) == 0, what="lag gauges at 0")
+        api.portal.call(api.app.state.gate.pause)
+        publish(nats_server.url, [opened(f"lag-{i}") for i in range(5)])
+        # Held: the 5 events wait in the stream or in the consumer's unacked batch.
+        wait_until(lambda: backlog(api) == 5, what="a backlog of 5")
+        assert scalar(clickhouse, "SELECT count() FROM {db}.events") == 0
+        api.portal.call(api.app.state.gate.resume)
+        wait_until(lambda: backlog(api) == 0, what="the backlog drained")
+        assert scalar(clickhouse, "SELECT count() FROM {db}.events FINAL") == 5
+        assert gauge(api, "crm_consumer_acked_per_second", CONSUMER) is not None
+
+
+def test_the_dlq_size_counts_parked_messages(nats_server, clickhouse):
+    with running_analytics(nats_server.url, clickhouse, lag_refresh_seconds=0.1) as api:
+        wait_until(lambda: gauge(api, "crm_dlq_messages") == 0, what="an empty DLQ")
+        publish_raw(nats_server.url, "crm.leads.received", b"not an event")
+        publish_raw(nats_server.url, "crm.deals.opened", b'{"event_type": 1}')
+        wait_until(lambda: gauge(api, "crm_dlq_messages") == 2, what="2 messages in the DLQ")
+        wait_until(lambda: backlog(api) == 0, what="the invalid messages acked")
