@@ -93,3 +93,5 @@ def test_reserved_and_contract_names_are_checked_in_definitions():
         form(fields=[{"name": "email"}])
     with pytest.raises(ValidationError, match="unique"):
         form(fields=[{"name": "a"}, {"name": "a"}])
+    with pytest.raises(ValidationError, match="needs a phone or an email"):
+        form(fields=[{"name": "name"}])

@@ -75,7 +75,10 @@ def origin_of(origin: str | None, referer: str | None) -> str | None:
 
 
 def cors(origin: str | None) -> dict[str, str]:
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"} if origin else {}
+    # "null" (sandboxed frames, file://) is never echoed: any such page would match it
+    if not origin or origin == "null":
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
 def check_origin(form: Form, origin: str | None) -> dict[str, str]:

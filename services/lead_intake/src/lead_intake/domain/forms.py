@@ -107,6 +107,8 @@ class FormIn(BaseModel):
         names = [f.name for f in self.fields] + self.hidden_fields
         if len(names) != len(set(names)):
             raise ValueError("field names must be unique")
+        if not {"phone", "email"} & set(names):
+            raise ValueError("a form needs a phone or an email field: a lead needs a contact")
         return self
 
 
