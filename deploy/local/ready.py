@@ -11,6 +11,8 @@ from datetime import date, timedelta
 
 import httpx
 
+from crm_contracts.pipelines import DEFAULT_PIPELINE
+
 SERVICES = {
     "lead-intake": ("LEAD_INTAKE_PORT", 8001),
     "deal-pipeline": ("DEAL_PIPELINE_PORT", 8002),
@@ -18,30 +20,35 @@ SERVICES = {
     "analytics": ("ANALYTICS_PORT", 8004),
 }
 API_KEY = os.environ.get("DEAL_PIPELINE_API_KEY", "dev-api-key")
-DEMO = [  # name, contact, landing page, stages to move through
+LOST_REASONS = ["price", "competitor", "no_budget", "no_response", "not_a_fit", "other"]
+DEMO = [  # name, contact, landing page, stages to move through, amount
     (
         "Anna Petrova",
         {"phone": "+7 912 000-00-01"},
         "https://shop.example/?utm_source=yandex&utm_medium=cpc&utm_campaign=spring&yclid=101",
         ["qualified", "proposal", "invoice", "won"],
+        "120000",
     ),
     (
         "Boris Ivanov",
         {"email": "boris@example.com"},
         "https://shop.example/?utm_source=google&utm_medium=cpc&utm_campaign=brand&gclid=202",
         ["proposal"],
+        "45000",
     ),
     (
         "Chloe Smirnova",
         {"email": "chloe@example.com"},
         "https://shop.example/blog",
         ["qualified", "lost"],
+        "30000",
     ),
     (
         "Dmitry Orlov",
         {"phone": "+7 912 000-00-04"},
         "https://shop.example/?utm_source=vk&utm_medium=social",
         [],
+        "15000",
     ),
 ]
 
@@ -84,10 +91,32 @@ def seed_form() -> None:
     httpx.put(f"{url('lead-intake')}/v1/forms/contact", json=form, headers=key)
 
 
+def seed_sales_team() -> None:
+    """Managers (round robin gives them the demo deals), the default pipeline as data and this
+    month's plans. PUT is idempotent: a second `make run` changes nothing."""
+    headers = {"X-API-Key": API_KEY}
+    pipeline = url("deal-pipeline")
+    for manager_id, name in (("anna", "Anna Sokolova"), ("boris", "Boris Kuznetsov")):
+        card = {"name": name, "email": f"{manager_id}@localhost"}
+        httpx.put(
+            f"{pipeline}/v1/managers/{manager_id}", json=card, headers=headers
+        ).raise_for_status()
+        month = date.today().strftime("%Y-%m")
+        plan = {"amount": "500000", "currency": "RUB"}
+        httpx.put(
+            f"{pipeline}/v1/plans/{manager_id}/{month}", json=plan, headers=headers
+        ).raise_for_status()
+    stages = [s.model_dump() for s in DEFAULT_PIPELINE.stages]
+    definition = {"name": DEFAULT_PIPELINE.name, "stages": stages, "lost_reasons": LOST_REASONS}
+    httpx.put(
+        f"{pipeline}/v1/pipelines/default", json=definition, headers=headers
+    ).raise_for_status()
+
+
 def seed_demo() -> None:
     """Idempotent: the same Idempotency-Key gives the same lead, and a lead opens one deal."""
     headers = {"X-API-Key": API_KEY}
-    for i, (name, contact, landing, stages) in enumerate(DEMO, start=1):
+    for i, (name, contact, landing, stages, amount) in enumerate(DEMO, start=1):
         lead = httpx.post(
             f"{url('lead-intake')}/v1/leads",
             json={"name": name, "landing_url": landing, "form_id": "demo", **contact},
@@ -104,16 +133,25 @@ def seed_demo() -> None:
             time.sleep(0.1)
         if deal is None or deal["version"] > 1:
             continue  # not opened in time, or already moved by an earlier `make run`
+        deal_url = f"{url('deal-pipeline')}/v1/deals/{deal['id']}"
+        httpx.post(f"{deal_url}/amount", json={"amount": amount}, headers=headers)
         for stage in stages:
+            if stage == "won":  # invoiced and paid in two parts before it is won
+                invoice = httpx.post(
+                    f"{deal_url}/invoices", json={"amount": amount}, headers=headers
+                ).json()
+                half = str(int(amount) // 2)
+                for part in (half, str(int(amount) - int(half))):
+                    payment = {"amount": part, "invoice_id": invoice["invoice_id"]}
+                    httpx.post(f"{deal_url}/payments", json=payment, headers=headers)
             body = {"stage": stage} | ({"lost_reason": "price"} if stage == "lost" else {})
-            httpx.post(
-                f"{url('deal-pipeline')}/v1/deals/{deal['id']}/stage", json=body, headers=headers
-            )
+            httpx.post(f"{deal_url}/stage", json=body, headers=headers)
 
 
 def main() -> None:
     wait_ready()
     seed_form()
+    seed_sales_team()
     seed_demo()
     lines = [f"  {name:<14} {url(name)}   (OpenAPI: {url(name)}/docs)" for name in SERVICES]
     print("\nCRM analytics stack is up:\n" + "\n".join(lines), flush=True)
