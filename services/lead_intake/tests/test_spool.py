@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.lead_intake.tests.helpers import leads_on_stream
+from services.lead_intake.tests.helpers import CONTACT_FORM, leads_on_stream
 from tests.support.net import wait_until
 from tests.support.services import ServiceProcess
 
@@ -27,6 +27,7 @@ def intake(nats_server, tmp_path):
             "LEAD_INTAKE_NATS_URL": nats_server.url,
             "LEAD_INTAKE_DATA_DIR": str(tmp_path / "intake"),
             "LEAD_INTAKE_PUBLISH_TIMEOUT": "1.0",
+            "LEAD_INTAKE_API_KEY": "k",
         },
         tmp_path / "intake.log",
     ).start()
@@ -110,3 +111,20 @@ def test_kill_9_with_a_full_spool_loses_nothing(intake, nats_server):
     assert_exactly_once_on_stream(nats_server.url, {a["lead_id"] for a in answers.values()})
     wait_until(lambda: spool_depth(intake) == 0, what="spool drained")
     assert len(leads_on_stream(nats_server.url)) == LEADS
+
+
+def test_forms_keep_taking_leads_while_nats_is_down_also_after_a_restart(intake, nats_server):
+    put = httpx.put(f"{intake.url}/v1/forms/contact", json=CONTACT_FORM, headers={"X-API-Key": "k"})
+    assert put.status_code == 200
+    nats_server.stop()
+    intake.stop(kill=True)
+    intake.start()  # knows the form from its last-known copy on disk
+    wait_until(lambda: httpx.get(f"{intake.url}/healthz").status_code == 200, what="intake up")
+    response = httpx.post(
+        f"{intake.url}/v1/forms/contact/submit",
+        data={"phone": "+79123456789", "consent": "yes", "_form_key": CONTACT_FORM["public_key"]},
+        headers={"Origin": "https://shop.example", "Accept": "application/json"},
+    )
+    assert response.status_code == 202 and response.json()["status"] == "queued"
+    nats_server.start()
+    assert_exactly_once_on_stream(nats_server.url, {response.json()["lead_id"]})

@@ -9,7 +9,7 @@ from faststream.nats import NatsBroker
 
 from crm_contracts.events import LeadReceived
 from crm_contracts.runtime.bus import bus_connected, publish_event
-from lead_intake.adapters.kv import IdempotencyStore
+from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.adapters.spool import Spool
 from lead_intake.metrics import DRAINED
 

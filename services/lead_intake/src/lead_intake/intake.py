@@ -12,7 +12,7 @@ from crm_contracts.envelope import utcnow
 from crm_contracts.events import LeadReceived
 from crm_contracts.runtime.bus import bus_connected, publish_event
 from crm_contracts.runtime.logs import correlation_id
-from lead_intake.adapters.kv import IdempotencyStore
+from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.adapters.spool import Spool
 from lead_intake.domain import LeadIn, build_lead_received, lead_id_for
 from lead_intake.metrics import ACCEPTED, PUBLISHING, SPOOLED

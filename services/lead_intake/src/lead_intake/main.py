@@ -12,7 +12,8 @@ from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
 from crm_contracts.runtime.errors import FieldError
 from crm_contracts.runtime.security import api_key_required
 from crm_contracts.runtime.service import serve, service_app
-from lead_intake.adapters.kv import FormStore, IdempotencyStore
+from lead_intake.adapters.forms_store import FormStore
+from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.adapters.spool import Spool
 from lead_intake.api import forms, leads, public
 from lead_intake.api.guard import BodyGuard
@@ -31,7 +32,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     replicas = settings.stream_replicas
     spool = Spool(settings.data_dir / "spool.sqlite3")
     SPOOL_DEPTH.set_function(lambda: spool.depth)
-    form_store = FormStore(broker, replicas)
+    form_store = FormStore(broker, replicas, settings.data_dir / "forms.json")
     idempotency = IdempotencyStore(broker, settings.idempotency_hours * 3600, replicas)
 
     @asynccontextmanager

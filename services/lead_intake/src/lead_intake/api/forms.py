@@ -8,7 +8,8 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import JSONResponse
 
 from crm_contracts.runtime.errors import rejection
-from lead_intake.adapters.kv import FormStore, StoreUnavailable
+from lead_intake.adapters.forms_store import FormStore
+from lead_intake.adapters.kv import StoreUnavailable
 from lead_intake.domain.forms import FORM_ID, Form, FormIn, define_form
 
 FormId = Annotated[str, Path(pattern=FORM_ID)]
