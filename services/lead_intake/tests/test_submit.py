@@ -211,3 +211,16 @@ def test_file_uploads_are_refused(client, contact_form):
         headers=JSON,
     )
     assert response.status_code == 400
+
+
+def test_rate_limit_per_form_is_429_naming_the_form(client, contact_form):
+    client.app.state.per_ip.burst = 1000
+    client.app.state.per_form.burst = 3
+    statuses = [
+        client.post("/v1/forms/contact/submit", data=fields(_hp="x"), headers=JSON).status_code
+        for _ in range(4)
+    ]
+    assert statuses == [202, 202, 202, 429]
+    limited = client.post("/v1/forms/contact/submit", data=fields(), headers=JSON)
+    assert limited.json()["errors"][0]["field"] == "form_id"
+    assert int(limited.headers["retry-after"]) >= 1
