@@ -104,6 +104,7 @@ class Deliverer:
         known = await self.deliveries.get(did)
         if known is not None and known.status in FINAL:
             DUPLICATES.labels(rule.id).inc()
+            await self.outcomes.announce(known, due.correlation_id)  # in case it was lost
             return
         now = datetime.now(UTC)
         record = Delivery(

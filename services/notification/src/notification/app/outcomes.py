@@ -57,15 +57,7 @@ class Outcomes:
             }
         )
         await self.log.put(d)
-        await publish_event(
-            self.broker,
-            NotificationSent(
-                event_id=derived_id("notification.sent", d.id),
-                correlation_id=correlation_id,
-                latency_ms=d.latency_ms,
-                **self._fields(d),
-            ),
-        )
+        await self.announce(d, correlation_id)
         SENT.labels(d.channel, d.rule_id).inc()
         LATENCY.labels(d.channel).observe((d.latency_ms or 0) / 1000)
 
@@ -74,15 +66,7 @@ class Outcomes:
             update={"status": "failed", "reason": reason[:1000], "updated_at": datetime.now(UTC)}
         )
         await self.log.put(d)
-        await publish_event(
-            self.broker,
-            NotificationFailed(
-                event_id=derived_id("notification.failed", d.id),
-                correlation_id=due.correlation_id,
-                reason=d.reason,
-                **self._fields(d),
-            ),
-        )
+        await self.announce(d, due.correlation_id)
         await self.broker.publish(  # the DLQ keeps what was to be sent, with why it was not
             due.body(),
             f"{subjects.DLQ_PREFIX}.crmrem.due.{due.key or due.rule_id}",
@@ -96,6 +80,27 @@ class Outcomes:
             stream=CRM_DLQ,
         )
         FAILED.labels(d.channel, d.rule_id).inc()
+
+    async def announce(self, d: Delivery, correlation_id: str | None) -> None:
+        """The outcome event of a final record. Its id derives from the delivery, so saying it
+        again (after a crash between the log and the bus) is dropped as a duplicate."""
+        if d.status == "sent":
+            event: NotificationSent | NotificationFailed = NotificationSent(
+                event_id=derived_id("notification.sent", d.id),
+                correlation_id=correlation_id,
+                latency_ms=d.latency_ms or 0,
+                **self._fields(d),
+            )
+        elif d.status == "failed":
+            event = NotificationFailed(
+                event_id=derived_id("notification.failed", d.id),
+                correlation_id=correlation_id,
+                reason=d.reason or "",
+                **self._fields(d),
+            )
+        else:
+            return
+        await publish_event(self.broker, event)
 
     async def skipped(self, d: Delivery, reason: str) -> None:
         await self.log.put(
