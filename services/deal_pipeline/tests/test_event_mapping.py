@@ -1,11 +1,12 @@
 """Stored events become the contract events other services consume, every field filled."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from crm_contracts.envelope import derived_id
 from crm_contracts.events import (
     ClientRegistered,
+    DealAmountChanged,
     DealInvoiceIssued,
     DealLost,
     DealOpened,
@@ -27,7 +28,7 @@ NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 def test_each_transition_is_published_as_what_it_means():
     deal = Deal.open(P, "lead-1", "Ann", "m1", client_id="c1")
     deal.move_to(P, "proposal")
-    deal.set_amount(Decimal("900"))
+    deal.set_amount(Decimal("900"), expected_close_date=date(2026, 4, 1))
     deal.win(P)
     deal.reopen(P)
     deal.lose(P, "price")
@@ -41,7 +42,9 @@ def test_each_transition_is_published_as_what_it_means():
         "DealReopened",
         "DealLost",
     ]
-    opened, moved, _, won, reopened, lost = contracts
+    opened, moved, amount, won, reopened, lost = contracts
+    assert isinstance(amount, DealAmountChanged)
+    assert (amount.amount, amount.expected_close_date) == (900, date(2026, 4, 1))
     assert isinstance(opened, DealOpened) and opened.client_id == "c1"
     assert isinstance(moved, DealStageChanged) and moved.manager_id == "m1"
     assert isinstance(won, DealWon) and (won.amount, won.from_stage) == (900, "proposal")

@@ -50,7 +50,9 @@ class Clients(ReferenceData):
         """By hand: refused (409) when a contact already belongs to another client."""
 
         def use_case() -> Client:
-            client = Client.register(name, None, None)
+            # Registered with its first contacts; the rest of the card, if any, as an update.
+            first_phone, first_email = (phones or [None])[0], (emails or [None])[0]
+            client = Client.register(name, first_phone, first_email)
             client.update(name, phones, emails, requisites, telegram_chat_id)
             self.save(client, *self._claims(str(client.id), client.contacts))
             return client
