@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from crm_contracts.events import ManagerUpdated, TaskCompleted, TaskScheduled
+from crm_contracts.events import DealOpened, ManagerUpdated, TaskCompleted, TaskScheduled
 from tests.support.net import wait_until
 from tests.support.services import ServiceProcess
 
@@ -122,3 +123,36 @@ def test_a_restart_in_between_loses_nothing(
         assert gateway.requests[0].json["text"].startswith("Soon: Call t4")
     finally:
         service.stop()
+
+
+def test_after_a_delay(start_service, put_rule, publish, gateway):
+    service = start_service()
+    put_rule(
+        service,
+        "follow-up",
+        {
+            "trigger": {"event_type": "deal.opened", "amount_gte": "1000"},
+            "audience": ["manager"],
+            "channel": "telegram",
+            "timing": {"mode": "after", "offset": "PT2S"},
+            "template": {"body": {"en": "Follow up {{ deal.title }}"}},
+        },
+    )
+    publish(MANAGER)
+    started = time.time()
+    for deal_id, amount in (("small", "10"), ("big", "5000")):
+        publish(
+            DealOpened(
+                aggregate_id=deal_id,
+                producer="test",
+                deal_id=deal_id,
+                stage="new",
+                title=deal_id,
+                manager_id="m1",
+                amount=Decimal(amount),
+            )
+        )
+    wait_until(lambda: gateway.to(TELEGRAM), timeout=10, what="the follow-up")
+    assert 1.5 <= gateway.requests[0].at - started <= 3.0
+    time.sleep(1.0)
+    assert [r.json["text"] for r in gateway.requests] == ["Follow up big"]  # amount ≥ 1000 only

@@ -4,14 +4,12 @@ internal message (not a contract), shaped as an Event so the shared consumer cod
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from crm_contracts.envelope import Event
 
 
 class Due(Event):
-    SUBJECT: ClassVar[str] = "crmrem.due"
-
     event_type: Literal["notification.due"] = "notification.due"
     producer: str = "notification"
     rule_id: str

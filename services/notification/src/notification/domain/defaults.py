@@ -26,18 +26,18 @@ _NEW_DEAL_BODY = {
 _CLIENT_QUIET = {"start": "21:00", "end": "09:00"}
 
 
-def _meeting_reminder(rule_id: str, offset: str, when_en: str, when_ru: str) -> dict:
+def _meeting_reminder(rule_id: str, offset: str, before: str, when_en: str, when_ru: str) -> dict:
     return {
         "id": rule_id,
-        "description": f"The client is reminded of a meeting {when_en}.",
+        "description": f"The client is reminded of a meeting {before} it.",
         "trigger": {"event_type": "task.scheduled", "task_kind": "meeting"},
         "audience": ["client"],
         "channel": "email",
         "timing": {"mode": "before", "offset": offset},
         "template": {
             "subject": {
-                "en": f"Our meeting {when_en.replace('before', 'from now')}",
-                "ru": f"Напоминание о встрече ({when_ru})",
+                "en": f"Reminder: our meeting {when_en}",
+                "ru": f"Напоминание: встреча {when_ru}",
             },
             "body": {
                 "en": "Hello {{ client.name or '' }},\n\nthis is a reminder of our meeting "
@@ -108,8 +108,10 @@ DEFAULT_RULES: list[Rule] = [
                 },
             },
         },
-        _meeting_reminder("meeting-to-client-day-before", "P1D", "a day before", "завтра"),
-        _meeting_reminder("meeting-to-client-hour-before", "PT1H", "an hour before", "через час"),
+        _meeting_reminder("meeting-to-client-day-before", "P1D", "a day", "tomorrow", "завтра"),
+        _meeting_reminder(
+            "meeting-to-client-hour-before", "PT1H", "an hour", "in an hour", "через час"
+        ),
         {
             "id": "deal-won-thank-you",
             "description": "A won deal: the client is thanked (not at night in their zone).",
