@@ -19,6 +19,10 @@ from crm_contracts.runtime.bus import make_broker, publish_event
 from tests.support.net import wait_until
 
 API_KEY = "ops-key"
+# How long to wait for the projection: beyond ack_wait (30 s), because FastStream 0.7.8 lets a
+# bare asyncio.TimeoutError from nats-py 2.16's fetch kill its pull task now and then; the
+# restarted task sees the messages a lost pull request took only once they are redelivered.
+PROJECTION_WAIT = 45.0
 KEY = {"X-API-Key": API_KEY}
 
 

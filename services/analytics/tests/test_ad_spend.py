@@ -119,6 +119,15 @@ def test_a_currency_without_a_rate_refuses_the_whole_request(api, clickhouse):
     assert stored(clickhouse) == {"n": 0, "base": Decimal(0)}
 
 
+def test_a_converted_cost_too_large_for_the_column_is_refused(api, clickhouse):
+    api.post("/v1/currency-rates", content=RATES, headers=CSV)
+    body = "date,source,medium,campaign,cost,currency\n2026-03-02,g,cpc,x,9999999999999999.99,USD\n"
+    response = api.post("/v1/ad-spend", content=body, headers=CSV)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "line 2.cost"
+    assert stored(clickhouse)["n"] == 0
+
+
 @pytest.mark.parametrize(
     ("row", "field", "reason"),
     [

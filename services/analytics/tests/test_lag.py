@@ -5,7 +5,13 @@ import re
 
 import nats
 
-from services.analytics.tests.live import opened, publish, running_analytics, scalar
+from services.analytics.tests.live import (
+    PROJECTION_WAIT,
+    opened,
+    publish,
+    running_analytics,
+    scalar,
+)
 from tests.support.net import wait_until
 
 CONSUMER = 'consumer="analytics_projection"'
@@ -34,14 +40,14 @@ def publish_raw(url: str, subject: str, data: bytes) -> None:
 
 def test_the_backlog_shows_while_the_projection_is_held_and_drains_to_zero(nats_server, clickhouse):
     with running_analytics(nats_server.url, clickhouse, lag_refresh_seconds=0.1) as api:
-        wait_until(lambda: backlog(api) == 0, what="lag gauges at 0")
+        wait_until(lambda: backlog(api) == 0, timeout=PROJECTION_WAIT, what="lag gauges at 0")
         api.portal.call(api.app.state.gate.pause)
         publish(nats_server.url, [opened(f"lag-{i}") for i in range(5)])
         # Held: the 5 events wait in the stream or in the consumer's unacked batch.
         wait_until(lambda: backlog(api) == 5, what="a backlog of 5")
         assert scalar(clickhouse, "SELECT count() FROM {db}.events") == 0
         api.portal.call(api.app.state.gate.resume)
-        wait_until(lambda: backlog(api) == 0, what="the backlog drained")
+        wait_until(lambda: backlog(api) == 0, timeout=PROJECTION_WAIT, what="the backlog drained")
         assert scalar(clickhouse, "SELECT count() FROM {db}.events FINAL") == 5
         assert gauge(api, "crm_consumer_acked_per_second", CONSUMER) is not None
 
@@ -51,5 +57,11 @@ def test_the_dlq_size_counts_parked_messages(nats_server, clickhouse):
         wait_until(lambda: gauge(api, "crm_dlq_messages") == 0, what="an empty DLQ")
         publish_raw(nats_server.url, "crm.leads.received", b"not an event")
         publish_raw(nats_server.url, "crm.deals.opened", b'{"event_type": 1}')
-        wait_until(lambda: gauge(api, "crm_dlq_messages") == 2, what="2 messages in the DLQ")
-        wait_until(lambda: backlog(api) == 0, what="the invalid messages acked")
+        wait_until(
+            lambda: gauge(api, "crm_dlq_messages") == 2,
+            timeout=PROJECTION_WAIT,
+            what="2 messages in the DLQ",
+        )
+        wait_until(
+            lambda: backlog(api) == 0, timeout=PROJECTION_WAIT, what="the invalid messages acked"
+        )

@@ -29,6 +29,7 @@ SPEND_COLUMNS = (
 )
 RATE_COLUMNS = ("date", "currency", "rate")
 KOPECK = Decimal("0.01")
+MONEY_LIMIT = Decimal(10) ** 16  # Decimal(18, 2)
 MAX_ROWS = 100_000
 
 SPEND_FIELDS = {
@@ -124,6 +125,9 @@ def import_spend(ch: ClickHouse, rows: list[tuple[str, dict]], base: str) -> dic
                 )
                 continue
             cost_base = (v["cost"] * values[at - 1]).quantize(KOPECK, rounding=ROUND_HALF_UP)
+            if cost_base >= MONEY_LIMIT:
+                errors.add(f"{label}.cost", f"{cost_base} {base} does not fit Decimal(18, 2)")
+                continue
         out.append([*(v[name] for name in SPEND_COLUMNS), cost_base, updated_at])
     errors.raise_if_any()
     ch.insert("ad_spend", out, [*SPEND_COLUMNS, "cost_base", "updated_at"])  # one INSERT
