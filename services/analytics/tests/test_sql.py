@@ -170,3 +170,17 @@ def test_bad_queries_are_4xx_with_clickhouse_message(api):
     assert sql(api, "SELECT 1", {"bad name": 1}).status_code == 422
     assert sql(api, "SELECT 1", headers={}).status_code == 401
     assert sql(api, "SELECT 1", headers={"X-API-Key": "nope"}).status_code == 403
+
+
+def test_a_query_over_the_time_limit_is_stopped(clickhouse):
+    settings = AnalyticsSettings(api_key="sql-key", sql_max_execution_seconds=0.5)
+    api = TestClient(create_app(settings, clickhouse))
+    text = "SELECT count() FROM numbers(20000000000) WHERE sipHash64(number) % 7 = 1"
+    response = sql(api, text)
+    assert (response.status_code, response.json()["error"]) == (400, "limit_exceeded")
+    assert "Timeout exceeded" in response.json()["errors"][0]["reason"]
+
+
+def test_an_oversized_request_is_413(api):
+    response = sql(api, "SELECT 1 -- " + "x" * 300_000)
+    assert (response.status_code, response.json()["error"]) == (413, "payload_too_large")

@@ -38,6 +38,7 @@ LEADING = re.compile(r"\s*\(*\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN)\b", re.
 log = logging.getLogger(__name__)
 ALLOWED = ("SelectWithUnionQuery", "SelectIntersectExceptQuery", "Explain", "Describe", "Show")
 SYNTAX_ERROR, READONLY, ACCESS_DENIED = 62, 164, 497
+LIMITS_HIT = {158, 159, 160, 241, 396}  # too many rows, timeout, too slow, memory, rows/bytes
 # Literals, quoted identifiers and comments, blanked before looking at the statement's shape.
 OPAQUE = re.compile(
     r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`(?:[^`\\]|\\.|``)*`"
@@ -104,7 +105,9 @@ def failure(exc: ClickHouseError) -> Rejected:
     message = str(exc).strip()[:2000]
     if exc.code in (READONLY, ACCESS_DENIED):
         return refuse(message)
-    error = "syntax_error" if exc.code == SYNTAX_ERROR else "query_failed"
+    error = {SYNTAX_ERROR: "syntax_error"}.get(exc.code or 0, "query_failed")
+    if exc.code in LIMITS_HIT:
+        error = "limit_exceeded"
     return Rejected(400, error, [{"field": "sql", "reason": message}])
 
 

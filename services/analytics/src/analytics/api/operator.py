@@ -18,20 +18,35 @@ def operator_key(request: Request, x_api_key: Annotated[str | None, Header()] = 
     api_key_required(request.app.state.settings.api_key)(x_api_key)
 
 
-async def bounded_body(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 once it passes `limit` bytes (declared or actually sent)."""
-    too_large = Rejected(
-        413, "payload_too_large", [{"field": "body", "reason": f"larger than {limit} bytes"}]
-    )
+def _too_large(limit: int) -> Rejected:
+    reason = f"larger than {limit} bytes"
+    return Rejected(413, "payload_too_large", [{"field": "body", "reason": reason}])
+
+
+def _refuse_declared(request: Request, limit: int) -> None:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
+
+
+async def bounded_body(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 once it passes `limit` bytes (declared or actually sent)."""
+    _refuse_declared(request, limit)
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise too_large
+            raise _too_large(limit)
     return bytes(body)
+
+
+def declared_body_limit(limit: int):  # type: ignore[no-untyped-def]
+    """A dependency refusing, with 413, a request whose Content-Length passes `limit`."""
+
+    def check(request: Request) -> None:
+        _refuse_declared(request, limit)
+
+    return check
 
 
 def install_rejections(app: FastAPI) -> None:

@@ -8,10 +8,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, StringConstraints
 
-from analytics.api.operator import operator_key
+from analytics.api.operator import declared_body_limit, operator_key
 from analytics.sql_readonly import Analyst, analyst_client
 
-router = APIRouter(prefix="/v1", tags=["sql"], dependencies=[Depends(operator_key)])
+MAX_BODY = 256_000  # a query and its parameters, not data
+router = APIRouter(
+    prefix="/v1",
+    tags=["sql"],
+    dependencies=[Depends(operator_key), Depends(declared_body_limit(MAX_BODY))],
+)
 ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
 
