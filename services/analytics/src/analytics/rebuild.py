@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import nats.errors
 from faststream.nats import NatsBroker
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
@@ -157,7 +156,7 @@ class Rebuilder:
         while True:
             try:
                 messages = await sub.fetch(self.batch_size, timeout=1.0)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats-py raises its own subclass or, at times, the bare one
                 messages = []
             if messages:
                 parsed = parse_batch([m.data for m in messages])  # the invalid: in the DLQ already
