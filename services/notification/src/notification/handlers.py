@@ -50,6 +50,11 @@ def build_router(broker: NatsBroker, planner: Planner, deliverer: Deliverer) -> 
         description="Sends what a rule planned, once its time (a JetStream schedule) has come.",
     )
     async def on_due(message: NatsMessage) -> None:
-        await handle(DUE_CONSUMER, message, broker, Due, deliverer.on_due)
+        # When the schedule fired (stored), not when we got to it: a digest that waited for a
+        # restart past midnight still covers the right day.
+        fired_at = message.raw_message.metadata.timestamp
+        await handle(
+            DUE_CONSUMER, message, broker, Due, lambda due: deliverer.on_due(due, fired_at)
+        )
 
     return router

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
@@ -73,15 +74,20 @@ class JsonBucket:
         return True
 
     async def items(self) -> dict[str, dict[str, Any]]:
-        """Every live key and its value, read in one pass of a watcher."""
-        watcher = await (await self.kv()).watchall(ignore_deletes=True)
-        found: dict[str, dict[str, Any]] = {}
-        try:
-            async for entry in watcher:
-                if entry is None:  # caught up
-                    break
-                if entry.value:
-                    found[entry.key] = json.loads(entry.value)
-        finally:
-            await watcher.stop()
-        return found
+        """Every live key and its value. The key list comes from the bucket's stream (a KV
+        watcher may report "caught up" before the first entries arrive, and miss them)."""
+        kv = await self.kv()
+        js = self.broker.connection.jetstream()
+        prefix = f"$KV.{self.name}."
+        info = await js.stream_info(f"KV_{self.name}", subjects_filter=f"{prefix}>")
+        keys = [subject[len(prefix) :] for subject in (info.state.subjects or {})]
+
+        async def value(key: str) -> dict[str, Any] | None:
+            try:
+                entry = await kv.get(key)
+            except NotFoundError:  # deleted or purged since
+                return None
+            return json.loads(entry.value) if entry.value else None
+
+        values = await asyncio.gather(*(value(k) for k in keys))
+        return {k: v for k, v in zip(keys, values, strict=True) if v is not None}

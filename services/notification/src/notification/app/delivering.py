@@ -59,13 +59,14 @@ class Deliverer:
         self.analytics = analytics
         self.settings = settings
 
-    async def on_due(self, due: Due) -> None:
+    async def on_due(self, due: Due, fired_at: datetime | None = None) -> None:
         rule = await self.rules.get(due.rule_id)
         if rule is None or not rule.enabled:
             log.info("rule %s gone or disabled: reminder %s dropped", due.rule_id, due.key)
             return
         if rule.is_digest:
-            trigger_id, trigger_type, context = await self._digest_context(rule)
+            fired = fired_at or datetime.now(UTC)
+            trigger_id, trigger_type, context = await self._digest_context(rule, fired)
         else:
             assert due.trigger_subject is not None
             event = BY_SUBJECT[due.trigger_subject].model_validate(due.trigger)
@@ -78,10 +79,12 @@ class Deliverer:
             if due.only_recipient in (None, recipient.identity):
                 await self.deliver(rule, due, trigger_id, trigger_type, recipient, context)
 
-    async def _digest_context(self, rule: Rule) -> tuple[str, str, dict[str, Any]]:
+    async def _digest_context(
+        self, rule: Rule, fired_at: datetime
+    ) -> tuple[str, str, dict[str, Any]]:
         """A digest's "event" is its period: the same period is never sent twice."""
         tz = rule.timing.timezone or self.settings.default_timezone
-        start, end = digest_period(rule.timing, datetime.now(UTC), tz)
+        start, end = digest_period(rule.timing, fired_at, tz)
         label = (
             f"{start:%Y-%m-%d}"
             if rule.timing.mode == "daily"
