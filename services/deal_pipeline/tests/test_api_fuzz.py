@@ -40,7 +40,10 @@ def app(nats_server, tmp_path, monkeypatch, store):  # type: ignore[no-untyped-d
 
 def test_no_input_gets_a_server_error(app):  # type: ignore[no-untyped-def]
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # /readyz answers 503 by design while the bus is not connected (no lifespan here).
+    operations = [
+        op for op in (r.ok() for r in schema.get_all_operations()) if op.path != "/readyz"
+    ]
     assert len(operations) > 20
     turns = itertools.count()
     for operation in operations:

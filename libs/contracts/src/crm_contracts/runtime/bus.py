@@ -17,6 +17,7 @@ from crm_contracts.runtime.metrics import EVENTS_PUBLISHED, PUBLISH_SECONDS
 from crm_contracts.streams import CRM, ensure_streams
 
 log = logging.getLogger(__name__)
+STOP_TIMEOUT = 5.0  # seconds a service waits for the bus to drain on shutdown
 _started: weakref.WeakSet[NatsBroker] = weakref.WeakSet()  # streams declared, subscribers on
 
 
@@ -100,5 +101,6 @@ async def running_broker(
         connecting.cancel()
         with suppress(BaseException):
             await connecting
+        # Bounded: draining a connection that is reconnecting to a dead server never ends.
         with suppress(Exception):
-            await broker.stop()
+            await asyncio.wait_for(broker.stop(), STOP_TIMEOUT)
