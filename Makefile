@@ -17,6 +17,7 @@ run: setup  ## nats-server + the four services + a dev SMTP sink, demo data, URL
 	DEAL_PIPELINE_NATS_URL=nats://127.0.0.1:$(NATS_PORT) \
 	NOTIFICATION_NATS_URL=nats://127.0.0.1:$(NATS_PORT) \
 	ANALYTICS_NATS_URL=nats://127.0.0.1:$(NATS_PORT) \
+	NOTIFICATION_HEADS_OF_SALES='["head@localhost"]' \
 	$(UV) run --frozen honcho start -f deploy/local/Procfile
 
 test: setup  ## unit, service and end-to-end tests against real servers
