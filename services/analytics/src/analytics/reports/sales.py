@@ -127,7 +127,9 @@ def managers(ch: ClickHouse, q: ReportQuery, now: datetime | None = None) -> dic
                 "deals_won": d.get("won", 0),
                 "revenue": rev,
                 # avgIf over no rows is NaN: no deal won in the period, no cycle.
-            "avg_cycle_days": None if cycle is None or cycle != cycle else round(cycle / 86400, 2),
+                "avg_cycle_days": None
+                if cycle is None or cycle != cycle
+                else round(cycle / 86400, 2),
                 "tasks_done": t.get("tasks_done", 0),
                 "tasks_overdue": t.get("tasks_overdue", 0),
                 "activity_per_day": round(t.get("tasks_done", 0) / q.period.days, 2),
