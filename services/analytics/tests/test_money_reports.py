@@ -67,16 +67,20 @@ def feb(ch, compute, tz="UTC", **query):
 def test_dynamics_by_month_and_week(ch):
     month = feb(ch, lambda c, q: dynamics(c, q, "month"))
     # Payments in Feb: 200 + 300 (a2) + 3000 (b1) + 100 (d1); won in Feb: a2, b1, d1.
-    assert month["rows"] == [
-        {
-            "bucket": "2026-02-01",
-            "revenue": "3600.00",
-            "payments": 4,
-            "won": 3,
-            "won_amount": "3600.00",
-        }
-    ]
+    [row] = month["rows"]
+    assert row | {"drill": ""} == {
+        "bucket": "2026-02-01",
+        "revenue": "3600.00",
+        "payments": 4,
+        "won": 3,
+        "won_amount": "3600.00",
+        "drill": "",
+    }
     week = feb(ch, lambda c, q: dynamics(c, q, "week"))
+    # The first week starts on Monday 26 Jan; its rows are those of 1 Feb, inside the period.
+    assert week["rows"][0]["drill"].startswith(
+        "/v1/drill/deals?from=2026-02-01T00%3A00%3A00%2B00%3A00&to=2026-02-02T00%3A00%3A00"
+    )
     assert [(r["bucket"], r["revenue"], r["won"]) for r in week["rows"]] == [
         ("2026-01-26", "0.00", 0),
         ("2026-02-02", "200.00", 1),
@@ -145,7 +149,7 @@ def test_cohorts(ch):
 
 def test_amount_distribution(ch):
     report = feb(ch, lambda c, q: amount_distribution(c, q, parse_edges("0,500,1000")))
-    assert report["rows"] == [
+    assert [{k: v for k, v in r.items() if k != "drill"} for r in report["rows"]] == [
         {
             "month": "2026-02",
             "buckets": [

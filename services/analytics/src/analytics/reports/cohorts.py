@@ -8,7 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.common import base_params, bucket_sql, filtered_deals, payments_between
+from analytics.reports.common import (
+    base_params,
+    bucket_period,
+    bucket_sql,
+    filtered_deals,
+    payments_between,
+)
 from analytics.reports.query import ReportQuery
 from crm_contracts.runtime.errors import FieldError
 
@@ -100,6 +106,7 @@ def amount_distribution(ch: ClickHouse, q: ReportQuery, edges: list[Decimal]) ->
             "buckets": [
                 {"bucket": label, "deals": n} for label, n in zip(labels, counts, strict=True)
             ],
+            "drill": q.drill("deals", within=bucket_period(q, m, "month"), basis="won"),
         }
         for m, counts in sorted(months.items())
     ]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from analytics.reports.filters import deal_conditions, where
+from analytics.reports.period import Period
 from analytics.reports.query import ReportQuery
 
 BUCKETS = {"day": "toStartOfDay", "week": "toMonday", "month": "toStartOfMonth"}
@@ -66,3 +67,15 @@ def elapsed_days(q: ReportQuery, now: datetime) -> float:
     """Days of the period that have passed by `now` (the whole period once it is over)."""
     elapsed = min(max(now, q.period.start), q.period.end) - q.period.start
     return elapsed.total_seconds() / 86400
+
+
+def bucket_period(q: ReportQuery, start: date, bucket: str) -> Period:
+    """The part of the report's period that one bucket (local dates) covers."""
+    zone = q.period.zone
+    if bucket == "month":
+        end = date(start.year + start.month // 12, start.month % 12 + 1, 1)
+    else:
+        end = start + timedelta(days=7 if bucket == "week" else 1)
+    begin = datetime.combine(start, time(), zone).astimezone(UTC)
+    finish = datetime.combine(end, time(), zone).astimezone(UTC)
+    return Period(max(begin, q.period.start), min(finish, q.period.end), q.period.tz)

@@ -9,6 +9,7 @@ from typing import Any
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.reports.common import (
     base_params,
+    bucket_period,
     bucket_sql,
     bucket_starts,
     filtered_deals,
@@ -52,6 +53,7 @@ def dynamics(ch: ClickHouse, q: ReportQuery, bucket: str = "day") -> dict[str, A
                 "payments": r.get("payments", 0),
                 "won": w.get("won", 0),
                 "won_amount": Decimal(w.get("won_amount", ZERO)),
+                "drill": q.drill("deals", within=bucket_period(q, start, bucket), basis="won"),
             }
         )
     totals = {

@@ -32,9 +32,10 @@ class ReportQuery:
             return replace(self, period=self.period.previous_year(), compare=None)
         return None
 
-    def drill(self, kind: str, **selection: object) -> str:
-        """Link to the rows behind a number: the same period and filters plus a selection."""
-        params = self.period.query() | self.filters()
+    def drill(self, kind: str, within: Period | None = None, **selection: object) -> str:
+        """Link to the rows behind a number: the same filters, the period (or the part of it
+        `within` covers, e.g. one bucket) and a selection."""
+        params = (within or self.period).query() | self.filters()
         params |= {k: str(v) for k, v in selection.items() if v is not None}
         return f"/v1/drill/{kind}?{urlencode(params)}"
 
