@@ -5,10 +5,12 @@ UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 NATS_PORT ?= 4222
 export NATS_PORT
 
-.PHONY: setup run test test-fast schemas lint clean
+.PHONY: setup system-packages run test schemas lint clean
 
 setup:  ## install uv if missing and the locked environment
-	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
+		|| $(PYTHON) -m pip install --quiet uv \
+		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv
 	$(UV) sync --frozen
 
 run: setup  ## nats-server + the four services + a dev SMTP sink, demo data, URLs; Ctrl-C stops all
@@ -20,7 +22,10 @@ run: setup  ## nats-server + the four services + a dev SMTP sink, demo data, URL
 	NOTIFICATION_HEADS_OF_SALES='["head@localhost"]' \
 	$(UV) run --frozen honcho start -f deploy/local/Procfile
 
-test: setup  ## unit, service and end-to-end tests against real servers
+system-packages:  ## Debian packages the tests use (PostgreSQL, Chromium), when missing
+	@deploy/local/system-packages.sh
+
+test: setup system-packages  ## unit, service and end-to-end tests against real servers
 	$(UV) run --frozen pytest
 
 schemas: setup  ## export the events' JSON Schemas (refuses an incompatible change)
