@@ -146,3 +146,24 @@ def test_reports_are_read_tolerantly():
     assert total({"buckets": [{"won_deals": 1}, {"won_deals": 2}]}, "won", "won_deals") == 3
     assert total({"leads": {"current": 7}}, "leads") == 7
     assert total({"something": "else"}, "leads") == 0
+
+
+def test_a_line_break_in_a_subject_is_a_permanent_send_error_not_a_crash():
+    import asyncio
+
+    from notification.adapters.channels.email import EmailChannel
+    from notification.domain.deliveries import SendError
+    from notification.settings import NotificationSettings
+
+    channel = EmailChannel(NotificationSettings(smtp_port=1))
+    message = type(
+        "Outgoing",
+        (),
+        {"to": "a@b.ru\nBcc: x@y.ru", "subject": "Big\nDeal", "delivery_id": "d1", "text": "hi"},
+    )()
+    try:
+        asyncio.run(channel.send(message))
+    except SendError as exc:
+        assert not exc.transient and "cannot build the e-mail" in exc.reason
+    else:
+        raise AssertionError("a header with a line break must not be sent")

@@ -72,7 +72,7 @@ def test_bad_rules_are_refused_with_reasons(start_service):
     )
     broken = errors("x", GOOD | {"template": {"body": {"en": "{% if %}"}}})
     assert broken[0]["field"] == "template.body.en"
-    assert errors("bad id!", GOOD)[0]["field"] == "id"
+    assert errors("bad id!", GOOD)[0]["field"] == "rule_id"  # the path parameter
     assert errors("x", GOOD | {"id": "y"})[0] == {"field": "id", "reason": "differs from the path"}
     assert api.get("/v1/rules", headers=KEY).json()["rules"] == []
 
@@ -83,3 +83,11 @@ def test_delivery_log_filters(start_service):
     assert response.status_code == 200 and response.json() == {"deliveries": [], "count": 0}
     bad = api.get("/v1/deliveries", params={"status": "lost"}, headers=KEY)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "status"
+
+
+def test_bad_rule_ids_are_422_and_the_seed_marker_is_out_of_reach(start_service):
+    api = start_service()
+    for method in ("get", "delete"):
+        for rule_id in ("a%20b", "meta.seeded"):
+            response = getattr(api, method)(f"/v1/rules/{rule_id}", headers=KEY)
+            assert response.status_code == 422, (method, rule_id, response.text)

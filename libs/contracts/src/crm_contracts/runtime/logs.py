@@ -34,3 +34,5 @@ def setup_logging(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # httpx logs every request URL at INFO; some URLs carry secrets (Telegram's bot token).
+    logging.getLogger("httpx").setLevel(logging.WARNING)

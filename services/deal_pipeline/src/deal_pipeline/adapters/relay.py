@@ -66,6 +66,10 @@ class Relay:
                 except Exception:
                     log.exception("relay publish failed; retrying")
                     await asyncio.sleep(0.5)
+                    # Another replica's relay may have published and tracked past us (the
+                    # tracking row only moves forward): continue from the stored position.
+                    with suppress(Exception):
+                        position = max(position, await self.position())
                     continue
                 if count < self.batch:
                     with suppress(TimeoutError):

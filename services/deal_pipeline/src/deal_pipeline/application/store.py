@@ -14,6 +14,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Transcoding
 
+from deal_pipeline.domain.counter import Counter
 from deal_pipeline.domain.deal import Deal
 from deal_pipeline.domain.errors import NotFound
 
@@ -36,13 +37,14 @@ class DateAsISO(Transcoding):
 
 class Store(Application[UUID]):
     # Long deals are loaded from their latest snapshot plus the events after it.
-    snapshotting_intervals = {Deal: SNAPSHOT_INTERVAL}
+    # The round-robin and invoice counters take an event per lead / invoice: snapshot them too.
+    snapshotting_intervals = {Deal: SNAPSHOT_INTERVAL, Counter: SNAPSHOT_INTERVAL}
 
     def __init__(
         self, env: dict[str, str] | None = None, snapshot_interval: int = SNAPSHOT_INTERVAL
     ) -> None:
         super().__init__(env)
-        self.snapshotting_intervals = {Deal: snapshot_interval}
+        self.snapshotting_intervals = {Deal: snapshot_interval, Counter: snapshot_interval}
         self.on_saved: Callable[[], None] = lambda: None
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Depends, Path, Response
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -12,8 +12,12 @@ from crm_contracts.runtime.errors import rejection
 from crm_contracts.runtime.security import api_key_required
 from notification.adapters.rule_store import RuleStore
 from notification.app.digests import DigestClock
-from notification.domain.rules import Rule
+from notification.domain.rules import RULE_ID, Rule
 from notification.domain.templates import check
+
+# Validated on every route: a bad id is a 422, and the bucket's own keys (e.g. the seed
+# marker) are out of reach.
+RuleId = Annotated[str, Path(pattern=RULE_ID)]
 
 
 def _not_found(rule_id: str) -> JSONResponse:
@@ -30,12 +34,12 @@ def rules_router(api_key: str, rules: RuleStore, clock: DigestClock) -> APIRoute
         return {"rules": [r.model_dump(mode="json") for r in await rules.all()]}
 
     @router.get("/{rule_id}")
-    async def get_rule(rule_id: str) -> Any:
+    async def get_rule(rule_id: RuleId) -> Any:
         rule = await rules.get(rule_id)
         return rule.model_dump(mode="json") if rule else _not_found(rule_id)
 
     @router.put("/{rule_id}")
-    async def put_rule(rule_id: str, body: dict[str, Any] = Body(...)) -> Any:
+    async def put_rule(rule_id: RuleId, body: dict[str, Any] = Body(...)) -> Any:
         if body.get("id", rule_id) != rule_id:
             return rejection(
                 422, "validation_failed", [{"field": "id", "reason": "differs from the path"}]
@@ -61,7 +65,7 @@ def rules_router(api_key: str, rules: RuleStore, clock: DigestClock) -> APIRoute
         return JSONResponse(rule.model_dump(mode="json"), status_code=200 if existed else 201)
 
     @router.delete("/{rule_id}", status_code=204)
-    async def delete_rule(rule_id: str) -> Response:
+    async def delete_rule(rule_id: RuleId) -> Response:
         if not await rules.delete(rule_id):
             return _not_found(rule_id)
         await clock.drop(rule_id)

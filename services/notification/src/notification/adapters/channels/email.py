@@ -24,11 +24,15 @@ class EmailChannel:
     async def send(self, message: Outgoing) -> None:
         s = self.settings
         mime = EmailMessage()
-        mime["From"] = s.smtp_sender
-        mime["To"] = message.to
-        mime["Subject"] = message.subject
-        mime["Message-ID"] = f"<{message.delivery_id}@crm>"  # lets a mail system drop repeats
-        mime.set_content(message.text)
+        try:
+            mime["From"] = s.smtp_sender
+            mime["To"] = message.to
+            # A title with a line break must not break (or inject) headers.
+            mime["Subject"] = " ".join(message.subject.split())
+            mime["Message-ID"] = f"<{message.delivery_id}@crm>"  # lets a mail system drop repeats
+            mime.set_content(message.text)
+        except ValueError as exc:
+            raise SendError(f"cannot build the e-mail: {exc}", transient=False) from exc
         try:
             await aiosmtplib.send(
                 mime,
