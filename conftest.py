@@ -3,6 +3,14 @@ ClickHouse engine."""
 
 from __future__ import annotations
 
+import os
+import time
+
+# The suite runs with a non-UTC host time zone, as many servers do: code that silently reads
+# or writes local time (e.g. naive query parameters read in the engine's zone) fails here.
+os.environ["TZ"] = "Europe/Moscow"
+time.tzset()
+
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +33,9 @@ def chdb_client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
     import clickhouse_connect
 
     path = tmp_path_factory.mktemp("chdb")
-    return clickhouse_connect.get_client(interface="chdb", path=str(path))
+    from analytics.adapters.clickhouse import SESSION
+
+    return clickhouse_connect.get_client(interface="chdb", path=str(path), settings=SESSION)
 
 
 @pytest.fixture

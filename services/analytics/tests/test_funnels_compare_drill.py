@@ -21,6 +21,12 @@ def test_previous_year_of_29_february_is_28_february():
     previous = period.previous_year()
     assert previous.local(previous.start).isoformat() == "2027-02-28T00:00:00+03:00"
     assert previous.local(previous.end).isoformat() == "2027-03-01T00:00:00+03:00"
+    # A period ending (exclusive) on the 29th keeps its length: 22–29 Feb is seven days.
+    week = Period.parse("2028-02-22", "2028-02-29", "UTC").previous_year()
+    assert (week.start.isoformat(), week.end.isoformat()) == (
+        "2027-02-22T00:00:00+00:00",
+        "2027-03-01T00:00:00+00:00",
+    )
     whole = Period.parse("2028-02-01", "2028-03-01", "UTC").previous_year()
     assert (whole.start.isoformat(), whole.end.isoformat()) == (
         "2027-02-01T00:00:00+00:00",

@@ -141,8 +141,10 @@ def test_into_outfile_writes_nothing(api, tmp_path):
     response = sql(api, f"SELECT * FROM payments INTO OUTFILE '{target}'")
     assert response.status_code == 403
     assert not os.path.exists(target)
-    # The words inside a literal are data, not a clause.
-    assert sql(api, "SELECT 'x INTO OUTFILE y; z' AS s").json()["rows"] == [["x INTO OUTFILE y; z"]]
+    # OUTFILE is refused even inside a literal (a false refusal is harmless, a missed write is
+    # not); other statement-like text inside a literal is data.
+    assert sql(api, "SELECT 'x INTO OUTFILE y' AS s").status_code == 403
+    assert sql(api, "SELECT 'x; DROP TABLE y' AS s").json()["rows"] == [["x; DROP TABLE y"]]
 
 
 def test_the_projection_connection_stays_writable(api, clickhouse):
@@ -184,3 +186,12 @@ def test_a_query_over_the_time_limit_is_stopped(clickhouse):
 def test_an_oversized_request_is_413(api):
     response = sql(api, "SELECT 1 -- " + "x" * 300_000)
     assert (response.status_code, response.json()["error"]) == (413, "payload_too_large")
+
+
+def test_outfile_hidden_behind_a_tagged_dollar_string_is_refused(api, tmp_path):
+    target = tmp_path / "x.tsv"
+    response = sql(api, f"SELECT $a$'$a$ AS x FROM system.one INTO OUTFILE '{target}' --'")
+    assert response.status_code == 403
+    assert not target.exists()
+    # A tagged dollar-quoted string is a literal: a ';' inside it is data.
+    assert sql(api, "SELECT $t$a;b$t$ AS s").json()["rows"] == [["a;b"]]

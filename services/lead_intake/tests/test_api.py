@@ -72,6 +72,8 @@ def test_idempotency_survives_a_restart_of_the_service(settings, nats_server):
         ({"email": "a@b.ru", "message": "x" * 6000}, "message"),
         ({"email": "a@b.ru", "form_id": "bad id!"}, "form_id"),
         ([1, 2], "body"),
+        ({"email": "a@b.ru", "at": "2026-01-01T00:00:00"}, "at"),
+        ({"email": "a@b.ru", "first_touch": {"at": "2026-01-01T00:00:00"}}, "first_touch.at"),
     ],
 )
 def test_bad_input_is_422_naming_the_field_and_publishes_nothing(client, nats_server, body, field):

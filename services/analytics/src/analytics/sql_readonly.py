@@ -30,7 +30,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
-from analytics.adapters.clickhouse import ClickHouse
+from analytics.adapters.clickhouse import SESSION, ClickHouse
 from analytics.settings import AnalyticsSettings
 from analytics.tabular import Rejected
 
@@ -42,7 +42,7 @@ LIMITS_HIT = {158, 159, 160, 241, 396}  # too many rows, timeout, too slow, memo
 # Literals, quoted identifiers and comments, blanked before looking at the statement's shape.
 OPAQUE = re.compile(
     r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`(?:[^`\\]|\\.|``)*`"
-    r"|--[^\n]*|#[^\n]*|/\*.*?\*/|\$\$.*?\$\$",
+    r"|--[^\n]*|#[^\n]*|/\*.*?\*/|\$([A-Za-z0-9_]*)\$.*?\$\1\$",
     re.S,
 )
 
@@ -67,6 +67,7 @@ def analyst_client(ch: ClickHouse, settings: AnalyticsSettings) -> Client:
             username=settings.clickhouse_analyst_user,
             password=settings.clickhouse_analyst_password,
             database=ch.db,
+            settings=SESSION,
         )
     if settings.clickhouse_mode == "http":
         return clickhouse_connect.get_client(
@@ -75,10 +76,10 @@ def analyst_client(ch: ClickHouse, settings: AnalyticsSettings) -> Client:
             username=settings.clickhouse_user,
             password=settings.clickhouse_password,
             database=ch.db,
-            settings=limits(settings),
+            settings=limits(settings) | SESSION,
         )
     client = clickhouse_connect.get_client(interface="chdb", path=ch.client.path, database=ch.db)
-    for name, value in limits(settings).items():
+    for name, value in (SESSION | limits(settings)).items():
         client.set_client_setting(name, value)
     return client
 
@@ -89,6 +90,10 @@ def refuse(reason: str) -> Rejected:
 
 def single_statement(sql: str) -> str:
     """The statement without a trailing `;`; refuses several statements and INTO OUTFILE."""
+    # Anywhere in the raw text, literals included: a false refusal is harmless, a missed
+    # file write is not (chDB writes INTO OUTFILE even in readonly mode).
+    if re.search(r"OUTFILE", sql, re.I):
+        raise refuse("INTO OUTFILE is not allowed")
     code = OPAQUE.sub(" ", sql).rstrip().rstrip(";")
     if ";" in code:
         raise refuse("one statement per request")

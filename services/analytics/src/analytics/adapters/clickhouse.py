@@ -14,16 +14,23 @@ from clickhouse_connect.driver.client import Client
 
 from analytics.settings import AnalyticsSettings
 
+# Query parameters are naive UTC date-times; the engine must read them as UTC whatever the
+# host's or the server's time zone is.
+SESSION = {"session_timezone": "UTC"}
+
 
 def connect(settings: AnalyticsSettings) -> Client:
     if settings.clickhouse_mode == "chdb":
         settings.chdb_path.mkdir(parents=True, exist_ok=True)
-        return clickhouse_connect.get_client(interface="chdb", path=str(settings.chdb_path))
+        return clickhouse_connect.get_client(
+            interface="chdb", path=str(settings.chdb_path), settings=SESSION
+        )
     return clickhouse_connect.get_client(
         host=settings.clickhouse_host,
         port=settings.clickhouse_port,
         username=settings.clickhouse_user,
         password=settings.clickhouse_password,
+        settings=SESSION,
     )
 
 

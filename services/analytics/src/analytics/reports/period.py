@@ -33,11 +33,14 @@ def parse_moment(field: str, raw: str, zone: ZoneInfo) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _year_back(moment: datetime) -> datetime:
-    """The same local date-time a year earlier; 29 February becomes 28 February."""
+def _year_back(moment: datetime, end: bool = False) -> datetime:
+    """The same local date-time a year earlier. 29 February becomes 28 February for a start and
+    1 March for an (exclusive) end, so a period ending on the 29th keeps its last day."""
     try:
         return moment.replace(year=moment.year - 1)
     except ValueError:
+        if end:
+            return moment.replace(year=moment.year - 1, month=3, day=1)
         return moment.replace(year=moment.year - 1, day=28)
 
 
@@ -70,7 +73,7 @@ class Period:
     def previous_year(self) -> Period:
         """The same local dates a year back (DST and 29 February handled in local time)."""
         start = _year_back(self.local(self.start)).astimezone(UTC)
-        end = _year_back(self.local(self.end)).astimezone(UTC)
+        end = _year_back(self.local(self.end), end=True).astimezone(UTC)
         return Period(start, end, self.tz)
 
     @property

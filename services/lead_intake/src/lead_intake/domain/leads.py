@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from crm_contracts.envelope import derived_id
 from crm_contracts.events import Contact, LeadReceived, Touch
@@ -34,7 +34,7 @@ class TouchIn(BaseModel):
     yclid: str | None = Short
     fbclid: str | None = Short
     visitor_id: str | None = Field(default=None, max_length=128)
-    at: datetime | None = None
+    at: AwareDatetime | None = None  # with its offset: a touch time must be unambiguous
 
 
 class LeadIn(TouchIn):
