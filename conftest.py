@@ -5,12 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-
-# The suite runs with a non-UTC host time zone, as many servers do: code that silently reads
-# or writes local time (e.g. naive query parameters read in the engine's zone) fails here.
-os.environ["TZ"] = "Europe/Moscow"
-time.tzset()
-
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +12,11 @@ from pathlib import Path
 import pytest
 
 from tests.support.nats import NatsServer
+
+# The suite runs with a non-UTC host time zone, as many servers do: code that silently reads
+# or writes local time (e.g. naive query parameters read in the engine's zone) fails here.
+os.environ["TZ"] = "Europe/Moscow"
+time.tzset()
 
 
 @pytest.fixture
