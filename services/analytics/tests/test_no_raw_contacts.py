@@ -78,3 +78,31 @@ def test_scrub_keeps_everything_else():
         "touch": {"utm_source": "google"},
         "message": "hi",
     }
+
+
+def test_contacts_inside_titles_messages_and_custom_fields_are_masked(clickhouse):
+    from services.analytics.tests.history import DealStory
+
+    received = lead("l2", AT, email="bob@mail.ru")
+    received = received.model_copy(
+        update={
+            "message": "call me at +7 912 345-67-89 or bob@mail.ru",
+            "custom_fields": {"mobile": "+79123456789", "product": "sofa"},
+        }
+    )
+    story = DealStory("d2", AT, "10", lead_id="l2")
+    story.events[0] = story.events[0].model_copy(update={"title": "bob@mail.ru (contact)"})
+    load(clickhouse, [received, *story.events])
+    for table in ("events", "deals", "fold_events"):
+        for needle in ("bob@mail.ru", "9123456789", "912 345"):
+            rows = clickhouse.rows(
+                f"SELECT count() AS n FROM {{db}}.{table} "
+                f"WHERE positionCaseInsensitive(toString(tuple(*)), {{needle:String}}) > 0",
+                {"needle": needle},
+            )
+            assert rows == [{"n": 0}], (table, needle)
+    [deal] = clickhouse.rows("SELECT title FROM {db}.deals FINAL")
+    assert deal["title"].endswith(" (contact)") and deal["title"].startswith("[")
+    assert clickhouse.rows(
+        "SELECT count() AS n FROM {db}.events WHERE positionCaseInsensitive(payload, 'sofa') > 0"
+    ) == [{"n": 1}]

@@ -89,3 +89,18 @@ def test_amount_payments_and_tasks():
         T0 + 6 * H,
         "m1",
     )
+
+
+def test_a_late_event_still_lands_when_a_newer_one_was_stored_first(clickhouse):
+    """v1 and v3 are stored before v2 arrives (a redelivery after kill -9 does this): the
+    deal row must end with both v2's stage and v3's amount."""
+    from services.analytics.tests.reports_support import load
+
+    story = DealStory("d1", T0, "100").move("qualified", T0 + H).set_amount("700", T0 + 2 * H)
+    v1, v2, v3 = story.events
+    load(clickhouse, [v1])
+    load(clickhouse, [v3])
+    load(clickhouse, [v2])
+    load(clickhouse, [v3, v1])  # and redelivered again: no change
+    rows = clickhouse.rows("SELECT stage, amount, version FROM {db}.deals FINAL")
+    assert rows == [{"stage": "qualified", "amount": Decimal("700.00"), "version": 3}]

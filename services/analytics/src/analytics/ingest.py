@@ -6,15 +6,13 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.domain.hashing import scrub
 from analytics.projection.config import ProjectionConfig
-from analytics.projection.folds import FOLDS, fold
-from analytics.projection.rows import Row
+from analytics.projection.folds import FOLDS, fold, pseudonymise
 from analytics.projection.tables import COLUMNS, event_row, rows_of
 from crm_contracts.envelope import Event
 from crm_contracts.events import ANY_EVENT, BY_TYPE
@@ -52,30 +50,27 @@ def parse_batch(bodies: list[bytes]) -> Parsed:
     return parsed
 
 
-def load_rows(ch: ClickHouse, row_type: type[Row], keys: set[str]) -> dict[str, Row]:
-    """The current rows of a latest-state table for the keys a batch touches."""
+FOLD_COLUMNS = ("stream", "key", "version", "event_id", "payload")
+
+
+def load_history(ch: ClickHouse, stream: str, keys: set[str]) -> list[Event]:
+    """Every stored event of the given keys of one folded table, oldest version first."""
     if not keys:
-        return {}
-    columns = row_type.columns()
+        return []
     rows = ch.rows(
-        f"SELECT {', '.join(columns)} FROM {{db}}.{row_type.TABLE} FINAL "
-        f"WHERE {row_type.KEY} IN {{keys:Array(String)}}",
-        {"keys": sorted(keys)},
+        "SELECT payload FROM {db}.fold_events FINAL "
+        "WHERE stream = {stream:String} AND key IN {keys:Array(String)} ORDER BY key, version",
+        {"stream": stream, "keys": sorted(keys)},
     )
-    current = {}
-    for row in rows:
-        for name, value in row.items():
-            if isinstance(value, datetime) and value.tzinfo is None:
-                row[name] = value.replace(tzinfo=UTC)  # DateTime64(3, 'UTC') comes back naive
-        current[row[row_type.KEY]] = row_type(**row)
-    return current
+    return [ANY_EVENT.validate_json(r["payload"]) for r in rows]
 
 
 def ingest(
     ch: ClickHouse, events: list[Event], payloads: list[str], config: ProjectionConfig
 ) -> None:
-    """One INSERT per table per batch. Idempotent: events and single-event rows collapse on
-    their keys, and latest-state rows only move forward in version."""
+    """One INSERT per table per batch. Idempotent and order-proof: events and single-event rows
+    collapse on their keys; latest-state rows are re-folded from each key's whole history (a
+    row of the same version inserted later wins in ReplacingMergeTree, and it is the fuller)."""
     tables: dict[str, list[list[object]]] = defaultdict(list)
     tables["events"] = [
         event_row(e, json.dumps(scrub(json.loads(p), config.hash_salt), ensure_ascii=False))
@@ -86,7 +81,15 @@ def ingest(
             tables[table].append(row)
     for table, rows in tables.items():
         ch.insert(table, rows, COLUMNS[table])
+    private = [pseudonymise(e, config.hash_salt) for e in events]
+    history = [
+        [row_type.TABLE, key, e.aggregate_version, e.event_id, e.model_dump_json()]
+        for row_type, key_of, _ in FOLDS
+        for e in private
+        if (key := key_of(e))
+    ]
+    ch.insert("fold_events", history, FOLD_COLUMNS)
     for row_type, key_of, apply in FOLDS:
-        keys = {k for k in map(key_of, events) if k}
-        changed = fold(events, load_rows(ch, row_type, keys), key_of, apply, config)
-        ch.insert(row_type.TABLE, [r.values() for r in changed.values()], row_type.columns())
+        keys = {k for k in map(key_of, private) if k}
+        rows = fold(load_history(ch, row_type.TABLE, keys), {}, key_of, apply, config)
+        ch.insert(row_type.TABLE, [r.values() for r in rows.values()], row_type.columns())

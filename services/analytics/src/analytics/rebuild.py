@@ -38,7 +38,9 @@ from crm_contracts.streams import CRM
 
 log = logging.getLogger(__name__)
 # Exactly the tables ingest() writes.
-STREAM_TABLES = tuple(sorted(set(COLUMNS) | {row_type.TABLE for row_type, _, _ in FOLDS}))
+STREAM_TABLES = tuple(
+    sorted(set(COLUMNS) | {row_type.TABLE for row_type, _, _ in FOLDS} | {"fold_events"})
+)
 KEPT_JOBS = 20
 
 

@@ -194,6 +194,22 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             ORDER BY (currency, date)""",
         ],
     ),
+    (
+        2,
+        "history of the folded tables, by key and version",
+        [
+            # Each deal/task/client is re-folded from all its events on every batch that touches
+            # it, so a late (redelivered, reordered) event still lands. Contacts pseudonymised.
+            """CREATE TABLE IF NOT EXISTS {db}.fold_events (
+                stream LowCardinality(String),
+                key String,
+                version UInt32,
+                event_id UUID,
+                payload String
+            ) ENGINE = ReplacingMergeTree
+            ORDER BY (stream, key, version, event_id)""",
+        ],
+    ),
 ]
 
 

@@ -16,8 +16,8 @@ LEADS_CONSUMER = "deal_pipeline_leads"
 
 
 def lead_title(lead: LeadReceived) -> str:
-    who = lead.contact.name or lead.contact.email or lead.contact.phone or "lead"
-    return f"{who} ({lead.form_id})"
+    """The name if the lead gave one; never a phone or e-mail (titles travel to analytics)."""
+    return f"{lead.contact.name or 'Lead'} ({lead.form_id})"
 
 
 def build_router(app: DealsApp, broker: NatsBroker) -> NatsRouter:

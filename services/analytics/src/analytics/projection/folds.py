@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from analytics.domain.hashing import contact_hash
+from analytics.domain.hashing import contact_hash, mask_contacts
 from analytics.projection.config import ProjectionConfig
 from analytics.projection.rows import ClientRow, DealRow, Row, TaskRow
 from crm_contracts.envelope import Event
@@ -115,14 +115,14 @@ def apply_task(event: Event, row: TaskRow | None, _: ProjectionConfig) -> TaskRo
 def apply_client(event: Event, row: ClientRow | None, config: ProjectionConfig) -> ClientRow | None:
     if not _newer(event, row):
         return None
-    salt, at = config.hash_salt, event.occurred_at
+    at = event.occurred_at  # contacts are already hashes here (see pseudonymise)
     if isinstance(event, ClientRegistered):
         return ClientRow(
             client_id=event.client_id,
             lead_id=event.lead_id or "",
             registered_at=at,
-            phone_hashes=[contact_hash(event.phone, salt)] if event.phone else [],
-            email_hashes=[contact_hash(event.email, salt)] if event.email else [],
+            phone_hashes=[event.phone] if event.phone else [],
+            email_hashes=[event.email] if event.email else [],
             updated_at=at,
             version=event.aggregate_version,
         )
@@ -130,12 +130,37 @@ def apply_client(event: Event, row: ClientRow | None, config: ProjectionConfig) 
         base = row or ClientRow(event.client_id, "", at, [], [], at)
         return replace(
             base,
-            phone_hashes=[contact_hash(p, salt) for p in event.phones],
-            email_hashes=[contact_hash(e, salt) for e in event.emails],
+            phone_hashes=list(event.phones),
+            email_hashes=list(event.emails),
             updated_at=at,
             version=event.aggregate_version,
         )
     return None
+
+
+def pseudonymise(event: Event, salt: str) -> Event:
+    """The event as the folded tables may keep it: client contacts as salted hashes, no client
+    name or chat id, contacts inside titles masked."""
+    if isinstance(event, ClientRegistered):
+        return event.model_copy(
+            update={
+                "name": None,
+                "phone": contact_hash(event.phone, salt) or None,
+                "email": contact_hash(event.email, salt) or None,
+            }
+        )
+    if isinstance(event, ClientUpdated):
+        return event.model_copy(
+            update={
+                "name": None,
+                "telegram_chat_id": None,
+                "phones": [contact_hash(p, salt) for p in event.phones],
+                "emails": [contact_hash(e, salt) for e in event.emails],
+            }
+        )
+    if isinstance(event, DealOpened | TaskScheduled):
+        return event.model_copy(update={"title": mask_contacts(event.title, salt)})
+    return event
 
 
 def deal_key(event: Event) -> str | None:
@@ -159,7 +184,8 @@ FOLDS = (
 
 def fold(events, current, key_of, apply, config):  # type: ignore[no-untyped-def]
     """Apply `events` (any order; applied by version) onto `current` rows by key; returns the
-    rows that changed, in their final state."""
+    rows that changed, in their final state. The projection folds the whole history of each
+    touched key from scratch, so an event that arrives late is never lost."""
     changed = {}
     touched = [e for e in events if key_of(e)]
     for event in sorted(touched, key=lambda e: (key_of(e), e.aggregate_version)):

@@ -12,7 +12,13 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, RecordConflictError, Transcoding
+from eventsourcing.persistence import (
+    InternalError,
+    JSONTranscoder,
+    OperationalError,
+    RecordConflictError,
+    Transcoding,
+)
 
 from deal_pipeline.domain.counter import Counter
 from deal_pipeline.domain.deal import Deal
@@ -35,6 +41,9 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
+STARTUP_ATTEMPTS = 5
+
+
 class Store(Application[UUID]):
     # Long deals are loaded from their latest snapshot plus the events after it.
     # The round-robin and invoice counters take an event per lead / invoice: snapshot them too.
@@ -43,7 +52,16 @@ class Store(Application[UUID]):
     def __init__(
         self, env: dict[str, str] | None = None, snapshot_interval: int = SNAPSHOT_INTERVAL
     ) -> None:
-        super().__init__(env)
+        # Replicas starting together on a fresh PostgreSQL database race on creating the
+        # tables ("tuple concurrently updated"): try again, the second time they exist.
+        for attempt in range(STARTUP_ATTEMPTS):
+            try:
+                super().__init__(env)
+                break
+            except (InternalError, OperationalError):
+                if attempt == STARTUP_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
         self.snapshotting_intervals = {Deal: snapshot_interval, Counter: snapshot_interval}
         self.on_saved: Callable[[], None] = lambda: None
 
