@@ -19,6 +19,7 @@ def test_leads_to_funnel_and_emails(stack, smtp_server):
     ]:
         response = httpx.post(
             f"{intake}/v1/leads",
+            headers={"X-API-Key": "dev-api-key"},
             json={
                 "name": name,
                 **contact,
@@ -87,7 +88,12 @@ def test_leads_to_funnel_and_emails(stack, smtp_server):
     assert sent == expected
 
     # Bad input anywhere is a 4xx with a reason, never a 500.
-    assert httpx.post(f"{intake}/v1/leads", json={"name": "x"}).status_code == 422
+    assert (
+        httpx.post(
+            f"{intake}/v1/leads", json={"name": "x"}, headers={"X-API-Key": "dev-api-key"}
+        ).status_code
+        == 422
+    )
     closed = httpx.post(
         f"{pipeline}/v1/deals/{deals['Ann']['id']}/stage", json={"stage": "new"}, headers=KEY
     )

@@ -19,7 +19,7 @@ def post_lead(intake: str, i: int) -> str:
     response = httpx.post(
         f"{intake}/v1/leads",
         json={"name": f"Client {i}", "email": f"client{i}@mail.ru"},
-        headers={"Idempotency-Key": f"fault-{i}"},
+        headers={"Idempotency-Key": f"fault-{i}", "X-API-Key": "dev-api-key"},
         timeout=10,
     )
     assert response.status_code == 202, response.text

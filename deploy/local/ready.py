@@ -20,6 +20,7 @@ SERVICES = {
     "analytics": ("ANALYTICS_PORT", 8004),
 }
 API_KEY = os.environ.get("DEAL_PIPELINE_API_KEY", "dev-api-key")
+INTEGRATION_KEY = os.environ.get("LEAD_INTAKE_INTEGRATION_API_KEY", "dev-api-key")
 LOST_REASONS = ["price", "competitor", "no_budget", "no_response", "not_a_fit", "other"]
 DEMO = [  # name, contact, landing page, stages to move through, amount
     (
@@ -120,7 +121,7 @@ def seed_demo() -> None:
         lead = httpx.post(
             f"{url('lead-intake')}/v1/leads",
             json={"name": name, "landing_url": landing, "form_id": "demo", **contact},
-            headers={"Idempotency-Key": f"demo-{i}"},
+            headers={"Idempotency-Key": f"demo-{i}", "X-API-Key": INTEGRATION_KEY},
         ).json()
         deal = None
         for _ in range(100):

@@ -9,6 +9,7 @@ from tests.support.nats import stream_messages
 
 API_KEY = "test-operator-key"
 OPERATOR = {"X-API-Key": API_KEY}
+INTEGRATION = {"X-API-Key": "dev-api-key"}  # the default integration key (POST /v1/leads)
 ORIGIN = "https://shop.example"
 CONTACT_FORM = {
     "title": "Contact us",

@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.lead_intake.tests.helpers import lead_events, leads_on_stream
+from services.lead_intake.tests.helpers import INTEGRATION, lead_events, leads_on_stream
 
 
 def test_accepted_lead_is_on_the_stream_with_its_id_as_msg_id(client, nats_server):
@@ -15,6 +15,7 @@ def test_accepted_lead_is_on_the_stream_with_its_id_as_msg_id(client, nats_serve
             "landing_url": "https://x.ru/?utm_source=yandex&utm_medium=cpc",
             "first_touch": {"utm_source": "google", "at": "2026-10-01T10:00:00Z"},
         },
+        headers=INTEGRATION,
     )
     assert response.status_code == 202
     body = response.json()
@@ -38,8 +39,8 @@ def test_accepted_lead_is_on_the_stream_with_its_id_as_msg_id(client, nats_serve
 def test_a_repeated_submission_is_the_same_lead_and_published_once(
     client, nats_server, headers, body
 ):
-    first = client.post("/v1/leads", json=body, headers=headers).json()
-    second = client.post("/v1/leads", json=body, headers=headers).json()
+    first = client.post("/v1/leads", json=body, headers=INTEGRATION | headers).json()
+    second = client.post("/v1/leads", json=body, headers=INTEGRATION | headers).json()
     assert first["lead_id"] == second["lead_id"]
     assert (first["duplicate"], second["duplicate"]) == (False, True)
     assert len(leads_on_stream(nats_server.url)) == 1
@@ -55,7 +56,9 @@ def test_idempotency_survives_a_restart_of_the_service(settings, nats_server):
         with TestClient(create_app(settings)) as client:
             wait_until(lambda: client.get("/readyz").status_code == 200, what="ready")
             return client.post(
-                "/v1/leads", json={"email": "a@b.ru"}, headers={"Idempotency-Key": "r-1"}
+                "/v1/leads",
+                json={"email": "a@b.ru"},
+                headers=INTEGRATION | {"Idempotency-Key": "r-1"},
             ).json()
 
     first, second = post(), post()
@@ -77,7 +80,7 @@ def test_idempotency_survives_a_restart_of_the_service(settings, nats_server):
     ],
 )
 def test_bad_input_is_422_naming_the_field_and_publishes_nothing(client, nats_server, body, field):
-    response = client.post("/v1/leads", json=body)
+    response = client.post("/v1/leads", json=body, headers=INTEGRATION)
     assert response.status_code == 422
     assert response.json()["error"] == "validation_failed"
     assert field in [e["field"] for e in response.json()["errors"]]
@@ -86,7 +89,9 @@ def test_bad_input_is_422_naming_the_field_and_publishes_nothing(client, nats_se
 
 def test_not_json_is_422_not_500(client):
     response = client.post(
-        "/v1/leads", content=b"{not json", headers={"content-type": "application/json"}
+        "/v1/leads",
+        content=b"{not json",
+        headers=INTEGRATION | {"content-type": "application/json"},
     )
     assert response.status_code == 422
 
@@ -95,11 +100,13 @@ def test_body_over_the_limit_is_413_and_other_content_types_415(client):
     big = client.post(
         "/v1/leads",
         content=b'{"email": "a@b.ru", "message": "' + b"x" * 70_000 + b'"}',
-        headers={"content-type": "application/json"},
+        headers=INTEGRATION | {"content-type": "application/json"},
     )
     assert big.status_code == 413
     assert big.json()["errors"] == [{"field": "body", "reason": "over 65536 bytes"}]
-    xml = client.post("/v1/leads", content=b"<lead/>", headers={"content-type": "text/xml"})
+    xml = client.post(
+        "/v1/leads", content=b"<lead/>", headers=INTEGRATION | {"content-type": "text/xml"}
+    )
     assert xml.status_code == 415
     assert xml.json()["errors"][0]["field"] == "content-type"
 
@@ -110,8 +117,8 @@ def test_ops_endpoints_and_metrics(client):
         "nats": True,
         "spool": {"ok": True, "depth": 0},
     }
-    client.post("/v1/leads", json={"email": "a@b.ru"})
-    client.post("/v1/leads", json={"name": "no contact"})
+    client.post("/v1/leads", json={"email": "a@b.ru"}, headers=INTEGRATION)
+    client.post("/v1/leads", json={"name": "no contact"}, headers=INTEGRATION)
     metrics = client.get("/metrics").text
     assert 'crm_http_requests_total{method="POST",route="/v1/leads",status="202"}' in metrics
     assert "crm_publish_seconds_count" in metrics
@@ -122,3 +129,10 @@ def test_ops_endpoints_and_metrics(client):
         "crm_intake_spool_depth 0.0",
     ):
         assert line in metrics
+
+
+def test_integrations_need_the_key(client, nats_server):
+    assert client.post("/v1/leads", json={"email": "a@b.ru"}).status_code == 401
+    wrong = client.post("/v1/leads", json={"email": "a@b.ru"}, headers={"X-API-Key": "no"})
+    assert wrong.status_code == 403
+    assert leads_on_stream(nats_server.url) == []

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from services.lead_intake.tests.helpers import leads_on_stream
+from services.lead_intake.tests.helpers import INTEGRATION, leads_on_stream
 from tests.support.net import wait_until
 from tests.support.services import ServiceProcess
 
@@ -55,7 +55,7 @@ async def in_flight(client: httpx.AsyncClient) -> float:
 
 
 def post(client: httpx.AsyncClient, i: int):
-    return client.post("/v1/leads", json={"email": f"c{i}@mail.ru"})
+    return client.post("/v1/leads", json={"email": f"c{i}@mail.ru"}, headers=INTEGRATION)
 
 
 def test_concurrent_publishes_wait_for_their_acks_together(nats_server, tmp_path, procs):

@@ -43,6 +43,7 @@ def intake_url(tmp_path_factory):
             "LEAD_INTAKE_NATS_URL": nats.url,
             "LEAD_INTAKE_DATA_DIR": str(data / "intake"),
             "LEAD_INTAKE_API_KEY": API_KEY,
+            "LEAD_INTAKE_INTEGRATION_API_KEY": API_KEY,  # one key reaches every operation
             "LEAD_INTAKE_RATE_BURST_PER_IP": "1000000",
             "LEAD_INTAKE_RATE_BURST_PER_FORM": "1000000",
         },

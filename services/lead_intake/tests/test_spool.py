@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.lead_intake.tests.helpers import CONTACT_FORM, leads_on_stream
+from services.lead_intake.tests.helpers import CONTACT_FORM, INTEGRATION, leads_on_stream
 from tests.support.net import wait_until
 from tests.support.services import ServiceProcess
 
@@ -44,7 +44,7 @@ async def post_all(url: str, numbers: range) -> dict[int, dict]:
             response = await client.post(
                 "/v1/leads",
                 json={"name": f"Lead {i}", "email": f"lead{i}@mail.ru"},
-                headers={"Idempotency-Key": f"spool-{i}"},
+                headers=INTEGRATION | {"Idempotency-Key": f"spool-{i}"},
             )
             assert response.status_code == 202, response.text
             return response.json()

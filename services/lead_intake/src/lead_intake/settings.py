@@ -12,6 +12,7 @@ class IntakeSettings(ServiceSettings):
 
     port: int = 8001
     api_key: str = "dev-api-key"  # operator API (forms)
+    integration_api_key: str = "dev-api-key"  # POST /v1/leads (header X-API-Key)
     data_dir: Path = Path(".run/lead_intake")  # the spool lives here
     publish_timeout: float = 2.0  # no JetStream ack within this → the lead goes to the spool
     default_phone_region: str = "RU"

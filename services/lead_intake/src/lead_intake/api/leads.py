@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from pydantic import BaseModel
 
+from crm_contracts.runtime.security import api_key_required
 from lead_intake.domain import LeadIn
 from lead_intake.metrics import RECEIVED
 
-router = APIRouter(prefix="/v1", tags=["leads"])
+
+def integration_key(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> None:
+    """Integrations (call tracking, chats, imports) post with a key; browsers use forms."""
+    api_key_required(request.app.state.settings.integration_api_key)(x_api_key)
+
+
+router = APIRouter(prefix="/v1", tags=["leads"], dependencies=[Depends(integration_key)])
 
 
 class Accepted(BaseModel):
