@@ -30,7 +30,9 @@ KEEP_DAYS = 400
 
 
 def _order(event: Event) -> list[Any]:
-    return [event.occurred_at.isoformat(), event.aggregate_version]
+    # The records of one key come from one aggregate: its version is the true order (clocks
+    # of different replicas may disagree); the time only breaks ties.
+    return [event.aggregate_version, event.occurred_at.isoformat()]
 
 
 class Directory:
@@ -42,17 +44,24 @@ class Directory:
         self.tasks = JsonBucket(broker, "notification_tasks", KEEP_DAYS)
 
     async def _merge(
-        self, bucket: JsonBucket, key: str | None, event: Event, **fields: Any
+        self,
+        bucket: JsonBucket,
+        key: str | None,
+        event: Event,
+        full: bool = False,
+        **fields: Any,
     ) -> bool:
-        """Apply unless something newer is already stored; False if the event is stale."""
+        """Apply unless something newer is already stored; False if the event is stale. A
+        `full` card (manager, client) also clears what it leaves empty."""
         if not key:
             return False
         order = _order(event)
-        changes = {k: v for k, v in fields.items() if v is not None}
+        changes = fields if full else {k: v for k, v in fields.items() if v is not None}
 
         def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
             current = current or {}
-            if current.get("_order") and current["_order"] > order:
+            stored = current.get("_order")
+            if stored and isinstance(stored[0], int) and stored > order:
                 return None
             return current | changes | {"_order": order}
 
@@ -68,6 +77,7 @@ class Directory:
                     self.managers,
                     event.manager_id,
                     event,
+                    full=True,
                     id=event.manager_id,
                     **fields,
                     timezone=event.timezone,
@@ -90,6 +100,7 @@ class Directory:
                     self.clients,
                     event.client_id,
                     event,
+                    full=True,
                     id=event.client_id,
                     name=event.name,
                     email=next(iter(event.emails), None),
