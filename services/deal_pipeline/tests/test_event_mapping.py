@@ -97,3 +97,23 @@ def test_clients_are_published_and_indexes_and_counters_stay_inside():
     counter.draw()
     internal = index.collect_events() + counter.collect_events()
     assert [to_contract(e) for e in internal] == [None, None, None]
+
+
+def test_a_head_of_sales_is_published_with_the_role():
+    from crm_contracts.events import ManagerUpdated
+    from deal_pipeline.domain.people import Manager
+
+    card = {
+        "name": "Olga",
+        "email": None,
+        "telegram_chat_id": "77",
+        "phone": None,
+        "active": True,
+        "timezone": "Europe/Moscow",
+        "role": "head",
+    }
+    manager = Manager(manager_id="olga", **Manager.card(**card))
+    manager.update(**card | {"role": "manager"})
+    registered, demoted = (to_contract(e) for e in manager.collect_events())
+    assert isinstance(registered, ManagerUpdated) and registered.role == "head"
+    assert demoted.role == "manager" and demoted.telegram_chat_id == "77"

@@ -92,6 +92,9 @@ def test_a_manager_card_is_checked_and_only_changes_are_recorded():
     assert [type(e).__name__ for e in manager.collect_events()] == ["Registered", "Updated"]
     with pytest.raises(InvalidValue):
         Manager.card(**card | {"name": " "})
+    with pytest.raises(InvalidValue):
+        Manager.card(**card | {"role": "boss"})
+    assert manager.role == "manager"  # a card without a role
 
 
 def test_a_plan_needs_a_month_and_a_non_negative_amount():

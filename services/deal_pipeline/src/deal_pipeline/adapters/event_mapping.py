@@ -187,6 +187,7 @@ def manager_updated(e: Any) -> Event:
         phone=e.phone,
         timezone=e.timezone,
         active=e.active,
+        role=getattr(e, "role", "manager"),  # events stored before roles existed have none
     )
 
 

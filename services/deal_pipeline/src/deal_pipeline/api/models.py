@@ -137,6 +137,7 @@ class PutManager(Body):
     phone: Short | None = None
     active: bool = True
     timezone: TimeZone = "Europe/Moscow"
+    role: Literal["manager", "head"] = "manager"  # heads of sales get digests
 
 
 class PutPlan(Body):
@@ -265,6 +266,7 @@ class ManagerView(BaseModel):
     phone: str | None
     active: bool
     timezone: str
+    role: str
     version: int
 
 

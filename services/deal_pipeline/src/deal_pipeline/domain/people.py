@@ -15,6 +15,9 @@ from deal_pipeline.domain.errors import InvalidValue
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
+ROLES = ("manager", "head")
+
+
 class Manager(Aggregate):
     @staticmethod
     def create_id(manager_id: str, **_: object) -> UUID:
@@ -30,9 +33,10 @@ class Manager(Aggregate):
         phone: str | None,
         active: bool,
         timezone: str,
+        role: str = "manager",  # events stored before roles existed have none
     ) -> None:
         self.manager_id = manager_id
-        self._apply_card(name, email, telegram_chat_id, phone, active, timezone)
+        self._apply_card(name, email, telegram_chat_id, phone, active, timezone, role)
 
     @classmethod
     def card(cls, **card: object) -> dict[str, object]:
@@ -43,6 +47,8 @@ class Manager(Aggregate):
             card["email"] = values.email(str(card["email"]))
         if card.get("phone"):
             card["phone"] = values.phone(str(card["phone"]))
+        if card.setdefault("role", "manager") not in ROLES:
+            raise InvalidValue(f"role must be one of {', '.join(ROLES)}", "role")
         return card
 
     def update(self, **card: object) -> None:
@@ -61,8 +67,9 @@ class Manager(Aggregate):
         phone: str | None,
         active: bool,
         timezone: str,
+        role: str = "manager",
     ) -> None:
-        self._apply_card(name, email, telegram_chat_id, phone, active, timezone)
+        self._apply_card(name, email, telegram_chat_id, phone, active, timezone, role)
 
     def _apply_card(
         self,
@@ -72,6 +79,7 @@ class Manager(Aggregate):
         phone: str | None,
         active: bool,
         timezone: str,
+        role: str = "manager",
     ) -> None:
         self.name = name
         self.email = email
@@ -79,6 +87,7 @@ class Manager(Aggregate):
         self.phone = phone
         self.active = active
         self.timezone = timezone
+        self.role = role  # "head": a head of sales (digests, escalations)
 
 
 class ManagerRoster(Aggregate):
