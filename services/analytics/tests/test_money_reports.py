@@ -226,3 +226,26 @@ def test_compare_with_previous_period(ch):
     assert totals["delta"]["revenue"] == "1900.00"
     assert totals["delta_pct"]["revenue"] == 111.76
     assert (totals["previous"]["won"], totals["delta"]["won"]) == (2, 1)
+
+
+def test_payments_in_another_currency_count_in_the_base_currency(ch):
+    from datetime import date
+    from decimal import Decimal
+
+    story = DealStory("g1", at(2, 14), "100", client="G", manager="m1").win(at(2, 14, 12))
+    story.pay("100.55", at(2, 15))
+    usd = story.events[-1].model_copy(update={"currency": "USD"})
+    load(ch, [*story.events[:-1], usd])
+    ch.insert(
+        "currency_rates",
+        [
+            [date(2026, 1, 1), "USD", Decimal("80")],
+            [date(2026, 2, 1), "USD", Decimal("90.5")],
+            [date(2026, 2, 20), "USD", Decimal("95")],
+        ],
+        ["date", "currency", "rate"],
+    )
+    month = feb(ch, lambda c, q: dynamics(c, q, "month"))
+    # 100.55 USD on 15 Feb at 90.5 (the latest rate on or before it) = 9099.775 → 9099.78.
+    assert month["totals"]["revenue"] == "12699.78"  # 3600 in RUB + 9099.78
+    assert by(feb(ch, abc)["rows"], "client_id")["G"]["revenue"] == "9099.78"

@@ -57,7 +57,8 @@ def report_query(
     compare: Compare | None = None,
 ) -> ReportQuery:
     period = Period.parse(from_, to, tz or request.app.state.settings.tz)
-    return ReportQuery(period, pipeline, manager, channel, source, campaign, compare)
+    base = request.app.state.settings.base_currency
+    return ReportQuery(period, pipeline, manager, channel, source, campaign, compare, base)
 
 
 Query_ = Annotated[ReportQuery, Depends(report_query)]

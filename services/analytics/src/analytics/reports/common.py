@@ -19,15 +19,21 @@ def filtered_deals(q: ReportQuery) -> tuple[str, dict[str, Any]]:
 
 
 def payments_between(q: ReportQuery, start: str = "start", end: str = "end") -> str:
-    """Payments in [start, end) of the filtered deals, with client and manager resolved."""
+    """Payments in [start, end) of the filtered deals, with client and manager resolved and
+    the amount in the base currency (at the latest rate on or before the payment's date; a
+    payment in a currency with no rate yet keeps its amount)."""
     deals_sql, _ = filtered_deals(q)
     return f"""
         SELECT p.payment_id AS payment_id, p.deal_id AS deal_id,
                if(p.client_id != '', p.client_id, d.client_id) AS client_id,
                if(p.manager_id != '', p.manager_id, d.manager_id) AS manager_id,
-               p.amount AS amount, p.paid_at AS paid_at
+               if(p.currency = {{base:String}} OR r.rate = 0, p.amount,
+                  toDecimal64(round(p.amount * r.rate, 2), 2)) AS amount,
+               p.paid_at AS paid_at
         FROM {{db}}.payments AS p FINAL
         INNER JOIN ({deals_sql}) AS d ON d.deal_id = p.deal_id
+        ASOF LEFT JOIN (SELECT currency, date, rate FROM {{db}}.currency_rates FINAL) AS r
+            ON r.currency = p.currency AND r.date <= toDate(p.paid_at)
         WHERE p.paid_at >= {{{start}:DateTime64(3)}} AND p.paid_at < {{{end}:DateTime64(3)}}
     """
 
@@ -60,7 +66,7 @@ def _bucket_start(day: date, bucket: str) -> date:
 
 def base_params(q: ReportQuery) -> dict[str, Any]:
     _, params = filtered_deals(q)
-    return {**q.period.params(), **params, "tz": q.period.tz}
+    return {**q.period.params(), **params, "tz": q.period.tz, "base": q.base_currency}
 
 
 def elapsed_days(q: ReportQuery, now: datetime) -> float:

@@ -20,6 +20,7 @@ class ReportQuery:
     source: str | None = None
     campaign: str | None = None
     compare: Compare | None = None
+    base_currency: str = "RUB"  # money is reported in it (settings.base_currency)
 
     def filters(self) -> dict[str, str]:
         names = ("pipeline", "manager", "channel", "source", "campaign")
