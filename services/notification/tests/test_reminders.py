@@ -69,8 +69,11 @@ def test_completing_first_cancels_and_rescheduling_replaces(
     service = start_service()
     put_rule(service, "task-soon", RULE)
     publish(MANAGER)
-    publish(task("t2", due_in=3.0))
-    publish(done("t2"))  # completed before its reminder: nothing is sent
+    publish(task("t2", due_in=3.0))  # its reminder is due in 2 s
+    pending = lambda: asyncio.run(pending_schedules(nats_server.url))  # noqa: E731
+    wait_until(lambda: pending() == 1, timeout=1.5, what="t2's reminder scheduled")
+    publish(done("t2"))  # completed before its reminder: the schedule itself goes away
+    wait_until(lambda: pending() == 0, timeout=1.5, what="t2's reminder removed before it fires")
     first = task("t3", due_in=2.5)
     publish(first)
     started = time.time()
