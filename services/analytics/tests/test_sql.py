@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from analytics.main import create_app
+from analytics.projection.tables import COLUMNS
 from analytics.settings import AnalyticsSettings
 
 KEY = {"X-API-Key": "sql-key"}
@@ -52,17 +53,7 @@ def api(clickhouse):  # type: ignore[no-untyped-def]
                 datetime(2026, 3, 3, tzinfo=UTC),
             ],
         ],
-        [
-            "payment_id",
-            "deal_id",
-            "client_id",
-            "manager_id",
-            "pipeline_id",
-            "invoice_id",
-            "amount",
-            "currency",
-            "paid_at",
-        ],
+        COLUMNS["payments"],
     )
     settings = AnalyticsSettings(api_key="sql-key", sql_max_result_rows=5)
     return TestClient(create_app(settings, clickhouse))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +16,8 @@ def jsonable(value: Any) -> Any:
         return {k: jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC).isoformat()  # DateTime64(3, 'UTC') comes back naive
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
