@@ -20,6 +20,9 @@ def main() -> None:
     for i in range(int(moves)):
         app.move_stage(UUID(deal_id), (first, second)[i % 2])
         app.record_payment(UUID(deal_id), Decimal("1"))
+        # A breath between rounds: on a loaded machine one worker could otherwise finish
+        # before the other is scheduled at all, and the two would never really contend.
+        time.sleep(0.01)
     app.close()
 
 
