@@ -127,11 +127,13 @@ class Rebuilder:
                 ),
             )
             job.state = "replaying"
-            await self._replay(sub, fresh, job)
+            await self._replay(sub, fresh, job, await self._stream_end(js))
             job.state = "catching_up"
             await self.gate.pause()
             try:
-                await self._replay(sub, fresh, job)
+                # With the projection held, whatever it acked is at or before the stream's end
+                # now; what comes later it projects itself, into the swapped-in tables.
+                await self._replay(sub, fresh, job, await self._stream_end(js))
                 job.state = "swapping"
                 await asyncio.to_thread(swap, self.ch, fresh)
             finally:
@@ -153,9 +155,14 @@ class Rebuilder:
             with suppress(Exception):
                 await asyncio.to_thread(fresh.command, "DROP DATABASE IF EXISTS {db} SYNC")
 
-    async def _replay(self, sub: Any, fresh: ClickHouse, job: RebuildJob) -> None:
-        """Until the consumer has delivered everything the stream holds right now."""
-        while True:
+    @staticmethod
+    async def _stream_end(js: Any) -> int:
+        return int((await js.stream_info(CRM)).state.last_seq)
+
+    async def _replay(self, sub: Any, fresh: ClickHouse, job: RebuildJob, until: int) -> None:
+        """Until the consumer has delivered the stream up to sequence `until` (a stream that
+        grows faster than one replays must not keep a rebuild going forever)."""
+        while job.last_sequence < until:
             try:
                 messages = await sub.fetch(self.batch_size, timeout=1.0)
             except TimeoutError:  # nats-py raises its own subclass or, at times, the bare one
