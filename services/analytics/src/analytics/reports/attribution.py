@@ -8,6 +8,7 @@ touch), won and revenue (credited), ad spend, CPL, CPO, ROMI, ДРР and average
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, timedelta
 from decimal import Decimal
 from typing import Any
@@ -81,22 +82,32 @@ def _selected(q: ReportQuery, touch: dict[str, Any]) -> bool:
 
 def _group_of(group_by: str, row: dict[str, Any]) -> str:
     value = row[GROUPS[group_by]]
-    return value or ("(none)" if group_by == "campaign" else "(unknown)")
+    return value or _empty(group_by)
 
 
-def attribution(
-    ch: ClickHouse,
-    q: ReportQuery,
-    model: str = "last_touch",
-    group_by: str = "channel",
-    lookback_days: int = 90,
-    half_life_days: float = 7.0,
-    channel_of_spend=None,  # type: ignore[no-untyped-def]
-) -> dict[str, Any]:
-    if model not in MODELS:
-        raise FieldError("model", f"one of {', '.join(MODELS)}")
-    if group_by not in GROUPS:
-        raise FieldError("group_by", f"one of {', '.join(GROUPS)}")
+def _empty(group_by: str) -> str:
+    return "(none)" if group_by == "campaign" else "(unknown)"
+
+
+def _values_of(group_by: str, key: str) -> list[str]:
+    """The stored values a row's key stands for (its label of the empty value is both)."""
+    return [key, ""] if key == _empty(group_by) else [key]
+
+
+@dataclass(frozen=True)
+class Share:
+    """A touch's share of one deal won or paid in the period (zero shares are left out)."""
+
+    deal_id: str
+    won: bool  # won in the period: the share counts in `won`
+    revenue: Decimal  # the deal's payments in the period
+    touch: PathTouch
+    weight: Decimal
+
+
+def _deals(q: ReportQuery, lookback_days: int) -> tuple[str, str, dict[str, Any]]:
+    """The deals attribution looks at (pipeline and manager filters), those of them won or
+    paid in the period, and the parameters."""
     where, params = _scope(q)
     params = base_params(q) | params | {"lookback": lookback_days}
     scoped = ReportQuery(q.period, pipeline=q.pipeline, manager=q.manager)
@@ -106,6 +117,15 @@ def attribution(
         f" AND closed_at < {{end:DateTime64(3)}}) OR deal_id IN "
         f"(SELECT deal_id FROM ({payments_between(scoped)}))"
     )
+    return deals, won_or_paid, params
+
+
+def shares(
+    ch: ClickHouse, q: ReportQuery, model: str, lookback_days: int, half_life_days: float
+) -> list[Share]:
+    """Every selected touch's non-zero share of the deals won or paid in the period."""
+    _, won_or_paid, params = _deals(q, lookback_days)
+    scoped = ReportQuery(q.period, pipeline=q.pipeline, manager=q.manager)
     with ch.consistent():
         targets = {r["deal_id"]: r for r in ch.rows(won_or_paid, params)}
         paths = ch.rows(PATHS_SQL.format(targets=won_or_paid), params)
@@ -117,6 +137,70 @@ def attribution(
                 params,
             )
         }
+    out = []
+    for p in paths:
+        deal = targets.get(p["deal_id"])
+        if deal is None:
+            continue
+        opened_at = p["opened_at"].replace(tzinfo=UTC)
+        path = [
+            PathTouch(at.replace(tzinfo=UTC), ch_, src, camp) for at, ch_, src, camp in p["path"]
+        ]
+        won = (
+            deal["status"] == "won"
+            and q.period.start <= deal["closed_at"].replace(tzinfo=UTC) < q.period.end
+        )
+        revenue = paid.get(p["deal_id"], ZERO)
+        for touch, w in zip(path, weights(model, path, opened_at, half_life_days), strict=True):
+            if w and _selected(q, touch.__dict__):
+                out.append(Share(p["deal_id"], won, revenue, touch, as_decimal(w)))
+    return out
+
+
+def credited_deals(
+    ch: ClickHouse,
+    q: ReportQuery,
+    model: str,
+    lookback_days: int,
+    half_life_days: float,
+    group_by: str | None = None,
+    groups: list[str] | None = None,
+) -> tuple[set[str], set[str]]:
+    """The deals whose path credits the group (a touch whose `group_by` value is one of
+    `groups`; any selected touch without them): those won in the period (under first_touch,
+    last_touch and last_non_direct as many as the group's `won`; under the fractional models
+    `won` sums shares and may differ from the count) and those paid in the period."""
+    won, paid = set(), set()
+    for share in shares(ch, q, model, lookback_days, half_life_days):
+        if group_by is None or getattr(share.touch, GROUPS[group_by]) in (groups or []):
+            if share.won:
+                won.add(share.deal_id)
+            if share.revenue:
+                paid.add(share.deal_id)
+    return won, paid
+
+
+def attribution(
+    ch: ClickHouse,
+    q: ReportQuery,
+    model: str = "last_touch",
+    group_by: str = "channel",
+    lookback_days: int = 90,
+    half_life_days: float = 7.0,
+    channel_of_spend=None,  # type: ignore[no-untyped-def]
+) -> dict[str, Any]:
+    """Per group: leads, deals (leads that opened one in the period), won and revenue
+    credited, spend and the ratios. Links of each row and of `totals`: `drill` (leads),
+    `drill_opened` (leads that opened a deal: `deals`), `drill_deals` (won deals whose path
+    credits the group: `won` under the single-touch models, see `credited_deals`) and
+    `drill_revenue` (deals paid in the period whose path credits it)."""
+    if model not in MODELS:
+        raise FieldError("model", f"one of {', '.join(MODELS)}")
+    if group_by not in GROUPS:
+        raise FieldError("group_by", f"one of {', '.join(GROUPS)}")
+    deals, _, params = _deals(q, lookback_days)
+    with ch.consistent():
+        credits = shares(ch, q, model, lookback_days, half_life_days)
         leads = ch.rows(
             own_touch_counts(
                 "SELECT lead_id FROM {db}.leads FINAL WHERE received_at >= {start:DateTime64(3)} "
@@ -141,27 +225,11 @@ def attribution(
     credit: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"won": Decimal(0), "revenue": Decimal(0), "leads": 0, "deals": 0, "spend": ZERO}
     )
-    for p in paths:
-        deal = targets.get(p["deal_id"])
-        if deal is None:
-            continue
-        opened_at = p["opened_at"].replace(tzinfo=UTC)
-        path = [
-            PathTouch(at.replace(tzinfo=UTC), ch_, src, camp) for at, ch_, src, camp in p["path"]
-        ]
-        won = (
-            deal["status"] == "won"
-            and q.period.start <= deal["closed_at"].replace(tzinfo=UTC) < q.period.end
-        )
-        revenue = paid.get(p["deal_id"], ZERO)
-        for touch, w in zip(path, weights(model, path, opened_at, half_life_days), strict=True):
-            if not w or not _selected(q, touch.__dict__):
-                continue
-            key = _group_of(group_by, touch.__dict__)
-            weight = as_decimal(w)
-            if won:
-                credit[key]["won"] += weight
-            credit[key]["revenue"] += revenue * weight
+    for share in credits:
+        key = _group_of(group_by, share.touch.__dict__)
+        if share.won:
+            credit[key]["won"] += share.weight
+        credit[key]["revenue"] += share.revenue * share.weight
     for r in filter(lambda r: _selected(q, r), leads):
         credit[_group_of(group_by, r)]["leads"] += r["n"]
     for r in filter(lambda r: _selected(q, r), opened):
@@ -180,7 +248,23 @@ def attribution(
         if _selected(q, row):
             credit[_group_of(group_by, row)]["spend"] += Decimal(r["cost"])
 
-    rows = [_figures(group_by, key, c, q) for key, c in sorted(credit.items())]
+    def links(key: str | None) -> dict[str, str]:
+        group = {} if key is None else {"group_by": group_by, "group": _values_of(group_by, key)}
+        credited = q.linker(
+            "deals",
+            model=model,
+            lookback_days=lookback_days,
+            half_life_days=half_life_days if model == "time_decay" else None,
+            **group,
+        )
+        return {
+            "drill": q.drill("leads", **group),
+            "drill_opened": q.drill("leads", basis="opened_deal", **group),
+            "drill_deals": credited(basis="won"),
+            "drill_revenue": credited(basis="paid"),
+        }
+
+    rows = [_figures(group_by, key, c) | links(key) for key, c in sorted(credit.items())]
     totals = _figures(
         group_by,
         "total",
@@ -191,8 +275,7 @@ def attribution(
             "deals": sum(c["deals"] for c in credit.values()),
             "spend": sum((c["spend"] for c in credit.values()), ZERO),
         },
-        q,
-    )
+    ) | links(None)
     totals.pop(group_by)
     return {
         **q.header("attribution"),
@@ -211,7 +294,7 @@ def _end_day(q: ReportQuery):  # type: ignore[no-untyped-def]
     return day if end.time() == end.time().min else day + timedelta(days=1)
 
 
-def _figures(group_by: str, key: str, c: dict[str, Any], q: ReportQuery) -> dict[str, Any]:
+def _figures(group_by: str, key: str, c: dict[str, Any]) -> dict[str, Any]:
     won = c["won"]
     revenue = c["revenue"].quantize(CENT)
     spend = c["spend"]
@@ -234,5 +317,4 @@ def _figures(group_by: str, key: str, c: dict[str, Any], q: ReportQuery) -> dict
         "romi_pct": pct(revenue - spend, spend),
         "drr_pct": pct(spend, revenue),
         "average_check": per(revenue, won) if won else None,
-        "drill": q.drill("leads", **{group_by: key}) if key != "total" else None,
     }

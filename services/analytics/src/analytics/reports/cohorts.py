@@ -18,30 +18,52 @@ from analytics.reports.common import (
 from analytics.reports.query import ReportQuery
 from crm_contracts.runtime.errors import FieldError
 
-COHORTS_SQL = """
+# Every payment up to the period's end by client and local month; each client's first month.
+# A row of the join is (cohort, offset, client): the client paid `offset` months after its first.
+COHORT_JOIN = """
 WITH paid AS ({paid}),
 firsts AS (SELECT client_id, min(month) AS first_month FROM paid GROUP BY client_id)
-SELECT f.first_month AS cohort, dateDiff('month', f.first_month, p.month) AS offset,
-       uniqExact(p.client_id) AS clients
+SELECT {select}
 FROM firsts AS f INNER JOIN paid AS p ON p.client_id = f.client_id
-WHERE f.first_month >= {{cohort_start:Date}}
-GROUP BY cohort, offset ORDER BY cohort, offset
+WHERE {where}
+"""
+CELL_COUNTS = """
+    f.first_month AS cohort, dateDiff('month', f.first_month, p.month) AS offset,
+    uniqExact(p.client_id) AS clients
+"""
+CELL = """
+    f.first_month = {cohort:Date}
+    AND dateDiff('month', f.first_month, p.month) = {cohort_offset:Int64}
 """
 
 
-def cohorts(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
-    """Clients whose first payment ever fell in a month of the period, by that month; for
-    each later month up to the period's end, the share of the cohort that paid in it."""
+def _join(q: ReportQuery, select: str, where: str) -> tuple[str, dict[str, Any]]:
+    """COHORT_JOIN over the query's payments (filters apply) since ever up to its end."""
     params = base_params(q) | {"ever": q.period.params()["start"].replace(year=1970)}
     paid = (
         f"SELECT client_id, {bucket_sql('paid_at', 'month')} AS month "
         f"FROM ({payments_between(q, 'ever', 'end')}) WHERE client_id != ''"
     )
+    return COHORT_JOIN.format(paid=paid, select=select, where=where), params
+
+
+def cohort_clients(q: ReportQuery, cohort: date, offset: int = 0) -> tuple[str, dict[str, Any]]:
+    """The clients of one cell of `cohorts`: first paid in month `cohort` and paid again
+    `offset` months later (0: the whole cohort)."""
+    sql, params = _join(q, "DISTINCT f.client_id AS client_id", CELL)
+    return sql, params | {"cohort": cohort, "cohort_offset": offset}
+
+
+def cohorts(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
+    """Clients whose first payment ever fell in a month of the period, by that month; for
+    each later month up to the period's end, the share of the cohort that paid in it. Each
+    count links to its clients (`basis=first_paid`, `cohort`, `cohort_offset`)."""
+    sql, params = _join(q, CELL_COUNTS, "f.first_month >= {cohort_start:Date}")
     start_month = q.period.local(q.period.start).date().replace(day=1)
     if q.period.local(q.period.start).date() != start_month:
         start_month = _next_month(start_month)  # only whole months make a cohort
     params["cohort_start"] = start_month
-    rows = ch.rows(COHORTS_SQL.format(paid=paid), params)
+    rows = ch.rows(f"{sql} GROUP BY cohort, offset ORDER BY cohort, offset", params)
     by_cohort: dict[date, dict[int, int]] = {}
     for r in rows:
         by_cohort.setdefault(r["cohort"], {})[r["offset"]] = r["clients"]
@@ -49,6 +71,7 @@ def cohorts(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     for cohort, offsets in sorted(by_cohort.items()):
         size = offsets.get(0, 0)
         months = max(offsets) if offsets else 0
+        link = q.linker("clients", basis="first_paid", cohort=cohort.isoformat()[:7])
         out.append(
             {
                 "cohort": cohort.isoformat()[:7],
@@ -61,7 +84,9 @@ def cohorts(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
                     }
                     for k in range(1, months + 1)
                 ],
-                "drill": q.drill("clients", basis="first_paid", cohort=cohort.isoformat()[:7]),
+                "drill": link(),
+                # Beside `retention`, whose cells keep their shape: month → link.
+                "drill_retention": {str(k): link(cohort_offset=k) for k in range(1, months + 1)},
             }
         )
     return {**q.header("cohorts"), "rows": out}
@@ -85,7 +110,8 @@ def parse_edges(raw: str) -> list[Decimal]:
 
 def amount_distribution(ch: ClickHouse, q: ReportQuery, edges: list[Decimal]) -> dict[str, Any]:
     """Won deals of the period by amount bucket [edge_i, edge_i+1) (the last is open), per
-    month of winning in the report's zone."""
+    month of winning in the report's zone. Each count links to its deals (`amount_min`,
+    `amount_max`: the same bucket rule over the same amount, the deal's)."""
     deals_sql, _ = filtered_deals(q)
     rows = ch.rows(
         f"SELECT {bucket_sql('closed_at', 'month')} AS month, amount FROM ({deals_sql}) "
@@ -93,13 +119,18 @@ def amount_distribution(ch: ClickHouse, q: ReportQuery, edges: list[Decimal]) ->
         "AND closed_at < {end:DateTime64(3)}",
         base_params(q),
     )
-    labels = [f"{lo}-{hi}" for lo, hi in zip(edges, edges[1:], strict=False)]
-    labels.append(f"{edges[-1]}+")
+    bounds = list(zip(edges, [*edges[1:], None], strict=True))
+    labels = [f"{lo}-{hi}" if hi is not None else f"{lo}+" for lo, hi in bounds]
     months: dict[date, list[int]] = {}
     for r in rows:
         index = sum(1 for e in edges if r["amount"] >= e) - 1
         if index >= 0:  # amounts below the first edge fall outside the histogram
             months.setdefault(r["month"], [0] * len(labels))[index] += 1
+
+    def links(within: Any = None) -> list[str]:
+        won = q.linker("deals", within, basis="won")
+        return [won(amount_min=lo, amount_max=hi) for lo, hi in bounds]
+
     out = [
         {
             "month": m.isoformat()[:7],
@@ -110,13 +141,19 @@ def amount_distribution(ch: ClickHouse, q: ReportQuery, edges: list[Decimal]) ->
         }
         for m, counts in sorted(months.items())
     ]
+    # Beside the rows, which keep their shape: month → bucket → link.
+    drill_rows = {
+        m.isoformat()[:7]: dict(zip(labels, links(bucket_period(q, m, "month")), strict=True))
+        for m in sorted(months)
+    }
     totals = [
-        {"bucket": label, "deals": sum(m["buckets"][i]["deals"] for m in out)}
-        for i, label in enumerate(labels)
+        {"bucket": label, "deals": sum(m["buckets"][i]["deals"] for m in out), "drill": link}
+        for i, (label, link) in enumerate(zip(labels, links(), strict=True))
     ]
     return {
         **q.header("amount-distribution"),
         "edges": [str(e) for e in edges],
         "totals": totals,
         "rows": out,
+        "drill_rows": drill_rows,
     }

@@ -1,5 +1,7 @@
 """`compare=previous_period|previous_year`: every figure gets its previous value, the change
-and the change in percent. Rows of lists are matched by their key field."""
+and the change in percent. Rows of lists are matched by their key field. `previous` also
+carries the previous period's drill links (`drill*` keys and maps), so its numbers open their
+rows."""
 
 from __future__ import annotations
 
@@ -29,6 +31,11 @@ def _is_figure(value: object) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
 
+def _is_link(name: str, value: object) -> bool:
+    """A drill link, or a map of them (key → link, or key → name → link)."""
+    return name.startswith("drill") and isinstance(value, str | dict)
+
+
 def _key(row: dict[str, Any]) -> object:
     return next((row[k] for k in KEYS if k in row), None)
 
@@ -48,10 +55,14 @@ def _merge(current: Any, previous: Any) -> Any:
     if not isinstance(current, dict):
         return current
     out: dict[str, Any] = {}
-    prev_figures, deltas, pcts = {}, {}, {}
+    prev_figures, deltas, pcts, prev_links = {}, {}, {}, {}
     for name, value in current.items():
         before = (previous or {}).get(name)
-        if name in SKIP:
+        if _is_link(name, value):
+            out[name] = value
+            if _is_link(name, before) and type(before) is type(value):
+                prev_links[name] = before
+        elif name in SKIP:
             out[name] = value
         elif _is_figure(value):
             out[name] = value
@@ -66,7 +77,9 @@ def _merge(current: Any, previous: Any) -> Any:
         else:
             out[name] = _merge(value, before)
     if prev_figures:
-        out |= {"previous": prev_figures, "delta": deltas, "delta_pct": pcts}
+        out |= {"previous": prev_figures | prev_links, "delta": deltas, "delta_pct": pcts}
+    elif prev_links:
+        out["previous"] = prev_links
     return out
 
 

@@ -8,6 +8,19 @@ from typing import Any
 from analytics.reports.query import ReportQuery
 
 LEAD_FIELDS = {"channel": "channel", "source": "utm_source", "campaign": "utm_campaign"}
+TOUCH_FIELDS = ("channel", "source", "campaign")
+
+
+def touch_conditions(q: ReportQuery, alias: str = "") -> tuple[list[str], dict[str, Any]]:
+    """Conditions on a lead's own touch (`touchpoints`) for the channel / source / campaign
+    filters, compared as stored: how the lead funnel and the leads drill-down read them."""
+    prefix = f"{alias}." if alias else ""
+    conditions, params = [], {}
+    for name in TOUCH_FIELDS:
+        if getattr(q, name):
+            conditions.append(f"{prefix}{name} = {{t_{name}:String}}")
+            params[f"t_{name}"] = getattr(q, name)
+    return conditions, params
 
 
 def lead_conditions(q: ReportQuery, alias: str = "") -> tuple[list[str], dict[str, Any]]:

@@ -3,7 +3,9 @@
 reached_k: deals that entered stage k or any later stage (a skipped stage counts as passed);
 current_k: deals now in stage k; conversion_prev = reached_k / reached_{k-1} (1 for the first
 stage); conversion_first = reached_k / reached_1; amount_k: sum of the amounts of the deals
-that reached k; avg_duration_k: mean seconds of the completed stays in k."""
+that reached k; avg_duration_k: mean seconds of the completed stays in k. Each count links
+to its deals: a stage's `drill` (reached) and `drill_current`; `lost.drill`, and the lost by
+stage and by reason in `lost.drill_by_stage` / `lost.drill_by_reason` (key → link)."""
 
 from __future__ import annotations
 
@@ -56,6 +58,10 @@ GROUP BY lost_at_stage, lost_reason
 """
 
 
+UNSPECIFIED = "unspecified"  # a lost deal without a reason
+LOST_REASON = f"if(lost_reason = '', '{UNSPECIFIED}', lost_reason)"  # as the report groups it
+
+
 def ratio(numerator: float, denominator: float) -> float | None:
     return round(numerator / denominator, 4) if denominator else None
 
@@ -74,6 +80,7 @@ def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
         }
         lost_rows = ch.rows(LOST_SQL.format(cohort=cohort), params)
 
+    cohort_link = q.linker("deals", basis="opened", pipeline=pipeline.id)
     stages, first, previous = [], 0, 0
     for k, name in enumerate(names, start=1):
         row = counts.get(k, {"reached": 0, "current": 0, "amount": Decimal(0)})
@@ -90,7 +97,8 @@ def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
                 "conversion_first": ratio(reached, first),
                 "amount": Decimal(row["amount"]),
                 "avg_duration_seconds": round(avg, 3) if avg is not None else None,
-                "drill": q.drill("deals", basis="opened", pipeline=pipeline.id, reached_stage=name),
+                "drill": cohort_link(reached_stage=name),
+                "drill_current": cohort_link(stage=name),
             }
         )
         previous = reached
@@ -99,17 +107,22 @@ def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     by_reason: dict[str, int] = {}
     for r in lost_rows:
         by_stage[r["lost_at_stage"]] = by_stage.get(r["lost_at_stage"], 0) + r["deals"]
-        reason = r["lost_reason"] or "unspecified"
+        reason = r["lost_reason"] or UNSPECIFIED
         by_reason[reason] = by_reason.get(reason, 0) + r["deals"]
+    lost_link = q.linker("deals", basis="opened", pipeline=pipeline.id, status="lost")
     return {
         **q.header("sales-funnel"),
         "pipeline": pipeline.id,
         "deals": first,
+        "drill": stages[0]["drill"] if stages else None,  # `deals` is the first stage's reach
         "stages": stages,
         "lost": {
             "deals": sum(by_stage.values()),
             "by_stage": [{"stage": k, "deals": v} for k, v in by_stage.items()],
             "by_reason": [{"reason": k, "deals": v} for k, v in by_reason.items()],
-            "drill": q.drill("deals", basis="opened", pipeline=pipeline.id, status="lost"),
+            "drill": lost_link(),
+            # Beside the lists, whose rows keep their shape: stage / reason → link.
+            "drill_by_stage": {k: lost_link(lost_at_stage=k) for k in by_stage},
+            "drill_by_reason": {k: lost_link(lost_reason=k) for k in by_reason},
         },
     }

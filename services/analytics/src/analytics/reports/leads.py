@@ -3,23 +3,28 @@ stage reached → won → paid, per channel (or source, campaign) of the lead's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.reports.common import base_params, filtered_deals
+from analytics.reports.filters import touch_conditions, where
 from analytics.reports.pipelines import load_pipeline
 from analytics.reports.query import ReportQuery
 from crm_contracts.runtime.errors import FieldError
 
 GROUPS = ("channel", "source", "campaign")
 
-LEAD_FUNNEL_SQL = """
-WITH own AS (
+OWN_LEADS_SQL = """
     SELECT lead_id, {group} AS key FROM {{db}}.touchpoints FINAL
     WHERE kind = 'lead' AND {touch_where} AND lead_id IN (
         SELECT lead_id FROM {{db}}.leads FINAL
         WHERE received_at >= {{start:DateTime64(3)}} AND received_at < {{end:DateTime64(3)}})
-),
+"""
+
+LEAD_FUNNEL_SQL = """
+WITH own AS ({own}),
 d AS (
     SELECT deal_id, lead_id, status, paid_total FROM ({deals})
     WHERE pipeline_id = {{pipeline:String}} AND lead_id IN (SELECT lead_id FROM own)
@@ -43,26 +48,32 @@ GROUP BY key, k ORDER BY key, k
 """
 
 
-def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> dict[str, Any]:
+def own_leads(q: ReportQuery, group_by: str) -> tuple[str, dict[str, Any]]:
+    """The funnel's leads: received in the period, their own touch passing the filters; with
+    their group `key` (the touch's channel, source or campaign as stored)."""
     if group_by not in GROUPS:
         raise FieldError("group_by", f"one of {', '.join(GROUPS)}")
+    conditions, params = touch_conditions(q)
+    return OWN_LEADS_SQL.format(group=group_by, touch_where=where(conditions)), params
+
+
+def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> dict[str, Any]:
+    """Per group: leads, deals opened from them (any time, in the pipeline, by the manager
+    filter), the deals that reached each stage, are won now, have any payment. Each count
+    links to its rows: a row's `drill` (leads), `drill_deals`, `drill_won`, `drill_paid`, a
+    stage's `drill`; the totals' links are in `drill_totals` (figure → link)."""
+    own, params = own_leads(q, group_by)
     pipeline = load_pipeline(ch, q.pipeline)
     names = [s.name for s in pipeline.funnel_stages]
-    touch_where, params = [], {}
-    for name in GROUPS:
-        if getattr(q, name):
-            touch_where.append(f"{name} = {{t_{name}:String}}")
-            params[f"t_{name}"] = getattr(q, name)
     # Deals are filtered by pipeline and manager only; the lead's touch selects the leads.
     deals_sql, deal_params = filtered_deals(ReportQuery(q.period, manager=q.manager))
-    sql = LEAD_FUNNEL_SQL.format(
-        group=group_by, touch_where=" AND ".join(touch_where) or "1", deals=deals_sql
-    )
+    sql = LEAD_FUNNEL_SQL.format(own=own, deals=deals_sql)
     rows = ch.rows(
         sql, base_params(q) | deal_params | params | {"pipeline": pipeline.id, "stages": names}
     )
     groups: dict[str, dict[str, Any]] = {}
     for r in rows:
+        links = _links(q, pipeline.id, {"group_by": group_by, "group": [r["key"]]})
         g = groups.setdefault(
             r["key"],
             {
@@ -72,10 +83,14 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
                 "won": r["won"],
                 "paid": r["paid"],
                 "stages": [],
-                "drill": q.drill("leads", **{group_by: r["key"]}),
-            },
+                "drill": links["leads"](),
+            }
+            | {f"drill_{name}": links[name]() for name in ("deals", "won", "paid")},
         )
-        g["stages"].append({"stage": names[r["k"] - 1], "reached": r["reached"]})
+        stage = names[r["k"] - 1]
+        g["stages"].append(
+            {"stage": stage, "reached": r["reached"], "drill": links["deals"](reached_stage=stage)}
+        )
     out = list(groups.values())
     for g in out:
         g["conversion_to_deal"] = round(g["deals"] / g["leads"], 4) if g["leads"] else None
@@ -86,5 +101,19 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
         "pipeline": pipeline.id,
         "group_by": group_by,
         "totals": totals,
+        # Beside `totals`, which keeps its shape (consumers read it whole): figure → link.
+        "drill_totals": {name: link() for name, link in _links(q, pipeline.id, {}).items()},
         "rows": out,
+    }
+
+
+def _links(q: ReportQuery, pipeline: str, group: dict[str, Any]) -> dict[str, Callable]:
+    """Link makers for a group's counts (`group` empty: every group): its leads, and its
+    leads' deals, won deals and deals with a payment."""
+    deals = q.linker("deals", basis="lead_received", pipeline=pipeline, **group)
+    return {
+        "leads": q.linker("leads", **group),
+        "deals": deals,
+        "won": partial(deals, status="won"),
+        "paid": partial(deals, paid_ever=True),
     }

@@ -25,7 +25,9 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 
 def dynamics(ch: ClickHouse, q: ReportQuery, bucket: str = "day") -> dict[str, Any]:
-    """Revenue (payments) and won deals per day / week / month of the period."""
+    """Revenue (payments) and won deals per day / week / month of the period. A row's `drill`
+    and `totals.drill`: the won deals; `totals.drill_revenue` and `drill_rows[bucket].revenue`:
+    the deals with a payment in the period / bucket."""
     deals_sql, _ = filtered_deals(q)
     params = base_params(q)
     with ch.consistent():
@@ -41,9 +43,10 @@ def dynamics(ch: ClickHouse, q: ReportQuery, bucket: str = "day") -> dict[str, A
             "GROUP BY bucket",
             params,
         )
+    link = q.linker("deals")
     by_revenue = {r["bucket"]: r for r in revenue}
     by_won = {r["bucket"]: r for r in won}
-    rows = []
+    rows, revenue_links = [], {}
     for start in bucket_starts(q, bucket):
         r, w = by_revenue.get(start, {}), by_won.get(start, {})
         rows.append(
@@ -53,44 +56,73 @@ def dynamics(ch: ClickHouse, q: ReportQuery, bucket: str = "day") -> dict[str, A
                 "payments": r.get("payments", 0),
                 "won": w.get("won", 0),
                 "won_amount": Decimal(w.get("won_amount", ZERO)),
-                "drill": q.drill("deals", within=bucket_period(q, start, bucket), basis="won"),
+                "drill": link(within=bucket_period(q, start, bucket), basis="won"),
             }
         )
+        # Beside the rows, which keep their shape: bucket → figure → link.
+        revenue_links[start.isoformat()] = {
+            "revenue": link(within=bucket_period(q, start, bucket), basis="paid")
+        }
     totals = {
         "revenue": sum((r["revenue"] for r in rows), ZERO),
         "payments": sum(r["payments"] for r in rows),
         "won": sum(r["won"] for r in rows),
         "won_amount": sum((r["won_amount"] for r in rows), ZERO),
-        "drill": q.drill("deals", basis="won"),
+        "drill": link(basis="won"),
+        "drill_revenue": link(basis="paid"),  # deals with a payment in the period
     }
-    return {**q.header("dynamics"), "bucket": bucket, "totals": totals, "rows": rows}
+    return {
+        **q.header("dynamics"),
+        "bucket": bucket,
+        "totals": totals,
+        "rows": rows,
+        "drill_rows": revenue_links,
+    }
 
 
-ACTIVE_SQL = """
-WITH now_paid AS ({current}), before_paid AS ({previous})
+ACTIVE_CTE = "WITH now_paid AS ({current}), before_paid AS ({previous})"
+WIN_BACK = "client_id != '' AND client_id NOT IN (SELECT client_id FROM now_paid)"
+
+ACTIVE_SQL = f"""
+{ACTIVE_CTE}
 SELECT
     (SELECT uniqExactIf(client_id, client_id != '') FROM now_paid) AS active,
     (SELECT uniqExactIf(client_id, client_id != '') FROM before_paid) AS active_before
 """
 
-WINBACK_SQL = """
-WITH now_paid AS ({current}), before_paid AS ({previous})
+WINBACK_SQL = f"""
+{ACTIVE_CTE}
 SELECT client_id, sum(amount) AS revenue_before, max(paid_at) AS last_paid_at
 FROM before_paid
-WHERE client_id != '' AND client_id NOT IN (SELECT client_id FROM now_paid)
+WHERE {WIN_BACK}
 GROUP BY client_id ORDER BY revenue_before DESC, client_id
 """
 
 
-def active_clients(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
-    """АКБ: distinct clients with a payment in the period; the win-back list: clients who paid
-    in the previous period (same length just before) but not in this one."""
+def _active_sql(q: ReportQuery) -> tuple[dict[str, str], dict[str, Any]]:
+    """Payments of this period and of the previous one (same length just before)."""
     previous = q.period.previous_period()
     params = base_params(q) | {
         "pstart": previous.params()["start"],
         "pend": previous.params()["end"],
     }
-    sql = {"current": payments_between(q), "previous": payments_between(q, "pstart", "pend")}
+    return {
+        "current": payments_between(q),
+        "previous": payments_between(q, "pstart", "pend"),
+    }, params
+
+
+def win_back_clients(q: ReportQuery) -> tuple[str, dict[str, Any]]:
+    """The ids of the win-back list, as `active_clients` makes it."""
+    sql, params = _active_sql(q)
+    return f"{ACTIVE_CTE.format(**sql)} SELECT client_id FROM before_paid WHERE {WIN_BACK}", params
+
+
+def active_clients(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
+    """АКБ: distinct clients with a payment in the period; the win-back list: clients who paid
+    in the previous period (same length just before) but not in this one. Links: `drill` (the
+    active clients), `drill_previous`, `drill_win_back`."""
+    sql, params = _active_sql(q)
     with ch.consistent():
         counts = ch.rows(ACTIVE_SQL.format(**sql), params)[0]
         winback = ch.rows(WINBACK_SQL.format(**sql), params)
@@ -101,6 +133,8 @@ def active_clients(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
             "active_clients_previous_period": counts["active_before"],
             "win_back": len(winback),
             "drill": q.drill("clients", basis="paid"),
+            "drill_previous": q.drill("clients", within=q.period.previous_period(), basis="paid"),
+            "drill_win_back": q.drill("clients", basis="win_back"),
         },
         "win_back": [
             {
@@ -114,7 +148,7 @@ def active_clients(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     }
 
 
-REPEAT_SQL = """
+REPEAT_CTE = """
 WITH deals AS ({deals}),
 won_in AS (
     SELECT deal_id, client_id, closed_at FROM deals
@@ -125,26 +159,40 @@ won_all AS (
     SELECT deal_id, client_id, closed_at FROM {{db}}.deals FINAL
     WHERE status = 'won' AND client_id != '' AND closed_at < {{end:DateTime64(3)}}
 )
-SELECT
-    (SELECT count() FROM won_in) AS won_deals,
-    (SELECT countIf(earlier > 0) FROM (
-        SELECT w.deal_id AS deal_id, countIf(a.closed_at < w.closed_at) AS earlier
-        FROM won_in AS w INNER JOIN won_all AS a ON a.client_id = w.client_id
-        GROUP BY w.deal_id)) AS repeat_deals,
-    (SELECT uniqExact(client_id) FROM won_in) AS clients,
-    (SELECT count() FROM (
+"""
+# The sets repeat-sales counts, each a SELECT over REPEAT_CTE (the drill-down lists them).
+REPEAT_SETS = {
+    "won_deals": "SELECT deal_id FROM won_in",
+    "repeat_deals": """
+        SELECT w.deal_id AS deal_id FROM won_in AS w
+        INNER JOIN won_all AS a ON a.client_id = w.client_id
+        GROUP BY w.deal_id HAVING countIf(a.closed_at < w.closed_at) > 0""",
+    "clients": "SELECT DISTINCT client_id FROM won_in",
+    "repeat_clients": """
         SELECT client_id FROM won_all
         WHERE client_id IN (SELECT client_id FROM won_in)
-        GROUP BY client_id HAVING count() >= 2)) AS repeat_clients
-"""
+        GROUP BY client_id HAVING count() >= 2""",
+}
+REPEAT_SQL = (
+    REPEAT_CTE
+    + "SELECT "
+    + ", ".join(f"(SELECT count() FROM ({sql})) AS {name}" for name, sql in REPEAT_SETS.items())
+)
+
+
+def repeat_set(q: ReportQuery, name: str) -> tuple[str, dict[str, Any]]:
+    """One of REPEAT_SETS as a standalone SELECT with its parameters."""
+    deals_sql, _ = filtered_deals(q)
+    return REPEAT_CTE.format(deals=deals_sql) + REPEAT_SETS[name], base_params(q)
 
 
 def repeat_sales(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     """Won deals in the period whose client had an earlier won deal ÷ all won deals in the
     period; clients with ≥ 2 won deals (up to the period's end) ÷ clients with a won deal in
-    the period."""
+    the period. Only deals with a client count. Each count links to its deals or clients."""
     deals_sql, _ = filtered_deals(q)
     r = ch.rows(REPEAT_SQL.format(deals=deals_sql), base_params(q))[0]
+    deals = q.linker("deals", basis="won", with_client=True)
     return {
         **q.header("repeat-sales"),
         "totals": {
@@ -154,7 +202,10 @@ def repeat_sales(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
             "clients_with_won_deal": r["clients"],
             "repeat_clients": r["repeat_clients"],
             "repeat_client_share": ratio(r["repeat_clients"], r["clients"]),
-            "drill": q.drill("deals", basis="won"),
+            "drill": deals(),
+            "drill_repeat_deals": deals(repeat=True),
+            "drill_clients": q.drill("clients", basis="won"),
+            "drill_repeat_clients": q.drill("clients", basis="repeat"),
         },
     }
 
@@ -167,33 +218,64 @@ def _revenue_by_client(ch: ClickHouse, q: ReportQuery) -> list[dict[str, Any]]:
     )
 
 
-def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
-    """Clients by revenue in the period, descending (ties by id); `before` is the share of all
-    revenue held by the clients ranked above: A if before < 80 %, B if < 95 %, else C."""
+def abc_ranks(ch: ClickHouse, q: ReportQuery) -> list[dict[str, Any]]:
+    """Clients by revenue in the period, descending (ties by id), each with its rank, `before`
+    (the share of all revenue held by the clients ranked above, %) and class: A if before <
+    80 %, B if < 95 %, else C."""
     rows = sorted(_revenue_by_client(ch, q), key=lambda r: (-r["revenue"], r["client_id"]))
     total = sum((Decimal(r["revenue"]) for r in rows), ZERO)
     out, above = [], ZERO
-    summary = {c: {"key": c, "clients": 0, "revenue": ZERO} for c in "ABC"}
     for rank, r in enumerate(rows, start=1):
         before = above / total * 100 if total else ZERO
-        cls = "A" if before < 80 else "B" if before < 95 else "C"
         revenue = Decimal(r["revenue"])
+        cls = "A" if before < 80 else "B" if before < 95 else "C"
         out.append(
             {
                 "client_id": r["client_id"],
                 "rank": rank,
                 "revenue": revenue,
-                "share_before_pct": float(round(before, 4)),
+                "before": before,
                 "class": cls,
+            }
+        )
+        above += revenue
+    return out
+
+
+def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
+    """ABC of clients by revenue (see `abc_ranks`). Each class links to its clients."""
+    ranks = abc_ranks(ch, q)
+    summary = {
+        c: {
+            "key": c,
+            "clients": 0,
+            "revenue": ZERO,
+            "drill": q.drill("clients", basis="paid", abc_class=c),
+        }
+        for c in "ABC"
+    }
+    out = []
+    for r in ranks:
+        out.append(
+            {
+                "client_id": r["client_id"],
+                "rank": r["rank"],
+                "revenue": r["revenue"],
+                "share_before_pct": float(round(r["before"], 4)),
+                "class": r["class"],
                 "drill": q.drill("deals", client=r["client_id"], basis="paid"),
             }
         )
-        summary[cls]["clients"] += 1
-        summary[cls]["revenue"] += revenue
-        above += revenue
+        summary[r["class"]]["clients"] += 1
+        summary[r["class"]]["revenue"] += r["revenue"]
+    total = sum((r["revenue"] for r in out), ZERO)
     return {
         **q.header("abc"),
-        "totals": {"clients": len(out), "revenue": total},
+        "totals": {
+            "clients": len(out),
+            "revenue": total,
+            "drill": q.drill("clients", basis="paid"),
+        },
         "classes": list(summary.values()),
         "rows": out,
     }

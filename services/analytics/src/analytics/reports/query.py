@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Literal
 from urllib.parse import urlencode
 
@@ -35,10 +37,23 @@ class ReportQuery:
 
     def drill(self, kind: str, within: Period | None = None, **selection: object) -> str:
         """Link to the rows behind a number: the same filters, the period (or the part of it
-        `within` covers, e.g. one bucket) and a selection."""
-        params = (within or self.period).query() | self.filters()
-        params |= {k: str(v) for k, v in selection.items() if v is not None}
-        return f"/v1/drill/{kind}?{urlencode(params)}"
+        `within` covers, e.g. one bucket) and a selection (None: left out; a list: repeated)."""
+        params: dict[str, object] = (within or self.period).query() | self.filters()
+        params |= {k: _param(v) for k, v in selection.items() if v is not None}
+        return f"/v1/drill/{kind}?{urlencode(params, doseq=True)}"
+
+    def linker(self, kind: str, within: Period | None = None, **common: object) -> Callable:
+        """`drill` with a part of the selection fixed: the links of one row differ in a
+        field or two (`link()`, `link(status="won")`)."""
+        return partial(self.drill, kind, within=within, **common)
 
     def header(self, report: str) -> dict[str, object]:
         return {"report": report, **self.period.query(), "filters": self.filters()}
+
+
+def _param(value: object) -> str | list[str]:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return [str(v) for v in value]
+    return str(value)

@@ -66,7 +66,8 @@ def managers(ch: ClickHouse, q: ReportQuery, now: datetime | None = None) -> dic
     """Per manager: deals opened in the period and how many of those were won (cohort
     conversion), deals won in the period, revenue (payments), average cycle opened → won in
     days, tasks done and overdue, activity (tasks done per day), the plan for the period and
-    the run-rate forecast = revenue so far × period days ÷ elapsed days."""
+    the run-rate forecast = revenue so far × period days ÷ elapsed days. Links: `drill` (deals
+    opened), `drill_opened_won`, `drill_won`, `drill_revenue` (deals with a payment)."""
     now = now or datetime.now(UTC)
     deals_sql, _ = filtered_deals(q)
     first_month = q.period.local(q.period.start).date().replace(day=1)
@@ -117,6 +118,7 @@ def managers(ch: ClickHouse, q: ReportQuery, now: datetime | None = None) -> dic
         )
         cycle = d.get("cycle_seconds")
         opened = d.get("opened", 0)
+        deals = q.linker("deals", manager=manager)
         rows.append(
             {
                 "manager_id": manager,
@@ -138,7 +140,10 @@ def managers(ch: ClickHouse, q: ReportQuery, now: datetime | None = None) -> dic
                 "forecast_to_plan_pct": round(float(forecast / plan * 100), 2)
                 if plan and forecast is not None
                 else None,
-                "drill": q.drill("deals", basis="opened", manager=manager),
+                "drill": deals(basis="opened"),
+                "drill_opened_won": deals(basis="opened", status="won"),
+                "drill_won": deals(basis="won"),
+                "drill_revenue": deals(basis="paid"),  # deals with a payment in the period
             }
         )
     return {**q.header("managers"), "elapsed_days": round(elapsed, 4), "rows": rows}
@@ -153,7 +158,8 @@ GROUP BY pipeline_id, stage
 
 
 def weighted_pipeline(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
-    """Open deals now (opened before the period's end): Σ amount × the stage's probability."""
+    """Open deals now (opened before the period's end): Σ amount × the stage's probability,
+    per open stage of each defined pipeline. Each count links to its deals."""
     deals_sql, _ = filtered_deals(q)
     with ch.consistent():
         pipelines = load_pipelines(ch)
@@ -187,4 +193,11 @@ def weighted_pipeline(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
         "amount": sum((r["amount"] for r in out), ZERO),
         "weighted": sum((r["weighted"] for r in out), ZERO),
     }
-    return {**q.header("weighted-pipeline"), "totals": totals, "rows": out}
+    # Beside `totals`, which keeps its shape: figure → link.
+    links = {"deals": q.drill("deals", basis="open_now", open_stage=True)}
+    return {
+        **q.header("weighted-pipeline"),
+        "totals": totals,
+        "drill_totals": links,
+        "rows": out,
+    }
