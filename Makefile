@@ -12,6 +12,7 @@ setup:  ## install uv if missing and the locked environment
 		|| $(PYTHON) -m pip install --quiet uv \
 		|| $(PYTHON) -m pip install --quiet --user --break-system-packages uv
 	$(UV) sync --frozen
+	@deploy/local/web-packages.sh
 
 run: setup  ## nats-server + the four services + a dev SMTP sink, demo data, URLs; Ctrl-C stops all
 	@mkdir -p .run/nats
@@ -20,7 +21,7 @@ run: setup  ## nats-server + the four services + a dev SMTP sink, demo data, URL
 	NOTIFICATION_NATS_URL=nats://127.0.0.1:$(NATS_PORT) \
 	ANALYTICS_NATS_URL=nats://127.0.0.1:$(NATS_PORT) \
 	NOTIFICATION_HEADS_OF_SALES='["head@localhost"]' \
-	$(UV) run --frozen honcho start -f deploy/local/Procfile
+	$(UV) run --frozen honcho start -e deploy/local/dev.env -f deploy/local/Procfile
 
 system-packages:  ## Debian packages the tests use (PostgreSQL, Chromium), when missing
 	@deploy/local/system-packages.sh

@@ -3,10 +3,16 @@ processes, a real SMTP server. Leads go in over HTTP; the funnel and e-mails com
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+from datetime import UTC, datetime, timedelta
 
+import httpx
+import pytest
+
+from notification.adapters.analytics import AnalyticsReports
+from notification.domain.deliveries import SendError
 from tests.support.net import wait_until
-from tests.support.stack import KEY, funnel_around_today
+from tests.support.stack import KEY, VIEWER_KEY, funnel_around_today
 
 
 def test_leads_to_funnel_and_emails(stack, smtp_server):
@@ -98,8 +104,23 @@ def test_leads_to_funnel_and_emails(stack, smtp_server):
         f"{pipeline}/v1/deals/{deals['Ann']['id']}/stage", json={"stage": "new"}, headers=KEY
     )
     assert closed.status_code == 409
+    funnel = f"{stack['analytics'].url}/v1/reports/sales-funnel"
     bad_period = httpx.get(
-        f"{stack['analytics'].url}/v1/reports/sales-funnel",
-        params={"from": "2026-02-30", "to": "2026-03-01"},
+        funnel, params={"from": "2026-02-30", "to": "2026-03-01"}, headers=VIEWER_KEY
     )
     assert bad_period.status_code == 422
+
+    # Reports are for staff: no key or a wrong one is a 401, whatever the query.
+    period = {"from": "2026-03-01", "to": "2026-04-01"}
+    assert httpx.get(funnel, params=period).status_code == 401
+    assert httpx.get(funnel, params=period, headers={"X-API-Key": "nope"}).status_code == 401
+
+    # The digests' numbers, read by notification's own adapter with the viewer key it is given.
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    start, end = today - timedelta(days=1), today + timedelta(days=2)
+    reports = AnalyticsReports(stack["analytics"].url, 10, VIEWER_KEY["X-API-Key"])
+    digest = asyncio.run(reports.digest(start, end, "UTC"))
+    assert (digest["leads"], digest["won"]) == (3, 1)
+    keyless = AnalyticsReports(stack["analytics"].url, 10)
+    with pytest.raises(SendError, match="HTTP 401"):
+        asyncio.run(keyless.digest(start, end, "UTC"))

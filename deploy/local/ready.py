@@ -3,6 +3,7 @@ URLs, then stay up (honcho stops the whole stack when any process ends)."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -21,6 +22,7 @@ SERVICES = {
 }
 API_KEY = os.environ.get("DEAL_PIPELINE_API_KEY", "dev-api-key")
 INTEGRATION_KEY = os.environ.get("LEAD_INTAKE_INTEGRATION_API_KEY", "dev-api-key")
+VIEWER_KEY = os.environ.get("ANALYTICS_VIEWER_API_KEY", "dev-viewer-key")
 LOST_REASONS = ["price", "competitor", "no_budget", "no_response", "not_a_fit", "other"]
 DEMO = [  # name, contact, landing page, stages to move through, amount
     (
@@ -149,6 +151,14 @@ def seed_demo() -> None:
             httpx.post(f"{deal_url}/stage", json=body, headers=headers)
 
 
+def dashboard_accounts() -> str:
+    """The sign-in of deploy/local/dev.env's account when it is the one configured."""
+    users = json.loads(os.environ.get("ANALYTICS_DASHBOARD_USERS") or "{}")
+    if not users:
+        return "none: set ANALYTICS_DASHBOARD_USERS (deploy/local/dev.env)"
+    return "demo / demo" if "demo" in users else ", ".join(sorted(users))
+
+
 def main() -> None:
     wait_ready()
     seed_form()
@@ -158,7 +168,9 @@ def main() -> None:
     print("\nCRM analytics stack is up:\n" + "\n".join(lines), flush=True)
     today = date.today()
     period = f"from={today - timedelta(days=30)}&to={today + timedelta(days=1)}"
+    print(f"  dashboard      {url('analytics')}/   (sign in: {dashboard_accounts()})")
     print(f"  sales funnel   {url('analytics')}/v1/reports/sales-funnel?{period}")
+    print(f"                 (header X-API-Key: {VIEWER_KEY}, or signed in)")
     print(f"  NATS           nats://127.0.0.1:{os.environ.get('NATS_PORT', 4222)}")
     print(f"  API key for deal commands: {API_KEY}\nCtrl-C stops everything.\n", flush=True)
     signal.pause()

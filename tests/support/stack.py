@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
+from analytics.auth.passwords import hash_password
 from tests.support.nats import NatsServer
 from tests.support.services import ServiceProcess
 
 API_KEY = "e2e-key"
 KEY = {"X-API-Key": API_KEY}
+VIEWER_KEY = {"X-API-Key": "e2e-viewer-key"}  # reads analytics reports (notification's digests)
+DASHBOARD_USER = ("head", "e2e-password")  # signs in to the dashboard
 
 
 def start_stack(nats: NatsServer, smtp_port: int, data: Path) -> dict[str, ServiceProcess]:
@@ -30,13 +34,24 @@ def start_stack(nats: NatsServer, smtp_port: int, data: Path) -> dict[str, Servi
             "NOTIFICATION_NATS_URL": nats.url,
             "NOTIFICATION_SMTP_PORT": str(smtp_port),
             "NOTIFICATION_MANAGER_EMAILS": '{"anna": "anna@shop.test", "boris": "boris@shop.test"}',
+            "NOTIFICATION_ANALYTICS_API_KEY": VIEWER_KEY["X-API-Key"],
         },
-        "analytics": {"ANALYTICS_NATS_URL": nats.url, "ANALYTICS_CHDB_PATH": str(data / "chdb")},
+        "analytics": {
+            "ANALYTICS_NATS_URL": nats.url,
+            "ANALYTICS_CHDB_PATH": str(data / "chdb"),
+            "ANALYTICS_VIEWER_API_KEY": VIEWER_KEY["X-API-Key"],
+            "ANALYTICS_DASHBOARD_USERS": json.dumps(
+                {DASHBOARD_USER[0]: {"password": hash_password(DASHBOARD_USER[1])}}
+            ),
+        },
     }
     procs = {
-        name: ServiceProcess(name, env, data / f"{name}.log").start()
-        for name, env in services.items()
+        name: ServiceProcess(name, env, data / f"{name}.log") for name, env in services.items()
     }
+    # Digests read this stack's reports, not whatever listens on the default port.
+    procs["notification"].env["NOTIFICATION_ANALYTICS_URL"] = procs["analytics"].url
+    for proc in procs.values():
+        proc.start()
     for proc in procs.values():
         proc.wait_ready()
     return procs
@@ -45,6 +60,8 @@ def start_stack(nats: NatsServer, smtp_port: int, data: Path) -> dict[str, Servi
 def funnel_around_today(analytics: ServiceProcess) -> dict:
     today = datetime.now(UTC).date()
     params = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=2))}
-    response = httpx.get(f"{analytics.url}/v1/reports/sales-funnel", params=params)
+    response = httpx.get(
+        f"{analytics.url}/v1/reports/sales-funnel", params=params, headers=VIEWER_KEY
+    )
     assert response.status_code == 200, response.text
     return response.json()

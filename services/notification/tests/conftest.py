@@ -18,6 +18,7 @@ from tests.support.gateway import Gateway
 from tests.support.net import wait_until
 
 API_KEY = "test-key"
+ANALYTICS_KEY = "test-viewer-key"  # what the digests send to the analytics reports API
 KEY = {"X-API-Key": API_KEY}
 BOT = "test-bot-token"
 TELEGRAM = f"/bot{BOT}/sendMessage"
@@ -42,6 +43,7 @@ def settings_for(
         "sms_gateway_url": f"{gateway.url}/sms",
         "webhook_secret": "hook-secret",
         "analytics_url": gateway.url,
+        "analytics_api_key": ANALYTICS_KEY,
         "retry_base_seconds": 0.05,
         "seed_default_rules": False,
         "default_timezone": "UTC",

@@ -13,6 +13,8 @@ import nats
 from crm_contracts.events import ManagerUpdated
 from tests.support.net import wait_until
 
+from .conftest import ANALYTICS_KEY
+
 MOSCOW = ZoneInfo("Europe/Moscow")
 
 
@@ -86,7 +88,9 @@ def test_daily_digest_reads_reports_and_goes_to_heads_once(
         "tz": "Europe/Moscow",
         "bucket": "day",
     }
-    assert len(gateway.to("/v1/reports/lead-funnel")) == 1
+    assert {k.lower(): v for k, v in dynamics.headers.items()}["x-api-key"] == ANALYTICS_KEY
+    [funnel] = gateway.to("/v1/reports/lead-funnel")
+    assert {k.lower(): v for k, v in funnel.headers.items()}["x-api-key"] == ANALYTICS_KEY
     [log] = deliveries(service, rule_id="daily-digest")
     assert log["status"] == "sent" and log["trigger_event_type"] == "digest.daily"
 

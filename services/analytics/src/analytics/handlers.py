@@ -14,6 +14,7 @@ from prometheus_client import Counter, Histogram
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.gate import ProjectionGate
 from analytics.ingest import ingest, parse_batch
+from analytics.live import Pulse
 from analytics.projection.config import ProjectionConfig
 from crm_contracts import subjects
 from crm_contracts.runtime.consuming import backoff_for, dead_letter, work_queue
@@ -55,6 +56,7 @@ def build_router(
     batch_size: int,
     batch_timeout: float,
     gate: ProjectionGate | None = None,
+    pulse: Pulse | None = None,
 ) -> NatsRouter:
     gate = gate or ProjectionGate()
     router = NatsRouter()
@@ -88,5 +90,7 @@ def build_router(
             BATCH_SIZE.observe(len(raws))
             for event in parsed.events:
                 EVENTS_CONSUMED.labels(PROJECTION_CONSUMER, event.event_type, "ok").inc()
+            if pulse and parsed.events:
+                await pulse.beat(len(parsed.events))  # open dashboards refresh (live.py)
 
     return router

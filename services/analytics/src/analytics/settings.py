@@ -1,17 +1,45 @@
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic_settings import SettingsConfigDict
+from pydantic import BaseModel, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
+from analytics.auth.passwords import parse_hash
+from analytics.auth.sessions import Role
 from analytics.projection.config import ProjectionConfig
 from crm_contracts.runtime.settings import ServiceSettings
 
 
+class DashboardUser(BaseModel):
+    password: str  # `python -m analytics.passwords` prints it: scrypt$N$r$p$salt$hash
+    role: Role = "viewer"
+
+    @field_validator("password")
+    @classmethod
+    def _a_hash(cls, value: str) -> str:
+        try:
+            parse_hash(value)
+        except ValueError as exc:  # a plain password here would never match: say so at start
+            raise ValueError(f"{exc}; make one with `python -m analytics.passwords`") from None
+        return value
+
+
 class AnalyticsSettings(ServiceSettings):
     """Environment variables prefixed `ANALYTICS_`. `clickhouse_mode=chdb` runs the ClickHouse
-    engine in-process (one data path per process); `http` talks to a ClickHouse server."""
+    engine in-process (one data path per process); `http` talks to a ClickHouse server.
 
-    model_config = SettingsConfigDict(env_prefix="ANALYTICS_")
+    Who may do what: reports and drill-down need a viewer — `X-API-Key` equal to
+    `viewer_api_key` (machines such as the notification digests) or to the operator `api_key`,
+    or a browser session; imports, SQL and rebuild need an operator — `api_key` or a session
+    of an account with role `operator`. Browser accounts are `dashboard_users`, JSON
+    `{"anna": {"password": "<hash>", "role": "viewer"}}`; without any, `/login` and the
+    dashboard answer 503 while the API keeps working. Sessions are cookies signed with
+    `session_secret`: leave it empty and each process makes a random one (sessions end on
+    restart); replicas behind one address need the same secret."""
+
+    # A refused value is not echoed: it may be a password or key put in the wrong place.
+    model_config = SettingsConfigDict(env_prefix="ANALYTICS_", hide_input_in_errors=True)
 
     port: int = 8004
     clickhouse_mode: Literal["chdb", "http"] = "chdb"
@@ -32,6 +60,11 @@ class AnalyticsSettings(ServiceSettings):
     batch_size: int = 5000
     batch_timeout: float = 0.2
     api_key: str = "dev-api-key"  # operator endpoints: ad spend, rates, SQL, rebuild
+    viewer_api_key: str = "dev-viewer-key"  # reading reports and drill-down; empty: none
+    dashboard_users: Annotated[dict[str, DashboardUser], NoDecode] = {}
+    session_secret: str = ""
+    session_ttl_seconds: int = 8 * 3600
+    cookie_secure: bool = False  # true behind HTTPS: the browser then sends it only over TLS
     max_import_bytes: int = 5_000_000  # body limit of ad spend and rate imports
     # POST /v1/sql: limits of one analyst query; in http mode an `analyst` user with a
     # read-only profile (deploy/clickhouse/) when clickhouse_analyst_user is set.
@@ -41,6 +74,14 @@ class AnalyticsSettings(ServiceSettings):
     clickhouse_analyst_password: str = ""
     lag_refresh_seconds: float = 5.0  # consumer lag and DLQ size gauges in /metrics
     rebuild_batch_size: int = 5000  # events per INSERT batch while replaying the stream
+
+    @field_validator("dashboard_users", mode="before")
+    @classmethod
+    def _users_json(cls, value: Any) -> Any:
+        """JSON from the environment; an empty variable (compose's `${X:-}`) means none."""
+        if isinstance(value, str | bytes):
+            return json.loads(value) if value.strip() else {}
+        return value
 
     def projection_config(self) -> ProjectionConfig:
         return ProjectionConfig(

@@ -44,7 +44,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         build_channels(settings),
         deliveries,
         Outcomes(broker, deliveries),
-        AnalyticsReports(settings.analytics_url, settings.http_timeout),
+        AnalyticsReports(settings.analytics_url, settings.http_timeout, settings.analytics_api_key),
         settings,
     )
     broker.include_router(build_router(broker, planner, deliverer))

@@ -40,6 +40,7 @@ class NotificationSettings(ServiceSettings):
     heads_of_sales: list[str] = []
 
     analytics_url: str = "http://127.0.0.1:8004"
+    analytics_api_key: str = "dev-viewer-key"  # a viewer key of analytics, for the digests
     deal_url_template: str = "http://127.0.0.1:8002/v1/deals/{deal_id}"
     default_timezone: str = "Europe/Moscow"
     default_language: str = "en"

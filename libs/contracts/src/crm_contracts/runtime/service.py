@@ -43,4 +43,11 @@ async def reachable(probe: Callable[[], Any]) -> bool:
 
 def serve(service: str, settings: S, create_app: Callable[[S], FastAPI]) -> None:
     setup_logging(service, settings.log_level)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    # A bounded drain: long-lived streams (the dashboard's live events) must not hold a stop.
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        timeout_graceful_shutdown=5,
+    )

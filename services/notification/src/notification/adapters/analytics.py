@@ -1,5 +1,6 @@
 """The numbers of a digest, read from the analytics reports API. Tolerant on purpose: it
-reads only three totals and accepts a few shapes, since that API evolves on its own.
+reads only three totals and accepts a few shapes, since that API evolves on its own. It
+sends `X-API-Key` (a viewer key of analytics: `NOTIFICATION_ANALYTICS_API_KEY`).
 
 - `GET {analytics_url}/v1/reports/dynamics?from=&to=&bucket=day&tz=` → won deals and revenue:
   `totals.won` / `totals.revenue` (also under `current.totals`), else the sum over the rows of
@@ -53,14 +54,17 @@ def _row_value(row: Any, names: tuple[str, ...]) -> Decimal:
 
 
 class AnalyticsReports:
-    def __init__(self, base_url: str, timeout: float) -> None:
+    def __init__(self, base_url: str, timeout: float, api_key: str = "") -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self.headers = {"X-API-Key": api_key} if api_key else {}
 
     async def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
         try:
             async with httpx.AsyncClient(timeout=self.timeout) as client:
-                response = await client.get(f"{self.base_url}{path}", params=params)
+                response = await client.get(
+                    f"{self.base_url}{path}", params=params, headers=self.headers
+                )
         except httpx.HTTPError as exc:
             raise SendError(
                 f"analytics {path}: {type(exc).__name__}: {exc}", transient=True

@@ -1,0 +1,299 @@
+"""Staff access at the HTTP edge (DESIGN §7): `viewer` for reports and drill-down, `operator`
+for imports, SQL and rebuild, the browser sign-in (`/login`, `/logout`), `GET /v1/me`, and
+`browser_viewer` for the dashboard's HTML routes.
+
+A machine sends `X-API-Key`: the viewer key (`ANALYTICS_VIEWER_API_KEY`) reads, the operator
+key (`ANALYTICS_API_KEY`) does everything. A person signs in with an account of
+`ANALYTICS_DASHBOARD_USERS` and gets the signed cookie `crm_session`; the account's role
+(`viewer` or `operator`) is read from the settings on every request, so removing or demoting
+an account takes effect at once. When a request carries a key, the key decides."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import logging
+import secrets
+import time
+from dataclasses import asdict, dataclass
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qs, quote, urlsplit
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+from analytics.api.login_page import TEXT, disabled_page, login_page, pick_lang
+from analytics.auth import sessions
+from analytics.auth.passwords import hash_password, verify_password
+from analytics.auth.sessions import Role, SessionRefused
+from analytics.auth.throttle import LoginThrottle
+from analytics.settings import AnalyticsSettings
+
+log = logging.getLogger(__name__)
+COOKIE = "crm_session"
+USERS_ENV = "ANALYTICS_DASHBOARD_USERS"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_LOGIN_BODY = 8192
+KeyHeader = Annotated[str | None, Header()]
+
+
+@dataclass(frozen=True)
+class Principal:
+    user: str | None  # the account; None for an API key
+    role: Role
+    via: Literal["session", "key"]
+
+
+class SignInRequired(Exception):
+    """Raised by `browser_viewer`; the app answers 303 to `/login?next=<path+query>`."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+class DashboardDisabled(Exception):
+    """No dashboard accounts are configured; the app answers 503 naming the setting."""
+
+
+def dashboard_enabled(settings: AnalyticsSettings) -> bool:
+    return bool(settings.dashboard_users)
+
+
+def _refused(field: str, reason: str, status: int = 401) -> HTTPException:
+    error = "unauthorized" if status == 401 else "forbidden"
+    return HTTPException(status, {"error": error, "errors": [{"field": field, "reason": reason}]})
+
+
+def _key_is(given: str, expected: str) -> bool:
+    """Constant-time; an empty configured key matches nothing (not even an empty header)."""
+    return bool(expected) and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _session(request: Request) -> Principal | None:
+    """The signed-in account of the request's cookie; None without a cookie, SessionRefused
+    for a bad or expired one, or one whose account is gone."""
+    token = request.cookies.get(COOKIE)
+    if token is None:
+        return None
+    session = sessions.read(request.app.state.session_secret, token)
+    account = request.app.state.settings.dashboard_users.get(session.user)
+    if account is None:
+        raise SessionRefused(sessions.INVALID)
+    return Principal(session.user, account.role, "session")
+
+
+def _signed_in(request: Request) -> Principal:
+    try:
+        principal = _session(request)
+    except SessionRefused as exc:
+        raise _refused(COOKIE, exc.reason) from None
+    if principal is None:
+        raise _refused("X-API-Key", "header missing: send an API key or sign in at /login")
+    return principal
+
+
+def viewer(request: Request, x_api_key: KeyHeader = None) -> Principal:
+    """Reads reports: the viewer or operator key, or a session of any role. Missing, wrong or
+    expired credentials are all a 401."""
+    settings = request.app.state.settings
+    if x_api_key is None:
+        return _signed_in(request)
+    if _key_is(x_api_key, settings.api_key):
+        return Principal(None, "operator", "key")
+    if _key_is(x_api_key, settings.viewer_api_key):
+        return Principal(None, "viewer", "key")
+    raise _refused("X-API-Key", "wrong key")
+
+
+def operator(request: Request, x_api_key: KeyHeader = None) -> Principal:
+    """Changes things: the operator key (missing 401, wrong 403, as every service's command
+    API answers), or a session of an `operator` account from the same site."""
+    settings = request.app.state.settings
+    if x_api_key is None and COOKIE in request.cookies:
+        principal = _signed_in(request)
+        if principal.role != "operator":
+            raise _refused(COOKIE, "the operator role is needed", 403)
+        _refuse_cross_site(request)
+        return principal
+    if x_api_key is None:
+        raise _refused("X-API-Key", "header missing")
+    if not _key_is(x_api_key, settings.api_key):
+        raise _refused("X-API-Key", "wrong key", 403)
+    return Principal(None, "operator", "key")
+
+
+def _refuse_cross_site(request: Request) -> None:
+    """A cookie rides along on requests other sites make the browser send; SameSite=Lax stops
+    cross-site POSTs, this also stops sibling sites (another port of the same host)."""
+    if request.method in SAFE_METHODS:
+        return
+    site, origin = request.headers.get("sec-fetch-site"), request.headers.get("origin")
+    if site is not None:
+        same = site in ("same-origin", "none")
+    elif origin is not None:
+        same = urlsplit(origin).netloc == request.headers.get("host")
+    else:
+        same = True  # not a browser: no ambient cookie to abuse
+    if not same:
+        raise _refused("Origin", "a signed-in change must come from this site", 403)
+
+
+def browser_viewer(request: Request) -> Principal:
+    """For the dashboard's HTML routes, as `Depends(browser_viewer)` on a route or router (or
+    called directly): the signed-in account, else `SignInRequired`, which the app turns into
+    `303 /login?next=<this path and query>` (a bad or expired cookie too), or
+    `DashboardDisabled` → 503 when no accounts are configured. API keys are not accepted here:
+    a browser never sends one."""
+    if not dashboard_enabled(request.app.state.settings):
+        raise DashboardDisabled
+    try:
+        principal = _session(request)
+    except SessionRefused:
+        principal = None
+    if principal is None:
+        query = request.url.query
+        raise SignInRequired(request.url.path + (f"?{query}" if query else ""))
+    return principal
+
+
+def safe_next(value: str | None) -> str:
+    """Where to go after signing in: a path on this site, else `/`. Refuses `//host`,
+    `/\\host` and control characters, which browsers turn into another site."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or parts.path in ("/login", "/logout"):
+        return "/"
+    return value
+
+
+def log_dashboard_config(settings: AnalyticsSettings) -> None:
+    """At start: a production config without accounts has no dashboard, and says so."""
+    if not dashboard_enabled(settings):
+        log.error(
+            "dashboard disabled: %s is empty, /login and the dashboard answer 503 "
+            "(the API with X-API-Key works); add accounts with `python -m analytics.passwords`",
+            USERS_ENV,
+        )
+    elif not settings.session_secret:
+        log.warning(
+            "ANALYTICS_SESSION_SECRET is empty: a random one is used, so sessions end on "
+            "restart and replicas do not share them"
+        )
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """Checked for unknown usernames so that they take as long as a wrong password."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _disabled(request: Request, lang: str) -> Response:
+    if _wants_html(request):
+        return disabled_page(lang)
+    reason = "no dashboard accounts configured; the API with X-API-Key works"
+    errors = [{"field": USERS_ENV, "reason": reason}]
+    return JSONResponse({"error": "dashboard_disabled", "errors": errors}, status_code=503)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_LOGIN_BODY:
+        return {}
+    body = (await request.body())[:MAX_LOGIN_BODY].decode("utf-8", "replace")
+    return {k: v[0] for k, v in parse_qs(body, keep_blank_values=True).items()}
+
+
+router = APIRouter()
+
+
+@router.get("/login", include_in_schema=False)
+async def get_login(request: Request, next: str | None = None, lang: str | None = None):
+    language, target = pick_lang(lang), safe_next(next)
+    if not dashboard_enabled(request.app.state.settings):
+        return _disabled(request, language)
+    try:
+        if _session(request) is not None:
+            return RedirectResponse(target, 303)
+    except SessionRefused:
+        pass
+    return login_page(language, target)
+
+
+@router.post("/login", include_in_schema=False)
+async def post_login(request: Request) -> Response:
+    """Form fields `username`, `password`, `next` (and `lang`)."""
+    form = await _form(request)
+    lang = pick_lang(form.get("lang") or request.query_params.get("lang"))
+    target = safe_next(form.get("next"))
+    state = request.app.state
+    settings: AnalyticsSettings = state.settings
+    if not dashboard_enabled(settings):
+        return _disabled(request, lang)
+    username, password = form.get("username", ""), form.get("password", "")
+    address = request.client.host if request.client else ""
+    throttle: LoginThrottle = state.login_throttle
+    wait = throttle.retry_after(username, address, time.monotonic())
+    if wait:
+        error = TEXT[lang]["throttled"].format(seconds=wait)
+        return login_page(lang, target, error, 429, {"Retry-After": str(wait)})
+    account = settings.dashboard_users.get(username)
+    stored = account.password if account else _decoy_hash()
+    if not (await asyncio.to_thread(verify_password, password, stored) and account):
+        throttle.failed(username, address, time.monotonic())
+        log.info("sign-in refused", extra={"user": username[:100], "address": address})
+        return login_page(lang, target, TEXT[lang]["wrong"], 401)
+    throttle.succeeded(username, address)
+    ttl = settings.session_ttl_seconds
+    token = sessions.issue(state.session_secret, username, account.role, ttl)
+    response = RedirectResponse(target, 303)
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=ttl,
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+@router.post("/logout", include_in_schema=False)
+async def post_logout(request: Request) -> Response:
+    response = RedirectResponse("/login", 303)
+    secure = request.app.state.settings.cookie_secure
+    response.delete_cookie(COOKIE, path="/", secure=secure, httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/v1/me", tags=["auth"])
+async def get_me(principal: Annotated[Principal, Depends(viewer)]) -> dict[str, Any]:
+    """Who the request is: `{"user", "role", "via": "session"|"key"}` (user is null for a key)."""
+    return asdict(principal)
+
+
+def install_auth(app: FastAPI, settings: AnalyticsSettings) -> None:
+    """The sign-in routes, the session secret and throttle of this app, and the answers to
+    `SignInRequired` (303 to the sign-in page) and `DashboardDisabled` (503)."""
+    secret = settings.session_secret.encode() or secrets.token_bytes(32)
+    app.state.session_secret = secret
+    app.state.login_throttle = LoginThrottle()
+
+    @app.exception_handler(SignInRequired)
+    async def on_sign_in_required(_: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse("/login?next=" + quote(exc.next_path, safe=""), 303)
+
+    @app.exception_handler(DashboardDisabled)
+    async def on_dashboard_disabled(request: Request, _: DashboardDisabled) -> Response:
+        return _disabled(request, pick_lang(request.query_params.get("lang")))
+
+    app.include_router(router)
