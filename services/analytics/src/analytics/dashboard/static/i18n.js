@@ -66,7 +66,7 @@ const WORDS = {
     retention: "Доля платящих снова", share: "Доля", event_type: "Событие", number: "Номер",
     issued_at: "Выставлен", due_date: "Оплатить до", scheduled_at: "Поставлена",
     lead_ids: "Лиды", kinds: "Вид касания", occurred_at: "Когда", lost_at_stage: "Проиграна на этапе",
-    updated_at: "Обновлена", version: "Версия",
+    updated_at: "Обновлена", version: "Версия", duration_seconds: "Длительность",
   },
   en: {
     title: "Sales analytics", skip: "Skip to content", menu: "Menu", logout: "Sign out",
@@ -130,7 +130,7 @@ const WORDS = {
     retention: "Share paying again", share: "Share", event_type: "Event", number: "Number",
     issued_at: "Issued", due_date: "Due date", scheduled_at: "Scheduled", lead_ids: "Leads",
     kinds: "Touch kind", occurred_at: "When", lost_at_stage: "Lost at stage",
-    updated_at: "Updated", version: "Version",
+    updated_at: "Updated", version: "Version", duration_seconds: "Duration",
   },
 };
 
