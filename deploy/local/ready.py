@@ -1,5 +1,6 @@
-"""For `make run`: wait until every service answers /readyz, add demo data once, print the
-URLs, then stay up (honcho stops the whole stack when any process ends)."""
+"""For `make run`: wait until every service answers /readyz, add demo data where it is missing
+(never over an operator's change), print the URLs last, then stay up (honcho stops the whole
+stack when any process ends)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from contextlib import suppress
 from datetime import date, timedelta
 
 import httpx
@@ -76,6 +78,17 @@ def wait_ready(timeout: float = 120) -> None:
         sys.exit(f"not ready after {timeout:.0f}s: {', '.join(sorted(pending))}")
 
 
+def create_missing(path_url: str, body: dict, headers: dict[str, str]) -> bool:
+    """PUT `body` only where nothing is stored yet: what an operator changed since an earlier
+    `make run` (a form's origins, a manager's name or Telegram id, a plan) stays as it is."""
+    found = httpx.get(path_url, headers=headers)
+    if found.status_code != 404:
+        found.raise_for_status()
+        return False
+    httpx.put(path_url, json=body, headers=headers).raise_for_status()
+    return True
+
+
 def seed_form() -> None:
     """The form of README's "Embedding a form", open to any origin, with a fixed key."""
     form = {
@@ -91,29 +104,23 @@ def seed_form() -> None:
         "public_key": "demo-form-key",
     }
     key = {"X-API-Key": os.environ.get("LEAD_INTAKE_API_KEY", "dev-api-key")}
-    httpx.put(f"{url('lead-intake')}/v1/forms/contact", json=form, headers=key)
+    create_missing(f"{url('lead-intake')}/v1/forms/contact", form, key)
 
 
 def seed_sales_team() -> None:
     """Managers (round robin gives them the demo deals), the default pipeline as data and this
-    month's plans. PUT is idempotent: a second `make run` changes nothing."""
+    month's plans, each only when missing."""
     headers = {"X-API-Key": API_KEY}
     pipeline = url("deal-pipeline")
+    month = date.today().strftime("%Y-%m")
     for manager_id, name in (("anna", "Anna Sokolova"), ("boris", "Boris Kuznetsov")):
         card = {"name": name, "email": f"{manager_id}@localhost"}
-        httpx.put(
-            f"{pipeline}/v1/managers/{manager_id}", json=card, headers=headers
-        ).raise_for_status()
-        month = date.today().strftime("%Y-%m")
+        create_missing(f"{pipeline}/v1/managers/{manager_id}", card, headers)
         plan = {"amount": "500000", "currency": "RUB"}
-        httpx.put(
-            f"{pipeline}/v1/plans/{manager_id}/{month}", json=plan, headers=headers
-        ).raise_for_status()
+        create_missing(f"{pipeline}/v1/plans/{manager_id}/{month}", plan, headers)
     stages = [s.model_dump() for s in DEFAULT_PIPELINE.stages]
     definition = {"name": DEFAULT_PIPELINE.name, "stages": stages, "lost_reasons": LOST_REASONS}
-    httpx.put(
-        f"{pipeline}/v1/pipelines/default", json=definition, headers=headers
-    ).raise_for_status()
+    create_missing(f"{pipeline}/v1/pipelines/default", definition, headers)
 
 
 def seed_demo() -> None:
@@ -159,11 +166,31 @@ def dashboard_accounts() -> str:
     return "demo / demo" if "demo" in users else ", ".join(sorted(users))
 
 
+def wait_settled(timeout: float = 20) -> None:
+    """Until analytics has every demo deal and the reminders they trigger have had a moment,
+    so that the banner is the last thing `make run` prints."""
+    today = date.today()
+    period = {"from": str(today - timedelta(days=3650)), "to": str(today + timedelta(days=2))}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with suppress(httpx.HTTPError, KeyError, ValueError):
+            funnel = httpx.get(
+                f"{url('analytics')}/v1/reports/sales-funnel",
+                params=period,
+                headers={"X-API-Key": VIEWER_KEY},
+            ).json()
+            if funnel["deals"] >= len(DEMO):
+                break
+        time.sleep(0.3)
+    time.sleep(2)
+
+
 def main() -> None:
     wait_ready()
     seed_form()
     seed_sales_team()
     seed_demo()
+    wait_settled()
     lines = [f"  {name:<14} {url(name)}   (OpenAPI: {url(name)}/docs)" for name in SERVICES]
     print("\nCRM analytics stack is up:\n" + "\n".join(lines), flush=True)
     today = date.today()
@@ -172,7 +199,9 @@ def main() -> None:
     print(f"  sales funnel   {url('analytics')}/v1/reports/sales-funnel?{period}")
     print(f"                 (header X-API-Key: {VIEWER_KEY}, or signed in)")
     print(f"  NATS           nats://127.0.0.1:{os.environ.get('NATS_PORT', 4222)}")
-    print(f"  API key for deal commands: {API_KEY}\nCtrl-C stops everything.\n", flush=True)
+    print(f"  dev accounts:  dashboard {dashboard_accounts()}; API keys {API_KEY} (commands,")
+    print(f"                 operators), {VIEWER_KEY} (reports); form key demo-form-key")
+    print("Ctrl-C stops everything.\n", flush=True)
     signal.pause()
 
 

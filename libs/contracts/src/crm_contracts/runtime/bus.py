@@ -53,6 +53,7 @@ def make_broker(servers: str, name: str) -> NatsBroker:
         connect_timeout=2,
         graceful_timeout=10,
         logger=logging.getLogger(f"faststream.{name}"),
+        log_level=logging.DEBUG,  # a "Received"/"Processed" line per message: debug only
     )
 
 

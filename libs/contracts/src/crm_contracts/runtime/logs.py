@@ -22,6 +22,21 @@ class _CorrelationFilter(logging.Filter):
         return True
 
 
+QUIET_PATHS = frozenset({"/readyz", "/healthz", "/metrics"})
+
+
+class _QuietProbes(logging.Filter):
+    """Health probes and scrapes arrive every few seconds from every load balancer and
+    Prometheus: their access lines would bury everything else. Failures still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if len(args) == 5:  # uvicorn: client, method, path, http version, status
+            path, status = str(args[2]).split("?")[0], args[4]
+            return not (path in QUIET_PATHS and isinstance(status, int) and status < 400)
+        return True
+
+
 def setup_logging(service: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
@@ -36,3 +51,6 @@ def setup_logging(service: str, level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # httpx logs every request URL at INFO; some URLs carry secrets (Telegram's bot token).
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    access = logging.getLogger("uvicorn.access")
+    access.filters[:] = [f for f in access.filters if not isinstance(f, _QuietProbes)]
+    access.addFilter(_QuietProbes())
