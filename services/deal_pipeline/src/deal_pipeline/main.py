@@ -12,9 +12,12 @@ from fastapi import FastAPI, Request
 from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
 from crm_contracts.runtime.errors import rejection
 from crm_contracts.runtime.service import reachable, serve, service_app
+from deal_pipeline.adapters.read_model import ReadModel
+from deal_pipeline.adapters.read_model.follower import Follower
 from deal_pipeline.adapters.relay import Relay
 from deal_pipeline.api import build_router, domain_error_response
 from deal_pipeline.application import DealsApp
+from deal_pipeline.application.listings import Listings
 from deal_pipeline.domain.assignment import AssignmentRule
 from deal_pipeline.domain.errors import DomainError
 from deal_pipeline.handlers import build_router as build_bus_router
@@ -47,12 +50,15 @@ def create_deals_app(settings: PipelineSettings) -> DealsApp:
 def create_app(settings: PipelineSettings | None = None) -> FastAPI:
     settings = settings or PipelineSettings()
     deals = create_deals_app(settings)
+    read_model = ReadModel(deals)
     broker = make_broker(settings.nats_url, SERVICE)
     replicas = settings.stream_replicas
     broker.include_router(build_bus_router(deals, broker))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        # The lists follow the event store whether or not the bus is up.
+        follower = asyncio.create_task(Follower(read_model, settings.read_model_idle_poll).run())
         relay = Relay(
             deals,
             broker,
@@ -65,12 +71,17 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
         async def start_relay() -> None:
             app.state.relay_task = asyncio.create_task(relay.run())
 
-        async with running_broker(broker, start_relay, replicas=replicas):
-            yield
-            if task := getattr(app.state, "relay_task", None):
-                task.cancel()
-                with suppress(asyncio.CancelledError):
-                    await task
+        try:
+            async with running_broker(broker, start_relay, replicas=replicas):
+                yield
+                if task := getattr(app.state, "relay_task", None):
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
+        finally:
+            follower.cancel()
+            with suppress(asyncio.CancelledError):
+                await follower
         deals.close()
 
     async def readiness() -> dict[str, object]:
@@ -81,6 +92,7 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.deals = deals
     app.state.broker = broker
+    app.state.listings = Listings(read_model, deals, settings.default_phone_region)
 
     @app.exception_handler(DomainError)
     async def on_domain_error(_: Request, exc: DomainError):  # type: ignore[no-untyped-def]

@@ -32,9 +32,13 @@ class PipelineSettings(ServiceSettings):
     # Allowed reasons to lose a deal, for pipelines that define none of their own.
     lost_reasons: list[str] = list(DEFAULT_LOST_REASONS)
     snapshot_interval: int = 50
+    # Phones typed without a country code (in a client search) are read in this region.
+    default_phone_region: str = "RU"
     relay_batch: int = 500
     publish_timeout: float = 5.0
     # Saves of other processes on SQLite are seen by polling this often (PostgreSQL notifies).
     relay_idle_poll: float = 0.5
+    # The read model of the lists also follows saves of other processes this often.
+    read_model_idle_poll: float = 1.0
     # Fault injection for tests only: seconds between JetStream's ack and the tracking write.
     relay_hold_before_tracking: float = 0.0

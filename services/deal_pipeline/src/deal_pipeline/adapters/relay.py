@@ -49,7 +49,7 @@ class Relay:
             with suppress(RuntimeError):  # the loop has already closed: nobody to wake
                 loop.call_soon_threadsafe(self._wake.set)
 
-        app.on_saved = wake
+        app.saved_listeners.append(wake)
         self.watch = StoreWatch(app.recorder, wake)
 
     async def position(self) -> int:

@@ -291,3 +291,45 @@ class ClientView(BaseModel):
     def of(cls, client: Any) -> ClientView:
         fields = {k: getattr(client, k) for k in cls.model_fields if k != "id"}
         return cls(id=str(client.id), **fields)
+
+
+# -- lists -------------------------------------------------------------------------------------
+
+
+class DealSummary(BaseModel):
+    id: str
+    lead_id: str | None
+    client_id: str | None
+    pipeline_id: str
+    stage: str
+    status: str
+    manager_id: str | None
+    title: str
+    amount: Decimal
+    currency: str
+    paid_total: Decimal
+    opened_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class DealPage(BaseModel):
+    deals: list[DealSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last")
+
+
+class ClientSummary(BaseModel):
+    id: str
+    name: str | None
+    phones: list[str]
+    emails: list[str]
+    version: int
+
+
+class ClientPage(BaseModel):
+    clients: list[ClientSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null: last")
+
+
+class RebuildView(BaseModel):
+    position: int = Field(description="The last stored event now in the read model")

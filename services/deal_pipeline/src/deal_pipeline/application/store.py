@@ -63,7 +63,8 @@ class Store(Application[UUID]):
                     raise
                 time.sleep(0.2 * (attempt + 1))
         self.snapshotting_intervals = {Deal: snapshot_interval, Counter: snapshot_interval}
-        self.on_saved: Callable[[], None] = lambda: None
+        # Told after each save: the relay and the read model follow at once instead of polling.
+        self.saved_listeners: list[Callable[[], None]] = []
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -71,7 +72,8 @@ class Store(Application[UUID]):
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         recordings = super().save(*objs, **kwargs)
-        self.on_saved()  # wakes the relay at once instead of it polling
+        for listener in self.saved_listeners:
+            listener()
         return recordings
 
     def load(self, cls: type[A], aggregate_id: UUID, missing: type[NotFound], what: str) -> A:

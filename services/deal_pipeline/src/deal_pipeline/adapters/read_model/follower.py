@@ -1,0 +1,40 @@
+"""Keeps the read model up to date in the background: at start (events stored while it was
+not running), at once after a save in this process, and on a poll for other processes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import suppress
+
+from prometheus_client import Gauge
+
+from deal_pipeline.adapters.read_model.store import ReadModel
+
+log = logging.getLogger(__name__)
+READ_MODEL_POSITION = Gauge("crm_read_model_position", "Last notification id in the read model")
+
+
+class Follower:
+    def __init__(self, read_model: ReadModel, idle_poll: float = 1.0) -> None:
+        self.read_model = read_model
+        self.idle_poll = idle_poll
+        self._wake = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def wake() -> None:  # called from the thread that saved
+            with suppress(RuntimeError):  # the loop has already closed: nobody to wake
+                loop.call_soon_threadsafe(self._wake.set)
+
+        read_model.app.saved_listeners.append(wake)
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()  # cleared before reading: a save during the read still wakes
+            try:
+                await asyncio.to_thread(self.read_model.catch_up)
+                READ_MODEL_POSITION.set(await asyncio.to_thread(self.read_model.position))
+            except Exception:
+                log.exception("read model catch-up failed; retrying")
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.idle_poll)

@@ -1,0 +1,111 @@
+"""Follows the application's notification log into the read model's tables. The position is
+written in the same transaction as the rows, so a crash leaves both as they were and the next
+catch-up (at start, on a save, on a poll, before each list) continues from there. Replicas
+share the tables: the position row is locked first, so that they take turns."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Notification
+
+from deal_pipeline.adapters.read_model import projection, queries
+from deal_pipeline.adapters.read_model.schema import POSITION_NAME, TABLES, create_tables
+from deal_pipeline.adapters.read_model.sql import Database, Row, Tx
+from deal_pipeline.application import DealsApp
+from deal_pipeline.domain.listing import After, DealQuery
+from deal_pipeline.domain.search import ClientTerms
+
+
+class ReadModel:
+    def __init__(self, app: DealsApp, batch: int = 500) -> None:
+        self.app = app
+        self.batch = batch
+        self.db = Database(app.recorder)
+        create_tables(self.db)
+
+    # -- following the log -------------------------------------------------------------------
+
+    def position(self) -> int:
+        with self.db.transaction(commit=False) as tx:
+            return self._position(tx)
+
+    def catch_up(self) -> int:
+        """Apply every stored event not applied yet; returns how many were applied."""
+        applied = 0
+        while True:
+            seen = self.position()
+            notifications = self._after(seen)
+            if not notifications:
+                return applied
+            with self.db.transaction(commit=True) as tx:
+                current = self._lock(tx)
+                if current >= seen:  # below: a rebuild started over meanwhile; read again
+                    applied += self._apply(tx, [n for n in notifications if n.id > current])
+            if len(notifications) < self.batch:
+                return applied
+
+    def rebuild(self) -> int:
+        """Empty the tables and apply the whole log again, in one transaction: readers see
+        the old rows until the new ones are complete. Returns the position reached."""
+        with self.db.transaction(commit=True) as tx:
+            self._lock(tx)
+            for table in TABLES:
+                tx.execute(f"DELETE FROM {table}")  # names from this code only
+            position = 0
+            while notifications := self._after(position):
+                self._apply(tx, notifications)
+                position = notifications[-1].id
+            self._move(tx, position)
+        return position
+
+    def _after(self, position: int) -> Sequence[Notification]:
+        return self.app.recorder.select_notifications(
+            position, self.batch, inclusive_of_start=False
+        )
+
+    def _apply(self, tx: Tx, notifications: Sequence[Notification]) -> int:
+        for notification in notifications:
+            projection.apply(tx, self.app.mapper.to_domain_event(notification))
+        if notifications:
+            self._move(tx, notifications[-1].id)
+        return len(notifications)
+
+    @staticmethod
+    def _position(tx: Tx) -> int:
+        rows = tx.execute(
+            "SELECT notification_id FROM dp_rm_position WHERE name = ?", (POSITION_NAME,)
+        )
+        return int(rows[0]["notification_id"])
+
+    def _lock(self, tx: Tx) -> int:
+        # A write first: PostgreSQL locks the row, SQLite takes its write lock before reading.
+        tx.execute(
+            "UPDATE dp_rm_position SET notification_id = notification_id WHERE name = ?",
+            (POSITION_NAME,),
+        )
+        return self._position(tx)
+
+    @staticmethod
+    def _move(tx: Tx, position: int) -> None:
+        tx.execute(
+            "UPDATE dp_rm_position SET notification_id = ? WHERE name = ?",
+            (position, POSITION_NAME),
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+
+    def deals(self, query: DealQuery) -> tuple[list[Row], After | None]:
+        with self.db.transaction(commit=False) as tx:
+            return queries.deals(tx, query)
+
+    def clients(
+        self, terms: ClientTerms | None, after: After | None, limit: int
+    ) -> tuple[list[Row], After | None]:
+        with self.db.transaction(commit=False) as tx:
+            return queries.clients(tx, terms, after, limit)
+
+    def pipelines(self) -> list[dict[str, Any]]:
+        with self.db.transaction(commit=False) as tx:
+            return queries.pipelines(tx)
