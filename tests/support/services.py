@@ -48,7 +48,12 @@ class ServiceProcess:
         def ready() -> bool:
             if self.process and self.process.poll() is not None:
                 raise RuntimeError(f"{self.module} exited; see {self.log_path}")
-            return httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200
+            # Every check, not just readiness: intake is ready without NATS (its spool takes
+            # leads), but a test wants its leads on the bus, not queued.
+            response = httpx.get(f"{self.url}/readyz", timeout=2)
+            checks = response.json().get("checks", {}) if response.status_code == 200 else {}
+            passed = (v.get("ok") if isinstance(v, dict) else v for v in checks.values())
+            return response.status_code == 200 and all(passed)
 
         wait_until(ready, timeout=timeout, interval=0.2, what=f"{self.module} /readyz")
 

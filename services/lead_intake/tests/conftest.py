@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from lead_intake.main import create_app
 from lead_intake.settings import IntakeSettings
-from services.lead_intake.tests.helpers import API_KEY, CONTACT_FORM, OPERATOR
+from services.lead_intake.tests.helpers import API_KEY, CONTACT_FORM, OPERATOR, on_the_bus
 from tests.support.net import wait_until
 
 
@@ -25,7 +25,7 @@ def settings(nats_server, tmp_path) -> IntakeSettings:
 @pytest.fixture
 def client(settings):
     with TestClient(create_app(settings)) as client:
-        wait_until(lambda: client.get("/readyz").status_code == 200, what="intake ready")
+        wait_until(lambda: on_the_bus(client.get), what="intake on NATS")
         yield client
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
+
 from tests.support.nats import stream_messages
+from tests.support.net import wait_until
 
 API_KEY = "test-operator-key"
 OPERATOR = {"X-API-Key": API_KEY}
@@ -34,3 +37,15 @@ def leads_on_stream(url: str) -> list:
 
 def lead_events(url: str) -> list[dict]:
     return [json.loads(m.data) for m in leads_on_stream(url)]
+
+
+def on_the_bus(get) -> bool:  # type: ignore[no-untyped-def]
+    """Intake is ready without NATS (its spool takes leads): tests that want leads on the
+    stream at once wait for the bus too. `get` is a TestClient's or httpx's `get`."""
+    ready = get("/readyz")
+    return ready.status_code == 200 and ready.json()["checks"]["nats"] is True
+
+
+def wait_on_the_bus(url: str) -> None:
+    """For a real process at `url`, after its `wait_ready()`."""
+    wait_until(lambda: on_the_bus(lambda path: httpx.get(url + path)), what="intake on NATS")

@@ -2,7 +2,13 @@
 
 import pytest
 
-from services.lead_intake.tests.helpers import INTEGRATION, lead_events, leads_on_stream
+from services.lead_intake.tests.helpers import (
+    INTEGRATION,
+    lead_events,
+    leads_on_stream,
+    on_the_bus,
+)
+from tests.support.net import wait_until
 
 
 def test_accepted_lead_is_on_the_stream_with_its_id_as_msg_id(client, nats_server):
@@ -50,11 +56,10 @@ def test_idempotency_survives_a_restart_of_the_service(settings, nats_server):
     from fastapi.testclient import TestClient
 
     from lead_intake.main import create_app
-    from tests.support.net import wait_until
 
     def post() -> dict:
         with TestClient(create_app(settings)) as client:
-            wait_until(lambda: client.get("/readyz").status_code == 200, what="ready")
+            wait_until(lambda: on_the_bus(client.get), what="on NATS")
             return client.post(
                 "/v1/leads",
                 json={"email": "a@b.ru"},
@@ -94,6 +99,24 @@ def test_not_json_is_422_not_500(client):
         headers=INTEGRATION | {"content-type": "application/json"},
     )
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (b'{"email": "a@b.ru" "name": "Bob"}', "line 1, column 20"),
+        (b'{\n  "email": "a@b.ru",\n  "name": "Bob",\n}', "line 4, column 1"),
+    ],
+)
+def test_malformed_json_names_the_body_and_the_line_and_column(client, nats_server, raw, where):
+    response = client.post(
+        "/v1/leads", content=raw, headers=INTEGRATION | {"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "body"
+    assert error["reason"].startswith(f"invalid JSON at {where}: ")
+    assert leads_on_stream(nats_server.url) == []
 
 
 def test_body_over_the_limit_is_413_and_other_content_types_415(client):
@@ -136,3 +159,21 @@ def test_integrations_need_the_key(client, nats_server):
     wrong = client.post("/v1/leads", json={"email": "a@b.ru"}, headers={"X-API-Key": "no"})
     assert wrong.status_code == 403
     assert leads_on_stream(nats_server.url) == []
+
+
+def test_intake_stays_ready_while_nats_is_down_and_its_spool_works(client, nats_server):
+    nats_server.stop()
+    wait_until(lambda: not on_the_bus(client.get), what="intake to notice NATS is gone")
+    ready = client.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["status"] == "ready"
+    assert ready.json()["checks"] == {"nats": False, "spool": {"ok": True, "depth": 0}}
+    queued = client.post("/v1/leads", json={"email": "a@b.ru"}, headers=INTEGRATION)
+    assert queued.json()["status"] == "queued"
+
+
+def test_intake_is_unready_when_its_spool_is_unusable(client):
+    client.app.state.intake.spool.close()
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["spool"]["ok"] is False

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
-from services.lead_intake.tests.helpers import INTEGRATION, leads_on_stream
+from services.lead_intake.tests.helpers import INTEGRATION, leads_on_stream, wait_on_the_bus
 from tests.support.net import wait_until
 from tests.support.services import ServiceProcess
 
@@ -38,6 +38,7 @@ def intake_with(nats_server, tmp_path, publish_timeout: str) -> ServiceProcess:
     }
     proc = ServiceProcess("lead_intake", env, tmp_path / "intake.log").start()
     proc.wait_ready()
+    wait_on_the_bus(proc.url)
     return proc
 
 

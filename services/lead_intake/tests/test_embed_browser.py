@@ -9,7 +9,7 @@ from datetime import datetime
 import httpx
 import pytest
 
-from services.lead_intake.tests.helpers import API_KEY, OPERATOR, lead_events
+from services.lead_intake.tests.helpers import API_KEY, OPERATOR, lead_events, wait_on_the_bus
 from tests.support.browser import PageServer, chromium
 from tests.support.net import wait_until
 from tests.support.services import ServiceProcess
@@ -47,6 +47,7 @@ def intake(nats_server, tmp_path):
         tmp_path / "intake.log",
     ).start()
     proc.wait_ready()
+    wait_on_the_bus(proc.url)
     yield proc
     proc.stop()
 

@@ -3,7 +3,7 @@
 from fastapi.testclient import TestClient
 
 from lead_intake.main import create_app
-from services.lead_intake.tests.helpers import CONTACT_FORM, OPERATOR
+from services.lead_intake.tests.helpers import CONTACT_FORM, OPERATOR, on_the_bus
 from tests.support.net import wait_until
 
 
@@ -37,7 +37,7 @@ def test_put_get_list_delete(client):
 
 def test_forms_are_data_in_nats_kv_shared_by_processes(client, settings, contact_form):
     with TestClient(create_app(settings)) as other:
-        wait_until(lambda: other.get("/readyz").status_code == 200, what="second intake ready")
+        wait_until(lambda: on_the_bus(other.get), what="second intake on NATS")
         assert other.get("/v1/forms/contact", headers=OPERATOR).json() == contact_form
 
 

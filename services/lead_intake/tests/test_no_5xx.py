@@ -15,7 +15,13 @@ from hypothesis import strategies as st
 
 from lead_intake.main import create_app
 from lead_intake.settings import IntakeSettings
-from services.lead_intake.tests.helpers import API_KEY, CONTACT_FORM, OPERATOR, ORIGIN
+from services.lead_intake.tests.helpers import (
+    API_KEY,
+    CONTACT_FORM,
+    OPERATOR,
+    ORIGIN,
+    wait_on_the_bus,
+)
 from tests.support.nats import NatsServer
 from tests.support.services import ServiceProcess
 
@@ -51,6 +57,7 @@ def intake_url(tmp_path_factory):
     ).start()
     try:
         proc.wait_ready()
+        wait_on_the_bus(proc.url)
         httpx.put(f"{proc.url}/v1/forms/contact", json=CONTACT_FORM, headers=OPERATOR)
         yield proc.url
     finally:

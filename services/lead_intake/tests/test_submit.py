@@ -224,3 +224,40 @@ def test_rate_limit_per_form_is_429_naming_the_form(client, contact_form):
     limited = client.post("/v1/forms/contact/submit", data=fields(), headers=JSON)
     assert limited.json()["errors"][0]["field"] == "form_id"
     assert int(limited.headers["retry-after"]) >= 1
+
+
+def urlencoded(values: dict, charset: str) -> bytes:
+    """The body a browser sends from a page in `charset` (raw bytes, as some clients do)."""
+    return "&".join(f"{k}={v}" for k, v in values.items()).encode(charset)
+
+
+def test_a_declared_charset_is_honoured(client, nats_server, contact_form):
+    body = urlencoded(fields(name="Борис", city="Kazan"), "windows-1251")
+    content_type = "application/x-www-form-urlencoded; charset=windows-1251"
+    response = client.post(
+        "/v1/forms/contact/submit", content=body, headers=JSON | {"Content-Type": content_type}
+    )
+    assert response.status_code == 202, response.text
+    [event] = lead_events(nats_server.url)
+    assert event["contact"]["name"] == "Борис"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xff\xfe" + urlencoded(fields(name="Bob"), "utf-16-le"),  # UTF-16 with a BOM
+        urlencoded(fields(name="Борис"), "windows-1251"),  # no charset declared: UTF-8
+    ],
+)
+def test_bytes_not_valid_in_the_charset_are_400_naming_the_body(
+    client, nats_server, contact_form, body
+):
+    response = client.post(
+        "/v1/forms/contact/submit",
+        content=body,
+        headers=JSON | {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 400, response.text
+    [error] = response.json()["errors"]
+    assert error["field"] == "body" and "utf-8" in error["reason"]
+    assert lead_events(nats_server.url) == []

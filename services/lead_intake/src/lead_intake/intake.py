@@ -4,6 +4,7 @@ the drainer publishes later. Requests publish concurrently: nothing here seriali
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 from faststream.nats import NatsBroker
@@ -18,6 +19,7 @@ from lead_intake.domain import LeadIn, build_lead_received, lead_id_for
 from lead_intake.metrics import ACCEPTED, PUBLISHING, SPOOLED
 
 log = logging.getLogger(__name__)
+CRASH_AFTER_PUBLISH = "LEAD_INTAKE_TEST_CRASH_AFTER_PUBLISH"  # see crash_if_testing
 
 
 @dataclass(frozen=True)
@@ -47,23 +49,35 @@ class Intake:
         if scoped_key and (seen := await self.idempotency.seen(scoped_key)):
             ACCEPTED.labels("duplicate").inc()
             return Outcome(seen.lead_id, "accepted", duplicate=True)
-        status = await self.deliver(event, scoped_key)
-        ACCEPTED.labels(status).inc()
-        log.info("lead %s", status, extra={"lead_id": event.lead_id, "form_id": lead.form_id})
-        return Outcome(event.lead_id, status)
+        outcome = await self.deliver(event, scoped_key)
+        ACCEPTED.labels("duplicate" if outcome.duplicate else outcome.status).inc()
+        log.info(
+            "lead %s", outcome.status, extra={"lead_id": event.lead_id, "form_id": lead.form_id}
+        )
+        return outcome
 
-    async def deliver(self, event: LeadReceived, key: str | None) -> str:
+    async def deliver(self, event: LeadReceived, key: str | None) -> Outcome:
+        """The key is stored after the ack; a crash in between is safe because the lead id is
+        derived from the key: the retry publishes the same Nats-Msg-Id, which the stream drops
+        (a repeat, told to the caller as such)."""
         # Not connected: spool at once rather than make the visitor wait for the timeout.
         if bus_connected(self.broker):
             try:
                 with PUBLISHING.track_inprogress():
-                    await publish_event(self.broker, event, timeout=self.publish_timeout)
+                    ack = await publish_event(self.broker, event, timeout=self.publish_timeout)
             except Exception as exc:
                 log.warning("no JetStream ack, spooling the lead: %r", exc)
             else:
+                crash_if_testing()
                 if key:
                     await self.idempotency.remember(key, event.lead_id)
-                return "accepted"
+                return Outcome(event.lead_id, "accepted", duplicate=bool(ack.duplicate))
         await self.spool.add(event.lead_id, key, event.model_dump_json())
         SPOOLED.inc()
-        return "queued"
+        return Outcome(event.lead_id, "queued")
+
+
+def crash_if_testing() -> None:
+    """Tests only: die as a kill -9 would, between the ack and storing the key."""
+    if os.environ.get(CRASH_AFTER_PUBLISH) == "1":
+        os._exit(137)

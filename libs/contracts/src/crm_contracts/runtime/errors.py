@@ -26,11 +26,34 @@ def _field_name(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
+def _json_error(error: dict, doc: object) -> dict[str, str]:
+    """FastAPI puts the character offset of a JSON syntax error where a field name goes; a
+    client needs the body named and a line and column it can find in its editor."""
+    pos, why = error["loc"][-1], error.get("ctx", {}).get("error", error["msg"])
+    if isinstance(doc, bytes):
+        doc = doc.decode("utf-8", "replace")
+    if isinstance(pos, int) and isinstance(doc, str):
+        line = doc.count("\n", 0, pos) + 1
+        column = pos - doc.rfind("\n", 0, pos)
+        where = f"line {line}, column {column}"
+    else:
+        where = f"position {pos}"
+    return {"field": "body", "reason": f"invalid JSON at {where}: {why}"}
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
+    return [
+        _json_error(e, exc.body)
+        if e.get("type") == "json_invalid"
+        else {"field": _field_name(tuple(e["loc"])), "reason": e["msg"]}
+        for e in exc.errors()
+    ]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field_name(tuple(e["loc"])), "reason": e["msg"]} for e in exc.errors()]
-        return rejection(422, "validation_failed", errors)
+        return rejection(422, "validation_failed", _validation_errors(exc))
 
     @app.exception_handler(HTTPException)
     async def on_http_error(_: Request, exc: HTTPException) -> JSONResponse:

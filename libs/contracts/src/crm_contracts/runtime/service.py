@@ -4,7 +4,7 @@ uvicorn runner with JSON logs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
@@ -25,9 +25,11 @@ def service_app(
     service: str,
     readiness: ReadinessCheck,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    informational_checks: Collection[str] = (),
 ) -> FastAPI:
+    """`informational_checks`: readiness checks shown in `/readyz` that do not fail it."""
     app = FastAPI(title=title, version=VERSION, lifespan=lifespan)
-    install_ops(app, service, readiness)
+    install_ops(app, service, readiness, informational_checks)
     install_error_handlers(app)
     return app
 

@@ -79,7 +79,9 @@ class Spool:
     def writable(self) -> bool:
         try:
             with self._lock:
-                self._db.execute("SELECT 1 FROM spool LIMIT 1").fetchall()
+                # Takes the write lock: a read-only or locked-up file fails here, not on a lead.
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("ROLLBACK")
         except sqlite3.Error:
             return False
         return True

@@ -19,6 +19,7 @@ from starlette.datastructures import UploadFile
 
 from crm_contracts.envelope import utcnow
 from crm_contracts.runtime.errors import FieldError
+from lead_intake.api.form_body import urlencoded_fields
 from lead_intake.api.rejections import invalid, refuse
 from lead_intake.domain.abuse import retry_after_header
 from lead_intake.domain.forms import (
@@ -102,12 +103,15 @@ def check_rate(request: Request, form: Form, headers: dict[str, str]) -> None:
 
 async def read_values(request: Request, headers: dict[str, str]) -> dict[str, str]:
     """The submitted fields as text, first value of each name; files are not taken."""
+    content_type = request.headers.get("content-type", "")
     try:
-        if request.headers.get("content-type", "").startswith("application/json"):
+        if content_type.startswith("application/json"):
             data = await request.json()
             if not isinstance(data, dict):
                 raise ValueError("a JSON object is expected")
             items = [(str(k), v) for k, v in data.items()]
+        elif content_type.lower().startswith("application/x-www-form-urlencoded"):
+            items = urlencoded_fields(await request.body(), content_type)
         else:
             items = list((await request.form(max_files=0, max_fields=MAX_FIELDS)).multi_items())
     except Exception as exc:
