@@ -16,6 +16,7 @@ from crm_contracts.events import (
     DealWon,
     ManagerUpdated,
 )
+from notification.app.due import Due
 from tests.support.nats import stream_messages
 from tests.support.net import wait_until
 
@@ -104,14 +105,68 @@ def test_same_event_twice_sends_once(start_service, put_rule, publish, gateway):
     publish(MANAGER)
     event = opened("d3")
     publish(event, msg_id="one")
-    publish(event, msg_id="two")  # a redelivery past JetStream's dedup window
+    publish(event, msg_id="two")  # past CRM dedup; the due stream dedups it (see below)
     publish(opened("d4"))
     wait_until(lambda: len(gateway.requests) >= 2, what="two sends")
     time.sleep(1.0)
     assert sorted(r.json["text"] for r in gateway.requests) == ["New: Deal d3", "New: Deal d4"]
 
 
-def test_template_error_and_unknown_recipient_fail_with_a_reason_and_work_goes_on(
+def test_a_repeat_past_the_bus_is_stopped_by_the_delivery_log(
+    start_service, put_rule, publish, gateway, nats_server, deliveries
+):
+    """Copies of one reminder, each under its own Nats-Msg-Id (so JetStream keeps them all)
+    and handled at once: the delivery log lets exactly one send through."""
+    service = start_service()
+    publish(MANAGER)
+    event = opened("d12")
+    publish(event)  # no rule yet: the directory learns the deal, nothing is planned
+    wait_until(lambda: asyncio.run(deal_known(nats_server.url, "d12")), what="the deal on file")
+    put_rule(service, "tg", rule())
+    due = Due(
+        aggregate_id="tg",
+        rule_id="tg",
+        key=f"event.{event.event_id}.tg",
+        trigger_subject=event.SUBJECT,
+        trigger=event.model_dump(mode="json"),
+    )
+    asyncio.run(publish_copies(nats_server.url, f"crmrem.due.{due.key}", due.body(), 3))
+    wait_until(lambda: gateway.requests, what="a send")
+    time.sleep(1.5)  # room for a wrong second send
+    assert [r.json["text"] for r in gateway.requests] == ["New: Deal d12"]
+    [log] = deliveries(service, rule_id="tg")
+    assert (log["status"], log["attempts"]) == ("sent", 1)
+    due_stream = asyncio.run(stream_messages(nats_server.url, "CRM_REMINDERS"))
+    assert len(due_stream) == 3  # all three copies got past the bus
+
+
+async def deal_known(url: str, deal_id: str) -> bool:
+    import nats
+
+    nc = await nats.connect(url)
+    try:
+        kv = await nc.jetstream().key_value("notification_deals")
+        try:
+            return bool((await kv.get(deal_id)).value)
+        except nats.js.errors.KeyNotFoundError:
+            return False
+    finally:
+        await nc.close()
+
+
+async def publish_copies(url: str, subject: str, body: bytes, n: int) -> None:
+    import nats
+
+    nc = await nats.connect(url)
+    try:
+        for i in range(n):  # core publishes, one flush: they land together, fetched at once
+            await nc.publish(subject, body, headers={"Nats-Msg-Id": f"copy-{i}"})
+        await nc.flush()
+    finally:
+        await nc.close()
+
+
+def test_template_error_fails_a_missing_address_is_skipped_and_work_goes_on(
     start_service, put_rule, publish, gateway, deliveries
 ):
     service = start_service()
@@ -137,7 +192,13 @@ def test_template_error_and_unknown_recipient_fail_with_a_reason_and_work_goes_o
             manager_id=None,
         )
     )
-    wait_until(lambda: len(deliveries(service, status="failed")) == 3, what="three failures")
+    wait_until(lambda: len(deliveries(service)) == 3, what="three outcomes")
+    statuses = {(d["rule_id"], d["recipient"]): d["status"] for d in deliveries(service)}
+    assert statuses == {
+        ("broken", "manager:m1"): "failed",  # tried, and the template broke
+        ("broken", "manager:ghost"): "skipped",  # no address: nothing to try
+        ("nobody", "client:?"): "skipped",
+    }
     reasons = {(d["rule_id"], d["recipient"]): d["reason"] for d in deliveries(service)}
     assert "template" in reasons[("broken", "manager:m1")]
     assert "nope" in reasons[("broken", "manager:m1")]
@@ -237,3 +298,32 @@ def test_the_client_card_gives_the_address(start_service, put_rule, publish, gat
         "text": "Thanks, Olga: Deal d10",
         "disable_web_page_preview": True,
     }
+
+
+def test_a_client_without_an_address_is_skipped_not_failed(
+    start_service, publish, smtp_server, nats_server, deliveries
+):
+    """The demo case: the default thank-you rule and a client with no e-mail address."""
+    service = start_service(seed_default_rules=True, telegram_bot_token=None)
+    publish(ClientUpdated(aggregate_id="c2", producer="test", client_id="c2", name="Olga"))
+    publish(opened("d11", client_id="c2"))
+    publish(
+        DealWon(
+            aggregate_id="d11",
+            producer="test",
+            deal_id="d11",
+            from_stage="invoice",
+            to_stage="won",
+            from_stage_entered_at=datetime.now(UTC),
+            from_stage_entered_version=1,
+            amount=Decimal("100"),
+            aggregate_version=2,
+        )
+    )
+    [log] = wait_until(lambda: deliveries(service, rule_id="deal-won-thank-you"), what="a log")
+    assert log["status"] == "skipped" and log["attempts"] == 0
+    assert log["reason"] == "unknown recipient: client:c2 has no email address"
+    time.sleep(0.5)
+    assert deliveries(service, status="failed") == []
+    assert [m.subject for m in outcomes(nats_server.url)] == ["crm.notifications.sent"]  # manager
+    assert asyncio.run(stream_messages(nats_server.url, "CRM_DLQ")) == []

@@ -4,13 +4,15 @@ reports API (a real HTTP server standing in for it), one e-mail per period to th
 from __future__ import annotations
 
 import asyncio
+import json
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import nats
 
 from crm_contracts.events import ManagerUpdated
+from notification.domain.wording import day
 from tests.support.net import wait_until
 
 from .conftest import ANALYTICS_KEY
@@ -78,9 +80,9 @@ def test_daily_digest_reads_reports_and_goes_to_heads_once(
     [mail] = smtp_server.messages
     today = datetime.now(MOSCOW).date()
     assert mail["To"] == "head@shop.test"
-    assert mail["Subject"] == f"CRM daily digest: {today - timedelta(days=1)}"
+    assert mail["Subject"] == f"CRM daily digest: {day(today - timedelta(days=1), 'en')}"
     body = mail.get_payload(decode=True).decode()
-    assert "Leads: 12" in body and "Won deals: 3" in body and "Revenue: 4500.00 RUB" in body
+    assert "Leads: 12" in body and "Won deals: 3" in body and "Revenue: ₽4,500" in body
     [dynamics] = gateway.to("/v1/reports/dynamics")
     assert dynamics.query == {
         "from": f"{today - timedelta(days=1)}T00:00:00+03:00",
@@ -105,3 +107,55 @@ def test_analytics_down_ends_failed_with_a_reason(start_service, gateway, nats_s
     assert log["rule_id"] == "weekly-digest" and log["recipient"] == "head:boss@shop.test"
     assert "analytics /v1/reports/dynamics: HTTP 502" in log["reason"]
     assert len(gateway.requests) == 2  # tried twice (delivery_attempts), then gave up
+
+
+def test_a_digest_deferred_by_quiet_hours_reports_the_period_it_was_due_for(
+    start_service, put_rule, gateway, smtp_server, nats_server, deliveries
+):
+    gateway.answer("/v1/reports/dynamics", {"totals": {"won": 1, "revenue": "10"}})
+    gateway.answer("/v1/reports/lead-funnel", {"totals": {"leads": 2}})
+    service = start_service(heads_of_sales=["boss@shop.test"])
+    now = datetime.now(UTC)
+    digest = {
+        "trigger": {"event_type": "digest"},
+        "audience": ["heads"],
+        "channel": "email",
+        "timing": {"mode": "daily", "at": "09:00", "timezone": "UTC"},
+        "template": {"subject": {"en": "Digest {{ period.first }}"}, "body": {"en": "x"}},
+    }
+    quiet = {
+        "start": f"{now - timedelta(hours=1):%H:%M}",
+        "end": f"{now + timedelta(hours=2):%H:%M}",
+    }
+    put_rule(service, "night", digest | {"quiet_hours": quiet})
+    asyncio.run(fire(nats_server.url, asyncio.run(schedule_of(nats_server.url, "night"))))
+    wait_until(lambda: deliveries(service, status="scheduled"), what="the deferred digest")
+    deferred = asyncio.run(deferred_schedule(nats_server.url))
+    carried = datetime.fromisoformat(json.loads(deferred.data)["fired_at"])
+    assert abs((carried - now).total_seconds()) < 30  # when the schedule fired, not later
+
+    # It comes due after midnight, two days on: still the period it was due for.
+    put_rule(service, "night", digest)  # (no quiet hours now, so it goes when it comes)
+    body = json.loads(deferred.data) | {"fired_at": (carried - timedelta(days=2)).isoformat()}
+    asyncio.run(publish_to(nats_server.url, deferred.headers["Nats-Schedule-Target"], body))
+    wait_until(lambda: smtp_server.messages, what="the deferred digest sent")
+    assert smtp_server.messages[0]["Subject"] == f"Digest {carried.date() - timedelta(days=3)}"
+
+
+async def deferred_schedule(url: str):  # type: ignore[no-untyped-def]
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        info = await js.stream_info("CRM_REMINDERS", subjects_filter="crmrem.schedule.*.*.q.*")
+        [subject] = list(info.state.subjects or {})
+        return await js.get_last_msg("CRM_REMINDERS", subject)
+    finally:
+        await nc.close()
+
+
+async def publish_to(url: str, subject: str, body: dict) -> None:
+    nc = await nats.connect(url)
+    try:
+        await nc.jetstream().publish(subject, json.dumps(body).encode())
+    finally:
+        await nc.close()

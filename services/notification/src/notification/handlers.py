@@ -12,7 +12,7 @@ from crm_contracts.events import BY_SUBJECT
 from crm_contracts.runtime.consuming import handle, work_queue
 from crm_contracts.streams import CRM_REMINDERS
 from notification.adapters.reminders import DUE
-from notification.app.delivering import Deliverer
+from notification.app.delivering import Deliverer, RetryLater
 from notification.app.due import Due
 from notification.app.planning import Planner
 
@@ -21,7 +21,9 @@ EVENTS_CONSUMER = "notification_events"
 DUE_CONSUMER = "notification_due"
 
 
-def build_router(broker: NatsBroker, planner: Planner, deliverer: Deliverer) -> NatsRouter:
+def build_router(
+    broker: NatsBroker, planner: Planner, deliverer: Deliverer, due_ack_wait: float = 30.0
+) -> NatsRouter:
     router = NatsRouter()
 
     @router.subscriber(
@@ -41,9 +43,11 @@ def build_router(broker: NatsBroker, planner: Planner, deliverer: Deliverer) -> 
 
     @router.subscriber(
         f"{DUE}.>",
-        # Sends retry inside the handler (with backoff), so the ack wait covers all tries.
+        # One try per delivery; a retry is a redelivery (nak with delay), so the ack wait
+        # covers one try, renewed by "in progress" while a slow one lasts. Our own count of
+        # tries ends every send, so the server never drops a reminder on its own.
         **(
-            work_queue(DUE_CONSUMER, ack_wait=300)
+            work_queue(DUE_CONSUMER, ack_wait=due_ack_wait, max_deliver=-1)
             | {"stream": JStream(CRM_REMINDERS, declare=False)}
         ),
         title="notification.due",
@@ -53,8 +57,13 @@ def build_router(broker: NatsBroker, planner: Planner, deliverer: Deliverer) -> 
         # When the schedule fired (stored), not when we got to it: a digest that waited for a
         # restart past midnight still covers the right day.
         fired_at = message.raw_message.metadata.timestamp
-        await handle(
-            DUE_CONSUMER, message, broker, Due, lambda due: deliverer.on_due(due, fired_at)
-        )
+
+        async def work(due: Due) -> None:
+            try:
+                await deliverer.on_due(due, fired_at, message.in_progress)
+            except RetryLater as later:  # settled here; `handle` then leaves it alone
+                await message.nack(delay=later.delay)
+
+        await handle(DUE_CONSUMER, message, broker, Due, work)
 
     return router

@@ -47,7 +47,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         AnalyticsReports(settings.analytics_url, settings.http_timeout, settings.analytics_api_key),
         settings,
     )
-    broker.include_router(build_router(broker, planner, deliverer))
+    broker.include_router(build_router(broker, planner, deliverer, settings.due_ack_wait_seconds))
     state = {"rules": False}
 
     async def on_started() -> None:

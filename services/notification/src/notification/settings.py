@@ -41,13 +41,17 @@ class NotificationSettings(ServiceSettings):
 
     analytics_url: str = "http://127.0.0.1:8004"
     analytics_api_key: str = "dev-viewer-key"  # a viewer key of analytics, for the digests
-    deal_url_template: str = "http://127.0.0.1:8002/v1/deals/{deal_id}"
+    # The deal's page on the analytics dashboard (ANALYTICS_PUBLIC_URL), which people can open.
+    deal_url_template: str = "http://127.0.0.1:8004/?page=deal&id={deal_id}"
     default_timezone: str = "Europe/Moscow"
     default_language: str = "en"
     recipient_salt: str = "crm-dev-salt"  # for recipient_hash in crm.notifications.*
 
     delivery_attempts: int = 5  # tries per send before `failed`
-    retry_base_seconds: float = 1.0  # 1, 2, 4, 8 s … between tries
+    retry_base_seconds: float = 1.0  # 1, 2, 4, 8 s … between tries (JetStream redelivery)
     retry_max_seconds: float = 60.0
+    # How long a send in flight holds its reminder: the process says "still working" every
+    # third of it, so after a crash the reminder comes back (and is sent) within this time.
+    due_ack_wait_seconds: float = 30.0
     log_ttl_days: int = 30  # delivery log and idempotency keys
     seed_default_rules: bool = True  # when the rules bucket is empty at start

@@ -3,12 +3,13 @@ Its final states double as the idempotency keys."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from faststream.nats import NatsBroker
 
 from notification.adapters.buckets import JsonBucket
-from notification.domain.deliveries import Delivery
+from notification.domain.deliveries import FINAL, Delivery
 
 
 class DeliveryLog:
@@ -21,6 +22,35 @@ class DeliveryLog:
 
     async def put(self, delivery: Delivery) -> None:
         await self.bucket.put(delivery.id, delivery.model_dump(mode="json"))
+
+    async def claim(
+        self, fresh: Delivery, lease: timedelta
+    ) -> tuple[Delivery | None, Delivery | None]:
+        """Take the send for one try, atomically (two copies of a reminder may be handled at
+        once): (the record, now ours, with this try counted, None), or (None, what is in the
+        way: a final record, or a try someone holds a lease on)."""
+        now = fresh.updated_at
+        found: dict[str, Delivery] = {}
+
+        def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+            found.clear()  # a lost race runs this again
+            known = Delivery.model_validate(current) if current else None
+            if known is not None and (
+                known.status in FINAL or (known.lease_until and known.lease_until > now)
+            ):
+                found["other"] = known
+                return None
+            found["mine"] = fresh.model_copy(
+                update={
+                    "status": "sending",
+                    "attempts": (known.attempts if known else fresh.attempts) + 1,
+                    "lease_until": now + lease,
+                }
+            )
+            return found["mine"].model_dump(mode="json")
+
+        await self.bucket.modify(fresh.id, change)
+        return found.get("mine"), found.get("other")
 
     async def find(
         self,

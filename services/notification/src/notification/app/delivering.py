@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crm_contracts.envelope import derived_id
@@ -36,6 +36,15 @@ from notification.domain.timing import after_quiet_hours, digest_period
 from notification.settings import NotificationSettings
 
 log = logging.getLogger(__name__)
+KeepAlive = Callable[[], Awaitable[None]]  # "still working on it" to the bus
+
+
+class RetryLater(Exception):
+    """Some send is to be tried again in `delay` seconds (the message comes back then)."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(f"retry in {delay:.2f}s")
+        self.delay = delay
 
 
 class Deliverer:
@@ -59,14 +68,20 @@ class Deliverer:
         self.analytics = analytics
         self.settings = settings
 
-    async def on_due(self, due: Due, fired_at: datetime | None = None) -> None:
+    async def on_due(
+        self, due: Due, fired_at: datetime | None = None, keepalive: KeepAlive | None = None
+    ) -> None:
+        """Raises RetryLater when a send is to be tried again: the bus brings the message back
+        then (nak with delay), so a slow gateway never holds up other reminders."""
         rule = await self.rules.get(due.rule_id)
         if rule is None or not rule.enabled:
             log.info("rule %s gone or disabled: reminder %s dropped", due.rule_id, due.key)
             return
         if rule.is_digest:
-            fired = fired_at or datetime.now(UTC)
+            # A deferred digest carries the moment its schedule fired: the period it was due for.
+            fired = due.fired_at or fired_at or datetime.now(UTC)
             trigger_id, trigger_type, context = await self._digest_context(rule, fired)
+            context["fired_at"] = fired
         else:
             assert due.trigger_subject is not None
             event = BY_SUBJECT[due.trigger_subject].model_validate(due.trigger)
@@ -75,9 +90,16 @@ class Deliverer:
                 return
             trigger_id, trigger_type = str(event.event_id), event.event_type
             context = await event_context(event, self.directory, self.settings)
+        retries = []
         for recipient in await recipients(rule, context, self.directory, self.settings):
             if due.only_recipient in (None, recipient.identity):
-                await self.deliver(rule, due, trigger_id, trigger_type, recipient, context)
+                delay = await self.deliver(
+                    rule, due, trigger_id, trigger_type, recipient, context, keepalive
+                )
+                if delay is not None:
+                    retries.append(delay)
+        if retries:  # the others are done (final in the log), so a redelivery skips them
+            raise RetryLater(min(retries))
 
     async def _digest_context(
         self, rule: Rule, fired_at: datetime
@@ -90,7 +112,9 @@ class Deliverer:
             if rule.timing.mode == "daily"
             else f"{start:%Y-%m-%d} – {end:%Y-%m-%d}"
         )
-        period = {"from": start, "to": end, "label": label, "timezone": tz}
+        # `first`/`last` are days (not moments), so no recipient's zone shifts them.
+        days = {"first": start.date(), "last": (end - timedelta(days=1)).date()}
+        period = {"from": start, "to": end, "label": label, "timezone": tz} | days
         trigger_id = str(derived_id("digest", rule.id, start.isoformat()))
         return trigger_id, f"digest.{rule.timing.mode}", {"period": period, "ids": {}}
 
@@ -102,13 +126,14 @@ class Deliverer:
         trigger_type: str,
         to: Recipient,
         context: dict[str, Any],
-    ) -> None:
+        keepalive: KeepAlive | None = None,
+    ) -> float | None:
+        """One try of one send. Returns seconds to wait before the next try, or None when the
+        send is over (sent, failed, skipped, deferred, or done before)."""
         did = delivery_id(trigger_id, rule.id, to.identity)
         known = await self.deliveries.get(did)
         if known is not None and known.status in FINAL:
-            DUPLICATES.labels(rule.id).inc()
-            await self.outcomes.announce(known, due.correlation_id)  # in case it was lost
-            return
+            return await self._duplicate(known, due)
         now = datetime.now(UTC)
         record = Delivery(
             id=did,
@@ -128,82 +153,124 @@ class Deliverer:
             await self.outcomes.skipped(
                 record, f"channel {rule.channel} is off: {channel.configured}"
             )
-            return
-        if to.address is None:
-            await self.outcomes.failed(record, to.problem or "unknown recipient", due)
-            return
+            return None
+        if to.address is None:  # nothing was tried, so nothing failed
+            await self.outcomes.skipped(record, to.problem or "no address")
+            return None
         tz = to.timezone or rule.timing.timezone or self.settings.default_timezone
         allowed = after_quiet_hours(now, rule.quiet_hours, tz)
         if allowed > now:
-            await self._defer(record, due, to, allowed)
-            return
+            await self._defer(record, due, to, allowed, context)
+            return None
+        lease = timedelta(seconds=self.settings.due_ack_wait_seconds)
+        mine, other = await self.deliveries.claim(record, lease)
+        if mine is None:
+            assert other is not None
+            if other.status in FINAL:
+                return await self._duplicate(other, due)
+            # Another copy of this send is being tried right now: look again after its lease.
+            return max(1.0, ((other.lease_until or now) - now).total_seconds())
         try:
-            if rule.is_digest and "report" not in context:
-                period = context["period"]
-                context["report"] = await self._retrying(
-                    lambda: self.analytics.digest(period["from"], period["to"], tz)
-                )
-            subject, text = render(
-                rule.template,
-                context | {"recipient": {"name": to.name, "id": to.identity}},
-                to.language,
-                self.settings.default_language,
-                tz,
+            await self._holding(
+                mine, lease, keepalive, self._attempt(rule, mine, to, tz, context, trigger_type)
             )
         except RenderError as exc:
-            await self.outcomes.failed(record, str(exc), due)
-            return
-        except SendError as exc:  # the report could not be read
-            await self.outcomes.failed(record, exc.reason, due)
-            return
+            await self.outcomes.failed(mine, str(exc), due)
+        except SendError as exc:
+            return await self._after_failure(mine, exc, due)
+        else:
+            await self.outcomes.sent(mine, due.correlation_id)
+        return None
+
+    async def _duplicate(self, known: Delivery, due: Due) -> None:
+        DUPLICATES.labels(known.rule_id).inc()
+        await self.outcomes.announce(known, due.correlation_id)  # in case it was lost
+
+    async def _attempt(
+        self,
+        rule: Rule,
+        record: Delivery,
+        to: Recipient,
+        tz: str,
+        context: dict[str, Any],
+        trigger_type: str,
+    ) -> None:
+        """Read what the message needs, render it, send it. Raises RenderError or SendError."""
+        assert to.address is not None
+        if rule.is_digest and "report" not in context:
+            period = context["period"]
+            context["report"] = await self.analytics.digest(period["from"], period["to"], tz)
+        subject, text = render(
+            rule.template,
+            context | {"recipient": {"name": to.name, "id": to.identity}},
+            to.language,
+            self.settings.default_language,
+            tz,
+        )
         message = Outgoing(
             to=to.address,
             subject=subject,
             text=text,
-            delivery_id=did,
-            meta={"rule_id": rule.id, "event_type": trigger_type, "event_id": trigger_id},
+            delivery_id=record.id,
+            meta={
+                "rule_id": rule.id,
+                "event_type": trigger_type,
+                "event_id": record.trigger_event_id,
+            },
         )
-        await self._send(channel, message, record, due)
+        await self.channels[rule.channel].send(message)
 
-    async def _send(self, channel: Channel, message: Outgoing, record: Delivery, due: Due) -> None:
-        s = self.settings
+    async def _holding(
+        self,
+        record: Delivery,
+        lease: timedelta,
+        keepalive: KeepAlive | None,
+        work: Awaitable[None],
+    ) -> None:
+        """Runs `work` while renewing our lease on the send and telling JetStream we are still
+        at it: a slow send is neither redelivered nor started again by another copy, and a
+        crash frees it within one ack wait."""
+        task = asyncio.ensure_future(work)
         while True:
-            record = record.model_copy(
-                update={"attempts": record.attempts + 1, "updated_at": datetime.now(UTC)}
-            )
-            await self.deliveries.put(record)  # a crash mid-way resumes the count
-            try:
-                await channel.send(message)
-            except SendError as exc:
-                if exc.transient and record.attempts < s.delivery_attempts:
-                    delay = retry_delay(record.attempts, s.retry_base_seconds, s.retry_max_seconds)
-                    log.warning("%s (try %d), again in %.2fs", exc.reason, record.attempts, delay)
-                    await asyncio.sleep(delay)
-                    continue
-                await self.outcomes.failed(
-                    record, f"{exc.reason} (after {record.attempts} tries)", due
-                )
-                return
-            await self.outcomes.sent(record, due.correlation_id)
-            return
+            done, _ = await asyncio.wait({task}, timeout=lease.total_seconds() / 3)
+            if done:
+                return task.result()
+            renewed = datetime.now(UTC) + lease
+            await self.deliveries.put(record.model_copy(update={"lease_until": renewed}))
+            if keepalive is not None:
+                await keepalive()
 
-    async def _retrying(self, call: Callable[[], Awaitable[Any]]) -> Any:
-        """A read the send depends on, with the same retry policy as the send itself."""
+    async def _after_failure(self, record: Delivery, exc: SendError, due: Due) -> float | None:
         s = self.settings
-        for attempt in range(1, s.delivery_attempts + 1):
-            try:
-                return await call()
-            except SendError as exc:
-                if not exc.transient or attempt == s.delivery_attempts:
-                    raise
-                await asyncio.sleep(retry_delay(attempt, s.retry_base_seconds, s.retry_max_seconds))
-        raise AssertionError("unreachable")
+        if exc.transient and record.attempts < s.delivery_attempts:
+            delay = retry_delay(record.attempts, s.retry_base_seconds, s.retry_max_seconds)
+            log.warning("%s (try %d), again in %.2fs", exc.reason, record.attempts, delay)
+            await self.deliveries.put(  # free for the next try, whoever brings it
+                record.model_copy(
+                    update={
+                        "reason": exc.reason,
+                        "lease_until": None,
+                        "updated_at": datetime.now(UTC),
+                    }
+                )
+            )
+            return delay
+        await self.outcomes.failed(record, f"{exc.reason} (after {record.attempts} tries)", due)
+        return None
 
-    async def _defer(self, record: Delivery, due: Due, to: Recipient, at: datetime) -> None:
+    async def _defer(
+        self, record: Delivery, due: Due, to: Recipient, at: datetime, context: dict[str, Any]
+    ) -> None:
         """Quiet hours: this recipient's send moves to `at`, as its own reminder."""
         key = f"{due.key or due.rule_id}.q.{record.id.rsplit('.', 1)[-1]}"
         later = due.model_copy(
-            update={"key": key, "only_recipient": to.identity, "planned_for": at}
+            update={
+                "key": key,
+                "only_recipient": to.identity,
+                "planned_for": at,
+                # A digest reports the period it was due for, not the one it is sent in.
+                "fired_at": due.fired_at or context.get("fired_at"),
+            }
         )
         await self.reminders.at(key, at, later.body())
         await self.deliveries.put(

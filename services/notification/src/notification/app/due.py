@@ -18,6 +18,7 @@ class Due(Event):
     trigger: dict[str, Any] | None = None
     planned_for: datetime | None = None
     only_recipient: str | None = None  # set when quiet hours deferred one recipient
+    fired_at: datetime | None = None  # a deferred digest: when its schedule fired
 
     def body(self) -> bytes:
         return self.model_dump_json().encode()

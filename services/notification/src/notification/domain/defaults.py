@@ -6,27 +6,27 @@ from __future__ import annotations
 from notification.domain.rules import Rule
 
 _NEW_DEAL_SUBJECT = {"en": "New deal: {{ deal.title }}", "ru": "Новая сделка: {{ deal.title }}"}
+_AMOUNT = "{{ deal.amount | money(deal.currency) if deal.amount | float > 0 else %r }}"
 _NEW_DEAL_BODY = {
     "en": (
         "A new deal is yours: {{ deal.title }}\n\n"
         "Stage: {{ deal.stage }}\n"
-        "Amount: {% if deal.amount | float > 0 %}{{ deal.amount }} {{ deal.currency }}"
-        "{% else %}not set yet{% endif %}\n"
-        "Opened: {{ event.occurred_at | local('%Y-%m-%d %H:%M %Z') }}\n"
+        f"Amount: {_AMOUNT % 'not set yet'}\n"
+        "Opened: {{ event.occurred_at | datetime }}\n"
         "Deal: {{ deal.url }}\n"
     ),
     "ru": (
         "Новая сделка: {{ deal.title }}\n\n"
         "Этап: {{ deal.stage }}\n"
-        "Сумма: {% if deal.amount | float > 0 %}{{ deal.amount }} {{ deal.currency }}"
-        "{% else %}не указана{% endif %}\n"
+        f"Сумма: {_AMOUNT % 'не указана'}\n"
+        "Открыта: {{ event.occurred_at | datetime }}\n"
         "Сделка: {{ deal.url }}\n"
     ),
 }
 _CLIENT_QUIET = {"start": "21:00", "end": "09:00"}
 
 
-def _meeting_reminder(rule_id: str, offset: str, before: str, when_en: str, when_ru: str) -> dict:
+def _meeting_reminder(rule_id: str, offset: str, before: str) -> dict:
     return {
         "id": rule_id,
         "description": f"The client is reminded of a meeting {before} it.",
@@ -35,35 +35,47 @@ def _meeting_reminder(rule_id: str, offset: str, before: str, when_en: str, when
         "channel": "email",
         "timing": {"mode": "before", "offset": offset},
         "template": {
+            # The time left as it really is when the reminder goes, not as the rule meant it.
             "subject": {
-                "en": f"Reminder: our meeting {when_en}",
-                "ru": f"Напоминание: встреча {when_ru}",
+                "en": "Reminder: our meeting {{ task.due_at | from_now }}",
+                "ru": "Напоминание: встреча {{ task.due_at | from_now }}",
             },
             "body": {
                 "en": "Hello {{ client.name or '' }},\n\nthis is a reminder of our meeting "
-                "«{{ task.title }}» at {{ task.due_at | local('%Y-%m-%d %H:%M %Z') }}.\n",
+                "«{{ task.title }}» on {{ task.due_at | datetime }}.\n",
                 "ru": "Здравствуйте, {{ client.name or '' }}!\n\nНапоминаем о встрече "
-                "«{{ task.title }}» {{ task.due_at | local('%d.%m.%Y в %H:%M') }}.\n",
+                "«{{ task.title }}»: {{ task.due_at | datetime }}.\n",
             },
         },
     }
 
 
-def _digest(rule_id: str, mode: str, what: str, extra: dict) -> dict:
+def _digest(rule_id: str, mode: str, extra: dict) -> dict:
+    what = {"daily": ("daily", "за день"), "weekly": ("weekly", "за неделю")}[mode]
+    days = "{{ period.first | date }}"
+    if mode == "weekly":
+        days += " – {{ period.last | date }}"
     return {
         "id": rule_id,
-        "description": f"{what.capitalize()} digest of key reports to the heads of sales.",
+        "description": f"{what[0].capitalize()} digest of key reports to the heads of sales.",
         "trigger": {"event_type": "digest"},
         "audience": ["heads"],
         "channel": "email",
         "timing": {"mode": mode, "at": "09:00", **extra},
         "template": {
-            "subject": {"en": f"CRM {what} digest: {{{{ period.label }}}}"},
+            "subject": {
+                "en": f"CRM {what[0]} digest: {days}",
+                "ru": f"Сводка CRM {what[1]}: {days}",
+            },
             "body": {
-                "en": f"Sales for {{{{ period.label }}}} ({what}):\n\n"
+                "en": f"Sales for {days}:\n\n"
                 "Leads: {{ report.leads }}\n"
                 "Won deals: {{ report.won }}\n"
-                "Revenue: {{ report.revenue }} {{ report.currency }}\n"
+                "Revenue: {{ report.revenue | money(report.currency) }}\n",
+                "ru": f"Продажи за {days}:\n\n"
+                "Лиды: {{ report.leads }}\n"
+                "Выиграно сделок: {{ report.won }}\n"
+                "Выручка: {{ report.revenue | money(report.currency) }}\n",
             },
         },
     }
@@ -97,21 +109,19 @@ DEFAULT_RULES: list[Rule] = [
             "timing": {"mode": "before", "offset": "PT1H"},
             "template": {
                 "subject": {
-                    "en": "In an hour: {{ task.title }}",
-                    "ru": "Через час: {{ task.title }}",
+                    "en": "{{ task.due_at | from_now | ucfirst }}: {{ task.title }}",
+                    "ru": "{{ task.due_at | from_now | ucfirst }}: {{ task.title }}",
                 },
                 "body": {
-                    "en": "{{ task.kind | capitalize }} «{{ task.title }}» is due at "
-                    "{{ task.due_at | local('%H:%M %Z') }}.\nDeal: {{ deal.url }}\n",
-                    "ru": "Задача «{{ task.title }}» в {{ task.due_at | local('%H:%M') }}.\n"
+                    "en": "{{ task.kind | capitalize }} «{{ task.title }}» is due "
+                    "{{ task.due_at | datetime }}.\nDeal: {{ deal.url }}\n",
+                    "ru": "Задача «{{ task.title }}»: {{ task.due_at | datetime }}.\n"
                     "Сделка: {{ deal.url }}\n",
                 },
             },
         },
-        _meeting_reminder("meeting-to-client-day-before", "P1D", "a day", "tomorrow", "завтра"),
-        _meeting_reminder(
-            "meeting-to-client-hour-before", "PT1H", "an hour", "in an hour", "через час"
-        ),
+        _meeting_reminder("meeting-to-client-day-before", "P1D", "a day"),
+        _meeting_reminder("meeting-to-client-hour-before", "PT1H", "an hour"),
         {
             "id": "deal-won-thank-you",
             "description": "A won deal: the client is thanked (not at night in their zone).",
@@ -129,7 +139,7 @@ DEFAULT_RULES: list[Rule] = [
                 },
             },
         },
-        _digest("daily-digest", "daily", "daily", {}),
-        _digest("weekly-digest", "weekly", "weekly", {"weekday": 1}),
+        _digest("daily-digest", "daily", {}),
+        _digest("weekly-digest", "weekly", {"weekday": 1}),
     ]
 ]

@@ -45,6 +45,7 @@ class Delivery(BaseModel):
     scheduled_for: datetime | None = None
     sent_at: datetime | None = None
     latency_ms: int | None = None
+    lease_until: datetime | None = None  # a try in flight: nobody else starts one until then
     updated_at: datetime
 
 
