@@ -249,3 +249,30 @@ def test_payments_in_another_currency_count_in_the_base_currency(ch):
     # 100.55 USD on 15 Feb at 90.5 (the latest rate on or before it) = 9099.775 → 9099.78.
     assert month["totals"]["revenue"] == "12699.78"  # 3600 in RUB + 9099.78
     assert by(feb(ch, abc)["rows"], "client_id")["G"]["revenue"] == "9099.78"
+
+
+@pytest.mark.parametrize(
+    ("now", "note"),
+    [
+        (at(2, 1, 1), "no forecast until one full day of the period has elapsed"),
+        (at(1, 31, 23), "no forecast: the period has not started"),
+    ],
+)
+def test_no_forecast_before_one_full_day(ch, now, note):
+    report = feb(ch, lambda c, q: managers(c, q, now=now))
+    assert report["forecast_note"] == note
+    m2 = by(report["rows"], "manager_id")["m2"]
+    assert (m2["plan"], m2["forecast"], m2["forecast_to_plan_pct"]) == ("4000.00", None, None)
+
+
+def test_the_forecast_starts_after_one_full_day(ch):
+    report = feb(ch, lambda c, q: managers(c, q, now=at(2, 2, 0)))
+    assert report["forecast_note"] is None
+    # The history's payments (3100.00 for m2) all count as "so far": × 28 days ÷ 1 day.
+    assert by(report["rows"], "manager_id")["m2"]["forecast"] == "86800.00"
+
+
+def test_a_period_shorter_than_a_day_has_its_forecast_once_over(ch):
+    report = run(ch, lambda c, q: managers(c, q, now=at(3, 1)), "2026-02-11", "2026-02-11T12:00")
+    assert report["forecast_note"] is None
+    assert by(report["rows"], "manager_id")["m2"]["forecast"] == "3000.00"

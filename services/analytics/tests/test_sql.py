@@ -186,3 +186,45 @@ def test_outfile_hidden_behind_a_tagged_dollar_string_is_refused(api, tmp_path):
     assert not target.exists()
     # A tagged dollar-quoted string is a literal: a ';' inside it is data.
     assert sql(api, "SELECT $t$a;b$t$ AS s").json()["rows"] == [["a;b"]]
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("SELEKT 1", ""),
+        ("SELECT FROM WHERE", "position 18"),
+        ("SELECT (1", "position 10"),
+        ("WITH 1 AS x SELECT x +", "position 23"),
+        ("SELECT 1 SETTINGS", "position 18"),
+        ("SELECT 1\n  FROM payments WHERE a = = 2", "(line 2, col 27)"),
+    ],
+)
+def test_a_syntax_error_is_a_400_about_the_analysts_own_text(api, text, where):
+    response = sql(api, text)
+    assert (response.status_code, response.json()["error"]) == (400, "syntax_error")
+    reason = response.json()["errors"][0]["reason"]
+    assert "Syntax error" in reason and where in reason, reason
+    for wrapper in ("Native", "FORMAT", "EXPLAIN", "formatQuery", "analyst_sql"):
+        assert wrapper not in reason, reason
+
+
+def test_a_format_clause_is_a_400_without_the_drivers_text(api):
+    response = sql(api, "SELECT 1 FORMAT JSON")
+    assert (response.status_code, response.json()["error"]) == (400, "syntax_error")
+    assert "Native" not in response.json()["errors"][0]["reason"]
+
+
+def test_a_server_without_the_analyst_account_serves_no_sql(clickhouse):
+    # `ch` is given, so nothing dials the (absent) server: the refusal comes from settings.
+    settings = AnalyticsSettings(api_key="sql-key", clickhouse_mode="http")
+    api = TestClient(create_app(settings, clickhouse))
+    response = sql(api, "SELECT 1")
+    assert (response.status_code, response.json()["error"]) == (503, "sql_unavailable")
+    assert "ANALYTICS_CLICKHOUSE_ANALYST_USER" in response.json()["errors"][0]["reason"]
+
+
+@pytest.mark.parametrize("name", ["crm; DROP TABLE x", "crm.evil", "a-b", "", "1crm", "crm`"])
+def test_the_database_setting_is_an_identifier(name):
+    with pytest.raises(ValueError, match="database"):
+        AnalyticsSettings(database=name)
+    assert AnalyticsSettings(database="crm_2").database == "crm_2"

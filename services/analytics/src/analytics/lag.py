@@ -35,6 +35,7 @@ class LagMonitor:
         self.interval = interval
         self.consumer = consumer
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._last: tuple[float, int] | None = None  # (monotonic time, ack floor stream seq)
 
     async def start(self) -> None:
@@ -42,10 +43,17 @@ class LagMonitor:
         self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
+        """Ends the loop. On Python 3.11 a cancellation can be swallowed by an `asyncio.wait_for`
+        inside nats-py that completes at the same moment (a shutdown then hung for good), so
+        the loop also checks a flag and the cancel is repeated until the task is done."""
+        self._stopping = True
+        task = self._task
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.2)
+        if task is not None and not task.cancelled():
+            with suppress(Exception):
+                task.result()
 
     async def refresh(self) -> None:
         js = self.broker.connection.jetstream()
@@ -59,7 +67,7 @@ class LagMonitor:
         DLQ_MESSAGES.set((await js.stream_info(CRM_DLQ)).state.messages)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self.refresh()
             except Exception as exc:  # NATS away for a moment: keep the last values, retry

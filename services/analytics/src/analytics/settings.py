@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -9,6 +10,8 @@ from analytics.auth.passwords import parse_hash
 from analytics.auth.sessions import Role
 from analytics.projection.config import ProjectionConfig
 from crm_contracts.runtime.settings import ServiceSettings
+
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 
 class DashboardUser(BaseModel):
@@ -74,6 +77,14 @@ class AnalyticsSettings(ServiceSettings):
     clickhouse_analyst_password: str = ""
     lag_refresh_seconds: float = 5.0  # consumer lag and DLQ size gauges in /metrics
     rebuild_batch_size: int = 5000  # events per INSERT batch while replaying the stream
+
+    @field_validator("database")
+    @classmethod
+    def _an_identifier(cls, value: str) -> str:
+        """It is spliced into SQL as `{db}` (names cannot be bound): a plain identifier only."""
+        if not IDENTIFIER.fullmatch(value):
+            raise ValueError("must be a plain identifier: a letter or _, then letters, digits, _")
+        return value
 
     @field_validator("dashboard_users", mode="before")
     @classmethod

@@ -8,8 +8,10 @@ Three guards, each real on its own:
    `readonly=1` the restore is refused, which left the shared handle read-only for the
    projection (measured with chdb 4.4 / clickhouse-connect 1.12). Server: the `analyst` user's
    read-only profile (deploy/clickhouse/users.d/analyst.xml).
-2. ClickHouse parses the statement (`EXPLAIN AST`) and only SELECT/WITH, SHOW, DESCRIBE and
-   EXPLAIN pass; anything else is refused with 403 before it runs.
+2. ClickHouse parses the analyst's text on its own (`formatQuerySingleLine` of a bound
+   string: a syntax error is a 400 with positions in that text, not in a wrapper), then
+   `EXPLAIN AST` names the statement and only SELECT/WITH, SHOW, DESCRIBE and EXPLAIN pass;
+   anything else is refused with 403 before it runs.
 3. One statement only, and no `INTO OUTFILE` (which chDB executes even under readonly=1,
    writing a file on this host): checked on the text with literals and comments blanked."""
 
@@ -38,6 +40,11 @@ LEADING = re.compile(r"\s*\(*\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN)\b", re.
 log = logging.getLogger(__name__)
 ALLOWED = ("SelectWithUnionQuery", "SelectIntersectExceptQuery", "Explain", "Describe", "Show")
 SYNTAX_ERROR, READONLY, ACCESS_DENIED = 62, 164, 497
+# The analyst's text parsed alone, as a bound string: nothing of ours around it.
+PARSE = "SELECT formatQuerySingleLine({analyst_sql:String})"
+SCOPE = re.compile(r":? In scope SELECT formatQuerySingleLine\(.*\)\. \(SYNTAX_ERROR\)$", re.S)
+# It parsed alone, so a syntax error once wrapped comes from a clause the driver adds to.
+WRAPPED = "a FORMAT clause cannot be used here: the answer is always JSON"
 LIMITS_HIT = {158, 159, 160, 241, 396}  # too many rows, timeout, too slow, memory, rows/bytes
 # Literals, quoted identifiers and comments, blanked before looking at the statement's shape.
 OPAQUE = re.compile(
@@ -58,8 +65,15 @@ def limits(settings: AnalyticsSettings) -> dict[str, Any]:
     }
 
 
+NO_ANALYST = (
+    "SQL needs the read-only analyst account with a ClickHouse server: set "
+    "ANALYTICS_CLICKHOUSE_ANALYST_USER (and _PASSWORD) to the analyst user of deploy/clickhouse/"
+)
+
+
 def analyst_client(ch: ClickHouse, settings: AnalyticsSettings) -> Client:
-    """A connection for analysts' queries, on the analytics database by default."""
+    """A connection for analysts' queries, on the analytics database by default; with a
+    server only as the analyst user (its read-only profile), else a 503."""
     if settings.clickhouse_mode == "http" and settings.clickhouse_analyst_user:
         return clickhouse_connect.get_client(  # the analyst profile sets readonly and limits
             host=settings.clickhouse_host,
@@ -70,14 +84,8 @@ def analyst_client(ch: ClickHouse, settings: AnalyticsSettings) -> Client:
             settings=SESSION,
         )
     if settings.clickhouse_mode == "http":
-        return clickhouse_connect.get_client(
-            host=settings.clickhouse_host,
-            port=settings.clickhouse_port,
-            username=settings.clickhouse_user,
-            password=settings.clickhouse_password,
-            database=ch.db,
-            settings=limits(settings) | SESSION,
-        )
+        # Never the read-write user with readonly=1: one session setting away from writing.
+        raise Rejected(503, "sql_unavailable", [{"field": "sql", "reason": NO_ANALYST}])
     client = clickhouse_connect.get_client(interface="chdb", path=ch.client.path, database=ch.db)
     for name, value in (SESSION | limits(settings)).items():
         client.set_client_setting(name, value)
@@ -101,9 +109,23 @@ def single_statement(sql: str) -> str:
         raise refuse("INTO OUTFILE is not allowed")
     if not code.strip():
         raise Rejected(422, "validation_failed", [{"field": "sql", "reason": "empty"}])
-    if not LEADING.match(code):
-        raise refuse("only SELECT, WITH, SHOW, DESCRIBE and EXPLAIN are allowed")
     return sql.rstrip().rstrip(";")
+
+
+def allowed_start(sql: str) -> None:
+    """Refuses (403) a parsed statement that does not start like a read."""
+    if not LEADING.match(OPAQUE.sub(" ", sql)):
+        raise refuse("only SELECT, WITH, SHOW, DESCRIBE and EXPLAIN are allowed")
+
+
+def syntax_error(message: str) -> Rejected:
+    return Rejected(400, "syntax_error", [{"field": "sql", "reason": message}])
+
+
+def own_text(message: str) -> str:
+    """The engine's message without the parse check's own query (`In scope SELECT
+    formatQuerySingleLine('…')`): the positions already refer to the analyst's text."""
+    return SCOPE.sub(" (SYNTAX_ERROR)", message)
 
 
 def failure(exc: ClickHouseError) -> Rejected:
@@ -159,17 +181,37 @@ class Analyst:
             reason = f"{type(exc).__name__}: {exc}"[:2000]
             raise Rejected(400, "query_failed", [{"field": "sql", "reason": reason}]) from None
 
+    def check_syntax(self, sql: str) -> None:
+        """400 for a statement ClickHouse cannot parse, told about the analyst's own text."""
+        try:
+            self.query(PARSE, {"analyst_sql": sql})
+        except ClickHouseError as exc:
+            if exc.code == SYNTAX_ERROR:
+                raise syntax_error(own_text(str(exc).strip()[:2000])) from None
+            raise failure(exc) from None
+
+    def _wrapped(self, call: Any, sql: str, params: dict[str, Any]) -> Any:
+        """An engine call on text the driver extends (`EXPLAIN AST …`, `… FORMAT Native`)."""
+        try:
+            return self._engine(call, sql, params)
+        except Rejected as exc:
+            if exc.error == "syntax_error":
+                raise syntax_error(WRAPPED) from None
+            raise
+
     def statement_kind(self, sql: str, params: dict[str, Any]) -> str:
         ast = self.query(f"EXPLAIN AST {sql}", params)
         return ast.result_rows[0][0].split()[0] if ast.result_rows else ""
 
     def run(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
         statement = single_statement(sql)
-        kind = self._engine(self.statement_kind, statement, params)
+        self.check_syntax(statement)  # a typo is the analyst's 400, not a refused write
+        allowed_start(statement)
+        kind = self._wrapped(self.statement_kind, statement, params)
         if not kind.startswith(ALLOWED):
             raise refuse(f"only SELECT, WITH, SHOW, DESCRIBE and EXPLAIN are allowed, not {kind}")
         started = time.perf_counter()
-        result = self._engine(self.query, statement, params)
+        result = self._wrapped(self.query, statement, params)
         elapsed_ns = int((time.perf_counter() - started) * 1e9)
         rows = result.result_rows
         summary = result.summary or {}

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.domain.channels import classify
@@ -26,6 +26,7 @@ from analytics.reports.period import Period
 from analytics.reports.query import Compare, ReportQuery
 from analytics.reports.sales import managers, weighted_pipeline
 from analytics.reports.serialize import jsonable
+from analytics.tabular import Rejected
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 Name = Annotated[str | None, Query(max_length=200)]
@@ -56,7 +57,7 @@ def report_query(
     campaign: Name = None,
     compare: Compare | None = None,
 ) -> ReportQuery:
-    period = Period.parse(from_, to, tz or request.app.state.settings.tz)
+    period = Period.parse(from_, to, tz or request.app.state.settings.tz, compare)
     base = request.app.state.settings.base_currency
     return ReportQuery(period, pipeline, manager, channel, source, campaign, compare, base)
 
@@ -158,3 +159,17 @@ def _simple_route(name: str, compute, doc: str) -> None:  # type: ignore[no-unty
 
 for _name, (_compute, _doc) in SIMPLE.items():
     _simple_route(_name, _compute, _doc)
+
+
+def report_names() -> list[str]:
+    """The reports this router serves, read from its routes (never a second list to keep)."""
+    prefix = f"{router.prefix}/"
+    paths = (getattr(route, "path", "") for route in router.routes)
+    return sorted(p.removeprefix(prefix) for p in paths if p.startswith(prefix) and "{" not in p)
+
+
+@router.get("/{name}", include_in_schema=False)
+async def unknown_report(name: Annotated[str, Path(max_length=200)]) -> None:
+    """Registered last: a name no route above took. Says which names there are."""
+    reason = f"unknown report {name!r}; one of: {', '.join(report_names())}"
+    raise Rejected(404, "not_found", [{"field": "name", "reason": reason}])

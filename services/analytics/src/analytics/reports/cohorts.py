@@ -111,10 +111,11 @@ def parse_edges(raw: str) -> list[Decimal]:
 def amount_distribution(ch: ClickHouse, q: ReportQuery, edges: list[Decimal]) -> dict[str, Any]:
     """Won deals of the period by amount bucket [edge_i, edge_i+1) (the last is open), per
     month of winning in the report's zone. Each count links to its deals (`amount_min`,
-    `amount_max`: the same bucket rule over the same amount, the deal's)."""
+    `amount_max`: the same bucket rule over the same amount, the deal's in the base currency)."""
     deals_sql, _ = filtered_deals(q)
     rows = ch.rows(
-        f"SELECT {bucket_sql('closed_at', 'month')} AS month, amount FROM ({deals_sql}) "
+        f"SELECT {bucket_sql('closed_at', 'month')} AS month, amount_base AS amount "
+        f"FROM ({deals_sql}) "
         "WHERE status = 'won' AND closed_at >= {start:DateTime64(3)} "
         "AND closed_at < {end:DateTime64(3)}",
         base_params(q),

@@ -13,9 +13,22 @@ BUCKETS = {"day": "toStartOfDay", "week": "toMonday", "month": "toStartOfMonth"}
 
 
 def filtered_deals(q: ReportQuery) -> tuple[str, dict[str, Any]]:
-    """`SELECT ... FROM deals` with the query's filters: the deals a report may look at."""
+    """`SELECT ... FROM deals` with the query's filters: the deals a report may look at, with
+    `amount_base`, the amount in the base currency: a closed deal's at the latest rate on or
+    before its closing date, an open deal's at today's latest rate; a currency with no rate
+    keeps its amount, as payments do. Every report and drill reads this one column, so a
+    figure and its rows agree."""
     conditions, params = deal_conditions(q)
-    return f"SELECT * FROM {{db}}.deals FINAL WHERE {where(conditions)}", params
+    return (
+        f"""
+        SELECT d.*, if(d.currency = {{base:String}} OR r.rate = 0, d.amount,
+                       toDecimal64(round(d.amount * r.rate, 2), 2)) AS amount_base
+        FROM (SELECT * FROM {{db}}.deals FINAL WHERE {where(conditions)}) AS d
+        ASOF LEFT JOIN (SELECT currency, date, rate FROM {{db}}.currency_rates FINAL) AS r
+            ON r.currency = d.currency AND r.date <= toDate(coalesce(d.closed_at, now64(3)))
+        """,
+        params,
+    )
 
 
 def payments_between(q: ReportQuery, start: str = "start", end: str = "end") -> str:

@@ -258,14 +258,15 @@ def _open_stage_part(ch: ClickHouse) -> Part:
 
 
 def _amount_parts(sel: dict[str, Any]) -> list[Part]:
-    """The amount-distribution buckets: amount_min ≤ amount < amount_max, the deal's amount.
-    Amounts have cents, so a bound rounded up to a cent selects the same deals."""
+    """The amount-distribution buckets: amount_min ≤ amount < amount_max, the deal's amount in
+    the base currency as the report buckets it. Amounts have cents, so a bound rounded up to
+    a cent selects the same deals."""
     bounds = {n: _amount(n, sel[n]) for n in ("amount_min", "amount_max") if n in sel}
     if len(bounds) == 2 and bounds["amount_min"][0] >= bounds["amount_max"][0]:
         raise FieldError("amount_max", "must be greater than amount_min")
     ops = {"amount_min": ">=", "amount_max": "<"}
     return [
-        (f"amount {ops[n]} {{s_{n}:Decimal(38, 2)}}", {f"s_{n}": cents})
+        (f"amount_base {ops[n]} {{s_{n}:Decimal(38, 2)}}", {f"s_{n}": cents})
         for n, (_, cents) in bounds.items()
     ]
 

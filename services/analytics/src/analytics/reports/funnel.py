@@ -13,16 +13,15 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.filters import deal_conditions, where
+from analytics.reports.common import base_params, filtered_deals
 from analytics.reports.pipelines import load_pipeline
 from analytics.reports.query import ReportQuery
 
 COHORT = """
-    SELECT deal_id, stage, status, amount, lost_reason, lost_at_stage
-    FROM {{db}}.deals FINAL
+    SELECT deal_id, stage, status, amount_base AS amount, lost_reason, lost_at_stage
+    FROM ({deals})
     WHERE pipeline_id = {{pipeline:String}}
       AND opened_at >= {{start:DateTime64(3)}} AND opened_at < {{end:DateTime64(3)}}
-      AND {filters}
 """
 
 STAGES_SQL = """
@@ -68,10 +67,10 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     pipeline = load_pipeline(ch, q.pipeline)
-    conditions, filter_params = deal_conditions(q)
-    cohort = COHORT.format(filters=where(conditions))
+    deals_sql, _ = filtered_deals(q)  # amounts in the base currency
+    cohort = COHORT.format(deals=deals_sql)
     names = [s.name for s in pipeline.funnel_stages]
-    params = {**q.period.params(), **filter_params, "pipeline": pipeline.id, "stages": names}
+    params = {**base_params(q), "pipeline": pipeline.id, "stages": names}
     with ch.consistent():
         counts = {r["k"]: r for r in ch.rows(STAGES_SQL.format(cohort=cohort), params)}
         durations = {

@@ -15,6 +15,7 @@ from analytics.reports.common import (
     filtered_deals,
     payments_between,
 )
+from analytics.reports.period import Period
 from analytics.reports.query import ReportQuery
 
 ZERO = Decimal(0)
@@ -38,7 +39,7 @@ def dynamics(ch: ClickHouse, q: ReportQuery, bucket: str = "day") -> dict[str, A
         )
         won = ch.rows(
             f"SELECT {bucket_sql('closed_at', bucket)} AS bucket, count() AS won, "
-            f"sum(amount) AS won_amount FROM ({deals_sql}) WHERE status = 'won' "
+            f"sum(amount_base) AS won_amount FROM ({deals_sql}) WHERE status = 'won' "
             "AND closed_at >= {start:DateTime64(3)} AND closed_at < {end:DateTime64(3)} "
             "GROUP BY bucket",
             params,
@@ -99,9 +100,14 @@ GROUP BY client_id ORDER BY revenue_before DESC, client_id
 """
 
 
+def _before(q: ReportQuery) -> Period:
+    """The same length just before, cut at what the engine stores (a period near 1900)."""
+    return q.period.previous_period().clamped()
+
+
 def _active_sql(q: ReportQuery) -> tuple[dict[str, str], dict[str, Any]]:
     """Payments of this period and of the previous one (same length just before)."""
-    previous = q.period.previous_period()
+    previous = _before(q)
     params = base_params(q) | {
         "pstart": previous.params()["start"],
         "pend": previous.params()["end"],
@@ -133,7 +139,7 @@ def active_clients(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
             "active_clients_previous_period": counts["active_before"],
             "win_back": len(winback),
             "drill": q.drill("clients", basis="paid"),
-            "drill_previous": q.drill("clients", within=q.period.previous_period(), basis="paid"),
+            "drill_previous": q.drill("clients", within=_before(q), basis="paid"),
             "drill_win_back": q.drill("clients", basis="win_back"),
         },
         "win_back": [

@@ -8,6 +8,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm_contracts.runtime.errors import FieldError
 
+# What DateTime64(3) stores: a moment outside is refused by ClickHouse as a bad parameter.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2299, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+OUT_OF_RANGE = "outside the supported range 1900-01-01 … 2299-12-31"
+
 
 def parse_zone(name: str) -> ZoneInfo:
     try:
@@ -30,7 +35,13 @@ def parse_moment(field: str, raw: str, zone: ZoneInfo) -> datetime:
     except ValueError:
         reason = f"expected YYYY-MM-DD or an ISO 8601 date-time, got {raw!r}"
         raise FieldError(field, reason) from None
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 shifted past Python's own range by the zone
+        raise FieldError(field, OUT_OF_RANGE) from None
+    if not EARLIEST <= moment <= LATEST:
+        raise FieldError(field, OUT_OF_RANGE)
+    return moment
 
 
 def _year_back(moment: datetime, end: bool = False) -> datetime:
@@ -51,12 +62,25 @@ class Period:
     tz: str
 
     @classmethod
-    def parse(cls, start: str, end: str, tz: str) -> Period:
+    def parse(cls, start: str, end: str, tz: str, compare: str | None = None) -> Period:
+        """The period; with `compare`, its comparison period must be storable too."""
         zone = parse_zone(tz)
         period = cls(parse_moment("from", start, zone), parse_moment("to", end, zone), tz)
         if period.end <= period.start:
             raise FieldError("to", "must be later than from")
+        if compare is not None:
+            period.compared(compare)
         return period
+
+    def compared(self, compare: str) -> Period:
+        """The comparison period, refused (`compare`) where the engine cannot store it."""
+        try:
+            earlier = self.previous_year() if compare == "previous_year" else self.previous_period()
+        except (ValueError, OverflowError):
+            raise FieldError("compare", f"the comparison period is {OUT_OF_RANGE}") from None
+        if earlier.start < EARLIEST or earlier.end > LATEST:
+            raise FieldError("compare", f"the comparison period is {OUT_OF_RANGE}")
+        return earlier
 
     @property
     def zone(self) -> ZoneInfo:
@@ -69,6 +93,11 @@ class Period:
         """The same length just before."""
         length = self.end - self.start
         return Period(self.start - length, self.start, self.tz)
+
+    def clamped(self) -> Period:
+        """Cut to what the engine stores (nothing lies outside it): a win-back period may reach
+        before 1900 for a report starting near it."""
+        return Period(max(self.start, EARLIEST), min(self.end, LATEST), self.tz)
 
     def previous_year(self) -> Period:
         """The same local dates a year back (DST and 29 February handled in local time)."""

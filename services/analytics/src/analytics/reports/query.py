@@ -29,11 +29,9 @@ class ReportQuery:
         return {n: getattr(self, n) for n in names if getattr(self, n)}
 
     def previous(self) -> ReportQuery | None:
-        if self.compare == "previous_period":
-            return replace(self, period=self.period.previous_period(), compare=None)
-        if self.compare == "previous_year":
-            return replace(self, period=self.period.previous_year(), compare=None)
-        return None
+        if self.compare is None:
+            return None
+        return replace(self, period=self.period.compared(self.compare), compare=None)
 
     def drill(self, kind: str, within: Period | None = None, **selection: object) -> str:
         """Link to the rows behind a number: the same filters, the period (or the part of it

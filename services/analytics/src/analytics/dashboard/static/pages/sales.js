@@ -1,6 +1,7 @@
 // The sales team: managers against their plans, and the weighted pipeline of open deals.
 
 import { chart, chartBox } from "../charts.js";
+import { h } from "../dom.js";
 import { renderTable } from "../table.js";
 import { barLabel, clickDrill, emptyState, grid, heading, n } from "./common.js";
 
@@ -10,6 +11,7 @@ export async function managers(main, ctx) {
   const { t, fmt } = ctx;
   const rows = data.rows;
   if (!rows.length) return emptyState(main, ctx);
+  if (data.forecast_note) main.append(h("p", { class: "muted", role: "note" }, `${t("no_forecast")}: ${data.forecast_note}`));
   const names = rows.map((r) => r.name || r.manager_id);
   const charts = grid(main, "grid two");
   const left = document.createElement("div");
