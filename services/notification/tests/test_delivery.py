@@ -61,6 +61,21 @@ def outcomes(url: str) -> list:
     ]
 
 
+def won(deal_id: str) -> DealWon:
+    """The deal, opened at version 1, won from the invoice stage."""
+    return DealWon(
+        aggregate_id=deal_id,
+        producer="test",
+        deal_id=deal_id,
+        from_stage="invoice",
+        to_stage="won",
+        from_stage_entered_at=datetime.now(UTC),
+        from_stage_entered_version=1,
+        amount=Decimal("100"),
+        aggregate_version=2,
+    )
+
+
 def test_500_three_times_then_200_sends_once(
     start_service, put_rule, publish, gateway, nats_server, deliveries
 ):
@@ -279,19 +294,7 @@ def test_the_client_card_gives_the_address(start_service, put_rule, publish, gat
         )
     )
     publish(opened("d10", client_id="c1"))
-    publish(
-        DealWon(
-            aggregate_id="d10",
-            producer="test",
-            deal_id="d10",
-            from_stage="invoice",
-            to_stage="won",
-            from_stage_entered_at=datetime.now(UTC),
-            from_stage_entered_version=1,
-            amount=Decimal("100"),
-            aggregate_version=2,
-        )
-    )
+    publish(won("d10"))
     wait_until(lambda: gateway.requests, what="the thank-you")
     assert gateway.requests[0].json == {
         "chat_id": "777",
@@ -307,19 +310,7 @@ def test_a_client_without_an_address_is_skipped_not_failed(
     service = start_service(seed_default_rules=True, telegram_bot_token=None)
     publish(ClientUpdated(aggregate_id="c2", producer="test", client_id="c2", name="Olga"))
     publish(opened("d11", client_id="c2"))
-    publish(
-        DealWon(
-            aggregate_id="d11",
-            producer="test",
-            deal_id="d11",
-            from_stage="invoice",
-            to_stage="won",
-            from_stage_entered_at=datetime.now(UTC),
-            from_stage_entered_version=1,
-            amount=Decimal("100"),
-            aggregate_version=2,
-        )
-    )
+    publish(won("d11"))
     [log] = wait_until(lambda: deliveries(service, rule_id="deal-won-thank-you"), what="a log")
     assert log["status"] == "skipped" and log["attempts"] == 0
     assert log["reason"] == "unknown recipient: client:c2 has no email address"
