@@ -58,7 +58,8 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
         # The lists follow the event store whether or not the bus is up.
-        follower = asyncio.create_task(Follower(read_model, settings.read_model_idle_poll).run())
+        follower = Follower(read_model, settings.read_model_idle_poll)
+        following = asyncio.create_task(follower.run())
         relay = Relay(
             deals,
             broker,
@@ -79,9 +80,7 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
                     with suppress(asyncio.CancelledError):
                         await task
         finally:
-            follower.cancel()
-            with suppress(asyncio.CancelledError):
-                await follower
+            await follower.stop(following)  # before the store closes under its thread
         deals.close()
 
     async def readiness() -> dict[str, object]:

@@ -36,10 +36,13 @@ SortBy = Literal["opened_at", "-opened_at", "updated_at", "-updated_at", "amount
 
 
 def only(request: Request, known: set[str]) -> None:
-    """A misspelt filter would silently list everything: refuse it instead."""
-    for name in request.query_params:
+    """A misspelt filter would silently list everything: refuse it instead. A NUL character
+    is refused too: PostgreSQL cannot take it in a text parameter (it was a 500 there)."""
+    for name, value in request.query_params.multi_items():
         if name not in known:
             raise FieldError(name, "unknown parameter")
+        if "\x00" in value:
+            raise FieldError(name, "contains a NUL character")
 
 
 async def run(request: Request, use_case):  # type: ignore[no-untyped-def]
