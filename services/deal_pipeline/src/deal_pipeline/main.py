@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from eventsourcing.persistence import RecordConflictError
 from fastapi import FastAPI, Request
@@ -72,15 +72,22 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
         async def start_relay() -> None:
             app.state.relay_task = asyncio.create_task(relay.run())
 
+        async def stop_relay() -> None:
+            if task := getattr(app.state, "relay_task", None):
+                await relay.stop(task)
+
         try:
             async with running_broker(broker, start_relay, replicas=replicas):
                 yield
-                if task := getattr(app.state, "relay_task", None):
-                    task.cancel()
-                    with suppress(asyncio.CancelledError):
-                        await task
+                await stop_relay()  # while the bus is up: a batch in flight completes
         finally:
-            await follower.stop(following)  # before the store closes under its thread
+            # Again: a connect that swallowed its cancellation may start the relay late.
+            await stop_relay()
+            await follower.stop(following)
+            # The store closes only once no read of it is left in a worker thread (one was,
+            # and the process crashed).
+            drained = asyncio.ensure_future(asyncio.get_running_loop().shutdown_default_executor())
+            await asyncio.wait({drained}, timeout=10)
         deals.close()
 
     async def readiness() -> dict[str, object]:

@@ -43,6 +43,7 @@ class Relay:
         self.hold_before_tracking = hold_before_tracking  # fault injection for tests
         self.tracking = app.factory.tracking_recorder()
         self._wake = asyncio.Event()
+        self._stopping = False
         loop = asyncio.get_running_loop()
 
         def wake() -> None:  # called from the thread that saved, or the store watch
@@ -59,7 +60,7 @@ class Relay:
         self.watch.start()
         try:
             position = await self.position()
-            while True:
+            while not self._stopping:
                 self._wake.clear()  # cleared before reading: a save during the read still wakes
                 try:
                     position, count = await self.publish_batch(position)
@@ -76,6 +77,16 @@ class Relay:
                         await asyncio.wait_for(self._wake.wait(), self.idle_poll)
         finally:
             await asyncio.to_thread(self.watch.stop)
+
+    async def stop(self, running: asyncio.Task[None]) -> None:
+        """Ends `run` between two batches. Cancelling it instead left a store read running in
+        its thread while the store was closed under it, which crashed the process."""
+        self._stopping = True
+        self._wake.set()
+        done, _ = await asyncio.wait({running}, timeout=self.publish_timeout + 5)
+        if not done:  # a publish that never returns: cancel after all
+            running.cancel()
+            await asyncio.wait({running}, timeout=1)
 
     async def publish_batch(self, position: int) -> tuple[int, int]:
         """Publish the next stored events after `position`; returns the new position and count."""
