@@ -83,12 +83,8 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
         finally:
             # Again: a connect that swallowed its cancellation may start the relay late.
             await stop_relay()
-            await follower.stop(following)
-            # The store closes only once no read of it is left in a worker thread (one was,
-            # and the process crashed).
-            drained = asyncio.ensure_future(asyncio.get_running_loop().shutdown_default_executor())
-            await asyncio.wait({drained}, timeout=10)
-        deals.close()
+            await follower.stop(following)  # both end between reads: no store read is left
+        deals.close()  # running in a worker thread when the store closes (that crashed)
 
     async def readiness() -> dict[str, object]:
         store_ok = await reachable(deals.recorder.max_notification_id)
