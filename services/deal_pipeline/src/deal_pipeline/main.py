@@ -6,7 +6,7 @@ import asyncio
 import os
 from contextlib import asynccontextmanager
 
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import DataError, RecordConflictError
 from fastapi import FastAPI, Request
 
 from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
@@ -99,6 +99,11 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
     @app.exception_handler(DomainError)
     async def on_domain_error(_: Request, exc: DomainError):  # type: ignore[no-untyped-def]
         return domain_error_response(exc)
+
+    @app.exception_handler(DataError)
+    async def on_data_error(_: Request, exc: DataError):  # type: ignore[no-untyped-def]
+        # PostgreSQL refuses NUL in text: the save is rolled back, nothing is half-written.
+        return rejection(422, "validation_failed", [{"field": "body", "reason": str(exc)}])
 
     @app.exception_handler(RecordConflictError)
     async def on_conflict(_: Request, exc: RecordConflictError):  # type: ignore[no-untyped-def]

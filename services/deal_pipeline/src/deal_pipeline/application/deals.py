@@ -13,7 +13,7 @@ from eventsourcing.domain import Aggregate
 from deal_pipeline.application.clients import Clients
 from deal_pipeline.domain.counter import Counter
 from deal_pipeline.domain.deal import Deal
-from deal_pipeline.domain.errors import DealNotFound
+from deal_pipeline.domain.errors import ContactTaken, DealNotFound
 
 INVOICE_SEQUENCE = "invoice-number"
 
@@ -53,7 +53,12 @@ class DealsApp(Clients):
             self.save(*client_aggregates, deal, turn)
             return deal_id
 
-        return self.retrying(use_case)
+        try:
+            return self.retrying(use_case)
+        except ContactTaken:
+            # Another replica registered this contact between our lookup and our save: the
+            # lookup now finds that client, and the lead opens its deal for it.
+            return self.retrying(use_case)
 
     def create_deal(
         self,
