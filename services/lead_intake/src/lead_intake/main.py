@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 from contextlib import asynccontextmanager, suppress
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 
 from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
-from crm_contracts.runtime.errors import FieldError
 from crm_contracts.runtime.security import api_key_required
 from crm_contracts.runtime.service import serve, service_app
 from lead_intake.adapters.forms_store import FormStore
@@ -64,7 +62,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         }
 
     # The spool takes leads while NATS is down: draining intake then would lose them for nothing.
-    app = service_app("CRM lead intake", SERVICE, readiness, lifespan, informational_checks=NATS)
+    app = service_app(
+        "CRM lead intake", SERVICE, readiness, lifespan, informational_checks=NATS,
+        observe_refusals=lambda refusal: REJECTED.labels(refusal.error).inc(),
+    )
     app.state.settings = settings
     app.state.broker = broker
     app.state.forms = form_store
@@ -75,24 +76,11 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.per_form = RateLimiter(
         settings.rate_per_form_per_minute, settings.rate_burst_per_form
     )
-    count_rejections(app)
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     app.include_router(leads.router)
     app.include_router(public.router)
     app.include_router(forms.operator_router(api_key_required(settings.api_key)))
     return app
-
-
-def count_rejections(app: FastAPI) -> None:
-    """The shared handlers answer; intake also counts the refusal by reason."""
-    for exc_type in (RequestValidationError, FieldError):
-        shared = app.exception_handlers[exc_type]
-
-        async def counted(request: Request, exc: Exception, shared=shared):  # type: ignore[no-untyped-def]
-            REJECTED.labels("validation_failed").inc()
-            return await shared(request, exc)
-
-        app.add_exception_handler(exc_type, counted)
 
 
 def run() -> None:

@@ -1,67 +1,117 @@
-"""One JSON shape for every rejection: `{"error": ..., "errors": [{"field", "reason"}]}`."""
+"""The one family of refusals every service raises, and the one body they all answer with:
+`{"error": <code>, "errors": [{"field", "reason"}, ...]}`.
+
+Pure Python (no web framework), so domain code raises these directly; `http_errors` turns them
+into responses. Each kind carries its status; a service may name its own `error` code (a
+subclass attribute, or `error=` for one refusal) and add response headers (`Retry-After`)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
+from collections.abc import Iterable, Mapping
+from typing import ClassVar, Self, TypedDict
 
 
-class FieldError(ValueError):
-    """Raised by domain code for input it refuses; becomes a 422 naming the field."""
+class Problem(TypedDict):
+    field: str
+    reason: str
+
+
+class ServiceError(Exception):
+    """A request refused for a reason its sender can act on; never a 5xx."""
+
+    status: ClassVar[int] = 400
+    error: str = "bad_request"
+
+    def __init__(
+        self,
+        reason: str,
+        field: str = "",
+        *,
+        error: str | None = None,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{field}: {reason}" if field else reason)
+        self.reason = reason
+        self.field = field
+        self.problems: list[Problem] = [{"field": field, "reason": reason}]
+        if error is not None:
+            self.error = error
+        self.http_status = status or self.status
+        self.headers = dict(headers or {})
+
+    @classmethod
+    def of(
+        cls,
+        problems: Iterable[tuple[str, str]],
+        *,
+        error: str | None = None,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Self:
+        """One refusal naming several fields (`(field, reason)` pairs)."""
+        listed = [Problem(field=f, reason=r) for f, r in problems][:MAX_PROBLEMS]
+        first = listed[0] if listed else Problem(field="", reason="refused")
+        refusal = cls(first["reason"], first["field"], error=error, status=status, headers=headers)
+        refusal.problems = listed or refusal.problems
+        return refusal
+
+    def body(self) -> dict[str, object]:
+        return {"error": self.error, "errors": list(self.problems)}
+
+
+MAX_PROBLEMS = 50  # enough to fix a whole file in one go, small enough to read
+
+
+class Invalid(ServiceError, ValueError):
+    """The input breaks a rule about values or names something unknown: 422.
+
+    Also a `ValueError`, so a pydantic validator may raise it and parsers that catch
+    `ValueError` keep working."""
+
+    status = 422
+    error = "validation_failed"
+
+
+class NotFound(ServiceError):
+    """No such thing: 404."""
+
+    status = 404
+    error = "not_found"
+
+
+class Conflict(ServiceError):
+    """The current state forbids it: 409."""
+
+    status = 409
+    error = "conflict"
+
+
+class Refused(ServiceError):
+    """Policy says no: a key, an origin, a rate, a size, a media type (pass `status=`); 403."""
+
+    status = 403
+    error = "refused"
+
+
+class Unavailable(ServiceError):
+    """A dependency is down; the same request may succeed later: 503."""
+
+    status = 503
+    error = "unavailable"
+
+
+class FieldError(Invalid):
+    """Transitional: the old `(field, reason)` spelling of `Invalid`; being removed."""
 
     def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+        super().__init__(reason, field)
 
 
-def rejection(status: int, error: str, errors: list[dict[str, str]] | None = None) -> JSONResponse:
-    return JSONResponse({"error": error, "errors": errors or []}, status_code=status)
+def __getattr__(name: str) -> object:
+    # Transitional: `rejection` and the handler installer moved to `http_errors`.
+    if name in ("rejection", "install_error_handlers"):
+        from crm_contracts.runtime import http_errors
 
-
-def _field_name(loc: tuple) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
-    return ".".join(parts) or "body"
-
-
-def _json_error(error: dict, doc: object) -> dict[str, str]:
-    """FastAPI puts the character offset of a JSON syntax error where a field name goes; a
-    client needs the body named and a line and column it can find in its editor."""
-    pos, why = error["loc"][-1], error.get("ctx", {}).get("error", error["msg"])
-    if isinstance(doc, bytes):
-        doc = doc.decode("utf-8", "replace")
-    if isinstance(pos, int) and isinstance(doc, str):
-        line = doc.count("\n", 0, pos) + 1
-        column = pos - doc.rfind("\n", 0, pos)
-        where = f"line {line}, column {column}"
-    else:
-        where = f"position {pos}"
-    return {"field": "body", "reason": f"invalid JSON at {where}: {why}"}
-
-
-def _validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
-    return [
-        _json_error(e, exc.body)
-        if e.get("type") == "json_invalid"
-        else {"field": _field_name(tuple(e["loc"])), "reason": e["msg"]}
-        for e in exc.errors()
-    ]
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    @app.exception_handler(RequestValidationError)
-    async def on_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return rejection(422, "validation_failed", _validation_errors(exc))
-
-    @app.exception_handler(HTTPException)
-    async def on_http_error(_: Request, exc: HTTPException) -> JSONResponse:
-        if isinstance(exc.detail, dict):
-            return JSONResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
-        reason = [{"field": "", "reason": str(exc.detail)}]
-        return JSONResponse({"error": "http_error", "errors": reason}, exc.status_code, exc.headers)
-
-    @app.exception_handler(FieldError)
-    async def on_field_error(_: Request, exc: FieldError) -> JSONResponse:
-        return rejection(422, "validation_failed", [{"field": exc.field, "reason": exc.reason}])
+        return getattr(http_errors, name)
+    raise AttributeError(name)

@@ -6,23 +6,16 @@ import hmac
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Header, HTTPException
+from fastapi import Header
+
+from crm_contracts.runtime.errors import Refused
 
 
 def api_key_required(expected: str) -> Callable[[str | None], None]:
     def check(x_api_key: Annotated[str | None, Header()] = None) -> None:
         if x_api_key is None:
-            raise HTTPException(
-                401,
-                {
-                    "error": "unauthorized",
-                    "errors": [{"field": "X-API-Key", "reason": "header missing"}],
-                },
-            )
+            raise Refused("header missing", "X-API-Key", status=401, error="unauthorized")
         if not hmac.compare_digest(x_api_key.encode(), expected.encode()):
-            raise HTTPException(
-                403,
-                {"error": "forbidden", "errors": [{"field": "X-API-Key", "reason": "wrong key"}]},
-            )
+            raise Refused("wrong key", "X-API-Key", error="forbidden")
 
     return check

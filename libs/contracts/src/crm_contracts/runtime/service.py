@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import uvicorn
 from fastapi import FastAPI
 
-from crm_contracts.runtime.errors import install_error_handlers
+from crm_contracts.runtime.http_errors import Observer, install_error_handlers
 from crm_contracts.runtime.logs import setup_logging
 from crm_contracts.runtime.ops import ReadinessCheck, install_ops
 from crm_contracts.runtime.settings import ServiceSettings
@@ -26,11 +26,13 @@ def service_app(
     readiness: ReadinessCheck,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
     informational_checks: Collection[str] = (),
+    observe_refusals: Observer | None = None,
 ) -> FastAPI:
-    """`informational_checks`: readiness checks shown in `/readyz` that do not fail it."""
+    """`informational_checks`: readiness checks shown in `/readyz` that do not fail it;
+    `observe_refusals` sees every 4xx the service answers (to count them)."""
     app = FastAPI(title=title, version=VERSION, lifespan=lifespan)
     install_ops(app, service, readiness, informational_checks)
-    install_error_handlers(app)
+    install_error_handlers(app, observe_refusals)
     return app
 
 
