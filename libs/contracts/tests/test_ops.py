@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
@@ -12,7 +14,7 @@ from crm_contracts.runtime.service import service_app
 
 
 @asynccontextmanager
-async def no_lifespan(_app):  # type: ignore[no-untyped-def]
+async def no_lifespan(_app: FastAPI) -> AsyncIterator[None]:
     yield
 
 
@@ -20,7 +22,7 @@ async def always_ready() -> dict[str, object]:
     return {"ok": True}
 
 
-def app_with_routes():  # type: ignore[no-untyped-def]
+def app_with_routes() -> FastAPI:
     app = service_app("test", "test", always_ready, no_lifespan)
 
     @app.get("/boom")

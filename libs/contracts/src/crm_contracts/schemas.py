@@ -11,13 +11,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from crm_contracts.events import EVENT_TYPES, event_type_of
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 
-def current_schemas() -> dict[str, dict]:
+def current_schemas() -> dict[str, dict[str, Any]]:
     out = {}
     for cls in EVENT_TYPES:
         version = cls.model_fields["schema_version"].default
@@ -25,14 +26,14 @@ def current_schemas() -> dict[str, dict]:
     return out
 
 
-def _resolve(schema: dict, node: dict) -> dict:
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     ref = node.get("$ref")
     if ref:
         return _resolve(schema, schema["$defs"][ref.rsplit("/", 1)[-1]])
     return node
 
 
-def _shape(schema: dict, node: dict) -> object:
+def _shape(schema: dict[str, Any], node: dict[str, Any]) -> object:
     """A comparable summary of a field's type, following $refs."""
     node = _resolve(schema, node)
     if "anyOf" in node:
@@ -42,7 +43,7 @@ def _shape(schema: dict, node: dict) -> object:
     return node.get("type", node.get("const", "any"))
 
 
-def incompatibilities(old: dict, new: dict, path: str = "") -> list[str]:
+def incompatibilities(old: dict[str, Any], new: dict[str, Any], path: str = "") -> list[str]:
     """What in `new` would break a consumer of `old` (empty list: compatible)."""
     problems = []
     old_props, new_props = old.get("properties", {}), new.get("properties", {})

@@ -50,6 +50,7 @@ def stream_configs(replicas: int = 1, retention_days: int = 3650) -> list[Stream
 
 async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
     for config in stream_configs(replicas):
+        assert config.name is not None  # every config above is named
         try:
             await js.stream_info(config.name)
         except NotFoundError:

@@ -87,7 +87,7 @@ ANY_EVENT = TypeAdapter(AnyEvent)
 
 
 def event_type_of(cls: type[Event]) -> str:
-    return cls.model_fields["event_type"].default
+    return str(cls.model_fields["event_type"].default)
 
 
 BY_TYPE: dict[str, type[Event]] = {event_type_of(cls): cls for cls in EVENT_TYPES}

@@ -49,7 +49,7 @@ def make_broker(servers: str, name: str) -> NatsBroker:
         servers.split(","),
         name=name,
         max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
+        reconnect_time_wait=0.5,  # type: ignore[arg-type]  # annotated int; nats-py takes seconds
         connect_timeout=2,
         graceful_timeout=10,
         logger=logging.getLogger(f"faststream.{name}"),

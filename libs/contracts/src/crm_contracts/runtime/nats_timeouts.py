@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.client import JetStreamContext
@@ -26,14 +26,14 @@ def as_nats_timeout(fetch: F) -> F:
         except TimeoutError as exc:
             raise NatsTimeoutError from exc
 
-    wrapper.crm_timeout_shim = True  # type: ignore[attr-defined]
-    return wrapper  # type: ignore[return-value]
+    wrapper.__dict__["crm_timeout_shim"] = True
+    return cast(F, wrapper)
 
 
 def install() -> None:
     pull = JetStreamContext.PullSubscription
     if not getattr(pull.fetch, "crm_timeout_shim", False):
-        pull.fetch = as_nats_timeout(pull.fetch)  # type: ignore[method-assign]
+        pull.fetch = as_nats_timeout(pull.fetch)  # type: ignore[method-assign]  # patched in place
 
 
 install()

@@ -55,7 +55,7 @@ def install_ops(
     # Outermost, around Starlette's own error layer, whatever middleware a service adds later:
     # so refusals of other middleware and the 500 of an unhandled exception are counted too.
     build = app.build_middleware_stack
-    app.build_middleware_stack = lambda: RequestMetrics(build())  # type: ignore[method-assign]
+    app.build_middleware_stack = lambda: RequestMetrics(build())  # type: ignore[method-assign]  # wraps the stack
 
 
 def route_label(scope: Scope) -> str:
