@@ -1,5 +1,5 @@
-"""The frame of every service: a FastAPI app with ops endpoints and one error shape, and a
-uvicorn runner with JSON logs."""
+"""The frame of every service: a FastAPI app with ops endpoints, one error shape and offline API
+docs, and a uvicorn runner with JSON logs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from crm_contracts.runtime.http_errors import Observer, install_error_handlers
 from crm_contracts.runtime.logs import setup_logging
@@ -30,7 +31,8 @@ def service_app(
 ) -> FastAPI:
     """`informational_checks`: readiness checks shown in `/readyz` that do not fail it;
     `observe_refusals` sees every 4xx the service answers (to count them)."""
-    app = FastAPI(title=title, version=VERSION, lifespan=lifespan)
+    # /docs and /redoc from assets of an installed package: they work with no internet.
+    app = FastAPIOffline(title=title, version=VERSION, lifespan=lifespan)
     install_ops(app, service, readiness, informational_checks)
     install_error_handlers(app, observe_refusals)
     return app
