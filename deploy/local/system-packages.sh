@@ -7,6 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 APT_NEEDS=(
     "pg_ctlcluster:postgresql"  # deal-pipeline tests run on PostgreSQL too (initdb is off PATH)
     "chromium:chromium"         # the embed-script test drives a real browser
+    "promtool:prometheus"       # alert rules are checked and fired by a real Prometheus
 )
 
 missing=()
