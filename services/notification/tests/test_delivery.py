@@ -16,7 +16,7 @@ from crm_contracts.events import (
     DealWon,
     ManagerUpdated,
 )
-from notification.app.due import Due
+from notification.domain.due import Due
 from tests.support.nats import stream_messages
 from tests.support.net import wait_until
 

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import nats
+from nats.js.api import RawStreamMsg
 
 from crm_contracts.events import ManagerUpdated
 from notification.domain.wording import day
@@ -20,7 +21,7 @@ from .conftest import ANALYTICS_KEY
 MOSCOW = ZoneInfo("Europe/Moscow")
 
 
-async def schedule_of(url: str, rule_id: str):  # type: ignore[no-untyped-def]
+async def schedule_of(url: str, rule_id: str) -> RawStreamMsg:
     nc = await nats.connect(url)
     try:
         return await nc.jetstream().get_last_msg(
@@ -30,7 +31,7 @@ async def schedule_of(url: str, rule_id: str):  # type: ignore[no-untyped-def]
         await nc.close()
 
 
-async def fire(url: str, schedule) -> None:  # type: ignore[no-untyped-def]
+async def fire(url: str, schedule: RawStreamMsg) -> None:
     """What the server does at 09:00: the schedule's body onto its target subject."""
     nc = await nats.connect(url)
     try:
@@ -142,7 +143,7 @@ def test_a_digest_deferred_by_quiet_hours_reports_the_period_it_was_due_for(
     assert smtp_server.messages[0]["Subject"] == f"Digest {carried.date() - timedelta(days=3)}"
 
 
-async def deferred_schedule(url: str):  # type: ignore[no-untyped-def]
+async def deferred_schedule(url: str) -> RawStreamMsg:
     nc = await nats.connect(url)
     try:
         js = nc.jetstream()

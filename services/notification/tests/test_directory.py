@@ -1,11 +1,14 @@
 """The directory of people fed from events, on a real nats-server (KV)."""
 
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from crm_contracts.envelope import Event
 from crm_contracts.events import ManagerUpdated, TaskCompleted, TaskScheduled
 from crm_contracts.runtime.bus import make_broker
-from notification.app.directory import Directory
+from notification.adapters.directory import Directory
 
 T0 = datetime(2026, 3, 1, 10, tzinfo=UTC)
 
@@ -23,8 +26,10 @@ def manager(version: int, chat: str | None) -> ManagerUpdated:
     )
 
 
-def run(nats_url, events, read):  # type: ignore[no-untyped-def]
-    async def go():  # type: ignore[no-untyped-def]
+def run(
+    nats_url: str, events: Sequence[Event], read: Callable[[Directory], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    async def go() -> dict[str, Any]:
         broker = make_broker(nats_url, "test")
         await broker.connect()
         try:

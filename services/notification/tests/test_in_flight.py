@@ -9,6 +9,7 @@ import time
 from decimal import Decimal
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi.testclient import TestClient
 
 from crm_contracts.events import DealOpened, ManagerUpdated
@@ -53,7 +54,7 @@ class _Stalling(_Inbox):
         self.keep_first = keep_first
         self.stalled_at: float | None = None
 
-    async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         if self.stalled_at is None:
             self.stalled_at = time.time()
             await asyncio.sleep(self.stall)

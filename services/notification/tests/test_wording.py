@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from notification.app.context import shaped
+from notification.application.context import shaped
 from notification.domain.defaults import DEFAULT_RULES
 from notification.domain.templates import render
 from notification.domain.wording import from_now, money

@@ -12,9 +12,9 @@ from crm_contracts.events import BY_SUBJECT
 from crm_contracts.runtime.consuming import handle, work_queue
 from crm_contracts.streams import CRM_REMINDERS
 from notification.adapters.reminders import DUE
-from notification.app.delivering import Deliverer, RetryLater
-from notification.app.due import Due
-from notification.app.planning import Planner
+from notification.application.plan_notifications import Planner
+from notification.application.send_due_notification import Deliverer, RetryLater
+from notification.domain.due import Due
 
 log = logging.getLogger(__name__)
 EVENTS_CONSUMER = "notification_events"

@@ -1,8 +1,10 @@
-"""Entry point: `python -m notification` or the `notification` script. Wires the parts."""
+"""Entry point: `python -m notification` or the `notification` script. The bootstrap: builds
+the real adapters, the use cases on top of them, the routers and the bus handlers."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -12,15 +14,16 @@ from crm_contracts.runtime.service import serve, service_app
 from notification.adapters.analytics import AnalyticsReports
 from notification.adapters.channels import build_channels
 from notification.adapters.delivery_log import DeliveryLog
+from notification.adapters.directory import Directory
+from notification.adapters.outcomes import Outcomes
 from notification.adapters.reminders import Reminders
 from notification.adapters.rule_store import RuleStore
 from notification.api.deliveries import deliveries_router
 from notification.api.rules import rules_router
-from notification.app.delivering import Deliverer
-from notification.app.digests import DigestClock
-from notification.app.directory import Directory
-from notification.app.outcomes import Outcomes
-from notification.app.planning import Planner
+from notification.application.manage_rules import RuleAdmin
+from notification.application.plan_notifications import Planner
+from notification.application.schedule_digests import DigestClock
+from notification.application.send_due_notification import Deliverer
 from notification.handlers import build_router
 from notification.settings import NotificationSettings
 
@@ -57,7 +60,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         state["rules"] = True
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with running_broker(broker, on_started, replicas=settings.stream_replicas):
             yield
 
@@ -65,7 +68,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         return {"nats": bus_connected(broker), "rules": state["rules"]}
 
     app = service_app("CRM notification", SERVICE, readiness, lifespan)
-    app.include_router(rules_router(settings.api_key, rules, clock))
+    app.include_router(rules_router(settings.api_key, RuleAdmin(rules, clock)))
     app.include_router(deliveries_router(settings.api_key, deliveries))
     app.state.settings = settings
     return app

@@ -32,9 +32,12 @@ def _number(value: Any) -> Decimal | None:
 
 def total(report: dict[str, Any], *names: str) -> Decimal:
     """The first of `names` found as a total, else summed over the report's rows; 0 if none."""
-    current = report.get("current") if isinstance(report.get("current"), dict) else {}
+    inner = report.get("current")
+    current: dict[str, Any] = inner if isinstance(inner, dict) else {}
     for holder in (report.get("totals"), current.get("totals"), current, report):
-        for name in names if isinstance(holder, dict) else ():
+        if not isinstance(holder, dict):
+            continue
+        for name in names:
             found = _number(holder.get(name))
             if found is not None:
                 return found

@@ -8,10 +8,10 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Query
 
 from crm_contracts.runtime.security import api_key_required
-from notification.adapters.delivery_log import DeliveryLog
+from notification.application.ports import DeliverySearch
 
 
-def deliveries_router(api_key: str, log: DeliveryLog) -> APIRouter:
+def deliveries_router(api_key: str, log: DeliverySearch) -> APIRouter:
     router = APIRouter(
         prefix="/v1/deliveries",
         tags=["deliveries"],

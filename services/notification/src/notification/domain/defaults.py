@@ -3,6 +3,8 @@ change them through the API like any other rule."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from notification.domain.rules import Rule
 
 _NEW_DEAL_SUBJECT = {"en": "New deal: {{ deal.title }}", "ru": "Новая сделка: {{ deal.title }}"}
@@ -26,7 +28,7 @@ _NEW_DEAL_BODY = {
 _CLIENT_QUIET = {"start": "21:00", "end": "09:00"}
 
 
-def _meeting_reminder(rule_id: str, offset: str, before: str) -> dict:
+def _meeting_reminder(rule_id: str, offset: str, before: str) -> dict[str, Any]:
     return {
         "id": rule_id,
         "description": f"The client is reminded of a meeting {before} it.",
@@ -50,7 +52,7 @@ def _meeting_reminder(rule_id: str, offset: str, before: str) -> dict:
     }
 
 
-def _digest(rule_id: str, mode: str, extra: dict) -> dict:
+def _digest(rule_id: str, mode: str, extra: dict[str, Any]) -> dict[str, Any]:
     what = {"daily": ("daily", "за день"), "weekly": ("weekly", "за неделю")}[mode]
     days = "{{ period.first | date }}"
     if mode == "weekly":

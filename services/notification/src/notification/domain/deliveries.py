@@ -68,7 +68,7 @@ def delivery_id(event_id: str, rule_id: str, identity: str) -> str:
 
 def retry_delay(attempt: int, base: float, cap: float) -> float:
     """Seconds before try `attempt + 1`: base, 2·base, 4·base … up to `cap`."""
-    return min(cap, base * 2 ** max(attempt - 1, 0))
+    return min(cap, base * 2.0 ** max(attempt - 1, 0))
 
 
 class SendError(Exception):

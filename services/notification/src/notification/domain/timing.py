@@ -3,7 +3,7 @@ recipient's time zone; and the clock of digests. Pure date arithmetic."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from notification.domain.rules import QuietHours, Timing, zone
 
@@ -47,14 +47,18 @@ def after_quiet_hours(moment: datetime, quiet: QuietHours | None, tz: str) -> da
     return end.astimezone(UTC)
 
 
-def _wall_clock(day, at: time, tz: str) -> datetime:  # type: ignore[no-untyped-def]
+def _wall_clock(day: date, at: time, tz: str) -> datetime:
     return datetime.combine(day, at, tzinfo=zone(tz))
 
 
 def digest_cron(timing: Timing) -> str:
     """Six-field cron (seconds first) for the JetStream schedule of a digest rule."""
     assert timing.at is not None
-    day = "*" if timing.mode == "daily" else str(timing.weekday % 7)  # cron: 0 = Sunday
+    if timing.mode == "daily":
+        day = "*"
+    else:
+        assert timing.weekday is not None  # a valid weekly rule has one
+        day = str(timing.weekday % 7)  # cron: 0 = Sunday
     return f"0 {timing.at.minute} {timing.at.hour} * * {day}"
 
 

@@ -1,12 +1,12 @@
-"""Channels behind one interface (`base.Channel`), built from settings."""
+"""The channels, each implementing the `Channel` port (`application.ports`), built from settings."""
 
 from __future__ import annotations
 
-from notification.adapters.channels.base import Channel
 from notification.adapters.channels.email import EmailChannel
 from notification.adapters.channels.sms import SmsChannel
 from notification.adapters.channels.telegram import TelegramChannel
 from notification.adapters.channels.webhook import WebhookChannel
+from notification.application.ports import Channel
 from notification.settings import NotificationSettings
 
 

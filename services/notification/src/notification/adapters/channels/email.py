@@ -6,7 +6,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from notification.adapters.channels.base import Outgoing
+from notification.application.ports import Outgoing
 from notification.domain.deliveries import SendError
 from notification.settings import NotificationSettings
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from notification.adapters.channels.base import Outgoing
 from notification.adapters.channels.http import post
+from notification.application.ports import Outgoing
 from notification.settings import NotificationSettings
 
 

@@ -7,8 +7,8 @@ import hashlib
 import hmac
 import json
 
-from notification.adapters.channels.base import Outgoing
 from notification.adapters.channels.http import post
+from notification.application.ports import Outgoing
 from notification.settings import NotificationSettings
 
 

@@ -5,20 +5,16 @@ from __future__ import annotations
 
 import json
 
-from notification.adapters.reminders import Reminders
-from notification.adapters.rule_store import RuleStore
+from notification.application.ports import RuleSource, Scheduler
+from notification.domain.due import digest_key
 from notification.domain.rules import Rule
 from notification.domain.timing import digest_cron
 from notification.settings import NotificationSettings
 
 
-def digest_key(rule_id: str) -> str:
-    return f"digest.{rule_id}"
-
-
 class DigestClock:
     def __init__(
-        self, reminders: Reminders, rules: RuleStore, settings: NotificationSettings
+        self, reminders: Scheduler, rules: RuleSource, settings: NotificationSettings
     ) -> None:
         self.reminders = reminders
         self.rules = rules

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from crm_contracts.envelope import Event
-from notification.app.directory import Directory, ids_of
+from notification.application.ports import People
 from notification.settings import NotificationSettings
 
 # Every name a template may use exists (None when unknown), so `{{ client.name or '' }}` works
@@ -39,17 +39,25 @@ def shaped(kind: str, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def ids_of(event: Event, deal: dict[str, Any]) -> dict[str, str | None]:
+    """Manager, client and lead the event is about, from the event or else from its deal."""
+    return {
+        name: getattr(event, name, None) or deal.get(name)
+        for name in ("manager_id", "client_id", "lead_id")
+    }
+
+
 async def event_context(
-    event: Event, directory: Directory, settings: NotificationSettings
+    event: Event, directory: People, settings: NotificationSettings
 ) -> dict[str, Any]:
     deal_id = getattr(event, "deal_id", None)
-    deal = await directory.get(directory.deals, deal_id)
+    deal = await directory.card("deals", deal_id)
     ids = ids_of(event, deal)
-    lead = await directory.get(directory.leads, ids["lead_id"])
-    client = await directory.get(directory.clients, ids["client_id"])
+    lead = await directory.card("leads", ids["lead_id"])
+    client = await directory.card("clients", ids["client_id"])
     if not client and lead:  # a client not registered yet is still reachable through its lead
         client = {k: lead.get(k) for k in ("name", "email", "phone")} | {"id": None}
-    manager = await directory.get(directory.managers, ids["manager_id"])
+    manager = await directory.card("managers", ids["manager_id"])
     data = event.model_dump()
     task = data if hasattr(event, "task_id") else {}
     if deal_id:

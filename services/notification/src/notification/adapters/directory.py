@@ -20,10 +20,10 @@ from crm_contracts.events import (
     StageTransition,
     TaskCancelled,
     TaskCompleted,
-    TaskEvent,
     TaskScheduled,
 )
 from notification.adapters.buckets import JsonBucket
+from notification.application.ports import Card, CardKind
 from notification.domain.deliveries import token
 
 KEEP_DAYS = 400
@@ -42,6 +42,13 @@ class Directory:
         self.leads = JsonBucket(broker, "notification_leads", KEEP_DAYS)
         self.deals = JsonBucket(broker, "notification_deals", KEEP_DAYS)
         self.tasks = JsonBucket(broker, "notification_tasks", KEEP_DAYS)
+        self._buckets: dict[CardKind, JsonBucket] = {
+            "managers": self.managers,
+            "clients": self.clients,
+            "leads": self.leads,
+            "deals": self.deals,
+            "tasks": self.tasks,
+        }
 
     async def _merge(
         self,
@@ -145,7 +152,9 @@ class Directory:
                     ),
                 )
             case StageTransition():
-                amount = {"amount": str(event.amount)} if isinstance(event, DealWon) else {}
+                amount: dict[str, Any] = (
+                    {"amount": str(event.amount)} if isinstance(event, DealWon) else {}
+                )
                 await self._merge(
                     self.deals,
                     event.deal_id,
@@ -180,6 +189,9 @@ class Directory:
             return {}
         return await bucket.get(token(key)) or {}
 
+    async def card(self, kind: CardKind, key: str | None) -> Card:
+        return await self.get(self._buckets[kind], key)
+
     async def task_in_force(self, event: TaskScheduled) -> bool:
         """This schedule is still the latest for its task, and the task is still open."""
         task = await self.get(self.tasks, event.task_id)
@@ -191,15 +203,3 @@ class Directory:
             for m in (await self.managers.items()).values()
             if m.get("role") == "head" and m.get("active", True)
         ]
-
-
-def ids_of(event: Event, deal: dict[str, Any]) -> dict[str, str | None]:
-    """Manager, client and lead the event is about, from the event or else from its deal."""
-    return {
-        name: getattr(event, name, None) or deal.get(name)
-        for name in ("manager_id", "client_id", "lead_id")
-    }
-
-
-def is_task(event: Event) -> bool:
-    return isinstance(event, TaskEvent)

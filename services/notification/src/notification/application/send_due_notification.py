@@ -11,16 +11,18 @@ from typing import Any
 
 from crm_contracts.envelope import derived_id
 from crm_contracts.events import BY_SUBJECT, TaskScheduled
-from notification.adapters.analytics import AnalyticsReports
-from notification.adapters.channels.base import Channel, Outgoing
-from notification.adapters.delivery_log import DeliveryLog
-from notification.adapters.reminders import Reminders
-from notification.adapters.rule_store import RuleStore
-from notification.app.audience import recipients
-from notification.app.context import event_context
-from notification.app.directory import Directory
-from notification.app.due import Due
-from notification.app.outcomes import DUPLICATES, Outcomes
+from notification.application.audience import recipients
+from notification.application.context import event_context
+from notification.application.ports import (
+    Channel,
+    DeliveryRecords,
+    DigestReports,
+    OutcomeRecorder,
+    Outgoing,
+    People,
+    RuleSource,
+    Scheduler,
+)
 from notification.domain.deliveries import (
     FINAL,
     Delivery,
@@ -30,9 +32,11 @@ from notification.domain.deliveries import (
     recipient_hash,
     retry_delay,
 )
+from notification.domain.due import Due
 from notification.domain.rules import Rule
 from notification.domain.templates import RenderError, render
 from notification.domain.timing import after_quiet_hours, digest_period
+from notification.metrics import DUPLICATES
 from notification.settings import NotificationSettings
 
 log = logging.getLogger(__name__)
@@ -50,13 +54,13 @@ class RetryLater(Exception):
 class Deliverer:
     def __init__(
         self,
-        rules: RuleStore,
-        directory: Directory,
-        reminders: Reminders,
+        rules: RuleSource,
+        directory: People,
+        reminders: Scheduler,
         channels: dict[str, Channel],
-        deliveries: DeliveryLog,
-        outcomes: Outcomes,
-        analytics: AnalyticsReports,
+        deliveries: DeliveryRecords,
+        outcomes: OutcomeRecorder,
+        analytics: DigestReports,
         settings: NotificationSettings,
     ) -> None:
         self.rules = rules
@@ -133,7 +137,8 @@ class Deliverer:
         did = delivery_id(trigger_id, rule.id, to.identity)
         known = await self.deliveries.get(did)
         if known is not None and known.status in FINAL:
-            return await self._duplicate(known, due)
+            await self._duplicate(known, due)
+            return None
         now = datetime.now(UTC)
         record = Delivery(
             id=did,
@@ -167,7 +172,8 @@ class Deliverer:
         if mine is None:
             assert other is not None
             if other.status in FINAL:
-                return await self._duplicate(other, due)
+                await self._duplicate(other, due)
+                return None
             # Another copy of this send is being tried right now: look again after its lease.
             return max(1.0, ((other.lease_until or now) - now).total_seconds())
         try:

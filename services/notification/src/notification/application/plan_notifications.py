@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from prometheus_client import Counter
-
 from crm_contracts.envelope import Event
 from crm_contracts.events import (
     NotificationFailed,
@@ -16,35 +14,24 @@ from crm_contracts.events import (
     TaskCompleted,
     TaskScheduled,
 )
-from notification.adapters.reminders import Reminders
-from notification.adapters.rule_store import RuleStore
-from notification.app.context import event_context, facts
-from notification.app.directory import Directory, is_task
-from notification.app.due import Due
-from notification.domain.deliveries import token
+from notification.application.context import event_context, facts
+from notification.application.ports import DirectoryFeed, RuleSource, Scheduler
+from notification.domain.due import Due, reminder_key, task_key
 from notification.domain.rules import Rule, matches
 from notification.domain.timing import TooLate, send_time
+from notification.metrics import PLANNED
 from notification.settings import NotificationSettings
 
 log = logging.getLogger(__name__)
-PLANNED = Counter("crm_notifications_planned_total", "Sends planned", ["rule", "when"])
 NOW_SLACK = timedelta(milliseconds=200)  # closer than this is "now"
-
-
-def reminder_key(event: Event, rule: Rule) -> str:
-    """One subject per reminder: per task (so a reschedule replaces it and completion
-    removes it) or per event."""
-    if is_task(event):
-        return f"task.{token(event.task_id)}.{rule.id}"  # type: ignore[attr-defined]
-    return f"event.{event.event_id}.{rule.id}"
 
 
 class Planner:
     def __init__(
         self,
-        rules: RuleStore,
-        directory: Directory,
-        reminders: Reminders,
+        rules: RuleSource,
+        directory: DirectoryFeed,
+        reminders: Scheduler,
         settings: NotificationSettings,
     ) -> None:
         self.rules = rules
@@ -58,7 +45,7 @@ class Planner:
         in_force = await self.directory.apply(event)
         if isinstance(event, (TaskCompleted, TaskCancelled, TaskScheduled)) and in_force:
             # Whatever was planned for the task's previous due time is void now.
-            await self.reminders.cancel(f"task.{token(event.task_id)}")
+            await self.reminders.cancel(task_key(event.task_id))
         if not in_force:
             log.info("stale %s ignored", event.event_type)
             return
@@ -76,7 +63,7 @@ class Planner:
         except TooLate as exc:
             log.info("rule %s: nothing to remind of: %s", rule.id, exc)
             return
-        key = reminder_key(event, rule)
+        key = reminder_key(event, rule.id)
         due = Due(
             aggregate_id=rule.id,
             rule_id=rule.id,

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from faststream.nats import NatsBroker
-from prometheus_client import Counter, Histogram
 
 from crm_contracts import subjects
 from crm_contracts.envelope import derived_id
@@ -14,21 +13,14 @@ from crm_contracts.events import NotificationFailed, NotificationSent
 from crm_contracts.runtime.bus import publish_event
 from crm_contracts.streams import CRM_DLQ
 from notification.adapters.delivery_log import DeliveryLog
-from notification.app.due import Due
 from notification.domain.deliveries import Delivery
-
-SENT = Counter("crm_notifications_sent_total", "Notifications sent", ["channel", "rule"])
-FAILED = Counter("crm_notifications_failed_total", "Notifications failed", ["channel", "rule"])
-SKIPPED = Counter(
-    "crm_notifications_skipped_total",
-    "Sends skipped (channel off, no address)",
-    ["channel", "rule"],
-)
-DUPLICATES = Counter("crm_notifications_duplicate_total", "Sends skipped as already done", ["rule"])
-LATENCY = Histogram("crm_notification_latency_seconds", "Planned time → sent", ["channel"])
+from notification.domain.due import Due
+from notification.metrics import FAILED, LATENCY, SENT, SKIPPED
 
 
 class Outcomes:
+    """The outcome recorder: the delivery log, the outcome events and the DLQ copy."""
+
     def __init__(self, broker: NatsBroker, log: DeliveryLog) -> None:
         self.broker = broker
         self.log = log

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from notification.app.directory import Directory
+from notification.application.ports import People
 from notification.domain.deliveries import Recipient
 from notification.domain.rules import Rule
 from notification.settings import NotificationSettings
@@ -38,7 +38,7 @@ def _person(
 
 
 async def recipients(
-    rule: Rule, context: dict[str, Any], directory: Directory, settings: NotificationSettings
+    rule: Rule, context: dict[str, Any], directory: People, settings: NotificationSettings
 ) -> list[Recipient]:
     found: list[Recipient] = []
     ids = context.get("ids", {})
