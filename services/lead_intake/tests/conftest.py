@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from lead_intake.main import create_app
+from lead_intake.main import Components, app_for, build
 from lead_intake.settings import IntakeSettings
 from services.lead_intake.tests.helpers import API_KEY, CONTACT_FORM, OPERATOR, on_the_bus
 from tests.support.net import wait_until
@@ -23,8 +23,13 @@ def settings(nats_server, tmp_path) -> IntakeSettings:
 
 
 @pytest.fixture
-def client(settings):
-    with TestClient(create_app(settings)) as client:
+def parts(settings) -> Components:
+    return build(settings)
+
+
+@pytest.fixture
+def client(parts):
+    with TestClient(app_for(parts)) as client:
         wait_until(lambda: on_the_bus(client.get), what="intake on NATS")
         yield client
 

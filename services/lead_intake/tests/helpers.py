@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from typing import Any
 
 import httpx
 
@@ -39,7 +41,7 @@ def lead_events(url: str) -> list[dict]:
     return [json.loads(m.data) for m in leads_on_stream(url)]
 
 
-def on_the_bus(get) -> bool:  # type: ignore[no-untyped-def]
+def on_the_bus(get: Callable[[str], Any]) -> bool:
     """Intake is ready without NATS (its spool takes leads): tests that want leads on the
     stream at once wait for the bus too. `get` is a TestClient's or httpx's `get`."""
     ready = get("/readyz")

@@ -1,6 +1,7 @@
 """The JSON API against a real nats-server: what is accepted is on the stream, once."""
 
 import pytest
+from prometheus_client import REGISTRY
 
 from services.lead_intake.tests.helpers import (
     INTEGRATION,
@@ -172,8 +173,23 @@ def test_intake_stays_ready_while_nats_is_down_and_its_spool_works(client, nats_
     assert queued.json()["status"] == "queued"
 
 
-def test_intake_is_unready_when_its_spool_is_unusable(client):
-    client.app.state.intake.spool.close()
+def test_intake_is_unready_when_its_spool_is_unusable(client, parts):
+    parts.spool.close()
     ready = client.get("/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["spool"]["ok"] is False
+
+
+def test_main_counts_refused_submissions_only(client):
+    def rejected(reason: str) -> float:
+        value = REGISTRY.get_sample_value("crm_intake_rejected_total", {"reason": reason})
+        return value or 0.0
+
+    reasons = ("unsupported_media_type", "unauthorized", "http_error")
+    before = {reason: rejected(reason) for reason in reasons}
+    xml = {"content-type": "text/xml"}
+    assert client.post("/v1/leads", content=b"<a/>", headers=INTEGRATION | xml).status_code == 415
+    assert client.post("/v1/leads", json={"email": "a@b.ru"}).status_code == 401
+    assert client.get("/v1/nothing-here").status_code == 404
+    after = {reason: rejected(reason) for reason in reasons}
+    assert after == before | {"unsupported_media_type": before["unsupported_media_type"] + 1}

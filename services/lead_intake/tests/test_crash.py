@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from lead_intake.intake import CRASH_AFTER_PUBLISH
+from lead_intake.application.submit_lead import CRASH_AFTER_PUBLISH
 from services.lead_intake.tests.helpers import (
     CONTACT_FORM,
     INTEGRATION,

@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crm_contracts.runtime.errors import FieldError
+from crm_contracts.runtime.errors import Invalid
 from lead_intake.domain import LeadIn, build_lead_received, lead_id_for
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -29,7 +29,7 @@ def test_phone_to_e164_and_email_lower_cased():
     ],
 )
 def test_bad_contacts_name_the_field(fields, field):
-    with pytest.raises(FieldError) as error:
+    with pytest.raises(Invalid) as error:
         build(**fields)
     assert error.value.field == field
 

@@ -76,9 +76,9 @@ def test_generated_requests_get_no_5xx(case, data, intake_url):
 
 
 @pytest.fixture
-def form_client(client):
+def form_client(client, parts):
     client.put("/v1/forms/contact", json=CONTACT_FORM, headers=OPERATOR)
-    client.app.state.per_ip.burst = client.app.state.per_form.burst = 1_000_000
+    parts.per_ip.burst = parts.per_form.burst = 1_000_000
     return client
 
 

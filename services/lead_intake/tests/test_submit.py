@@ -213,9 +213,9 @@ def test_file_uploads_are_refused(client, contact_form):
     assert response.status_code == 400
 
 
-def test_rate_limit_per_form_is_429_naming_the_form(client, contact_form):
-    client.app.state.per_ip.burst = 1000
-    client.app.state.per_form.burst = 3
+def test_rate_limit_per_form_is_429_naming_the_form(client, parts, contact_form):
+    parts.per_ip.burst = 1000
+    parts.per_form.burst = 3
     statuses = [
         client.post("/v1/forms/contact/submit", data=fields(_hp="x"), headers=JSON).status_code
         for _ in range(4)

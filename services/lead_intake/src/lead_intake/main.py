@@ -1,49 +1,80 @@
-"""Entry point: `python -m lead_intake` or the `lead-intake` script. Wires the parts."""
+"""The bootstrap (`python -m lead_intake` or the `lead-intake` script): builds the adapters, the
+use cases, the routers, and wires them. The only module that knows every concrete class."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 
 from fastapi import FastAPI
+from faststream.nats import NatsBroker
 
 from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
-from crm_contracts.runtime.security import api_key_required
 from crm_contracts.runtime.service import serve, service_app
+from lead_intake.adapters.bus import JetStreamPublisher
 from lead_intake.adapters.forms_store import FormStore
 from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.adapters.spool import Spool
 from lead_intake.api import forms, leads, public
 from lead_intake.api.guard import BodyGuard
+from lead_intake.application.drain_spool import DrainSpool
+from lead_intake.application.submit_lead import SubmitLead
 from lead_intake.domain.abuse import RateLimiter
-from lead_intake.drain import drain_forever
-from lead_intake.intake import Intake
-from lead_intake.metrics import REJECTED, SPOOL_DEPTH
+from lead_intake.metrics import SPOOL_DEPTH, count_refusal
 from lead_intake.settings import IntakeSettings
 
 SERVICE = "lead-intake"
-NATS = ("nats",)  # shown in /readyz, not required: see create_app
+NATS = ("nats",)  # shown in /readyz, not required: see app_for
 
 
-def create_app(settings: IntakeSettings | None = None) -> FastAPI:
-    settings = settings or IntakeSettings()
+@dataclass
+class Components:
+    """What one intake process runs on; tests reach the parts here."""
+
+    settings: IntakeSettings
+    broker: NatsBroker
+    spool: Spool
+    forms: FormStore
+    submit_lead: SubmitLead
+    drain_spool: DrainSpool
+    per_ip: RateLimiter
+    per_form: RateLimiter
+
+
+def build(settings: IntakeSettings) -> Components:
     broker = make_broker(settings.nats_url, SERVICE)
     replicas = settings.stream_replicas
     spool = Spool(settings.data_dir / "spool.sqlite3")
     SPOOL_DEPTH.set_function(lambda: spool.depth)
-    form_store = FormStore(broker, replicas, settings.data_dir / "forms.json")
-    idempotency = IdempotencyStore(broker, settings.idempotency_hours * 3600, replicas)
+    publisher = JetStreamPublisher(broker)
+    keys = IdempotencyStore(broker, settings.idempotency_hours * 3600, replicas)
+    return Components(
+        settings=settings,
+        broker=broker,
+        spool=spool,
+        forms=FormStore(broker, replicas, settings.data_dir / "forms.json"),
+        submit_lead=SubmitLead(
+            publisher, spool, keys, settings.default_phone_region, settings.publish_timeout
+        ),
+        drain_spool=DrainSpool(
+            spool, publisher, keys, settings.publish_timeout, settings.drain_batch
+        ),
+        per_ip=RateLimiter(settings.rate_per_ip_per_minute, settings.rate_burst_per_ip),
+        per_form=RateLimiter(settings.rate_per_form_per_minute, settings.rate_burst_per_form),
+    )
+
+
+def app_for(parts: Components) -> FastAPI:
+    settings, broker, spool = parts.settings, parts.broker, parts.spool
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        async with running_broker(broker, replicas=replicas):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with running_broker(broker, replicas=settings.stream_replicas):
             tasks = [
-                asyncio.create_task(
-                    drain_forever(
-                        spool, broker, idempotency, settings.publish_timeout, settings.drain_batch
-                    )
-                ),
-                asyncio.create_task(form_store.refresh_forever(settings.forms_refresh_seconds)),
+                asyncio.create_task(parts.drain_spool.forever()),
+                asyncio.create_task(parts.forms.refresh_forever(settings.forms_refresh_seconds)),
             ]
             try:
                 yield
@@ -63,24 +94,30 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
     # The spool takes leads while NATS is down: draining intake then would lose them for nothing.
     app = service_app(
-        "CRM lead intake", SERVICE, readiness, lifespan, informational_checks=NATS,
-        observe_refusals=lambda refusal: REJECTED.labels(refusal.error).inc(),
+        "CRM lead intake",
+        SERVICE,
+        readiness,
+        lifespan,
+        informational_checks=NATS,
+        observe_refusals=count_refusal,
     )
-    app.state.settings = settings
-    app.state.broker = broker
-    app.state.forms = form_store
-    app.state.intake = Intake(
-        broker, spool, idempotency, settings.default_phone_region, settings.publish_timeout
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, observe=count_refusal)
+    app.include_router(leads.build_router(parts.submit_lead, settings.integration_api_key))
+    app.include_router(
+        public.build_router(
+            parts.forms,
+            parts.submit_lead,
+            (parts.per_ip, parts.per_form),
+            settings.min_fill_seconds,
+            settings.default_phone_region,
+        )
     )
-    app.state.per_ip = RateLimiter(settings.rate_per_ip_per_minute, settings.rate_burst_per_ip)
-    app.state.per_form = RateLimiter(
-        settings.rate_per_form_per_minute, settings.rate_burst_per_form
-    )
-    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
-    app.include_router(leads.router)
-    app.include_router(public.router)
-    app.include_router(forms.operator_router(api_key_required(settings.api_key)))
+    app.include_router(forms.build_router(parts.forms, settings.api_key))
     return app
+
+
+def create_app(settings: IntakeSettings | None = None) -> FastAPI:
+    return app_for(build(settings or IntakeSettings()))
 
 
 def run() -> None:

@@ -1,1 +1,1 @@
-"""Edges of lead intake: NATS KV (forms, idempotency keys), the SQLite spool."""
+"""Edges of lead intake: JetStream, NATS KV (forms, idempotency keys), the SQLite spool."""

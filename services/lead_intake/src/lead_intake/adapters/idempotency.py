@@ -5,19 +5,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from dataclasses import dataclass
 
 from faststream.nats import NatsBroker
 
 from lead_intake.adapters.kv import KV_TIMEOUT, bucket
+from lead_intake.application.ports import Seen
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_BUCKET = "intake_idempotency"
-
-
-@dataclass(frozen=True)
-class Seen:
-    lead_id: str
 
 
 class IdempotencyStore:

@@ -8,12 +8,18 @@ from faststream.nats import NatsBroker
 from nats.js.kv import KeyValue
 
 from crm_contracts.runtime.bus import bus_connected
+from crm_contracts.runtime.errors import Unavailable
 
 KV_TIMEOUT = 2.0
 
 
-class StoreUnavailable(RuntimeError):
-    """NATS is not reachable; callers answer 503 (operator API) or fall back (intake)."""
+class StoreUnavailable(Unavailable):
+    """NATS is not reachable: the operator API answers 503, intake falls back."""
+
+    error = "store_unavailable"
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason[:200])  # the cause's text can be long
 
 
 async def bucket(broker: NatsBroker, name: str, ttl: float | None, replicas: int) -> KeyValue:

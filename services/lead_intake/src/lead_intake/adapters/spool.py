@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from dataclasses import dataclass
 from pathlib import Path
+
+from lead_intake.application.ports import Spooled
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -20,14 +21,6 @@ CREATE TABLE IF NOT EXISTS spool (
     payload TEXT NOT NULL
 )
 """
-
-
-@dataclass(frozen=True)
-class Spooled:
-    seq: int
-    lead_id: str
-    idempotency_key: str | None
-    payload: str  # the LeadReceived as JSON
 
 
 class Spool:
@@ -42,7 +35,8 @@ class Spool:
 
     def _count(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT count(*) FROM spool").fetchone()[0]
+            count: int = self._db.execute("SELECT count(*) FROM spool").fetchone()[0]
+        return count
 
     def _add(self, lead_id: str, key: str | None, payload: str) -> None:
         with self._lock:

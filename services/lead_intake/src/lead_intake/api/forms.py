@@ -4,61 +4,43 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Path, Response
 
-from crm_contracts.runtime.errors import rejection
-from lead_intake.adapters.forms_store import FormStore
-from lead_intake.adapters.kv import StoreUnavailable
-from lead_intake.domain.forms import FORM_ID, Form, FormIn, define_form
+from crm_contracts.runtime.errors import NotFound
+from crm_contracts.runtime.security import api_key_required
+from lead_intake.application.define_form import define_or_replace
+from lead_intake.application.ports import FormsStore
+from lead_intake.domain.forms import FORM_ID, Form, FormIn
 
 FormId = Annotated[str, Path(pattern=FORM_ID)]
 
 
-def operator_router(check_key) -> APIRouter:  # type: ignore[no-untyped-def]
-    router = APIRouter(prefix="/v1/forms", tags=["forms"], dependencies=[Depends(check_key)])
-
-    def store(request: Request) -> FormStore:
-        return request.app.state.forms
-
-    def unavailable(exc: StoreUnavailable) -> JSONResponse:
-        return rejection(503, "store_unavailable", [{"field": "", "reason": str(exc)[:200]}])
-
-    def not_found(form_id: str) -> JSONResponse:
-        return rejection(404, "not_found", [{"field": "form_id", "reason": f"no form {form_id}"}])
+def build_router(forms: FormsStore, api_key: str) -> APIRouter:
+    """A store that cannot be reached raises `Unavailable`: a 503 `store_unavailable`."""
+    router = APIRouter(
+        prefix="/v1/forms", tags=["forms"], dependencies=[Depends(api_key_required(api_key))]
+    )
 
     @router.get("", response_model=list[Form])
-    async def list_forms(request: Request) -> list[Form] | JSONResponse:
-        try:
-            return await store(request).all()
-        except StoreUnavailable as exc:
-            return unavailable(exc)
+    async def list_forms() -> list[Form]:
+        return await forms.all()
 
     @router.put("/{form_id}", response_model=Form)
-    async def put_form(form_id: FormId, body: FormIn, request: Request) -> Form | JSONResponse:
+    async def put_form(form_id: FormId, body: FormIn) -> Form:
         """Create or replace a form; the public key is kept unless a new one is given."""
-        forms = store(request)
-        try:
-            old = await forms.get(form_id)
-            if old and body.public_key is None:
-                body = body.model_copy(update={"public_key": old.public_key})
-            form = define_form(form_id, body)
-            await forms.put(form)
-        except StoreUnavailable as exc:
-            return unavailable(exc)
-        return form
+        return await define_or_replace(forms, form_id, body)
 
     @router.get("/{form_id}", response_model=Form)
-    async def get_form(form_id: FormId, request: Request) -> Form | JSONResponse:
-        form = await store(request).get(form_id)
-        return form or not_found(form_id)
+    async def get_form(form_id: FormId) -> Form:
+        form = await forms.get(form_id)
+        if form is None:
+            raise NotFound(f"no form {form_id}", "form_id")
+        return form
 
     @router.delete("/{form_id}", status_code=204)
-    async def delete_form(form_id: FormId, request: Request) -> Response:
-        try:
-            existed = await store(request).delete(form_id)
-        except StoreUnavailable as exc:
-            return unavailable(exc)
-        return Response(status_code=204) if existed else not_found(form_id)
+    async def delete_form(form_id: FormId) -> Response:
+        if not await forms.delete(form_id):
+            raise NotFound(f"no form {form_id}", "form_id")
+        return Response(status_code=204)
 
     return router

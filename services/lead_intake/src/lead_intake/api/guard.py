@@ -8,7 +8,8 @@ import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lead_intake.api.rejections import refuse
+from crm_contracts.runtime.errors import Refused, ServiceError
+from crm_contracts.runtime.http_errors import Observer, response
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data", "application/json")
 # (method, path pattern) → content types the route reads
@@ -20,9 +21,17 @@ ROUTES = {
 
 
 class BodyGuard:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    """Middleware sits outside FastAPI's exception handlers, so it answers its refusals itself
+    and shows them to `observe` as the handlers would."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, observe: Observer) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.observe = observe
+
+    def refuse(self, refusal: ServiceError) -> ASGIApp:
+        self.observe(refusal)
+        return response(refusal)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -41,12 +50,12 @@ class BodyGuard:
         media_type = headers.get("content-type", "").split(";")[0].strip().lower()
         if media_type not in accepted:
             reason = f"send one of: {', '.join(accepted)}"
-            return await refuse(415, "unsupported_media_type", "content-type", reason)(
-                scope, receive, send
-            )
+            refusal = Refused(reason, "content-type", status=415, error="unsupported_media_type")
+            return await self.refuse(refusal)(scope, receive, send)
 
         def too_large() -> ASGIApp:
-            return refuse(413, "payload_too_large", "body", f"over {self.max_bytes} bytes")
+            reason = f"over {self.max_bytes} bytes"
+            return self.refuse(Refused(reason, "body", status=413, error="payload_too_large"))
 
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:

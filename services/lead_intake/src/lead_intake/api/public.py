@@ -9,6 +9,8 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.resources import files
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -18,10 +20,11 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.datastructures import UploadFile
 
 from crm_contracts.envelope import utcnow
-from crm_contracts.runtime.errors import FieldError
+from crm_contracts.runtime.errors import Invalid, NotFound, Refused, ServiceError
 from lead_intake.api.form_body import urlencoded_fields
-from lead_intake.api.rejections import invalid, refuse
-from lead_intake.domain.abuse import retry_after_header
+from lead_intake.application.ports import FormsStore
+from lead_intake.application.submit_lead import SubmitLead
+from lead_intake.domain.abuse import RateLimiter, retry_after_header
 from lead_intake.domain.forms import (
     FORM_ID,
     FORM_KEY,
@@ -32,7 +35,6 @@ from lead_intake.domain.forms import (
 )
 from lead_intake.metrics import RECEIVED, SPAM_DROPPED
 
-router = APIRouter(prefix="/v1/forms", tags=["public forms"])
 EMBED_JS = files("lead_intake").joinpath("static/embed.js").read_text(encoding="utf-8")
 MAX_FIELDS = 200
 SUBMIT_BODY = {  # documented for OpenAPI (and schemathesis); the route parses it itself
@@ -48,19 +50,13 @@ SUBMIT_BODY = {  # documented for OpenAPI (and schemathesis); the route parses i
 }
 
 
-class Refused(Exception):
-    def __init__(self, response: Response) -> None:
-        self.response = response
-
-
-async def live_form(request: Request, form_id: str) -> Form:
+async def live_form(forms: FormsStore, form_id: str) -> Form:
     """The enabled form, from this replica's cache first (it keeps working while NATS is down)."""
-    forms = request.app.state.forms
     form = None
     if re.match(FORM_ID, form_id):
         form = forms.cached(form_id) or await forms.get(form_id)
     if form is None or not form.enabled:
-        raise Refused(refuse(404, "form_not_found", "form_id", "no such form, or disabled"))
+        raise NotFound("no such form, or disabled", "form_id", error="form_not_found")
     return form
 
 
@@ -84,24 +80,37 @@ def cors(origin: str | None) -> dict[str, str]:
 
 def check_origin(form: Form, origin: str | None) -> dict[str, str]:
     if not origin_allowed(form, origin):
-        raise Refused(refuse(403, "origin_not_allowed", "origin", f"{origin} may not post here"))
+        raise Refused(f"{origin} may not post here", "origin", error="origin_not_allowed")
     return cors(origin)
 
 
-def check_rate(request: Request, form: Form, headers: dict[str, str]) -> None:
-    state, now = request.app.state, time.monotonic()
-    client = request.client.host if request.client else "unknown"
-    for limiter, key, field in (
-        (state.per_ip, client, "ip"),
-        (state.per_form, form.form_id, "form_id"),
-    ):
+@contextmanager
+def cors_on_refusals(headers: dict[str, str]) -> Iterator[None]:
+    """Once the origin is allowed, refusals carry its CORS headers too, so that the page's
+    script can read why it was refused."""
+    try:
+        yield
+    except ServiceError as refusal:
+        refusal.headers = refusal.headers | headers
+        raise
+
+
+def check_rate(limits: tuple[RateLimiter, RateLimiter], client: str, form: Form) -> None:
+    now = time.monotonic()
+    per_ip, per_form = limits
+    for limiter, key, field in ((per_ip, client, "ip"), (per_form, form.form_id, "form_id")):
         wait = limiter.take(key, now)
         if wait is not None:
-            retry = {"Retry-After": retry_after_header(wait)} | headers
-            raise Refused(refuse(429, "rate_limited", field, "too many submissions", retry))
+            raise Refused(
+                "too many submissions",
+                field,
+                status=429,
+                error="rate_limited",
+                headers={"Retry-After": retry_after_header(wait)},
+            )
 
 
-async def read_values(request: Request, headers: dict[str, str]) -> dict[str, str]:
+async def read_values(request: Request) -> dict[str, str]:
     """The submitted fields as text, first value of each name; files are not taken."""
     content_type = request.headers.get("content-type", "")
     try:
@@ -115,19 +124,19 @@ async def read_values(request: Request, headers: dict[str, str]) -> dict[str, st
         else:
             items = list((await request.form(max_files=0, max_fields=MAX_FIELDS)).multi_items())
     except Exception as exc:
-        raise Refused(refuse(400, "malformed_body", "body", str(exc)[:200], headers)) from None
+        raise ServiceError(str(exc)[:200], "body", error="malformed_body") from None
     values: dict[str, str] = {}
     for name, value in items[:MAX_FIELDS]:
         if isinstance(value, UploadFile | dict | list):
-            raise Refused(invalid([FieldError(name, "must be plain text")], headers))
+            raise Invalid("must be plain text", name)
         values.setdefault(name, "" if value is None else str(value))
     return values
 
 
-def check_key(form: Form, values: dict[str, str], header: str | None, headers: dict) -> None:
+def check_key(form: Form, values: dict[str, str], header: str | None) -> None:
     given = (values.get(FORM_KEY) or header or "").encode()
     if not hmac.compare_digest(given, form.public_key.encode()):
-        raise Refused(refuse(403, "wrong_form_key", FORM_KEY, "missing or wrong form key", headers))
+        raise Refused("missing or wrong form key", FORM_KEY, error="wrong_form_key")
 
 
 def success(
@@ -142,83 +151,82 @@ def success(
     return HTMLResponse(page, 200, headers)
 
 
-@router.post(
-    "/{form_id}/submit",
-    openapi_extra={"requestBody": SUBMIT_BODY},
-    responses={202: {"description": "Accepted (Accept: application/json)"}, 303: {}},
-)
-async def submit(
-    form_id: str,
-    request: Request,
-    accept: Annotated[str | None, Header()] = None,
-    origin: Annotated[str | None, Header()] = None,
-    referer: Annotated[str | None, Header()] = None,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-    x_form_key: Annotated[str | None, Header()] = None,
-) -> Response:
-    """What an HTML `<form method="post">` posts. Answers 303 to the thank-you URL, or 202
-    JSON when the request accepts application/json."""
-    RECEIVED.labels("form").inc()
-    headers: dict[str, str] = {}
-    try:
-        form = await live_form(request, form_id)
-        headers = check_origin(form, origin_of(origin, referer))
-        check_rate(request, form, headers)
-        values = await read_values(request, headers)
-        check_key(form, values, x_form_key, headers)
-    except Refused as refused:
-        return refused.response
-    wants_json = "application/json" in (accept or "")
-    settings = request.app.state.settings
-    if reason := spam_reason(values, utcnow(), settings.min_fill_seconds):
-        SPAM_DROPPED.labels(reason).inc()  # a bot learns nothing from the answer
-        return success(form, str(uuid.uuid4()), "accepted", wants_json, headers)
-    # Without the script, the page that posted (Referer) is the landing page: a plain form on
-    # a tagged landing page still yields its UTM. It is a referrer only when from another site.
-    if referer and not values.get("landing_url"):
-        values["landing_url"] = referer
-    page_origin = origin_of(origin, referer)
-    foreign_referer = referer if referer and origin_of(None, referer) != page_origin else None
-    lead, errors = lead_from_submission(form, values, settings.default_phone_region)
-    if lead is None:
-        return invalid(errors, headers)
-    try:
-        outcome = await request.app.state.intake.accept(lead, idempotency_key, foreign_referer)
-    except FieldError as exc:
-        return invalid([exc], headers)
-    return success(form, outcome.lead_id, outcome.status, wants_json, headers)
+def build_router(
+    forms: FormsStore,
+    submit_lead: SubmitLead,
+    limits: tuple[RateLimiter, RateLimiter],
+    min_fill_seconds: float,
+    phone_region: str,
+) -> APIRouter:
+    """`limits`: the rate limiters per client IP and per form."""
+    router = APIRouter(prefix="/v1/forms", tags=["public forms"])
 
-
-@router.options("/{form_id}/submit", include_in_schema=False)
-async def preflight(
-    form_id: str, request: Request, origin: Annotated[str | None, Header()] = None
-) -> Response:
-    """CORS preflight for pages that post with fetch()."""
-    try:
-        form = await live_form(request, form_id)
-        headers = check_origin(form, origin)
-    except Refused as refused:
-        return refused.response
-    headers |= {
-        "Access-Control-Allow-Methods": "POST",
-        "Access-Control-Allow-Headers": "Content-Type, Accept, Idempotency-Key, X-Form-Key",
-        "Access-Control-Max-Age": "600",
-    }
-    return Response(status_code=204, headers=headers)
-
-
-@router.get("/{form_id}/embed.js", response_class=Response)
-async def embed_js(form_id: str, request: Request) -> Response:
-    """The snippet a page includes: keeps first and last touch in a first-party cookie (90
-    days), fills the form's hidden fields, adds the honeypot and the render time."""
-    try:
-        form = await live_form(request, form_id)
-    except Refused as refused:
-        return refused.response
-    config = {"formId": form.form_id, "key": form.public_key, "serverNow": int(time.time() * 1000)}
-    script = EMBED_JS.replace("__CONFIG__", json.dumps(config).replace("<", "\\u003c"))
-    return Response(
-        script,
-        media_type="text/javascript",
-        headers={"Cache-Control": "no-store"},  # it carries the server's clock
+    @router.post(
+        "/{form_id}/submit",
+        openapi_extra={"requestBody": SUBMIT_BODY},
+        responses={202: {"description": "Accepted (Accept: application/json)"}, 303: {}},
     )
+    async def submit(
+        form_id: str,
+        request: Request,
+        accept: Annotated[str | None, Header()] = None,
+        origin: Annotated[str | None, Header()] = None,
+        referer: Annotated[str | None, Header()] = None,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+        x_form_key: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """What an HTML `<form method="post">` posts. Answers 303 to the thank-you URL, or 202
+        JSON when the request accepts application/json."""
+        RECEIVED.labels("form").inc()
+        form = await live_form(forms, form_id)
+        headers = check_origin(form, origin_of(origin, referer))
+        with cors_on_refusals(headers):
+            check_rate(limits, request.client.host if request.client else "unknown", form)
+            values = await read_values(request)
+            check_key(form, values, x_form_key)
+            wants_json = "application/json" in (accept or "")
+            if reason := spam_reason(values, utcnow(), min_fill_seconds):
+                SPAM_DROPPED.labels(reason).inc()  # a bot learns nothing from the answer
+                return success(form, str(uuid.uuid4()), "accepted", wants_json, headers)
+            # Without the script, the page that posted (Referer) is the landing page: a plain
+            # form on a tagged landing page still yields its UTM. It is a referrer only when
+            # from another site.
+            if referer and not values.get("landing_url"):
+                values["landing_url"] = referer
+            page_origin = origin_of(origin, referer)
+            foreign = referer if referer and origin_of(None, referer) != page_origin else None
+            lead, errors = lead_from_submission(form, values, phone_region)
+            if lead is None:
+                raise Invalid.of((e.field, e.reason) for e in errors)
+            outcome = await submit_lead.accept(lead, idempotency_key, foreign)
+        return success(form, outcome.lead_id, outcome.status, wants_json, headers)
+
+    @router.options("/{form_id}/submit", include_in_schema=False)
+    async def preflight(form_id: str, origin: Annotated[str | None, Header()] = None) -> Response:
+        """CORS preflight for pages that post with fetch()."""
+        form = await live_form(forms, form_id)
+        headers = check_origin(form, origin) | {
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": "Content-Type, Accept, Idempotency-Key, X-Form-Key",
+            "Access-Control-Max-Age": "600",
+        }
+        return Response(status_code=204, headers=headers)
+
+    @router.get("/{form_id}/embed.js", response_class=Response)
+    async def embed_js(form_id: str) -> Response:
+        """The snippet a page includes: keeps first and last touch in a first-party cookie (90
+        days), fills the form's hidden fields, adds the honeypot and the render time."""
+        form = await live_form(forms, form_id)
+        config = {
+            "formId": form.form_id,
+            "key": form.public_key,
+            "serverNow": int(time.time() * 1000),
+        }
+        script = EMBED_JS.replace("__CONFIG__", json.dumps(config).replace("<", "\\u003c"))
+        return Response(
+            script,
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-store"},  # it carries the server's clock
+        )
+
+    return router

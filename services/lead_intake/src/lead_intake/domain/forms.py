@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
-from crm_contracts.runtime.errors import FieldError
+from crm_contracts.runtime.errors import Invalid
 from lead_intake.domain.leads import (
     CLICK_IDS,
     UTM_FIELDS,
@@ -114,7 +114,7 @@ class FormIn(BaseModel):
 
 class Form(FormIn):
     form_id: str = Field(pattern=FORM_ID)
-    public_key: str  # type: ignore[assignment]
+    public_key: str
 
 
 def define_form(form_id: str, data: FormIn) -> Form:
@@ -157,7 +157,7 @@ def spam_reason(values: Mapping[str, str], now: datetime, min_fill_seconds: floa
 def max_length(model: type[BaseModel], name: str, default: int) -> int:
     for rule in model.model_fields[name].metadata if name in model.model_fields else ():
         if hasattr(rule, "max_length"):
-            return rule.max_length
+            return int(rule.max_length)
     return default
 
 
@@ -165,7 +165,7 @@ def _typed(spec: FieldSpec, raw: str, phone_region: str) -> str | bool:
     # a contract field cannot hold more than the contract's model allows, whatever the form says
     limit = min(spec.max_length, max_length(LeadIn, spec.name, spec.max_length))
     if len(raw) > limit:
-        raise FieldError(spec.name, f"longer than {limit} characters")
+        raise Invalid(f"longer than {limit} characters", spec.name)
     match spec.type:
         case "phone":
             return normalise_phone(raw, phone_region)
@@ -175,17 +175,17 @@ def _typed(spec: FieldSpec, raw: str, phone_region: str) -> str | bool:
             try:
                 number = float(raw.replace(",", "."))
             except ValueError:
-                raise FieldError(spec.name, "not a number") from None
+                raise Invalid("not a number", spec.name) from None
             if not math.isfinite(number):
-                raise FieldError(spec.name, "not a number")
+                raise Invalid("not a number", spec.name)
             return raw
         case "choice":
             if raw not in spec.choices:
-                raise FieldError(spec.name, f"not one of {', '.join(spec.choices)}")
+                raise Invalid(f"not one of {', '.join(spec.choices)}", spec.name)
             return raw
         case "bool":
             if raw.lower() not in TRUE | FALSE:
-                raise FieldError(spec.name, "not a yes/no value")
+                raise Invalid("not a yes/no value", spec.name)
             return raw.lower() in TRUE
     return raw
 
@@ -201,34 +201,34 @@ def _touch(values: Mapping[str, str], prefix: str = "") -> dict[str, str]:
 
 
 def _first_touch(values: Mapping[str, str]) -> TouchIn | None:
-    touch: dict[str, object] = _touch(values, FIRST_PREFIX)
+    touch: dict[str, object] = dict(_touch(values, FIRST_PREFIX))
     at = values.get(FIRST_PREFIX + "at", "").strip()
     if at:
         try:
-            touch["at"] = datetime.fromisoformat(at.replace("Z", "+00:00"))
-            if touch["at"].tzinfo is None:  # type: ignore[union-attr]
-                touch["at"] = touch["at"].replace(tzinfo=UTC)  # type: ignore[union-attr]
+            when = datetime.fromisoformat(at.replace("Z", "+00:00"))
         except ValueError:
             pass  # a broken timestamp loses the time, not the lead
-    return TouchIn(**touch) if touch else None
+        else:
+            touch["at"] = when.replace(tzinfo=UTC) if when.tzinfo is None else when
+    return TouchIn.model_validate(touch) if touch else None
 
 
 def lead_from_submission(
     form: Form, values: Mapping[str, str], phone_region: str
-) -> tuple[LeadIn | None, list[FieldError]]:
+) -> tuple[LeadIn | None, list[Invalid]]:
     """Check every field against the form; all problems are reported at once."""
-    errors: list[FieldError] = []
+    errors: list[Invalid] = []
     lead: dict[str, object] = {"form_id": form.form_id, "source": "form"}
     custom: dict[str, str] = {}
     for spec in form.fields:
         raw = values.get(spec.name, "").strip()
         if not raw:
             if spec.required:
-                errors.append(FieldError(spec.name, "required"))
+                errors.append(Invalid("required", spec.name))
             continue
         try:
             value = _typed(spec, raw, phone_region)
-        except FieldError as exc:
+        except Invalid as exc:
             errors.append(exc)
             continue
         if spec.name in CONTRACT_FIELDS:

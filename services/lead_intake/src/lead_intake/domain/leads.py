@@ -12,7 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from crm_contracts.envelope import derived_id
 from crm_contracts.events import Contact, LeadReceived, Touch
-from crm_contracts.runtime.errors import FieldError
+from crm_contracts.runtime.errors import Invalid
 
 PRODUCER = "lead-intake"
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
@@ -58,9 +58,9 @@ def normalise_phone(raw: str, region: str) -> str:
     try:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as exc:
-        raise FieldError("phone", f"not a phone number ({exc})") from None
+        raise Invalid(f"not a phone number ({exc})", "phone") from None
     if not phonenumbers.is_valid_number(number):
-        raise FieldError("phone", "not a valid phone number")
+        raise Invalid("not a valid phone number", "phone")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -68,7 +68,7 @@ def normalise_email(raw: str) -> str:
     try:
         return validate_email(raw, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
-        raise FieldError("email", str(exc)) from None
+        raise Invalid(str(exc), "email") from None
 
 
 def touch_from(data: TouchIn, referer_header: str | None = None) -> Touch:
@@ -102,7 +102,7 @@ def build_lead_received(
     phone = normalise_phone(lead.phone, phone_region) if lead.phone else None
     email = normalise_email(lead.email) if lead.email else None
     if not (phone or email):
-        raise FieldError("contact", "give at least a phone or an email")
+        raise Invalid("give at least a phone or an email", "contact")
     touch = touch_from(lead, referer_header)
     return LeadReceived(
         event_id=lead_id,

@@ -1,5 +1,5 @@
-"""The use case: a valid lead becomes exactly one LeadReceived on the bus, or a spool row that
-the drainer publishes later. Requests publish concurrently: nothing here serialises them."""
+"""A valid lead becomes exactly one LeadReceived on the bus, or a spool row that the drainer
+publishes later. Requests publish concurrently: nothing here serialises them."""
 
 from __future__ import annotations
 
@@ -7,14 +7,10 @@ import logging
 import os
 from dataclasses import dataclass
 
-from faststream.nats import NatsBroker
-
 from crm_contracts.envelope import utcnow
 from crm_contracts.events import LeadReceived
-from crm_contracts.runtime.bus import bus_connected, publish_event
 from crm_contracts.runtime.logs import correlation_id
-from lead_intake.adapters.idempotency import IdempotencyStore
-from lead_intake.adapters.spool import Spool
+from lead_intake.application.ports import LeadSpool, Publisher, SubmissionKeys
 from lead_intake.domain import LeadIn, build_lead_received, lead_id_for
 from lead_intake.metrics import ACCEPTED, PUBLISHING, SPOOLED
 
@@ -30,23 +26,23 @@ class Outcome:
 
 
 @dataclass
-class Intake:
-    broker: NatsBroker
-    spool: Spool
-    idempotency: IdempotencyStore
+class SubmitLead:
+    publisher: Publisher
+    spool: LeadSpool
+    keys: SubmissionKeys
     phone_region: str
     publish_timeout: float
 
     async def accept(
         self, lead: LeadIn, idempotency_key: str | None, referer: str | None
     ) -> Outcome:
-        """Raises FieldError for a lead that cannot be accepted (nothing is published)."""
+        """Raises Invalid for a lead that cannot be accepted (nothing is published)."""
         key = idempotency_key or lead.submission_id
         scoped_key = f"{lead.form_id}/{key}" if key else None
         lead_id = lead_id_for(lead.form_id, key)
         correlation_id.set(str(lead_id))
         event = build_lead_received(lead, lead_id, utcnow(), self.phone_region, referer)
-        if scoped_key and (seen := await self.idempotency.seen(scoped_key)):
+        if scoped_key and (seen := await self.keys.seen(scoped_key)):
             ACCEPTED.labels("duplicate").inc()
             return Outcome(seen.lead_id, "accepted", duplicate=True)
         outcome = await self.deliver(event, scoped_key)
@@ -61,17 +57,17 @@ class Intake:
         derived from the key: the retry publishes the same Nats-Msg-Id, which the stream drops
         (a repeat, told to the caller as such)."""
         # Not connected: spool at once rather than make the visitor wait for the timeout.
-        if bus_connected(self.broker):
+        if self.publisher.connected():
             try:
                 with PUBLISHING.track_inprogress():
-                    ack = await publish_event(self.broker, event, timeout=self.publish_timeout)
+                    duplicate = await self.publisher.publish(event, self.publish_timeout)
             except Exception as exc:
                 log.warning("no JetStream ack, spooling the lead: %r", exc)
             else:
                 crash_if_testing()
                 if key:
-                    await self.idempotency.remember(key, event.lead_id)
-                return Outcome(event.lead_id, "accepted", duplicate=bool(ack.duplicate))
+                    await self.keys.remember(key, event.lead_id)
+                return Outcome(event.lead_id, "accepted", duplicate=duplicate)
         await self.spool.add(event.lead_id, key, event.model_dump_json())
         SPOOLED.inc()
         return Outcome(event.lead_id, "queued")

@@ -1,0 +1,20 @@
+"""JetStream as the use cases see it: connected or not, and a publish that waits for the ack."""
+
+from __future__ import annotations
+
+from faststream.nats import NatsBroker
+
+from crm_contracts.events import LeadReceived
+from crm_contracts.runtime.bus import bus_connected, publish_event
+
+
+class JetStreamPublisher:
+    def __init__(self, broker: NatsBroker) -> None:
+        self.broker = broker
+
+    def connected(self) -> bool:
+        return bus_connected(self.broker)
+
+    async def publish(self, event: LeadReceived, timeout: float) -> bool:
+        ack = await publish_event(self.broker, event, timeout=timeout)
+        return bool(ack.duplicate)
