@@ -10,7 +10,7 @@ from crm_contracts.envelope import derived_id
 from crm_contracts.events import Contact, LeadReceived
 from crm_contracts.pipelines import DEFAULT_PIPELINE
 from crm_contracts.runtime.bus import make_broker, publish_event
-from deal_pipeline.main import create_app
+from deal_pipeline.main import UseCases, create_app, use_cases_for
 from deal_pipeline.settings import PipelineSettings
 from tests.support.nats import stream_messages
 from tests.support.net import wait_until
@@ -20,13 +20,23 @@ STAGES = [s.model_dump() for s in DEFAULT_PIPELINE.stages]
 
 
 @pytest.fixture
-def client(nats_server, tmp_path, monkeypatch, store):
+def settings(nats_server, tmp_path, monkeypatch, store) -> PipelineSettings:
     for name, value in store.items():
         monkeypatch.setenv(name, value)
-    settings = PipelineSettings(
+    return PipelineSettings(
         nats_url=nats_server.url, data_dir=tmp_path, api_key="test-key", managers=["m1", "m2"]
     )
-    with TestClient(create_app(settings)) as client:
+
+
+@pytest.fixture
+def core(settings) -> UseCases:
+    """The service's own use cases (its app closes their store when it stops)."""
+    return use_cases_for(settings)
+
+
+@pytest.fixture
+def client(settings, core):
+    with TestClient(create_app(settings, core)) as client:
         wait_until(lambda: client.get("/readyz").status_code == 200, what="pipeline ready")
         yield client
 
@@ -183,8 +193,8 @@ def test_commands_need_the_api_key(client):
     assert client.put("/v1/managers/anna", json={"name": "A"}).status_code == 401
 
 
-def test_bad_commands_get_a_reason(client):
-    deal_id = client.app.state.deals.open_deal_from_lead("lead-9", "Bob")
+def test_bad_commands_get_a_reason(client, core):
+    deal_id = core.opening.from_lead("lead-9", "Bob")
     url = f"/v1/deals/{deal_id}"
     rejected(client.get("/v1/deals/not-a-uuid", headers=KEY), 422, "deal_id")
     rejected(client.get(f"/v1/deals/{derived_id('deal', 'none')}", headers=KEY), 404)
@@ -215,7 +225,8 @@ def test_bad_commands_get_a_reason(client):
     ok(client.post(f"{url}/stage", json={"stage": "lost", "lost_reason": "price"}, headers=KEY))
     closed = rejected(client.post(f"{url}/stage", json={"stage": "won"}, headers=KEY), 409)
     assert closed["error"] == "DealClosed"
-    rejected(client.post(f"{url}/payments", json={"amount": "5"}, headers=KEY), 409)
+    lost = rejected(client.post(f"{url}/payments", json={"amount": "5"}, headers=KEY), 409)
+    assert lost["error"] == "DealLost"  # the code clients know (the exception is DealIsLost)
     rejected(client.put("/v1/plans/ghost/2026-03", json={"amount": "1"}, headers=KEY), 422)
     rejected(client.put("/v1/plans/m1/2026-13", json={"amount": "1"}, headers=KEY), 422)
     rejected(
@@ -226,4 +237,4 @@ def test_bad_commands_get_a_reason(client):
     taken = {"phones": ["+79120000001"]}
     ok(client.post("/v1/clients", json=taken, headers=KEY), 201)
     rejected(client.post("/v1/clients", json=taken, headers=KEY), 409, "phone")
-    assert client.app.state.deals.get_deal(deal_id).version == 2  # only the accepted move
+    assert core.deals.get(deal_id).version == 2  # only the accepted move

@@ -4,7 +4,8 @@ real records half the time, so that bodies reach the command rules, not only the
 
 import pytest
 
-from deal_pipeline.main import create_app
+from deal_pipeline.domain.people import ManagerCard
+from deal_pipeline.main import create_app, use_cases_for
 from deal_pipeline.settings import PipelineSettings
 from tests.support.fuzz import no_input_gets_a_server_error
 
@@ -13,17 +14,17 @@ EXAMPLES = 20
 
 
 @pytest.fixture
-def app(nats_server, tmp_path, monkeypatch, store):  # type: ignore[no-untyped-def]
+def app(nats_server, tmp_path, monkeypatch, store):
     for name, value in store.items():
         monkeypatch.setenv(name, value)
-    app = create_app(
-        PipelineSettings(nats_url=nats_server.url, data_dir=tmp_path, api_key=KEY["X-API-Key"])
+    settings = PipelineSettings(
+        nats_url=nats_server.url, data_dir=tmp_path, api_key=KEY["X-API-Key"]
     )
-    deals = app.state.deals
-    card = {"email": None, "telegram_chat_id": None, "phone": None, "timezone": "Europe/Moscow"}
-    deals.put_manager("anna", name="Anna", active=True, **card)
-    deal = deals.create_deal("Seed", name="Seed", email="seed@mail.ru")
-    deals.schedule_task(deal.id, "Call", "call", deal.created_on, task_id="t1")
+    core = use_cases_for(settings)
+    app = create_app(settings, core)
+    core.reference.put_manager("anna", ManagerCard.checked("Anna", timezone="Europe/Moscow"))
+    deal = core.opening.by_hand("Seed", name="Seed", email="seed@mail.ru")
+    core.deals.schedule_task(deal.id, "Call", "call", deal.created_on, task_id="t1")
     app.state.seeded = {
         "deal_id": str(deal.id),
         "client_id": deal.client_id,
@@ -32,11 +33,11 @@ def app(nats_server, tmp_path, monkeypatch, store):  # type: ignore[no-untyped-d
         "pipeline_id": "default",
     }
     yield app
-    deals.close()
+    core.close()
 
 
-def test_no_input_gets_a_server_error(app):  # type: ignore[no-untyped-def]
-    def steer_to_real_records(case, turns) -> None:  # type: ignore[no-untyped-def]
+def test_no_input_gets_a_server_error(app):
+    def steer_to_real_records(case, turns) -> None:
         for name, value in app.state.seeded.items():
             if name in (case.path_parameters or {}) and next(turns) % 2:
                 case.path_parameters[name] = value

@@ -4,8 +4,8 @@ the background follower and the operator's rebuild."""
 import pytest
 from fastapi.testclient import TestClient
 
-from deal_pipeline.application import DealsApp
-from deal_pipeline.main import create_app
+from deal_pipeline.adapters.read_model import ReadModel
+from deal_pipeline.main import UseCases, create_app, use_cases, use_cases_for
 from deal_pipeline.settings import PipelineSettings
 from tests.support.net import wait_until
 
@@ -13,17 +13,27 @@ KEY = {"X-API-Key": "test-key"}
 
 
 @pytest.fixture
-def client(nats_server, tmp_path, monkeypatch, store):
+def settings(nats_server, tmp_path, monkeypatch, store) -> PipelineSettings:
     for name, value in store.items():
         monkeypatch.setenv(name, value)
-    settings = PipelineSettings(
+    return PipelineSettings(
         nats_url=nats_server.url,
         data_dir=tmp_path,
         api_key="test-key",
         managers=["m1", "m2"],
         read_model_idle_poll=0.1,
     )
-    with TestClient(create_app(settings)) as client:
+
+
+@pytest.fixture
+def core(settings) -> UseCases:
+    """The service's own use cases (its app closes their store when it stops)."""
+    return use_cases_for(settings)
+
+
+@pytest.fixture
+def client(settings, core):
+    with TestClient(create_app(settings, core)) as client:
         yield client
 
 
@@ -104,14 +114,14 @@ def test_lists_and_the_rebuild_need_the_key(client):
         )
 
 
-def test_the_follower_takes_in_saves_of_other_processes_and_the_rebuild_agrees(client, store):
-    other = DealsApp(env=store, managers=["m1"])  # another replica on the same store
+def test_the_follower_takes_in_saves_of_other_processes_and_the_rebuild_agrees(client, core, store):
+    other = use_cases(store, managers=["m1"])  # another replica on the same store
     try:
-        other.create_deal("From elsewhere", name="Eve")
-        last = other.recorder.max_notification_id()
+        other.opening.by_hand("From elsewhere", name="Eve")
+        last = other.store.recorder.max_notification_id()
     finally:
         other.close()
-    read_model = client.app.state.listings.read_model
+    read_model = ReadModel(core.store)  # the position the service's follower moves
     wait_until(lambda: read_model.position() == last, what="read model caught up")
     before = ok(client.get("/v1/deals", headers=KEY))
     assert ok(client.post("/v1/admin/read-model/rebuild", headers=KEY)) == {"position": last}

@@ -10,7 +10,7 @@ from crm_contracts.pipelines import DEFAULT_PIPELINE as P
 from deal_pipeline.domain.deal import Deal
 from deal_pipeline.domain.errors import (
     DealClosed,
-    DealLost,
+    DealIsLost,
     DealNotClosed,
     InvalidValue,
     TaskClosed,
@@ -173,7 +173,7 @@ def test_tasks_are_scheduled_rescheduled_completed_or_cancelled_once():
         deal.schedule_task("call", "call", NOW.replace(tzinfo=None))
     task = deal.schedule_task("Call Ann", "call", NOW)
     deal.schedule_task("Call Ann", "call", NOW + timedelta(days=1), task_id=task)
-    assert deal.tasks[task]["due_at"] == NOW + timedelta(days=1)
+    assert deal.tasks[task].due_at == NOW + timedelta(days=1)
     deal.complete_task(task)
     with pytest.raises(TaskClosed):
         deal.complete_task(task)
@@ -183,7 +183,7 @@ def test_tasks_are_scheduled_rescheduled_completed_or_cancelled_once():
         deal.cancel_task("nope")
     other = deal.schedule_task("Meet", "meeting", NOW)
     deal.cancel_task(other, "client away")
-    assert {t["status"] for t in deal.tasks.values()} == {"completed", "cancelled"}
+    assert {t.status for t in deal.tasks.values()} == {"completed", "cancelled"}
     assert events_of(deal)[1:] == [
         "TaskScheduled",
         "TaskScheduled",
@@ -198,9 +198,9 @@ def test_invoices_need_a_positive_amount_and_a_deal_that_is_not_lost():
     with pytest.raises(InvalidValue):
         deal.issue_invoice("INV-1", Decimal("0"), {})
     invoice = deal.issue_invoice("INV-1", Decimal("60"), {"inn": "7701234567"})
-    assert deal.invoices[invoice]["requisites"] == {"inn": "7701234567"}
+    assert deal.invoices[invoice].requisites == {"inn": "7701234567"}
     deal.lose(P, "price")
-    with pytest.raises(DealLost):
+    with pytest.raises(DealIsLost):
         deal.issue_invoice("INV-2", Decimal("1"), {})
 
 
@@ -223,6 +223,6 @@ def test_payments_add_up_are_positive_name_a_known_invoice_and_count_once():
 def test_a_lost_deal_takes_no_payment():
     deal = new_deal()
     deal.lose(P, "price")
-    with pytest.raises(DealLost):
+    with pytest.raises(DealIsLost):
         deal.record_payment(Decimal("10"), NOW)
     assert events_of(deal) == ["Opened", "StageChanged"]

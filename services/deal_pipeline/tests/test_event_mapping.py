@@ -101,7 +101,7 @@ def test_clients_are_published_and_indexes_and_counters_stay_inside():
 
 def test_a_head_of_sales_is_published_with_the_role():
     from crm_contracts.events import ManagerUpdated
-    from deal_pipeline.domain.people import Manager
+    from deal_pipeline.domain.people import Manager, ManagerCard
 
     card = {
         "name": "Olga",
@@ -112,8 +112,8 @@ def test_a_head_of_sales_is_published_with_the_role():
         "timezone": "Europe/Moscow",
         "role": "head",
     }
-    manager = Manager(manager_id="olga", **Manager.card(**card))
-    manager.update(**card | {"role": "manager"})
+    manager = Manager.register("olga", ManagerCard.checked(**card))
+    manager.update(ManagerCard.checked(**card | {"role": "manager"}))
     registered, demoted = (to_contract(e) for e in manager.collect_events())
     assert isinstance(registered, ManagerUpdated) and registered.role == "head"
     assert demoted.role == "manager" and demoted.telegram_chat_id == "77"

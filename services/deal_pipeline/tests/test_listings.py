@@ -18,8 +18,8 @@ STAGES = [s.model_dump() for s in DEFAULT_PIPELINE.stages]
 
 
 @pytest.fixture
-def lists(deals):
-    return Listings(ReadModel(deals), deals, "RU")
+def lists(crm):
+    return Listings(ReadModel(crm.store), crm.reference, "RU")
 
 
 def all_deals(lists, **filters) -> list[dict]:
@@ -44,19 +44,19 @@ def tables(read_model) -> dict[str, list]:
         }
 
 
-def test_each_filter_narrows_the_list(deals, lists):
-    deals.define_pipeline("b2b", "B2B", STAGES, manager_ids=["m2"])
-    ann = deals.create_deal("Chairs for Ann", name="Ann", phone="+79120000001", manager_id="m1")
-    bob = deals.create_deal("Стулья для Боба", name="Bob", email="bob@mail.ru", manager_id="m2")
+def test_each_filter_narrows_the_list(crm, lists):
+    crm.reference.define_pipeline("b2b", "B2B", STAGES, manager_ids=["m2"])
+    ann = crm.opening.by_hand("Chairs for Ann", name="Ann", phone="+79120000001", manager_id="m1")
+    bob = crm.opening.by_hand("Стулья для Боба", name="Bob", email="bob@mail.ru", manager_id="m2")
     middle = datetime.now(UTC)
     time.sleep(0.01)
-    big = deals.create_deal(
+    big = crm.opening.by_hand(
         "Tables", pipeline_id="b2b", client_id=UUID(ann.client_id), manager_id="m2"
     )
-    deals.create_deal("Lamps", client_id=None, name="Cy", manager_id="m1")
-    deals.move_stage(ann.id, "proposal")
-    deals.win(bob.id)
-    deals.assign(big.id, "m1")
+    crm.opening.by_hand("Lamps", client_id=None, name="Cy", manager_id="m1")
+    crm.deals.move_stage(ann.id, "proposal")
+    crm.deals.win(bob.id)
+    crm.deals.assign(big.id, "m1")
 
     assert titles(lists) == sorted(["Chairs for Ann", "Стулья для Боба", "Tables", "Lamps"])
     assert titles(lists, pipeline_id="b2b") == ["Tables"]
@@ -72,9 +72,9 @@ def test_each_filter_narrows_the_list(deals, lists):
     assert titles(lists, manager_id="nobody") == []
 
 
-def test_paging_with_the_cursor_misses_nothing_and_repeats_nothing(deals, lists):
+def test_paging_with_the_cursor_misses_nothing_and_repeats_nothing(crm, lists):
     for i in range(23):
-        deals.create_deal(f"deal {i}", name=f"c{i}", amount=Decimal(i % 4))
+        crm.opening.by_hand(f"deal {i}", name=f"c{i}", amount=Decimal(i % 4))
     expected = {row["id"] for row in all_deals(lists)}
     for sort in ("opened_at", "-opened_at", "updated_at", "-amount", "amount"):
         seen, cursor, pages = [], None, 0
@@ -83,7 +83,7 @@ def test_paging_with_the_cursor_misses_nothing_and_repeats_nothing(deals, lists)
             seen += [row["id"] for row in page.rows]
             pages += 1
             if pages == 2:  # a deal added between pages changes nothing already listed
-                deals.create_deal(f"late {sort}", name="late", amount=Decimal(2))
+                crm.opening.by_hand(f"late {sort}", name="late", amount=Decimal(2))
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
@@ -92,10 +92,10 @@ def test_paging_with_the_cursor_misses_nothing_and_repeats_nothing(deals, lists)
         expected = {row["id"] for row in all_deals(lists)}
 
 
-def test_sorting_by_each_key_with_ties_broken_by_id(deals, lists):
+def test_sorting_by_each_key_with_ties_broken_by_id(crm, lists):
     amounts = [Decimal("10.50"), Decimal("3"), Decimal("10.50"), Decimal("250000")]
-    made = [deals.create_deal(f"d{i}", name="x", amount=a) for i, a in enumerate(amounts)]
-    deals.set_amount(made[1].id, Decimal("4"))  # the latest update
+    made = [crm.opening.by_hand(f"d{i}", name="x", amount=a) for i, a in enumerate(amounts)]
+    crm.deals.set_amount(made[1].id, Decimal("4"))  # the latest update
     by_amount = lists.deals(sort="amount").rows
     assert [row["amount"] for row in by_amount] == ["4", "10.50", "10.50", "250000"]
     tied = [row["id"] for row in by_amount[1:3]]
@@ -128,19 +128,19 @@ def test_bad_list_parameters_name_the_field(lists):
     assert lists.deals(limit=1).next_cursor is None  # an empty list has no next page
 
 
-def test_a_cursor_of_another_sort_is_refused(deals, lists):
+def test_a_cursor_of_another_sort_is_refused(crm, lists):
     for i in range(3):
-        deals.create_deal(f"d{i}", name="x")
+        crm.opening.by_hand(f"d{i}", name="x")
     cursor = lists.deals(sort="amount", limit=1).next_cursor
     with pytest.raises(InvalidValue) as refused:
         lists.deals(sort="-opened_at", cursor=cursor)
     assert refused.value.field == "cursor"
 
 
-def test_clients_are_found_by_phone_in_any_format_email_or_name(deals, lists):
-    ivan = deals.register_client("Иван Петров", ["+79123456789"], ["Ivan@Mail.ru"], {})
-    deals.register_client("Anna", ["+79120000002"], ["anna@shop.test"], {})
-    deals.open_deal_from_lead("lead-1", "Lead", name="Bob", phone="+79120000003")
+def test_clients_are_found_by_phone_in_any_format_email_or_name(crm, lists):
+    ivan = crm.clients.register("Иван Петров", ["+79123456789"], ["Ivan@Mail.ru"], {})
+    crm.clients.register("Anna", ["+79120000002"], ["anna@shop.test"], {})
+    crm.opening.from_lead("lead-1", "Lead", name="Bob", phone="+79120000003")
 
     def found(query: str) -> list[str | None]:
         return [row["name"] for row in lists.clients(query).rows]
@@ -154,14 +154,14 @@ def test_clients_are_found_by_phone_in_any_format_email_or_name(deals, lists):
     assert found("8 999 000-00-00") == []
     assert len(lists.clients().rows) == 3
     # A card edited later is found by its new phone only.
-    deals.update_client(ivan.id, "Иван Петров", ["+79120000009"], ["ivan@mail.ru"], {})
+    crm.clients.update(ivan.id, "Иван Петров", ["+79120000009"], ["ivan@mail.ru"], {})
     assert found("89123456789") == []
     assert found("8 (912) 000-00-09") == ["Иван Петров"]
 
 
-def test_client_pages_follow_the_cursor(deals, lists):
+def test_client_pages_follow_the_cursor(crm, lists):
     for i in range(7):
-        deals.register_client(f"Client {i}", [f"+7912000001{i}"], [], {})
+        crm.clients.register(f"Client {i}", [f"+7912000001{i}"], [], {})
     seen, cursor = [], None
     while True:
         page = lists.clients("client", limit=3, cursor=cursor)
@@ -171,26 +171,26 @@ def test_client_pages_follow_the_cursor(deals, lists):
     assert len(seen) == len(set(seen)) == 7
 
 
-def test_pipelines_list_every_definition_and_the_built_in_default(deals, lists):
+def test_pipelines_list_every_definition_and_the_built_in_default(crm, lists):
     assert [p["pipeline_id"] for p in lists.pipelines()] == ["default"]
-    deals.define_pipeline("b2b", "B2B", STAGES, lost_reasons=["price"])
-    deals.define_pipeline("b2b", "B2B sales", STAGES, lost_reasons=["price"])
+    crm.reference.define_pipeline("b2b", "B2B", STAGES, lost_reasons=["price"])
+    crm.reference.define_pipeline("b2b", "B2B sales", STAGES, lost_reasons=["price"])
     listed = {p["pipeline_id"]: p for p in lists.pipelines()}
     assert set(listed) == {"default", "b2b"}
     assert (listed["b2b"]["name"], listed["b2b"]["version"]) == ("B2B sales", 2)
-    assert listed["b2b"]["stages"] == deals.pipeline_definition("b2b")["stages"]
+    assert listed["b2b"]["stages"] == crm.reference.pipeline_definition("b2b")["stages"]
 
 
-def test_events_stored_while_it_was_not_running_are_caught_up(deals, make_app):
-    read_model = ReadModel(deals)
-    deal = deals.create_deal("Before", name="Ann")
+def test_events_stored_while_it_was_not_running_are_caught_up(crm, make_app):
+    read_model = ReadModel(crm.store)
+    deal = crm.opening.by_hand("Before", name="Ann")
     other = make_app()  # another process stores events while no read model follows
-    other.move_stage(deal.id, "proposal")
-    other.create_deal("Meanwhile", name="Bob")
+    other.deals.move_stage(deal.id, "proposal")
+    other.opening.by_hand("Meanwhile", name="Bob")
     assert read_model.position() == 0
-    restarted = ReadModel(other)  # a restart: the tables and position are where they were
-    assert restarted.catch_up() == (other.recorder.max_notification_id() or 0)
-    listed = Listings(restarted, other, "RU").deals(sort="opened_at").rows
+    restarted = ReadModel(other.store)  # a restart: the tables and position are where they were
+    assert restarted.catch_up() == (other.store.recorder.max_notification_id() or 0)
+    listed = Listings(restarted, other.reference, "RU").deals(sort="opened_at").rows
     assert [(r["title"], r["stage"]) for r in listed] == [
         ("Before", "proposal"),
         ("Meanwhile", "new"),
@@ -198,12 +198,12 @@ def test_events_stored_while_it_was_not_running_are_caught_up(deals, make_app):
     assert restarted.catch_up() == 0
 
 
-def test_a_crash_mid_batch_leaves_nothing_half_applied(deals, lists, monkeypatch):
+def test_a_crash_mid_batch_leaves_nothing_half_applied(crm, lists, monkeypatch):
     read_model = lists.read_model
-    deals.create_deal("First", name="Ann")
+    crm.opening.by_hand("First", name="Ann")
     read_model.catch_up()
     before, position = tables(read_model), read_model.position()
-    deals.create_deal("Second", name="Bob")
+    crm.opening.by_hand("Second", name="Bob")
     calls = iter(range(100))
     real = projection.apply
 
@@ -220,16 +220,16 @@ def test_a_crash_mid_batch_leaves_nothing_half_applied(deals, lists, monkeypatch
     assert titles(lists) == ["First", "Second"]
 
 
-def test_the_rebuild_gives_the_same_rows(deals, lists):
-    deals.define_pipeline("b2b", "B2B", STAGES)
-    deal = deals.create_deal("One", name="Ann", phone="+79120000001", amount=Decimal("5"))
-    deals.move_stage(deal.id, "qualified")
-    deals.record_payment(deal.id, Decimal("2"))
-    client = deals.register_client("Bob", ["+79120000002"], [], {})
-    deals.update_client(client.id, "Bob B", ["+79120000003"], ["bob@mail.ru"], {})
-    deals.lose(deals.create_deal("Two", pipeline_id="b2b", client_id=client.id).id, "price")
+def test_the_rebuild_gives_the_same_rows(crm, lists):
+    crm.reference.define_pipeline("b2b", "B2B", STAGES)
+    deal = crm.opening.by_hand("One", name="Ann", phone="+79120000001", amount=Decimal("5"))
+    crm.deals.move_stage(deal.id, "qualified")
+    crm.deals.record_payment(deal.id, Decimal("2"))
+    client = crm.clients.register("Bob", ["+79120000002"], [], {})
+    crm.clients.update(client.id, "Bob B", ["+79120000003"], ["bob@mail.ru"], {})
+    crm.deals.lose(crm.opening.by_hand("Two", pipeline_id="b2b", client_id=client.id).id, "price")
     lists.read_model.catch_up()
     before = tables(lists.read_model)
     assert all(before[t] for t in TABLES)
-    assert lists.rebuild() == deals.recorder.max_notification_id()
+    assert lists.rebuild() == crm.store.recorder.max_notification_id()
     assert tables(lists.read_model) == before

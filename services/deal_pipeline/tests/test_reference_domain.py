@@ -10,8 +10,8 @@ from deal_pipeline.domain.assignment import AssignmentRule, round_robin, ruled_m
 from deal_pipeline.domain.client import Client, ContactIndex
 from deal_pipeline.domain.counter import Counter
 from deal_pipeline.domain.errors import ContactTaken, InvalidValue
-from deal_pipeline.domain.people import Manager, Plan
-from deal_pipeline.domain.pipeline import PipelineDefinition
+from deal_pipeline.domain.people import Manager, ManagerCard, Plan
+from deal_pipeline.domain.pipeline import PipelineDefinition, PipelineTerms
 
 STAGES = [s.model_dump() for s in DEFAULT_PIPELINE.stages]
 
@@ -59,19 +59,19 @@ def test_a_contact_belongs_to_one_client_until_released():
 )
 def test_a_pipeline_definition_is_validated(stages, reason):
     with pytest.raises(InvalidValue, match=reason):
-        PipelineDefinition.define("p", "P", stages, [], [])
+        PipelineTerms.checked("p", "P", stages, [], [])
 
 
 def test_lost_reasons_are_unique_and_not_empty():
     for reasons in (["price", "price"], ["price", " "]):
         with pytest.raises(InvalidValue):
-            PipelineDefinition.define("p", "P", STAGES, reasons, [])
+            PipelineTerms.checked("p", "P", STAGES, reasons, [])
 
 
 def test_redefining_a_pipeline_the_same_way_records_nothing():
-    definition = PipelineDefinition.define("p", "P", STAGES, ["price"], [])
-    definition.redefine("P", STAGES, ["price"], [])
-    definition.redefine("P2", STAGES, ["price"], [])
+    definition = PipelineDefinition.define(PipelineTerms.checked("p", "P", STAGES, ["price"], []))
+    definition.redefine(PipelineTerms.checked("p", "P", STAGES, ["price"], []))
+    definition.redefine(PipelineTerms.checked("p", "P2", STAGES, ["price"], []))
     assert [type(e).__name__ for e in definition.collect_events()] == ["Defined", "Redefined"]
     assert definition.pipeline.stage("won").kind == "won"
 
@@ -85,16 +85,16 @@ def test_a_manager_card_is_checked_and_only_changes_are_recorded():
         "active": True,
         "timezone": "Europe/Moscow",
     }
-    manager = Manager(manager_id="anna", **Manager.card(**card))
-    assert manager.email == "anna@shop.test"
-    manager.update(**card)
-    manager.update(**card | {"active": False})
+    manager = Manager.register("anna", ManagerCard.checked(**card))
+    assert manager.card.email == "anna@shop.test"
+    manager.update(ManagerCard.checked(**card))
+    manager.update(ManagerCard.checked(**card | {"active": False}))
     assert [type(e).__name__ for e in manager.collect_events()] == ["Registered", "Updated"]
     with pytest.raises(InvalidValue):
-        Manager.card(**card | {"name": " "})
+        ManagerCard.checked(**card | {"name": " "})
     with pytest.raises(InvalidValue):
-        Manager.card(**card | {"role": "boss"})
-    assert manager.role == "manager"  # a card without a role
+        ManagerCard.checked(**card | {"role": "boss"})
+    assert manager.card.role == "manager"  # a card without a role
 
 
 def test_a_plan_needs_a_month_and_a_non_negative_amount():
@@ -105,7 +105,7 @@ def test_a_plan_needs_a_month_and_a_non_negative_amount():
     plan = Plan.set("anna", "2026-03", Decimal("100"), "RUB")
     plan.change(Decimal("100"), "RUB")
     plan.change(Decimal("200"), "RUB")
-    assert plan.amount == 200 and len(plan.collect_events()) == 2
+    assert plan.terms.amount == 200 and len(plan.collect_events()) == 2
 
 
 def test_the_first_matching_rule_of_an_active_manager_wins_else_round_robin():

@@ -14,11 +14,11 @@ from tests.support.nats import stream_messages
 from tests.support.net import wait_until
 
 
-async def relay_once(deals, url: str, name: str = RELAY_NAME) -> int:
+async def relay_once(crm, url: str, name: str = RELAY_NAME) -> int:
     broker = make_broker(url, "test-relay")
     await broker.connect()
     await ensure_streams(broker.connection.jetstream())
-    relay = Relay(deals, broker, batch=3, name=name)
+    relay = Relay(crm.store, broker, batch=3, name=name)
     position = await relay.position()
     while True:
         position, count = await relay.publish_batch(position)
@@ -31,19 +31,20 @@ async def relay_once(deals, url: str, name: str = RELAY_NAME) -> int:
 def published_ids(app) -> list[str]:
     """The event ids the stream must hold: one per stored event that has a contract."""
     events = (
-        app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(None, 10_000)
+        app.store.mapper.to_domain_event(n)
+        for n in app.store.recorder.select_notifications(None, 10_000)
     )
     return [str(c.event_id) for c in map(to_contract, events) if c is not None]
 
 
-def test_stored_events_are_published_once_in_order_with_derived_ids(deals, nats_server):
-    deal_id = deals.open_deal_from_lead("lead-1", "Ann")
-    deals.move_stage(deal_id, "proposal")
-    deals.move_stage(deal_id, "won")
-    other = deals.open_deal_from_lead("lead-2", "Bob")
+def test_stored_events_are_published_once_in_order_with_derived_ids(crm, nats_server):
+    deal_id = crm.opening.from_lead("lead-1", "Ann")
+    crm.deals.move_stage(deal_id, "proposal")
+    crm.deals.move_stage(deal_id, "won")
+    other = crm.opening.from_lead("lead-2", "Bob")
 
-    last = asyncio.run(relay_once(deals, nats_server.url))
-    assert last == deals.recorder.max_notification_id()
+    last = asyncio.run(relay_once(crm, nats_server.url))
+    assert last == crm.store.recorder.max_notification_id()
     messages = asyncio.run(stream_messages(nats_server.url))
     deal_messages = [m for m in messages if m.subject.startswith("crm.deals.")]
     assert [m.subject for m in deal_messages] == [
@@ -61,40 +62,40 @@ def test_stored_events_are_published_once_in_order_with_derived_ids(deals, nats_
     won = json.loads(deal_messages[2].data)
     assert (won["from_stage"], won["to_stage"], won["status"]) == ("proposal", "won", "won")
     assert won["correlation_id"] == "lead-1" and won["manager_id"] == "m1"
-    assert [m.headers["Nats-Msg-Id"] for m in messages] == published_ids(deals)
-    assert deals.factory.tracking_recorder().max_tracking_id(RELAY_NAME) == last
+    assert [m.headers["Nats-Msg-Id"] for m in messages] == published_ids(crm)
+    assert crm.store.factory.tracking_recorder().max_tracking_id(RELAY_NAME) == last
 
 
-def test_a_relay_that_lost_its_position_publishes_no_duplicates(deals, nats_server):
+def test_a_relay_that_lost_its_position_publishes_no_duplicates(crm, nats_server):
     """As after kill -9 between the ack and the tracking write: the same events go out again
     with the same Nats-Msg-Id, and JetStream keeps one of each."""
-    deal_id = deals.open_deal_from_lead("lead-1", "Ann")
-    deals.move_stage(deal_id, "qualified")
-    asyncio.run(relay_once(deals, nats_server.url))
-    deals.move_stage(deal_id, "proposal")
-    asyncio.run(relay_once(deals, nats_server.url, name="relay-without-position"))
+    deal_id = crm.opening.from_lead("lead-1", "Ann")
+    crm.deals.move_stage(deal_id, "qualified")
+    asyncio.run(relay_once(crm, nats_server.url))
+    crm.deals.move_stage(deal_id, "proposal")
+    asyncio.run(relay_once(crm, nats_server.url, name="relay-without-position"))
     messages = asyncio.run(stream_messages(nats_server.url))
-    assert [m.headers["Nats-Msg-Id"] for m in messages] == published_ids(deals)
+    assert [m.headers["Nats-Msg-Id"] for m in messages] == published_ids(crm)
     assert len(messages) == 4  # client, opened, two moves
 
 
-def test_relay_resumes_after_its_tracked_position(deals, nats_server):
-    deals.open_deal_from_lead("lead-1", "Ann")
-    asyncio.run(relay_once(deals, nats_server.url))
-    deals.open_deal_from_lead("lead-2", "Bob")
-    asyncio.run(relay_once(deals, nats_server.url))
+def test_relay_resumes_after_its_tracked_position(crm, nats_server):
+    crm.opening.from_lead("lead-1", "Ann")
+    asyncio.run(relay_once(crm, nats_server.url))
+    crm.opening.from_lead("lead-2", "Bob")
+    asyncio.run(relay_once(crm, nats_server.url))
     assert [m.headers["Nats-Msg-Id"] for m in asyncio.run(stream_messages(nats_server.url))] == (
-        published_ids(deals)
+        published_ids(crm)
     )
 
 
-async def run_relay_until(deals, url: str, done) -> None:  # type: ignore[no-untyped-def]
+async def run_relay_until(crm, url: str, done) -> None:
     """A running relay that could only learn of new events by being woken: its idle poll is
     an hour, far beyond the test's wait."""
     broker = make_broker(url, "test-relay")
     await broker.connect()
     await ensure_streams(broker.connection.jetstream())
-    relay = Relay(deals, broker, idle_poll=3600)
+    relay = Relay(crm.store, broker, idle_poll=3600)
     task = asyncio.create_task(relay.run())
     try:
         await asyncio.wait_for(asyncio.to_thread(done), timeout=30)
@@ -105,13 +106,13 @@ async def run_relay_until(deals, url: str, done) -> None:  # type: ignore[no-unt
         await broker.stop()
 
 
-def saves_each_seen_on_the_stream(app, url: str):  # type: ignore[no-untyped-def]
+def saves_each_seen_on_the_stream(app, url: str):
     """Save, wait for the stream to show it, three times: after the relay's first read, only
     a wake-up can bring it the next event."""
 
     def run() -> None:
         for i in range(3):
-            app.open_deal_from_lead(f"lead-{i}", "Ann")
+            app.opening.from_lead(f"lead-{i}", "Ann")
             expected = 2 * (i + 1)  # the client and the deal
             wait_until(
                 lambda n=expected: len(asyncio.run(stream_messages(url))) == n,
@@ -121,22 +122,20 @@ def saves_each_seen_on_the_stream(app, url: str):  # type: ignore[no-untyped-def
     return run
 
 
-def test_a_save_in_this_process_wakes_the_relay(deals, nats_server):
+def test_a_save_in_this_process_wakes_the_relay(crm, nats_server):
     asyncio.run(
-        run_relay_until(
-            deals, nats_server.url, saves_each_seen_on_the_stream(deals, nats_server.url)
-        )
+        run_relay_until(crm, nats_server.url, saves_each_seen_on_the_stream(crm, nats_server.url))
     )
 
 
 def test_a_save_by_another_process_wakes_the_relay_on_postgres(postgres_server, nats_server):
     """PostgreSQL NOTIFYs each insert; the relay LISTENs, so a save by another application
     (which cannot call our in-process hook) is published without waiting for the poll."""
-    from deal_pipeline.application import DealsApp
+    from deal_pipeline.main import use_cases
 
     name = postgres_server.create_database()
-    relaying = DealsApp(env=postgres_server.env(name))
-    writer = DealsApp(env=postgres_server.env(name))
+    relaying = use_cases(postgres_server.env(name))
+    writer = use_cases(postgres_server.env(name))
     try:
         done = saves_each_seen_on_the_stream(writer, nats_server.url)
         asyncio.run(run_relay_until(relaying, nats_server.url, done))

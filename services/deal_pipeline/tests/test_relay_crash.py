@@ -17,7 +17,8 @@ KEY = {"X-API-Key": "crash-key"}
 
 def published_ids(app) -> list[str]:
     events = (
-        app.mapper.to_domain_event(n) for n in app.recorder.select_notifications(None, 10_000)
+        app.store.mapper.to_domain_event(n)
+        for n in app.store.recorder.select_notifications(None, 10_000)
     )
     return [str(c.event_id) for c in map(to_contract, events) if c is not None]
 
@@ -35,15 +36,15 @@ def duplicates_acked(metrics: str) -> int:
 
 
 def test_kill_9_between_publish_and_tracking_loses_and_doubles_nothing(
-    deals, store, nats_server, tmp_path
+    crm, store, nats_server, tmp_path
 ):
     # Stored before the service starts, so that its relay's first batch holds all of them.
     for i in range(5):
-        deal_id = deals.open_deal_from_lead(f"lead-{i}", f"Client {i}", email=f"c{i}@mail.ru")
-        deals.move_stage(deal_id, "proposal")
-        _, invoice = deals.issue_invoice(deal_id, 100 + i)
-        deals.record_payment(deal_id, 50, invoice_id=invoice)
-    before_crash = published_ids(deals)
+        deal_id = crm.opening.from_lead(f"lead-{i}", f"Client {i}", email=f"c{i}@mail.ru")
+        crm.deals.move_stage(deal_id, "proposal")
+        _, invoice = crm.deals.issue_invoice(deal_id, 100 + i)
+        crm.deals.record_payment(deal_id, 50, invoice_id=invoice)
+    before_crash = published_ids(crm)
 
     service = ServiceProcess(
         "deal_pipeline",
@@ -60,7 +61,7 @@ def test_kill_9_between_publish_and_tracking_loses_and_doubles_nothing(
     try:
         service.wait_ready()
         wait_until(lambda: stream_ids(nats_server.url) == before_crash, what="first batch acked")
-        tracking = deals.factory.tracking_recorder()
+        tracking = crm.store.factory.tracking_recorder()
         assert tracking.max_tracking_id(RELAY_NAME) is None  # published, not yet tracked
         service.stop(kill=True)
 
@@ -72,14 +73,14 @@ def test_kill_9_between_publish_and_tracking_loses_and_doubles_nothing(
             headers=KEY,
         )
         assert moved.status_code == 200, moved.text
-        last = deals.recorder.max_notification_id()
+        last = crm.store.recorder.max_notification_id()
         wait_until(lambda: tracking.max_tracking_id(RELAY_NAME) == last, what="relay caught up")
         # The restarted relay sent the untracked batch again; JetStream called each a duplicate.
         resent = duplicates_acked(httpx.get(f"{service.url}/metrics").text)
     finally:
         service.stop()
 
-    expected = published_ids(deals)
+    expected = published_ids(crm)
     on_stream = stream_ids(nats_server.url)
     print(f"stored contract events: {len(expected)}, on the stream: {len(on_stream)}")
     assert len(expected) == len(before_crash) + 1 == 26

@@ -6,7 +6,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from deal_pipeline.application import DealsApp
+from deal_pipeline.main import use_cases
 from tests.support.nats import env_without_service_settings
 from tests.support.net import wait_until
 
@@ -16,9 +16,9 @@ MOVES = 40
 def test_two_processes_on_one_postgres_store_lose_no_update(postgres_server, tmp_path):
     name = postgres_server.create_database()
     env = postgres_server.env(name)
-    app = DealsApp(env=env, managers=["m1"], snapshot_interval=50)
+    app = use_cases(env, managers=["m1"], snapshot_interval=50)
     try:
-        deal_id = app.create_deal("contested").id
+        deal_id = app.opening.by_hand("contested").id
         go = tmp_path / "go"
         workers = [
             subprocess.Popen(
@@ -41,7 +41,7 @@ def test_two_processes_on_one_postgres_store_lose_no_update(postgres_server, tmp
         go.touch()
         assert [w.wait(timeout=240) for w in workers] == [0, 0]
 
-        history = app.deal_history(deal_id)
+        history = app.deals.history(deal_id)
         print(f"history length: {len(history)}")
         assert [e.originator_version for e in history] == list(range(1, 4 * MOVES + 2))
         moves = [e for e in history if type(e).__name__ == "StageChanged"]
@@ -51,9 +51,9 @@ def test_two_processes_on_one_postgres_store_lose_no_update(postgres_server, tmp
             assert after.from_stage == before.to_stage
             assert after.from_stage_entered_version == before.originator_version
         assert [p.paid_total for p in payments] == [Decimal(n) for n in range(1, 2 * MOVES + 1)]
-        deal = app.get_deal(deal_id)  # through the snapshots taken on the way
+        deal = app.deals.get(deal_id)  # through the snapshots taken on the way
         assert deal.paid_total == 2 * MOVES and deal.version == 4 * MOVES + 1
-        assert [s.originator_version for s in app.snapshots.get(deal_id)] == [50, 100, 150]
+        assert [s.originator_version for s in app.store.snapshots.get(deal_id)] == [50, 100, 150]
         # Both processes really were writing at the same time: their moves interleave.
         owner = ["a" if m.to_stage in ("qualified", "proposal") else "b" for m in moves]
         switches = sum(x != y for x, y in zip(owner, owner[1:], strict=False))

@@ -10,7 +10,7 @@ from faststream.nats.annotations import NatsMessage
 from crm_contracts import subjects
 from crm_contracts.events import LeadReceived
 from crm_contracts.runtime.consuming import handle, work_queue
-from deal_pipeline.application import DealsApp
+from deal_pipeline.application.open_deal import OpenDeal
 
 LEADS_CONSUMER = "deal_pipeline_leads"
 
@@ -20,10 +20,10 @@ def lead_title(lead: LeadReceived) -> str:
     return f"{lead.contact.name or 'Lead'} ({lead.form_id})"
 
 
-def build_router(app: DealsApp, broker: NatsBroker) -> NatsRouter:
+def build_router(opening: OpenDeal, broker: NatsBroker) -> NatsRouter:
     router = NatsRouter()
 
-    @router.subscriber(
+    @router.subscriber(  # type: ignore[untyped-decorator]  # faststream's decorator is untyped
         subjects.LEADS_RECEIVED,
         **work_queue(LEADS_CONSUMER, ack_wait=10, batch_size=50),
         title="deal_pipeline.open_deal_from_lead",
@@ -37,7 +37,7 @@ def build_router(app: DealsApp, broker: NatsBroker) -> NatsRouter:
 
     async def open_deal(lead: LeadReceived) -> None:
         await asyncio.to_thread(
-            app.open_deal_from_lead,
+            opening.from_lead,
             lead.lead_id,
             lead_title(lead),
             name=lead.contact.name,

@@ -1,29 +1,70 @@
-"""Entry point: `python -m deal_pipeline` or the `deal-pipeline` script."""
+"""The bootstrap: builds the event store, the use-case objects over it, the read model, the
+relay, the HTTP routers and the bus handlers, and wires them. `python -m deal_pipeline` or
+the `deal-pipeline` script."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
-from eventsourcing.persistence import DataError, RecordConflictError
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 
 from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
-from crm_contracts.runtime.errors import rejection
 from crm_contracts.runtime.service import reachable, serve, service_app
+from deal_pipeline.adapters.event_store import SNAPSHOT_INTERVAL, EventStore
 from deal_pipeline.adapters.read_model import ReadModel
 from deal_pipeline.adapters.read_model.follower import Follower
 from deal_pipeline.adapters.relay import Relay
-from deal_pipeline.api import build_router, domain_error_response
-from deal_pipeline.application import DealsApp
+from deal_pipeline.api import build_router
+from deal_pipeline.application.client_cards import ClientCards
+from deal_pipeline.application.deal_commands import DealCommands
 from deal_pipeline.application.listings import Listings
+from deal_pipeline.application.open_deal import OpenDeal
+from deal_pipeline.application.reference_data import ReferenceData
 from deal_pipeline.domain.assignment import AssignmentRule
-from deal_pipeline.domain.errors import DomainError
+from deal_pipeline.domain.pipeline import DEFAULT_LOST_REASONS
 from deal_pipeline.handlers import build_router as build_bus_router
 from deal_pipeline.settings import PipelineSettings
 
 SERVICE = "deal-pipeline"
+
+
+@dataclass(frozen=True)
+class UseCases:
+    """The use-case objects of the service over its one event store."""
+
+    store: EventStore
+    reference: ReferenceData
+    clients: ClientCards
+    opening: OpenDeal
+    deals: DealCommands
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def use_cases(
+    env: Mapping[str, str] | None = None,
+    *,
+    managers: Sequence[str] = (),
+    lost_reasons: Sequence[str] = DEFAULT_LOST_REASONS,
+    assignment_rules: Sequence[AssignmentRule] = (),
+    snapshot_interval: int = SNAPSHOT_INTERVAL,
+) -> UseCases:
+    """`env`: the `eventsourcing` variables of the store (else the process environment)."""
+    store = EventStore(env, snapshot_interval)
+    reference = ReferenceData(store, managers, lost_reasons, assignment_rules)
+    clients = ClientCards(store)
+    return UseCases(
+        store=store,
+        reference=reference,
+        clients=clients,
+        opening=OpenDeal(store, clients, reference),
+        deals=DealCommands(store, clients, reference),
+    )
 
 
 def store_env(settings: PipelineSettings) -> dict[str, str]:
@@ -37,9 +78,9 @@ def store_env(settings: PipelineSettings) -> dict[str, str]:
     }
 
 
-def create_deals_app(settings: PipelineSettings) -> DealsApp:
-    return DealsApp(
-        env=store_env(settings),
+def use_cases_for(settings: PipelineSettings) -> UseCases:
+    return use_cases(
+        store_env(settings),
         managers=settings.managers,
         lost_reasons=settings.lost_reasons,
         assignment_rules=[AssignmentRule(**r.model_dump()) for r in settings.assignment_rules],
@@ -47,34 +88,40 @@ def create_deals_app(settings: PipelineSettings) -> DealsApp:
     )
 
 
-def create_app(settings: PipelineSettings | None = None) -> FastAPI:
+def create_app(settings: PipelineSettings | None = None, core: UseCases | None = None) -> FastAPI:
+    """`core`: use cases built beforehand (tests seed through them); the app closes their
+    store when it stops."""
     settings = settings or PipelineSettings()
-    deals = create_deals_app(settings)
-    read_model = ReadModel(deals)
+    core = core or use_cases_for(settings)
+    store = core.store
+    read_model = ReadModel(store)
+    listings = Listings(read_model, core.reference, settings.default_phone_region)
     broker = make_broker(settings.nats_url, SERVICE)
     replicas = settings.stream_replicas
-    broker.include_router(build_bus_router(deals, broker))
+    broker.include_router(build_bus_router(core.opening, broker))
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # The lists follow the event store whether or not the bus is up.
         follower = Follower(read_model, settings.read_model_idle_poll)
         following = asyncio.create_task(follower.run())
         relay = Relay(
-            deals,
+            store,
             broker,
             settings.relay_batch,
             idle_poll=settings.relay_idle_poll,
             publish_timeout=settings.publish_timeout,
             hold_before_tracking=settings.relay_hold_before_tracking,
         )
+        relay_task: asyncio.Task[None] | None = None  # started once the bus is connected
 
         async def start_relay() -> None:
-            app.state.relay_task = asyncio.create_task(relay.run())
+            nonlocal relay_task
+            relay_task = asyncio.create_task(relay.run())
 
         async def stop_relay() -> None:
-            if task := getattr(app.state, "relay_task", None):
-                await relay.stop(task)
+            if relay_task is not None:
+                await relay.stop(relay_task)
 
         try:
             async with running_broker(broker, start_relay, replicas=replicas):
@@ -84,33 +131,23 @@ def create_app(settings: PipelineSettings | None = None) -> FastAPI:
             # Again: a connect that swallowed its cancellation may start the relay late.
             await stop_relay()
             await follower.stop(following)  # both end between reads: no store read is left
-        deals.close()  # running in a worker thread when the store closes (that crashed)
+        store.close()  # running in a worker thread when the store closes (that crashed)
 
     async def readiness() -> dict[str, object]:
-        store_ok = await reachable(deals.recorder.max_notification_id)
+        store_ok = await reachable(store.recorder.max_notification_id)
         return {"nats": bus_connected(broker), "event_store": store_ok}
 
     app = service_app("CRM deal pipeline", SERVICE, readiness, lifespan)
-    app.state.settings = settings
-    app.state.deals = deals
-    app.state.broker = broker
-    app.state.listings = Listings(read_model, deals, settings.default_phone_region)
-
-    @app.exception_handler(DomainError)
-    async def on_domain_error(_: Request, exc: DomainError):  # type: ignore[no-untyped-def]
-        return domain_error_response(exc)
-
-    @app.exception_handler(DataError)
-    async def on_data_error(_: Request, exc: DataError):  # type: ignore[no-untyped-def]
-        # PostgreSQL refuses NUL in text: the save is rolled back, nothing is half-written.
-        return rejection(422, "validation_failed", [{"field": "body", "reason": str(exc)}])
-
-    @app.exception_handler(RecordConflictError)
-    async def on_conflict(_: Request, exc: RecordConflictError):  # type: ignore[no-untyped-def]
-        reason = "too many concurrent writers on this deal; try again"
-        return rejection(409, "Conflict", [{"field": "", "reason": reason}])
-
-    app.include_router(build_router(settings.api_key))
+    app.include_router(
+        build_router(
+            settings.api_key,
+            deals=core.deals,
+            opening=core.opening,
+            clients=core.clients,
+            reference=core.reference,
+            listings=listings,
+        )
+    )
     return app
 
 

@@ -4,7 +4,7 @@ from pydantic import BaseModel
 from pydantic_settings import SettingsConfigDict
 
 from crm_contracts.runtime.settings import ServiceSettings
-from deal_pipeline.application.reference import DEFAULT_LOST_REASONS
+from deal_pipeline.domain.pipeline import DEFAULT_LOST_REASONS
 
 
 class AssignmentRuleSetting(BaseModel):

@@ -4,7 +4,9 @@ manager roster stay inside the service (None)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
+
+from eventsourcing.domain import AggregateEvent
 
 from crm_contracts.envelope import Event, derived_id
 from crm_contracts.events import (
@@ -34,26 +36,29 @@ from deal_pipeline.domain.people import Manager, Plan
 from deal_pipeline.domain.pipeline import PipelineDefinition
 
 PRODUCER = "deal-pipeline"
-Mapping = Callable[[Any], Event]
+E = TypeVar("E", bound=AggregateEvent)
 
 
-def envelope(e: Any) -> dict[str, Any]:
+def envelope(e: AggregateEvent, correlation_id: str | None) -> dict[str, Any]:
     """Event id derived from (aggregate, version): a re-publish after a crash is a duplicate."""
     return {
         "event_id": derived_id("event", e.originator_id, e.originator_version),
         "occurred_at": e.timestamp,
         "aggregate_id": str(e.originator_id),
         "aggregate_version": e.originator_version,
-        "correlation_id": getattr(e, "correlation_id", None),
+        "correlation_id": correlation_id,
         "producer": PRODUCER,
     }
 
 
-def deal_fields(e: Any) -> dict[str, Any]:
-    return envelope(e) | {"deal_id": str(e.originator_id), "pipeline_id": e.pipeline_id}
+def deal_fields(e: Deal.Event) -> dict[str, Any]:
+    return envelope(e, e.correlation_id) | {
+        "deal_id": str(e.originator_id),
+        "pipeline_id": e.pipeline_id,
+    }
 
 
-def opened(e: Any) -> Event:
+def opened(e: Deal.Opened) -> Event:
     return DealOpened(
         **deal_fields(e),
         causation_id=e.lead_id,
@@ -61,16 +66,16 @@ def opened(e: Any) -> Event:
         stage=e.stage,
         title=e.title,
         manager_id=e.manager_id,
-        client_id=getattr(e, "client_id", None),
-        source=getattr(e, "source", None),
+        client_id=e.client_id,
+        source=e.source,
         amount=e.amount,
         currency=e.currency,
-        cost=getattr(e, "cost", 0),
-        expected_close_date=getattr(e, "expected_close_date", None),
+        cost=e.cost,
+        expected_close_date=e.expected_close_date,
     )
 
 
-def stage_changed(e: Any) -> Event:
+def stage_changed(e: Deal.StageChanged) -> Event:
     """Into a won stage: deal.won; into a lost one: deal.lost; out of either: deal.reopened."""
     transition = deal_fields(e) | {
         "from_stage": e.from_stage,
@@ -89,7 +94,7 @@ def stage_changed(e: Any) -> Event:
     return DealStageChanged(**transition, lost_reason=e.lost_reason)
 
 
-def amount_changed(e: Any) -> Event:
+def amount_changed(e: Deal.AmountChanged) -> Event:
     return DealAmountChanged(
         **deal_fields(e),
         amount=e.amount,
@@ -100,13 +105,13 @@ def amount_changed(e: Any) -> Event:
     )
 
 
-def assigned(e: Any) -> Event:
+def assigned(e: Deal.Assigned) -> Event:
     return DealAssigned(
         **deal_fields(e), manager_id=e.manager_id, previous_manager_id=e.previous_manager_id
     )
 
 
-def invoice_issued(e: Any) -> Event:
+def invoice_issued(e: Deal.InvoiceIssued) -> Event:
     return DealInvoiceIssued(
         **deal_fields(e),
         invoice_id=e.invoice_id,
@@ -119,7 +124,7 @@ def invoice_issued(e: Any) -> Event:
     )
 
 
-def payment_received(e: Any) -> Event:
+def payment_received(e: Deal.PaymentReceived) -> Event:
     return DealPaymentReceived(
         **deal_fields(e),
         payment_id=e.payment_id,
@@ -133,8 +138,8 @@ def payment_received(e: Any) -> Event:
     )
 
 
-def task_fields(e: Any) -> dict[str, Any]:
-    return envelope(e) | {
+def task_fields(e: Deal.TaskScheduled | Deal.TaskCompleted | Deal.TaskCancelled) -> dict[str, Any]:
+    return envelope(e, e.correlation_id) | {
         "task_id": e.task_id,
         "deal_id": str(e.originator_id),
         "manager_id": e.manager_id,
@@ -142,21 +147,21 @@ def task_fields(e: Any) -> dict[str, Any]:
     }
 
 
-def task_scheduled(e: Any) -> Event:
+def task_scheduled(e: Deal.TaskScheduled) -> Event:
     return TaskScheduled(**task_fields(e), title=e.title, kind=e.kind, due_at=e.due_at)
 
 
-def task_completed(e: Any) -> Event:
+def task_completed(e: Deal.TaskCompleted) -> Event:
     return TaskCompleted(**task_fields(e))
 
 
-def task_cancelled(e: Any) -> Event:
+def task_cancelled(e: Deal.TaskCancelled) -> Event:
     return TaskCancelled(**task_fields(e), reason=e.reason)
 
 
-def client_registered(e: Any) -> Event:
+def client_registered(e: Client.Registered) -> Event:
     return ClientRegistered(
-        **envelope(e) | {"correlation_id": e.lead_id},
+        **envelope(e, e.lead_id),
         client_id=str(e.originator_id),
         name=e.name,
         phone=e.phone,
@@ -165,9 +170,9 @@ def client_registered(e: Any) -> Event:
     )
 
 
-def client_updated(e: Any) -> Event:
+def client_updated(e: Client.Updated) -> Event:
     return ClientUpdated(
-        **envelope(e),
+        **envelope(e, None),
         client_id=str(e.originator_id),
         name=e.name,
         phones=e.phones,
@@ -177,9 +182,9 @@ def client_updated(e: Any) -> Event:
     )
 
 
-def manager_updated(e: Any) -> Event:
+def manager_updated(e: Manager.CardSet) -> Event:
     return ManagerUpdated(
-        **envelope(e),
+        **envelope(e, None),
         manager_id=e.manager_id,
         name=e.name,
         email=e.email,
@@ -187,19 +192,23 @@ def manager_updated(e: Any) -> Event:
         phone=e.phone,
         timezone=e.timezone,
         active=e.active,
-        role=getattr(e, "role", "manager"),  # events stored before roles existed have none
+        role=e.role,  # events stored before roles existed read the default
     )
 
 
-def plan_set(e: Any) -> Event:
+def plan_set(e: Plan.TermsSet) -> Event:
     return PlanSet(
-        **envelope(e), manager_id=e.manager_id, month=e.month, amount=e.amount, currency=e.currency
+        **envelope(e, None),
+        manager_id=e.manager_id,
+        month=e.month,
+        amount=e.amount,
+        currency=e.currency,
     )
 
 
-def pipeline_defined(e: Any) -> Event:
+def pipeline_defined(e: PipelineDefinition.TermsSet) -> Event:
     return PipelineDefined(
-        **envelope(e),
+        **envelope(e, None),
         pipeline_id=e.pipeline_id,
         name=e.name,
         stages=[Stage(**s) for s in e.stages],
@@ -207,25 +216,40 @@ def pipeline_defined(e: Any) -> Event:
     )
 
 
-MAPPINGS: dict[type, Mapping] = {
-    Deal.Opened: opened,  # type: ignore[attr-defined]
-    Deal.StageChanged: stage_changed,
-    Deal.AmountChanged: amount_changed,
-    Deal.Assigned: assigned,
-    Deal.InvoiceIssued: invoice_issued,
-    Deal.PaymentReceived: payment_received,
-    Deal.TaskScheduled: task_scheduled,
-    Deal.TaskCompleted: task_completed,
-    Deal.TaskCancelled: task_cancelled,
-    Client.Registered: client_registered,  # type: ignore[attr-defined]
-    Client.Updated: client_updated,  # type: ignore[attr-defined]
-    Manager.Registered: manager_updated,  # type: ignore[attr-defined]
-    Manager.Updated: manager_updated,  # type: ignore[attr-defined]
-    Plan.Set: plan_set,  # type: ignore[attr-defined]
-    Plan.Changed: plan_set,  # type: ignore[attr-defined]
-    PipelineDefinition.Defined: pipeline_defined,  # type: ignore[attr-defined]
-    PipelineDefinition.Redefined: pipeline_defined,  # type: ignore[attr-defined]
-}
+class Mappings:
+    """Each domain event class with the function that maps it; `add` keeps each pair typed."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[type, Callable[[Any], Event]] = {}
+
+    def add(self, event_type: type[E], mapping: Callable[[E], Event]) -> Mappings:
+        self._by_type[event_type] = mapping
+        return self
+
+    def get(self, event_type: type) -> Callable[[Any], Event] | None:
+        return self._by_type.get(event_type)
+
+
+MAPPINGS = (
+    Mappings()
+    .add(Deal.Opened, opened)
+    .add(Deal.StageChanged, stage_changed)
+    .add(Deal.AmountChanged, amount_changed)
+    .add(Deal.Assigned, assigned)
+    .add(Deal.InvoiceIssued, invoice_issued)
+    .add(Deal.PaymentReceived, payment_received)
+    .add(Deal.TaskScheduled, task_scheduled)
+    .add(Deal.TaskCompleted, task_completed)
+    .add(Deal.TaskCancelled, task_cancelled)
+    .add(Client.Registered, client_registered)
+    .add(Client.Updated, client_updated)
+    .add(Manager.Registered, manager_updated)
+    .add(Manager.Updated, manager_updated)
+    .add(Plan.Set, plan_set)
+    .add(Plan.Changed, plan_set)
+    .add(PipelineDefinition.Defined, pipeline_defined)
+    .add(PipelineDefinition.Redefined, pipeline_defined)
+)
 
 
 def to_contract(domain_event: object) -> Event | None:

@@ -1,4 +1,4 @@
-"""Relay: follows the application's notification log and publishes each stored event to
+"""Relay: follows the event store's notification log and publishes each stored event to
 JetStream. The position is tracked in the event store's own tracking table, written only after
 JetStream acked, so a crash re-publishes (deduplicated by Nats-Msg-Id) and never skips."""
 
@@ -10,23 +10,21 @@ from contextlib import suppress
 
 from eventsourcing.persistence import Tracking
 from faststream.nats import NatsBroker
-from prometheus_client import Gauge
 
 from crm_contracts.runtime.bus import publish_event
 from deal_pipeline.adapters.event_mapping import to_contract
+from deal_pipeline.adapters.event_store import EventStore
 from deal_pipeline.adapters.store_watch import StoreWatch
-from deal_pipeline.application import DealsApp
+from deal_pipeline.metrics import RELAY_BACKLOG, RELAY_POSITION
 
 log = logging.getLogger(__name__)
 RELAY_NAME = "deal_pipeline_relay"
-RELAY_POSITION = Gauge("crm_relay_position", "Last notification id published by the relay")
-RELAY_BACKLOG = Gauge("crm_relay_backlog", "Stored events not yet published")
 
 
 class Relay:
     def __init__(
         self,
-        app: DealsApp,
+        store: EventStore,
         broker: NatsBroker,
         batch: int = 500,
         idle_poll: float = 0.5,
@@ -34,14 +32,14 @@ class Relay:
         hold_before_tracking: float = 0.0,
         name: str = RELAY_NAME,
     ) -> None:
-        self.app = app
+        self.store = store
         self.name = name  # the tracking row's application name: this relay's position
         self.broker = broker
         self.batch = batch
         self.idle_poll = idle_poll  # fallback for saves made by other processes
         self.publish_timeout = publish_timeout
         self.hold_before_tracking = hold_before_tracking  # fault injection for tests
-        self.tracking = app.factory.tracking_recorder()
+        self.tracking = store.factory.tracking_recorder()
         self._wake = asyncio.Event()
         self._stopping = False
         loop = asyncio.get_running_loop()
@@ -50,8 +48,8 @@ class Relay:
             with suppress(RuntimeError):  # the loop has already closed: nobody to wake
                 loop.call_soon_threadsafe(self._wake.set)
 
-        app.saved_listeners.append(wake)
-        self.watch = StoreWatch(app.recorder, wake)
+        store.saved_listeners.append(wake)
+        self.watch = StoreWatch(store.recorder, wake)
 
     async def position(self) -> int:
         return await asyncio.to_thread(self.tracking.max_tracking_id, self.name) or 0
@@ -91,7 +89,7 @@ class Relay:
     async def publish_batch(self, position: int) -> tuple[int, int]:
         """Publish the next stored events after `position`; returns the new position and count."""
         notifications = await asyncio.to_thread(
-            self.app.recorder.select_notifications,
+            self.store.recorder.select_notifications,
             position,
             self.batch,
             inclusive_of_start=False,
@@ -100,7 +98,7 @@ class Relay:
             RELAY_BACKLOG.set(0)
             return position, 0
         for notification in notifications:
-            contract = to_contract(self.app.mapper.to_domain_event(notification))
+            contract = to_contract(self.store.mapper.to_domain_event(notification))
             if contract is not None:
                 await publish_event(self.broker, contract, timeout=self.publish_timeout)
         if self.hold_before_tracking:
@@ -108,6 +106,6 @@ class Relay:
         last = notifications[-1].id
         await asyncio.to_thread(self.tracking.insert_tracking, Tracking(self.name, last))
         RELAY_POSITION.set(last)
-        max_id = await asyncio.to_thread(self.app.recorder.max_notification_id) or last
+        max_id = await asyncio.to_thread(self.store.recorder.max_notification_id) or last
         RELAY_BACKLOG.set(max_id - last)
         return last, len(notifications)

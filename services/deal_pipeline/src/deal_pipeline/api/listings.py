@@ -3,13 +3,13 @@ name, all pipelines; and the operator's rebuild of the read model from the event
 
 from __future__ import annotations
 
-import asyncio
+from asyncio import to_thread
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 
-from crm_contracts.runtime.errors import FieldError
+from crm_contracts.runtime.errors import Invalid
 from deal_pipeline.api.models import (
     ClientPage,
     ClientSummary,
@@ -22,7 +22,6 @@ from deal_pipeline.api.models import (
 from deal_pipeline.application.listings import Listings
 from deal_pipeline.domain.listing import MAX_LIMIT
 
-router = APIRouter()
 DEAL_PARAMS = {
     "pipeline", "stage", "status", "manager", "client", "opened_from", "opened_to", "q",
     "sort", "limit", "cursor",
@@ -40,92 +39,89 @@ def only(request: Request, known: set[str]) -> None:
     is refused too: PostgreSQL cannot take it in a text parameter (it was a 500 there)."""
     for name, value in request.query_params.multi_items():
         if name not in known:
-            raise FieldError(name, "unknown parameter")
+            raise Invalid("unknown parameter", name)
         if "\x00" in value:
-            raise FieldError(name, "contains a NUL character")
-
-
-async def run(request: Request, use_case):  # type: ignore[no-untyped-def]
-    listings: Listings = request.app.state.listings
-    return await asyncio.to_thread(use_case, listings)
+            raise Invalid("contains a NUL character", name)
 
 
 def moment(micros: int) -> datetime:
     return datetime.fromtimestamp(micros / 1_000_000, UTC)
 
 
-@router.get("/deals", response_model=DealPage, tags=["deals"])
-async def list_deals(
-    request: Request,
-    pipeline: Name = None,
-    stage: Name = None,
-    status: Literal["open", "won", "lost"] | None = None,
-    manager: Name = None,
-    client: Name = None,
-    opened_from: Annotated[Moment | None, Query(description="Inclusive")] = None,
-    opened_to: Annotated[Moment | None, Query(description="Exclusive")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Text in the title")] = None,
-    sort: Annotated[SortBy, Query(description="`-` for descending; ties by id")] = "-opened_at",
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> DealPage:
-    """Deals by pipeline, stage, status, manager, client, opening time and title text, e.g.
-    a manager's open deals: `?manager=anna&status=open`. Page on with `next_cursor`."""
-    only(request, DEAL_PARAMS)
-    page = await run(
-        request,
-        lambda listings: listings.deals(
-            sort=sort,
-            limit=limit,
-            cursor=cursor,
-            text=q,
-            opened_from=opened_from,
-            opened_to=opened_to,
-            pipeline_id=pipeline,
-            stage=stage,
-            status=status,
-            manager_id=manager,
-            client_id=client,
-        ),
-    )
-    deals = [
-        DealSummary(
-            **row | {"opened_at": moment(row["opened_at"]), "updated_at": moment(row["updated_at"])}
+def listings_router(listings: Listings) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/deals", response_model=DealPage, tags=["deals"])
+    async def list_deals(
+        request: Request,
+        pipeline: Name = None,
+        stage: Name = None,
+        status: Literal["open", "won", "lost"] | None = None,
+        manager: Name = None,
+        client: Name = None,
+        opened_from: Annotated[Moment | None, Query(description="Inclusive")] = None,
+        opened_to: Annotated[Moment | None, Query(description="Exclusive")] = None,
+        q: Annotated[str | None, Query(max_length=200, description="Text in the title")] = None,
+        sort: Annotated[SortBy, Query(description="`-` for descending; ties by id")] = "-opened_at",
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> DealPage:
+        """Deals by pipeline, stage, status, manager, client, opening time and title text,
+        e.g. a manager's open deals: `?manager=anna&status=open`. Page on with `next_cursor`."""
+        only(request, DEAL_PARAMS)
+        page = await to_thread(
+            lambda: listings.deals(
+                sort=sort,
+                limit=limit,
+                cursor=cursor,
+                text=q,
+                opened_from=opened_from,
+                opened_to=opened_to,
+                pipeline_id=pipeline,
+                stage=stage,
+                status=status,
+                manager_id=manager,
+                client_id=client,
+            )
         )
-        for row in page.rows
-    ]
-    return DealPage(deals=deals, next_cursor=page.next_cursor)
+        deals = [
+            DealSummary(
+                **row
+                | {"opened_at": moment(row["opened_at"]), "updated_at": moment(row["updated_at"])}
+            )
+            for row in page.rows
+        ]
+        return DealPage(deals=deals, next_cursor=page.next_cursor)
 
+    @router.get("/clients", response_model=ClientPage, tags=["clients"])
+    async def search_clients(
+        request: Request,
+        # Checked here, not by Query(max_length): a parameter called "query" would be reported
+        # without its name (the shared handler drops location names from the field path).
+        query: Annotated[
+            str | None, Query(description="A phone in any format, e-mail or name; ≤ 200 chars")
+        ] = None,
+        limit: Limit = 50,
+        cursor: Cursor = None,
+    ) -> ClientPage:
+        """Clients whose phone or e-mail is the query (normalised as at intake) or whose name
+        contains it; all clients without a query."""
+        only(request, CLIENT_PARAMS)
+        if query is not None and len(query) > MAX_QUERY:
+            raise Invalid(f"at most {MAX_QUERY} characters", "query")
+        page = await to_thread(listings.clients, query, limit, cursor)
+        return ClientPage(
+            clients=[ClientSummary(**row) for row in page.rows], next_cursor=page.next_cursor
+        )
 
-@router.get("/clients", response_model=ClientPage, tags=["clients"])
-async def search_clients(
-    request: Request,
-    # Checked here, not by Query(max_length): a parameter called "query" would be reported
-    # without its name (the shared handler drops location names from the field path).
-    query: Annotated[
-        str | None, Query(description="A phone in any format, e-mail or name; ≤ 200 chars")
-    ] = None,
-    limit: Limit = 50,
-    cursor: Cursor = None,
-) -> ClientPage:
-    """Clients whose phone or e-mail is the query (normalised as at intake) or whose name
-    contains it; all clients without a query."""
-    only(request, CLIENT_PARAMS)
-    if query is not None and len(query) > MAX_QUERY:
-        raise FieldError("query", f"at most {MAX_QUERY} characters")
-    page = await run(request, lambda listings: listings.clients(query, limit, cursor))
-    return ClientPage(
-        clients=[ClientSummary(**row) for row in page.rows], next_cursor=page.next_cursor
-    )
+    @router.get("/pipelines", response_model=list[PipelineView], tags=["pipelines"])
+    async def list_pipelines() -> list[PipelineView]:
+        return [PipelineView(**p) for p in await to_thread(listings.pipelines)]
 
+    @router.post("/admin/read-model/rebuild", response_model=RebuildView, tags=["admin"])
+    async def rebuild_read_model() -> RebuildView:
+        """Replay the whole event store into the list tables (one transaction: lists keep
+        answering from the old rows meanwhile)."""
+        return RebuildView(position=await to_thread(listings.rebuild))
 
-@router.get("/pipelines", response_model=list[PipelineView], tags=["pipelines"])
-async def list_pipelines(request: Request) -> list[PipelineView]:
-    return [PipelineView(**p) for p in await run(request, lambda lst: lst.pipelines())]
-
-
-@router.post("/admin/read-model/rebuild", response_model=RebuildView, tags=["admin"])
-async def rebuild_read_model(request: Request) -> RebuildView:
-    """Replay the whole event store into the list tables (one transaction: lists keep
-    answering from the old rows meanwhile)."""
-    return RebuildView(position=await run(request, lambda listings: listings.rebuild()))
+    return router

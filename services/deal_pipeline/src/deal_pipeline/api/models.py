@@ -3,6 +3,7 @@ before a command runs; the domain checks its rules again (it trusts no adapter).
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -11,7 +12,9 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from crm_contracts.pipelines import Stage
+from deal_pipeline.domain.client import Client
 from deal_pipeline.domain.deal import Deal
+from deal_pipeline.domain.people import Manager, Plan
 
 EARLIEST, LATEST = 1970, 2200
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
@@ -221,9 +224,9 @@ class DealView(BaseModel):
         nested = {"id", "tasks", "invoices", "payments"}
         return cls(
             id=str(deal.id),
-            tasks=[TaskView(task_id=k, **v) for k, v in deal.tasks.items()],
-            invoices=[InvoiceView(invoice_id=k, **v) for k, v in deal.invoices.items()],
-            payments=[PaymentView(payment_id=k, **v) for k, v in deal.payments.items()],
+            tasks=[TaskView(task_id=k, **asdict(v)) for k, v in deal.tasks.items()],
+            invoices=[InvoiceView(invoice_id=k, **asdict(v)) for k, v in deal.invoices.items()],
+            payments=[PaymentView(payment_id=k, **asdict(v)) for k, v in deal.payments.items()],
             **{k: getattr(deal, k) for k in cls.model_fields if k not in nested},
         )
 
@@ -269,6 +272,10 @@ class ManagerView(BaseModel):
     role: str
     version: int
 
+    @classmethod
+    def of(cls, manager: Manager) -> ManagerView:
+        return cls(manager_id=manager.manager_id, version=manager.version, **asdict(manager.card))
+
 
 class PlanView(BaseModel):
     manager_id: str
@@ -276,6 +283,10 @@ class PlanView(BaseModel):
     amount: Decimal
     currency: str
     version: int
+
+    @classmethod
+    def of(cls, plan: Plan) -> PlanView:
+        return cls(version=plan.version, **asdict(plan.terms))
 
 
 class ClientView(BaseModel):
@@ -288,7 +299,7 @@ class ClientView(BaseModel):
     version: int
 
     @classmethod
-    def of(cls, client: Any) -> ClientView:
+    def of(cls, client: Client) -> ClientView:
         fields = {k: getattr(client, k) for k in cls.model_fields if k != "id"}
         return cls(id=str(client.id), **fields)
 

@@ -1,5 +1,2 @@
-"""Use cases of the deal pipeline, as one `eventsourcing` Application taking plain values."""
-
-from deal_pipeline.application.deals import DealsApp
-
-__all__ = ["DealsApp"]
+"""Use cases of the deal pipeline: separate objects (deal commands, opening deals, client
+cards, reference data, lists) over one event store, each taking plain values."""

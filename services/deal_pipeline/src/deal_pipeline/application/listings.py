@@ -32,7 +32,7 @@ class ReadModelPort(Protocol):
     def pipelines(self) -> list[dict[str, Any]]: ...
 
 
-class DefaultPipeline(Protocol):
+class PipelineDefinitions(Protocol):
     def pipeline_definition(self, pipeline_id: str) -> dict[str, Any]: ...
 
 
@@ -43,9 +43,11 @@ class Page:
 
 
 class Listings:
-    def __init__(self, read_model: ReadModelPort, app: DefaultPipeline, phone_region: str):
+    def __init__(
+        self, read_model: ReadModelPort, definitions: PipelineDefinitions, phone_region: str
+    ) -> None:
         self.read_model = read_model
-        self.app = app
+        self.definitions = definitions
         self.phone_region = phone_region
 
     def deals(
@@ -95,7 +97,7 @@ class Listings:
         self.read_model.catch_up()
         stored = self.read_model.pipelines()
         if not any(p["pipeline_id"] == "default" for p in stored):
-            stored.insert(0, self.app.pipeline_definition("default"))
+            stored.insert(0, self.definitions.pipeline_definition("default"))
         return stored
 
     def rebuild(self) -> int:

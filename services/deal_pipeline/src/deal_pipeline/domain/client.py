@@ -4,24 +4,45 @@ claiming one contact collide in the event store, atomically with the client's ow
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
 from crm_contracts.envelope import derived_id
 from deal_pipeline.domain import values
 from deal_pipeline.domain.errors import ContactTaken
 
 REQUISITES = ("legal_name", "inn", "kpp", "bank", "bik", "account", "address")
+Contact = tuple[str, str]  # (kind, value): ("phone", "+7...") or ("email", "a@b")
 
 
-def clean_requisites(requisites: dict[str, Any]) -> dict[str, str | None]:
+def clean_requisites(requisites: Mapping[str, Any]) -> dict[str, str | None]:
     return {key: requisites.get(key) or None for key in REQUISITES}
 
 
 class Client(Aggregate):
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        name: str | None
+        phone: str | None
+        email: str | None
+        lead_id: str | None
+
+    class Updated(Aggregate.Event):
+        name: str | None
+        phones: list[str]
+        emails: list[str]
+        requisites: dict[str, str | None]
+        telegram_chat_id: str | None
+
+        def apply(self, client: Client) -> None:
+            client.name = self.name
+            client.phones = list(self.phones)
+            client.emails = list(self.emails)
+            client.requisites = dict(self.requisites)
+            client.telegram_chat_id = self.telegram_chat_id
+
     def __init__(
         self,
         name: str | None,
@@ -48,7 +69,7 @@ class Client(Aggregate):
         )
 
     @property
-    def contacts(self) -> list[tuple[str, str]]:
+    def contacts(self) -> list[Contact]:
         return [("phone", p) for p in self.phones] + [("email", e) for e in self.emails]
 
     def update(
@@ -56,11 +77,11 @@ class Client(Aggregate):
         name: str | None,
         phones: list[str],
         emails: list[str],
-        requisites: dict[str, Any],
+        requisites: Mapping[str, Any],
         telegram_chat_id: str | None = None,
     ) -> None:
         """The whole card; nothing is recorded when nothing changes."""
-        card = {
+        card: dict[str, object] = {
             "name": name,
             "phones": list(dict.fromkeys(values.phone(p, "phones") for p in phones)),
             "emails": list(dict.fromkeys(values.email(e, "emails") for e in emails)),
@@ -69,32 +90,31 @@ class Client(Aggregate):
         }
         if all(getattr(self, key) == value for key, value in card.items()):
             return
-        self._updated(**card)
-
-    @event("Updated")
-    def _updated(
-        self,
-        name: str | None,
-        phones: list[str],
-        emails: list[str],
-        requisites: dict[str, str | None],
-        telegram_chat_id: str | None,
-    ) -> None:
-        self.name = name
-        self.phones = list(phones)
-        self.emails = list(emails)
-        self.requisites = dict(requisites)
-        self.telegram_chat_id = telegram_chat_id
+        self.trigger_event(self.Updated, **card)
 
 
 class ContactIndex(Aggregate):
     """Which client owns a phone or e-mail (kind, value); released when a card drops it."""
 
+    class Claimed(Aggregate.Created):
+        kind: str
+        value: str
+        client_id: str
+
+    class Reclaimed(Aggregate.Event):
+        client_id: str
+
+        def apply(self, index: ContactIndex) -> None:
+            index.client_id = self.client_id
+
+    class Released(Aggregate.Event):
+        def apply(self, index: ContactIndex) -> None:
+            index.client_id = None
+
     @staticmethod
     def create_id(kind: str, value: str, **_: object) -> UUID:
         return derived_id("contact", kind, value)
 
-    @event("Claimed")
     def __init__(self, kind: str, value: str, client_id: str) -> None:
         self.kind = kind
         self.value = value
@@ -105,12 +125,7 @@ class ContactIndex(Aggregate):
             return
         if self.client_id is not None:
             raise ContactTaken(f"{self.value} belongs to client {self.client_id}", self.kind)
-        self._reclaimed(client_id=client_id)
+        self.trigger_event(self.Reclaimed, client_id=client_id)
 
-    @event("Reclaimed")
-    def _reclaimed(self, client_id: str) -> None:
-        self.client_id = client_id
-
-    @event("Released")
     def release(self) -> None:
-        self.client_id = None
+        self.trigger_event(self.Released)

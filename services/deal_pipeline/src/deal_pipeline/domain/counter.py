@@ -6,26 +6,30 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
 from crm_contracts.envelope import derived_id
 
 
 class Counter(Aggregate):
+    class Started(Aggregate.Created):
+        name: str
+
+    class Advanced(Aggregate.Event):
+        value: int
+
+        def apply(self, counter: Counter) -> None:
+            counter.value = self.value
+
     @staticmethod
     def create_id(name: str, **_: object) -> UUID:
         return derived_id("counter", name)
 
-    @event("Started")
     def __init__(self, name: str) -> None:
         self.name = name
         self.value = 0
 
     def draw(self) -> int:
         """The next number, starting at 1."""
-        self._advanced(value=self.value + 1)
+        self.trigger_event(self.Advanced, value=self.value + 1)
         return self.value
-
-    @event("Advanced")
-    def _advanced(self, value: int) -> None:
-        self.value = value

@@ -6,20 +6,22 @@ manager, client), as it was at that moment, so that publishing it needs no other
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 from uuid import UUID, uuid4
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
 from crm_contracts.envelope import derived_id
+from crm_contracts.events.deals import DealStatus, TaskKind
 from crm_contracts.pipelines import Pipeline, Stage
 from deal_pipeline.domain import values
 from deal_pipeline.domain.errors import (
     DealClosed,
-    DealLost,
+    DealIsLost,
     DealNotClosed,
     InvalidValue,
     TaskClosed,
@@ -29,10 +31,45 @@ from deal_pipeline.domain.errors import (
     UnknownStage,
 )
 
-TASK_KINDS = ("call", "meeting", "email", "other")
+TaskStatus = Literal["scheduled", "completed", "cancelled"]
+TASK_KINDS: tuple[TaskKind, ...] = get_args(TaskKind)
+Requisites = Mapping[str, str | None]
+
+
+# Value objects of a deal's state. Their fields are the keys of the dicts older code kept
+# (snapshots hold them): `Deal.upcast_v1_v2` turns those dicts into these.
+
+
+@dataclass(frozen=True)
+class Task:
+    title: str
+    kind: TaskKind
+    due_at: datetime
+    status: TaskStatus = "scheduled"
+
+
+@dataclass(frozen=True)
+class Invoice:
+    number: str
+    amount: Decimal
+    currency: str
+    requisites: Requisites
+    due_date: date | None
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class Payment:
+    invoice_id: str | None
+    amount: Decimal
+    currency: str
+    paid_at: datetime
 
 
 class Deal(Aggregate):
+    # 2: tasks, invoices and payments are value objects (snapshots of 1 hold dicts).
+    class_version = 2
+
     class Event(Aggregate.Event):
         """Context every deal event carries."""
 
@@ -41,21 +78,32 @@ class Deal(Aggregate):
         manager_id: str | None
         client_id: str | None
 
+    class Opened(Event, Aggregate.Created):
+        lead_id: str | None
+        stage: str
+        title: str
+        amount: Decimal
+        currency: str
+        # Absent from events stored before these existed: the defaults are read instead.
+        source: str | None = None
+        cost: Decimal = Decimal("0")
+        expected_close_date: date | None = None
+
     class StageChanged(Event):
         """Any change of stage; on the bus it is deal.won / deal.lost / deal.reopened /
         deal.stage_changed depending on `status` and `from_status`."""
 
         from_stage: str
         to_stage: str
-        status: str
+        status: DealStatus
         lost_reason: str | None
         from_stage_entered_at: datetime
         from_stage_entered_version: int
-        from_status: str = "open"
+        from_status: DealStatus = "open"
         amount: Decimal = Decimal("0")
         currency: str = "RUB"
 
-        def apply(self, deal: Deal) -> None:  # type: ignore[override]
+        def apply(self, deal: Deal) -> None:
             if self.status != "open" and deal.status == "open":
                 deal.reopen_stage = deal.stage  # where a reopen returns to
             deal.stage = self.to_stage
@@ -71,14 +119,14 @@ class Deal(Aggregate):
         previous_amount: Decimal
         expected_close_date: date | None
 
-        def apply(self, deal: Deal) -> None:  # type: ignore[override]
+        def apply(self, deal: Deal) -> None:
             deal.amount, deal.currency, deal.cost = self.amount, self.currency, self.cost
             deal.expected_close_date = self.expected_close_date
 
     class Assigned(Event):
         previous_manager_id: str | None
 
-        def apply(self, deal: Deal) -> None:  # type: ignore[override]
+        def apply(self, deal: Deal) -> None:
             deal.manager_id = self.manager_id
 
     class TaskScheduled(Event):
@@ -86,47 +134,42 @@ class Deal(Aggregate):
 
         task_id: str
         title: str
-        kind: str
+        kind: TaskKind
         due_at: datetime
 
-        def apply(self, deal: Deal) -> None:  # type: ignore[override]
-            deal.tasks[self.task_id] = {
-                "title": self.title,
-                "kind": self.kind,
-                "due_at": self.due_at,
-                "status": "scheduled",
-            }
+        def apply(self, deal: Deal) -> None:
+            deal.tasks[self.task_id] = Task(self.title, self.kind, self.due_at)
 
     class TaskCompleted(Event):
         task_id: str
 
-        def apply(self, deal: Deal) -> None:  # type: ignore[override]
-            deal.tasks[self.task_id]["status"] = "completed"
+        def apply(self, deal: Deal) -> None:
+            deal.tasks[self.task_id] = replace(deal.tasks[self.task_id], status="completed")
 
     class TaskCancelled(Event):
         task_id: str
         reason: str | None
 
-        def apply(self, deal: Deal) -> None:  # type: ignore[override]
-            deal.tasks[self.task_id]["status"] = "cancelled"
+        def apply(self, deal: Deal) -> None:
+            deal.tasks[self.task_id] = replace(deal.tasks[self.task_id], status="cancelled")
 
     class InvoiceIssued(Event):
         invoice_id: str
         number: str
         amount: Decimal
         currency: str
-        requisites: dict[str, Any]
+        requisites: dict[str, str | None]
         due_date: date | None
 
-        def apply(self, deal: Deal) -> None:  # type: ignore[override]
-            deal.invoices[self.invoice_id] = {
-                "number": self.number,
-                "amount": self.amount,
-                "currency": self.currency,
-                "requisites": dict(self.requisites),
-                "due_date": self.due_date,
-                "issued_at": self.timestamp,
-            }
+        def apply(self, deal: Deal) -> None:
+            deal.invoices[self.invoice_id] = Invoice(
+                number=self.number,
+                amount=self.amount,
+                currency=self.currency,
+                requisites=dict(self.requisites),
+                due_date=self.due_date,
+                issued_at=self.timestamp,
+            )
 
     class PaymentReceived(Event):
         payment_id: str
@@ -136,21 +179,17 @@ class Deal(Aggregate):
         paid_at: datetime
         paid_total: Decimal
 
-        def apply(self, deal: Deal) -> None:  # type: ignore[override]
-            deal.payments[self.payment_id] = {
-                "invoice_id": self.invoice_id,
-                "amount": self.amount,
-                "currency": self.currency,
-                "paid_at": self.paid_at,
-            }
+        def apply(self, deal: Deal) -> None:
+            deal.payments[self.payment_id] = Payment(
+                self.invoice_id, self.amount, self.currency, self.paid_at
+            )
             deal.paid_total = self.paid_total
 
     @staticmethod
-    def create_id(lead_id: str | None, **_: object) -> UUID:
+    def create_id(lead_id: str | None = None, **_: object) -> UUID:
         """A deal opened from a lead gets an id derived from it: redelivery opens nothing new."""
         return derived_id("deal", lead_id) if lead_id else uuid4()
 
-    @event("Opened")
     def __init__(
         self,
         lead_id: str | None,
@@ -160,7 +199,6 @@ class Deal(Aggregate):
         manager_id: str | None,
         amount: Decimal,
         currency: str,
-        correlation_id: str | None,
         client_id: str | None = None,
         source: str | None = None,
         cost: Decimal = Decimal("0"),
@@ -177,15 +215,22 @@ class Deal(Aggregate):
         self.currency = currency
         self.cost = cost
         self.expected_close_date = expected_close_date
-        self.status = "open"
+        self.status: DealStatus = "open"
         self.lost_reason: str | None = None
         self.reopen_stage: str | None = None
         self.stage_entered_at = self.created_on
         self.stage_entered_version = 1
-        self.tasks: dict[str, dict[str, Any]] = {}
-        self.invoices: dict[str, dict[str, Any]] = {}
-        self.payments: dict[str, dict[str, Any]] = {}
+        self.tasks: dict[str, Task] = {}
+        self.invoices: dict[str, Invoice] = {}
+        self.payments: dict[str, Payment] = {}
         self.paid_total = Decimal("0")
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot taken by older code holds dicts with the value objects' keys."""
+        state["tasks"] = {k: Task(**v) for k, v in state["tasks"].items()}
+        state["invoices"] = {k: Invoice(**v) for k, v in state["invoices"].items()}
+        state["payments"] = {k: Payment(**v) for k, v in state["payments"].items()}
 
     @classmethod
     def open(
@@ -202,7 +247,9 @@ class Deal(Aggregate):
         cost: Decimal = Decimal("0"),
         expected_close_date: date | None = None,
     ) -> Deal:
-        return cls(
+        return cls._create(
+            cls.Opened,
+            id=cls.create_id(lead_id),
             lead_id=lead_id,
             pipeline_id=pipeline.id,
             stage=pipeline.first_stage.name,
@@ -333,13 +380,13 @@ class Deal(Aggregate):
         self,
         number: str,
         amount: Decimal,
-        requisites: dict[str, Any],
+        requisites: Requisites,
         currency: str | None = None,
         due_date: date | None = None,
         invoice_id: str | None = None,
     ) -> str:
         if self.status == "lost":
-            raise DealLost("deal is lost; reopen it before invoicing")
+            raise DealIsLost("deal is lost; reopen it before invoicing")
         invoice_id = invoice_id or str(uuid4())
         self.trigger_event(
             self.InvoiceIssued,
@@ -357,7 +404,7 @@ class Deal(Aggregate):
         """Checked before an invoice number is drawn, so a refused payment costs nothing."""
         values.money(amount, "amount", positive=True)
         if self.status == "lost":
-            raise DealLost("deal is lost; a payment needs it reopened first")
+            raise DealIsLost("deal is lost; a payment needs it reopened first")
         if invoice_id is not None and invoice_id not in self.invoices:
             raise UnknownInvoice(f"deal has no invoice {invoice_id!r}", "invoice_id")
 
@@ -375,7 +422,7 @@ class Deal(Aggregate):
         if payment_id is not None and payment_id in self.payments:
             return payment_id
         payment_id = payment_id or str(uuid4())
-        currency = self.invoices[invoice_id]["currency"] if invoice_id else self.currency
+        currency = self.invoices[invoice_id].currency if invoice_id else self.currency
         self.trigger_event(
             self.PaymentReceived,
             **self._context(),
@@ -426,10 +473,10 @@ class Deal(Aggregate):
         self._open_task(task_id)
         self.trigger_event(self.TaskCancelled, **self._context(), task_id=task_id, reason=reason)
 
-    def _open_task(self, task_id: str) -> dict[str, Any]:
+    def _open_task(self, task_id: str) -> Task:
         task = self.tasks.get(task_id)
         if task is None:
             raise TaskNotFound(f"deal has no task {task_id!r}", "task_id")
-        if task["status"] != "scheduled":
-            raise TaskClosed(f"task is {task['status']}", "task_id")
+        if task.status != "scheduled":
+            raise TaskClosed(f"task is {task.status}", "task_id")
         return task

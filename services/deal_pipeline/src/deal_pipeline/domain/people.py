@@ -3,91 +3,90 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Literal, get_args
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
 from crm_contracts.envelope import derived_id
 from deal_pipeline.domain import values
 from deal_pipeline.domain.errors import InvalidValue
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+Role = Literal["manager", "head"]  # "head": a head of sales (digests, escalations)
+ROLES: tuple[Role, ...] = get_args(Role)
 
 
-ROLES = ("manager", "head")
+@dataclass(frozen=True, kw_only=True)
+class ManagerCard:
+    """The one list of a manager's card fields: the events that set a card carry them too."""
+
+    name: str
+    email: str | None
+    telegram_chat_id: str | None
+    phone: str | None
+    active: bool
+    timezone: str
+    role: Role = "manager"  # events stored before roles existed have none
+
+    @classmethod
+    def checked(
+        cls,
+        name: str,
+        email: str | None = None,
+        telegram_chat_id: str | None = None,
+        phone: str | None = None,
+        active: bool = True,
+        timezone: str = "Europe/Moscow",
+        role: str = "manager",
+    ) -> ManagerCard:
+        """The same checks for a new and an updated manager."""
+        if not name.strip():
+            raise InvalidValue("a manager needs a name", "name")
+        if role not in ROLES:
+            raise InvalidValue(f"role must be one of {', '.join(ROLES)}", "role")
+        return cls(
+            name=name,
+            email=values.email(email) if email else email,
+            telegram_chat_id=telegram_chat_id,
+            phone=values.phone(phone) if phone else phone,
+            active=active,
+            timezone=timezone,
+            role=role,  # narrowed to Role by the check above
+        )
 
 
 class Manager(Aggregate):
+    card: ManagerCard
+
+    class CardSet(Aggregate.Event, ManagerCard):
+        manager_id: str
+
+        def apply(self, manager: Manager) -> None:
+            manager.card = values.part_of(ManagerCard, self)
+
+    class Registered(CardSet, Aggregate.Created):
+        pass
+
+    class Updated(CardSet):
+        pass
+
     @staticmethod
     def create_id(manager_id: str, **_: object) -> UUID:
         return derived_id("manager", manager_id)
 
-    @event("Registered")
-    def __init__(
-        self,
-        manager_id: str,
-        name: str,
-        email: str | None,
-        telegram_chat_id: str | None,
-        phone: str | None,
-        active: bool,
-        timezone: str,
-        role: str = "manager",  # events stored before roles existed have none
-    ) -> None:
+    def __init__(self, manager_id: str) -> None:
         self.manager_id = manager_id
-        self._apply_card(name, email, telegram_chat_id, phone, active, timezone, role)
 
     @classmethod
-    def card(cls, **card: object) -> dict[str, object]:
-        """The checked card (the same checks for a new and an updated manager)."""
-        if not str(card["name"]).strip():
-            raise InvalidValue("a manager needs a name", "name")
-        if card.get("email"):
-            card["email"] = values.email(str(card["email"]))
-        if card.get("phone"):
-            card["phone"] = values.phone(str(card["phone"]))
-        if card.setdefault("role", "manager") not in ROLES:
-            raise InvalidValue(f"role must be one of {', '.join(ROLES)}", "role")
-        return card
+    def register(cls, manager_id: str, card: ManagerCard) -> Manager:
+        return cls._create(cls.Registered, manager_id=manager_id, **vars(card))
 
-    def update(self, **card: object) -> None:
-        card = self.card(**card)
-        if all(getattr(self, key) == value for key, value in card.items()):
-            return
-        self._updated(manager_id=self.manager_id, **card)
-
-    @event("Updated")
-    def _updated(
-        self,
-        manager_id: str,
-        name: str,
-        email: str | None,
-        telegram_chat_id: str | None,
-        phone: str | None,
-        active: bool,
-        timezone: str,
-        role: str = "manager",
-    ) -> None:
-        self._apply_card(name, email, telegram_chat_id, phone, active, timezone, role)
-
-    def _apply_card(
-        self,
-        name: str,
-        email: str | None,
-        telegram_chat_id: str | None,
-        phone: str | None,
-        active: bool,
-        timezone: str,
-        role: str = "manager",
-    ) -> None:
-        self.name = name
-        self.email = email
-        self.telegram_chat_id = telegram_chat_id
-        self.phone = phone
-        self.active = active
-        self.timezone = timezone
-        self.role = role  # "head": a head of sales (digests, escalations)
+    def update(self, card: ManagerCard) -> None:
+        if card != self.card:
+            self.trigger_event(self.Updated, manager_id=self.manager_id, **vars(card))
 
 
 class ManagerRoster(Aggregate):
@@ -95,53 +94,73 @@ class ManagerRoster(Aggregate):
 
     ID = derived_id("managers")
 
+    class Started(Aggregate.Created):
+        pass
+
+    class Added(Aggregate.Event):
+        manager_id: str
+
+        def apply(self, roster: ManagerRoster) -> None:
+            roster.manager_ids.append(self.manager_id)
+
     @staticmethod
     def create_id(**_: object) -> UUID:
         return ManagerRoster.ID
 
-    @event("Started")
     def __init__(self) -> None:
         self.manager_ids: list[str] = []
 
-    @event("Added")
     def add(self, manager_id: str) -> None:
-        self.manager_ids.append(manager_id)
+        self.trigger_event(self.Added, manager_id=manager_id)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlanTerms:
+    manager_id: str
+    month: str
+    amount: Decimal
+    currency: str
+
+    @classmethod
+    def checked(cls, manager_id: str, month: str, amount: Decimal, currency: str) -> PlanTerms:
+        if not MONTH.match(month):
+            raise InvalidValue(f"month must be YYYY-MM, got {month!r}", "month")
+        return cls(
+            manager_id=manager_id,
+            month=month,
+            amount=values.money(amount, "amount"),
+            currency=values.currency(currency),
+        )
 
 
 class Plan(Aggregate):
     """A manager's revenue plan for one month; setting it again replaces it."""
 
+    terms: PlanTerms
+
+    class TermsSet(Aggregate.Event, PlanTerms):
+        def apply(self, plan: Plan) -> None:
+            plan.terms = values.part_of(PlanTerms, self)
+
+    class Set(TermsSet, Aggregate.Created):
+        pass
+
+    class Changed(TermsSet):
+        pass
+
     @staticmethod
     def create_id(manager_id: str, month: str, **_: object) -> UUID:
         return derived_id("plan", manager_id, month)
 
-    @event("Set")
-    def __init__(self, manager_id: str, month: str, amount: Decimal, currency: str) -> None:
-        self.manager_id = manager_id
-        self.month = month
-        self.amount = amount
-        self.currency = currency
+    def __init__(self) -> None:
+        """The terms come with the event (`TermsSet.apply`), as for every later change."""
 
     @classmethod
     def set(cls, manager_id: str, month: str, amount: Decimal, currency: str) -> Plan:
-        cls.check(month, amount, currency)
-        return cls(manager_id=manager_id, month=month, amount=amount, currency=currency)
-
-    @staticmethod
-    def check(month: str, amount: Decimal, currency: str) -> None:
-        if not MONTH.match(month):
-            raise InvalidValue(f"month must be YYYY-MM, got {month!r}", "month")
-        values.money(amount, "amount")
-        values.currency(currency)
+        terms = PlanTerms.checked(manager_id, month, amount, currency)
+        return cls._create(cls.Set, **vars(terms))
 
     def change(self, amount: Decimal, currency: str) -> None:
-        self.check(self.month, amount, currency)
-        if (amount, currency) != (self.amount, self.currency):
-            self._changed(
-                manager_id=self.manager_id, month=self.month, amount=amount, currency=currency
-            )
-
-    @event("Changed")
-    def _changed(self, manager_id: str, month: str, amount: Decimal, currency: str) -> None:
-        self.amount = amount
-        self.currency = currency
+        terms = PlanTerms.checked(self.terms.manager_id, self.terms.month, amount, currency)
+        if terms != self.terms:
+            self.trigger_event(self.Changed, **vars(terms))

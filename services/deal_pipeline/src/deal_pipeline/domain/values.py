@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 from deal_pipeline.domain.errors import InvalidValue
 
 CURRENCY = re.compile(r"^[A-Z]{3}$")
 PHONE = re.compile(r"^\+\d{7,15}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")  # local domains (anna@localhost) too
+T = TypeVar("T", bound="DataclassInstance")
 
 
 def money(value: Decimal | int, field: str, *, positive: bool = False) -> Decimal:
@@ -50,3 +56,9 @@ def email(value: str, field: str = "email") -> str:
     if not EMAIL.match(cleaned):
         raise InvalidValue(f"not an e-mail address: {value!r}", field)
     return cleaned
+
+
+def part_of(cls: type[T], whole: object) -> T:
+    """The `cls` dataclass made of the same-named attributes of `whole` (an event that
+    carries its fields), so that those fields are listed once, on `cls`."""
+    return cls(**{f.name: getattr(whole, f.name) for f in fields(cls)})

@@ -1,5 +1,5 @@
 """The read model of the lists: own tables in the event store's database, brought up to date
-by following the application's notification log (see `ReadModel`)."""
+by following the event store's notification log (see `ReadModel`)."""
 
 from deal_pipeline.adapters.read_model.store import ReadModel
 

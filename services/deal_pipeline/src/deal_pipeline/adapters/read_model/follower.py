@@ -7,12 +7,10 @@ import asyncio
 import logging
 from contextlib import suppress
 
-from prometheus_client import Gauge
-
 from deal_pipeline.adapters.read_model.store import ReadModel
+from deal_pipeline.metrics import READ_MODEL_POSITION
 
 log = logging.getLogger(__name__)
-READ_MODEL_POSITION = Gauge("crm_read_model_position", "Last notification id in the read model")
 
 
 class Follower:
@@ -27,7 +25,7 @@ class Follower:
             with suppress(RuntimeError):  # the loop has already closed: nobody to wake
                 loop.call_soon_threadsafe(self._wake.set)
 
-        read_model.app.saved_listeners.append(wake)
+        read_model.store.saved_listeners.append(wake)
 
     async def run(self) -> None:
         while not self._stopping:

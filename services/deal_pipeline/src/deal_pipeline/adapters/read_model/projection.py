@@ -28,18 +28,18 @@ def minor_units(amount: Decimal) -> int:
     return max(-BIGINT, min(BIGINT, int(Decimal(amount) * 100)))
 
 
-def apply(tx: Tx, e: Any) -> None:
-    if isinstance(e, Deal.Event | Deal.Opened):  # type: ignore[attr-defined]
+def apply(tx: Tx, e: object) -> None:
+    if isinstance(e, Deal.Event):  # Deal.Opened too
         _deal(tx, e)
-    elif isinstance(e, Client.Registered | Client.Updated):  # type: ignore[attr-defined]
+    elif isinstance(e, Client.Registered | Client.Updated):
         _client(tx, e)
-    elif isinstance(e, PipelineDefinition.Defined | PipelineDefinition.Redefined):  # type: ignore[attr-defined]
+    elif isinstance(e, PipelineDefinition.TermsSet):
         _pipeline(tx, e)
 
 
-def _deal(tx: Tx, e: Any) -> None:
+def _deal(tx: Tx, e: Deal.Event) -> None:
     deal_id, version, at = str(e.originator_id), e.originator_version, micros(e.timestamp)
-    if isinstance(e, Deal.Opened):  # type: ignore[attr-defined]
+    if isinstance(e, Deal.Opened):
         tx.execute(
             "INSERT INTO dp_rm_deals (id, lead_id, client_id, pipeline_id, stage, status,"
             " manager_id, title, title_folded, amount, amount_minor, currency, paid_total,"
@@ -48,7 +48,7 @@ def _deal(tx: Tx, e: Any) -> None:
             (
                 deal_id,
                 e.lead_id,
-                getattr(e, "client_id", None),
+                e.client_id,
                 e.pipeline_id,
                 e.stage,
                 e.manager_id,
@@ -84,9 +84,9 @@ def _deal(tx: Tx, e: Any) -> None:
     )
 
 
-def _client(tx: Tx, e: Any) -> None:
+def _client(tx: Tx, e: Client.Registered | Client.Updated) -> None:
     client_id, version = str(e.originator_id), e.originator_version
-    if isinstance(e, Client.Registered):  # type: ignore[attr-defined]
+    if isinstance(e, Client.Registered):
         phones, emails = [e.phone] if e.phone else [], [e.email] if e.email else []
     else:
         phones, emails = list(e.phones), list(e.emails)
@@ -117,7 +117,7 @@ def _client(tx: Tx, e: Any) -> None:
         )
 
 
-def _pipeline(tx: Tx, e: Any) -> None:
+def _pipeline(tx: Tx, e: PipelineDefinition.TermsSet) -> None:
     definition = {
         "name": e.name,
         "stages": e.stages,

@@ -1,4 +1,4 @@
-"""Follows the application's notification log into the read model's tables. The position is
+"""Follows the event store's notification log into the read model's tables. The position is
 written in the same transaction as the rows, so a crash leaves both as they were and the next
 catch-up (at start, on a save, on a poll, before each list) continues from there. Replicas
 share the tables: the position row is locked first, so that they take turns."""
@@ -10,19 +10,19 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 
+from deal_pipeline.adapters.event_store import EventStore
 from deal_pipeline.adapters.read_model import projection, queries
 from deal_pipeline.adapters.read_model.schema import POSITION_NAME, TABLES, create_tables
 from deal_pipeline.adapters.read_model.sql import Database, Row, Tx
-from deal_pipeline.application import DealsApp
 from deal_pipeline.domain.listing import After, DealQuery
 from deal_pipeline.domain.search import ClientTerms
 
 
 class ReadModel:
-    def __init__(self, app: DealsApp, batch: int = 500) -> None:
-        self.app = app
+    def __init__(self, store: EventStore, batch: int = 500) -> None:
+        self.store = store
         self.batch = batch
-        self.db = Database(app.recorder)
+        self.db = Database(store.recorder)
         create_tables(self.db)
 
     # -- following the log -------------------------------------------------------------------
@@ -61,13 +61,13 @@ class ReadModel:
         return position
 
     def _after(self, position: int) -> Sequence[Notification]:
-        return self.app.recorder.select_notifications(
+        return self.store.recorder.select_notifications(
             position, self.batch, inclusive_of_start=False
         )
 
     def _apply(self, tx: Tx, notifications: Sequence[Notification]) -> int:
         for notification in notifications:
-            projection.apply(tx, self.app.mapper.to_domain_event(notification))
+            projection.apply(tx, self.store.mapper.to_domain_event(notification))
         if notifications:
             self._move(tx, notifications[-1].id)
         return len(notifications)

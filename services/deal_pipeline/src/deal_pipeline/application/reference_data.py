@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from crm_contracts.pipelines import Pipeline
-from deal_pipeline.application.store import SNAPSHOT_INTERVAL, Store
+from deal_pipeline.application.ports import AggregateStore
 from deal_pipeline.domain.assignment import AssignmentRule, round_robin, ruled_manager
 from deal_pipeline.domain.counter import Counter
 from deal_pipeline.domain.errors import (
@@ -18,10 +18,13 @@ from deal_pipeline.domain.errors import (
     UnknownManager,
     UnknownPipeline,
 )
-from deal_pipeline.domain.people import Manager, ManagerRoster, Plan
-from deal_pipeline.domain.pipeline import PipelineDefinition, default_definition
-
-DEFAULT_LOST_REASONS = ("price", "competitor", "no_budget", "no_response", "not_a_fit", "other")
+from deal_pipeline.domain.people import Manager, ManagerCard, ManagerRoster, Plan
+from deal_pipeline.domain.pipeline import (
+    DEFAULT_LOST_REASONS,
+    PipelineDefinition,
+    PipelineTerms,
+    default_terms,
+)
 
 
 @dataclass(frozen=True)
@@ -33,16 +36,15 @@ class PipelineRules:
     manager_ids: list[str]
 
 
-class ReferenceData(Store):
+class ReferenceData:
     def __init__(
         self,
-        env: dict[str, str] | None = None,
+        store: AggregateStore,
         managers: Sequence[str] = (),
         lost_reasons: Sequence[str] = DEFAULT_LOST_REASONS,
         assignment_rules: Sequence[AssignmentRule] = (),
-        snapshot_interval: int = SNAPSHOT_INTERVAL,
     ) -> None:
-        super().__init__(env, snapshot_interval)
+        self.store = store
         self.fallback_managers = list(managers)  # in force until a manager card is stored
         self.lost_reasons = list(lost_reasons)
         self.assignment_rules = list(assignment_rules)
@@ -53,38 +55,31 @@ class ReferenceData(Store):
         self,
         pipeline_id: str,
         name: str,
-        stages: list[dict[str, Any]],
+        stages: Sequence[dict[str, Any]],
         lost_reasons: Sequence[str] = (),
         manager_ids: Sequence[str] = (),
     ) -> dict[str, Any]:
         for manager_id in manager_ids:
             self.check_manager(manager_id, must_be_active=False)
+        terms = PipelineTerms.checked(pipeline_id, name, stages, lost_reasons, manager_ids)
 
         def use_case() -> dict[str, Any]:
-            stored = self.find(PipelineDefinition.create_id(pipeline_id))
-            args = (name, stages, list(lost_reasons), list(manager_ids))
+            stored = self.store.find(PipelineDefinition, PipelineDefinition.create_id(pipeline_id))
             if stored is None:
-                stored = PipelineDefinition.define(pipeline_id, *args)
+                stored = PipelineDefinition.define(terms)
             else:
-                stored.redefine(*args)
-            self.save(stored)
-            return self.pipeline_definition(pipeline_id)
+                stored.redefine(terms)
+            self.store.save(stored)
+            return vars(stored.terms) | {"version": stored.version}
 
-        return self.retrying(use_case)
+        return self.store.retrying(use_case)
 
     def pipeline_definition(self, pipeline_id: str) -> dict[str, Any]:
-        stored = self.find(PipelineDefinition.create_id(pipeline_id))
+        stored = self.store.find(PipelineDefinition, PipelineDefinition.create_id(pipeline_id))
         if stored is not None:
-            return {
-                "pipeline_id": pipeline_id,
-                "name": stored.name,
-                "stages": stored.stages,
-                "lost_reasons": stored.lost_reasons,
-                "manager_ids": stored.manager_ids,
-                "version": stored.version,
-            }
+            return vars(stored.terms) | {"version": stored.version}
         if pipeline_id == "default":
-            return default_definition(self.lost_reasons) | {"version": 0}
+            return vars(default_terms(self.lost_reasons)) | {"version": 0}
         raise PipelineNotFound(f"no pipeline {pipeline_id!r}")
 
     def rules(self, pipeline_id: str) -> PipelineRules:
@@ -102,36 +97,39 @@ class ReferenceData(Store):
 
     # -- managers ----------------------------------------------------------------------------
 
-    def put_manager(self, manager_id: str, **card: Any) -> Manager:
-        """Create or update a manager card (name, email, telegram_chat_id, phone, active,
-        timezone); a new manager joins the roster in the same atomic save."""
+    def put_manager(self, manager_id: str, card: ManagerCard) -> Manager:
+        """Create or update a manager card; a new manager joins the roster in the same
+        atomic save."""
 
         def use_case() -> Manager:
-            manager = self.find(Manager.create_id(manager_id))
+            manager = self.store.find(Manager, Manager.create_id(manager_id))
             if manager is not None:
-                manager.update(**card)
-                self.save(manager)
+                manager.update(card)
+                self.store.save(manager)
                 return manager
-            roster = self.find(ManagerRoster.ID) or ManagerRoster()
-            manager = Manager(manager_id=manager_id, **Manager.card(**card))
+            roster = self.store.find(ManagerRoster, ManagerRoster.ID) or ManagerRoster()
+            manager = Manager.register(manager_id, card)
             roster.add(manager_id)
-            self.save(manager, roster)
+            self.store.save(manager, roster)
             return manager
 
-        return self.retrying(use_case)
+        return self.store.retrying(use_case)
 
     def get_manager(self, manager_id: str) -> Manager:
-        return self.load(Manager, Manager.create_id(manager_id), ManagerNotFound, "manager")
+        return self.store.load(Manager, Manager.create_id(manager_id), ManagerNotFound, "manager")
 
     def roster(self) -> list[str]:
-        roster = self.find(ManagerRoster.ID)
+        roster = self.store.find(ManagerRoster, ManagerRoster.ID)
         return list(roster.manager_ids) if roster else []
+
+    def managers(self) -> list[Manager]:
+        return [self.get_manager(m) for m in self.roster()]
 
     def active_managers(self, only: Sequence[str] = ()) -> list[str]:
         """Active managers with cards; while there are no cards, the configured ids."""
         roster = self.roster()
         if roster:
-            candidates = [m for m in roster if self.get_manager(m).active]
+            candidates = [m for m in roster if self.get_manager(m).card.active]
         else:
             candidates = list(self.fallback_managers)
         return [m for m in candidates if not only or m in only]
@@ -142,7 +140,7 @@ class ReferenceData(Store):
             known = manager_id in self.fallback_managers
         else:
             known = manager_id in roster and (
-                not must_be_active or self.get_manager(manager_id).active
+                not must_be_active or self.get_manager(manager_id).card.active
             )
         if not known:
             what = "active manager" if must_be_active else "manager"
@@ -163,7 +161,7 @@ class ReferenceData(Store):
         if ruled is not None:
             return ruled, None
         name = f"round-robin/{rules.pipeline.id}"
-        counter = self.find(Counter.create_id(name)) or Counter(name=name)
+        counter = self.store.find(Counter, Counter.create_id(name)) or Counter(name=name)
         return round_robin(active, counter.draw()), counter
 
     # -- plans -------------------------------------------------------------------------------
@@ -172,15 +170,15 @@ class ReferenceData(Store):
         self.check_manager(manager_id, must_be_active=False)
 
         def use_case() -> Plan:
-            plan = self.find(Plan.create_id(manager_id, month))
+            plan = self.store.find(Plan, Plan.create_id(manager_id, month))
             if plan is None:
                 plan = Plan.set(manager_id, month, amount, currency)
             else:
                 plan.change(amount, currency)
-            self.save(plan)
+            self.store.save(plan)
             return plan
 
-        return self.retrying(use_case)
+        return self.store.retrying(use_case)
 
     def get_plan(self, manager_id: str, month: str) -> Plan:
-        return self.load(Plan, Plan.create_id(manager_id, month), PlanNotFound, "plan")
+        return self.store.load(Plan, Plan.create_id(manager_id, month), PlanNotFound, "plan")

@@ -1,18 +1,22 @@
-"""The event store side of the application: how things are stored and loaded, snapshots,
-and retrying a use case when another writer saved the same aggregate first."""
+"""The event store: one `eventsourcing` Application on SQLite or PostgreSQL (chosen by the
+library's environment variables), how aggregates are stored and loaded, snapshots, and
+retrying a use case when another writer saved the same aggregate first. Store refusals are
+turned into the shared refusals here, at the edge, so no adapter above knows them."""
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import (
+    DataError,
     InternalError,
     JSONTranscoder,
     OperationalError,
@@ -20,14 +24,17 @@ from eventsourcing.persistence import (
     Transcoding,
 )
 
+from crm_contracts.runtime.errors import Conflict, Invalid
 from deal_pipeline.domain.counter import Counter
-from deal_pipeline.domain.deal import Deal
+from deal_pipeline.domain.deal import Deal, Invoice, Payment, Task
 from deal_pipeline.domain.errors import NotFound
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
 CONFLICT_RETRIES = 30
 SNAPSHOT_INTERVAL = 50
+STARTUP_ATTEMPTS = 5
+TOO_MANY_WRITERS = "too many concurrent writers on this deal; try again"
 
 
 class DateAsISO(Transcoding):
@@ -41,16 +48,40 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-STARTUP_ATTEMPTS = 5
+class ValueAsDict(Transcoding):
+    """A deal's value object as the dict of its fields: the shape older snapshots hold."""
+
+    def encode(self, obj: Task | Invoice | Payment) -> dict[str, Any]:
+        return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+    def decode(self, data: Mapping[str, Any]) -> object:
+        return self.type(**data)
 
 
-class Store(Application[UUID]):
+class TaskAsDict(ValueAsDict):
+    type = Task
+    name = "deal_task"
+
+
+class InvoiceAsDict(ValueAsDict):
+    type = Invoice
+    name = "deal_invoice"
+
+
+class PaymentAsDict(ValueAsDict):
+    type = Payment
+    name = "deal_payment"
+
+
+class EventStore(Application[UUID]):
+    # The name keeps the tables (PostgreSQL) and variables of the existing stores.
+    name = "deal_pipeline"
     # Long deals are loaded from their latest snapshot plus the events after it.
     # The round-robin and invoice counters take an event per lead / invoice: snapshot them too.
     snapshotting_intervals = {Deal: SNAPSHOT_INTERVAL, Counter: SNAPSHOT_INTERVAL}
 
     def __init__(
-        self, env: dict[str, str] | None = None, snapshot_interval: int = SNAPSHOT_INTERVAL
+        self, env: Mapping[str, str] | None = None, snapshot_interval: int = SNAPSHOT_INTERVAL
     ) -> None:
         # Replicas starting together on a fresh PostgreSQL database race on creating the
         # tables ("tuple concurrently updated"): try again, the second time they exist.
@@ -62,34 +93,42 @@ class Store(Application[UUID]):
                 if attempt == STARTUP_ATTEMPTS - 1:
                     raise
                 time.sleep(0.2 * (attempt + 1))
-        self.snapshotting_intervals = {Deal: snapshot_interval, Counter: snapshot_interval}
+        intervals: dict[type[Any], int] = {Deal: snapshot_interval, Counter: snapshot_interval}
+        self.snapshotting_intervals = intervals  # type: ignore[misc]  # a ClassVar in eventsourcing
         # Told after each save: the relay and the read model follow at once instead of polling.
         self.saved_listeners: list[Callable[[], None]] = []
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
+        for transcoding in (DateAsISO(), TaskAsDict(), InvoiceAsDict(), PaymentAsDict()):
+            transcoder.register(transcoding)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        recordings = super().save(*objs, **kwargs)
+        try:
+            recordings = super().save(*objs, **kwargs)
+        except DataError as exc:
+            # PostgreSQL refuses NUL in text: the save is rolled back, nothing is half-written.
+            raise Invalid(str(exc), "body") from exc
         for listener in self.saved_listeners:
             listener()
         return recordings
 
     def load(self, cls: type[A], aggregate_id: UUID, missing: type[NotFound], what: str) -> A:
-        try:
-            aggregate = self.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise missing(f"no {what}") from None
-        if not isinstance(aggregate, cls):  # an id of another kind of aggregate
+        aggregate = self.find(cls, aggregate_id)
+        if aggregate is None:
             raise missing(f"no {what}")
         return aggregate
 
-    def find(self, aggregate_id: UUID) -> Any | None:
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """None when nothing is stored under this id, or an aggregate of another kind."""
         try:
-            return self.repository.get(aggregate_id)
+            aggregate: object = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
+        return aggregate if isinstance(aggregate, cls) else None
+
+    def history(self, aggregate_id: UUID) -> list[DomainEventProtocol[UUID]]:
+        return list(self.events.get(aggregate_id))
 
     def retrying(self, use_case: Callable[[], T]) -> T:
         """Run a load-decide-save use case; when a concurrent writer saved first, run it again
@@ -99,7 +138,7 @@ class Store(Application[UUID]):
                 return use_case()
             except RecordConflictError:
                 if attempt == CONFLICT_RETRIES - 1:
-                    raise
+                    raise Conflict(TOO_MANY_WRITERS, error="Conflict") from None
                 # Jitter, so that writers which collided do not collide again in lockstep.
                 time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
         raise AssertionError("unreachable")

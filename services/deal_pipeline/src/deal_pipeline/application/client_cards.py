@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from deal_pipeline.application.reference import ReferenceData
+from deal_pipeline.application.ports import AggregateStore
 from deal_pipeline.domain import values
-from deal_pipeline.domain.client import Client, ContactIndex
+from deal_pipeline.domain.client import Client, Contact, ContactIndex
 from deal_pipeline.domain.errors import ClientNotFound, Invalid
 
 
@@ -22,79 +23,90 @@ def lenient(check: Callable[[str], str], value: str | None) -> str | None:
         return None
 
 
-class Clients(ReferenceData):
-    def client_by_contact(self, kind: str, value: str) -> str | None:
-        index = self.find(ContactIndex.create_id(kind, value))
+@dataclass(frozen=True)
+class Resolved:
+    """The client of some contacts, and what to save with the caller's aggregates (a new
+    client and its index entries), so that the client and its deal are stored atomically."""
+
+    client_id: str
+    to_save: list[Aggregate] = field(default_factory=list)
+
+
+class ClientCards:
+    def __init__(self, store: AggregateStore) -> None:
+        self.store = store
+
+    def by_contact(self, kind: str, value: str) -> str | None:
+        index = self.store.find(ContactIndex, ContactIndex.create_id(kind, value))
         return index.client_id if index is not None else None
 
-    def resolve_client(
+    def resolve(
         self, name: str | None, phone: str | None, email: str | None, lead_id: str | None
-    ) -> tuple[str, list[Aggregate]]:
-        """The client known by this phone, else by this e-mail; else a new client with its
-        index entries. Returns the client id and what to save with the caller's aggregates,
-        so that the client and its deal are stored atomically."""
+    ) -> Resolved:
+        """The client known by this phone, else by this e-mail; else a new client."""
         for kind, value in (("phone", phone), ("email", email)):
-            if value and (client_id := self.client_by_contact(kind, value)):
-                return client_id, []
+            if value and (client_id := self.by_contact(kind, value)):
+                return Resolved(client_id)
         client = Client.register(name, phone, email, lead_id)
-        return str(client.id), [client, *self._claims(str(client.id), client.contacts)]
+        return Resolved(str(client.id), [client, *self._claims(str(client.id), client.contacts)])
 
-    def register_client(
+    def register(
         self,
         name: str | None,
         phones: list[str],
         emails: list[str],
-        requisites: dict[str, Any],
+        requisites: Mapping[str, Any],
         telegram_chat_id: str | None = None,
     ) -> Client:
         """By hand: refused (409) when a contact already belongs to another client."""
 
         def use_case() -> Client:
             # Registered with its first contacts; the rest of the card, if any, as an update.
-            first_phone, first_email = (phones or [None])[0], (emails or [None])[0]
+            first_phone = phones[0] if phones else None
+            first_email = emails[0] if emails else None
             client = Client.register(name, first_phone, first_email)
             client.update(name, phones, emails, requisites, telegram_chat_id)
-            self.save(client, *self._claims(str(client.id), client.contacts))
+            self.store.save(client, *self._claims(str(client.id), client.contacts))
             return client
 
-        return self.retrying(use_case)
+        return self.store.retrying(use_case)
 
-    def update_client(
+    def update(
         self,
         client_id: UUID,
         name: str | None,
         phones: list[str],
         emails: list[str],
-        requisites: dict[str, Any],
+        requisites: Mapping[str, Any],
         telegram_chat_id: str | None = None,
     ) -> Client:
         def use_case() -> Client:
-            client = self.get_client(client_id)
+            client = self.get(client_id)
             before = set(client.contacts)
             client.update(name, phones, emails, requisites, telegram_chat_id)
             after = set(client.contacts)
             claims = self._claims(str(client.id), sorted(after - before))
             releases = []
             for kind, value in sorted(before - after):
-                index = self.find(ContactIndex.create_id(kind, value))
+                index = self.store.find(ContactIndex, ContactIndex.create_id(kind, value))
                 if index is not None and index.client_id == str(client.id):
                     index.release()
                     releases.append(index)
-            self.save(client, *claims, *releases)
+            self.store.save(client, *claims, *releases)
             return client
 
-        return self.retrying(use_case)
+        return self.store.retrying(use_case)
 
-    def get_client(self, client_id: UUID) -> Client:
-        return self.load(Client, client_id, ClientNotFound, "client")
+    def get(self, client_id: UUID) -> Client:
+        return self.store.load(Client, client_id, ClientNotFound, "client")
 
-    def requisites_of(self, client_id: str | None) -> dict[str, Any]:
-        return dict(self.get_client(UUID(client_id)).requisites) if client_id else {}
+    def requisites_of(self, client_id: str | None) -> dict[str, str | None]:
+        return dict(self.get(UUID(client_id)).requisites) if client_id else {}
 
-    def _claims(self, client_id: str, contacts: Iterable[tuple[str, str]]) -> list[ContactIndex]:
+    def _claims(self, client_id: str, contacts: Iterable[Contact]) -> list[ContactIndex]:
         claims = []
         for kind, value in contacts:
-            index = self.find(ContactIndex.create_id(kind, value))
+            index = self.store.find(ContactIndex, ContactIndex.create_id(kind, value))
             if index is None:
                 index = ContactIndex(kind=kind, value=value, client_id=client_id)
             else:
