@@ -41,7 +41,7 @@ def chdb_client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
 def clickhouse(chdb_client):  # type: ignore[no-untyped-def]
     """A fresh, migrated analytics database for one test."""
     from analytics.adapters.clickhouse import ClickHouse
-    from analytics.schema import migrate
+    from analytics.adapters.schema import migrate
 
     ch = ClickHouse(chdb_client, f"t_{uuid.uuid4().hex[:12]}")
     migrate(ch)

@@ -173,6 +173,13 @@ def dashboard_accounts() -> str:
     return "demo / demo" if "demo" in users else ", ".join(sorted(users))
 
 
+def operator_accounts() -> str:
+    """The accounts that may open /ops (the operator role)."""
+    users = json.loads(os.environ.get("ANALYTICS_DASHBOARD_USERS") or "{}")
+    names = sorted(name for name, user in users.items() if user.get("role") == "operator")
+    return ", ".join(names) or "none: add one with role operator to ANALYTICS_DASHBOARD_USERS"
+
+
 def wait_settled(timeout: float = 20) -> None:
     """Until analytics has every demo deal and the reminders they trigger have had a moment,
     so that the banner is the last thing `make run` prints."""
@@ -205,7 +212,9 @@ def main() -> None:
     print(f"  dashboard      {url('analytics')}/   (sign in: {dashboard_accounts()})")
     print(f"  sales funnel   {url('analytics')}/v1/reports/sales-funnel?{period}")
     print(f"                 (header X-API-Key: {VIEWER_KEY}, or signed in)")
-    print(f"  NATS           nats://127.0.0.1:{os.environ.get('NATS_PORT', 4222)}")
+    print(f"  operations     {url('analytics')}/ops   (operators: {operator_accounts()})")
+    print(f"  NATS           nats://127.0.0.1:{os.environ.get('NATS_PORT', 4222)}", end="")
+    print(f"   (monitoring: http://127.0.0.1:{os.environ.get('NATS_MONITOR_PORT', 8222)}/jsz)")
     print(f"  dev accounts:  dashboard {dashboard_accounts()}; API keys {API_KEY} (commands,")
     print(f"                 operators), {VIEWER_KEY} (reports); form key demo-form-key")
     print("Ctrl-C stops everything.\n", flush=True)

@@ -24,11 +24,16 @@ class NatsServer:
     def __init__(self, store_dir: Path) -> None:
         self.store_dir = store_dir
         self.port = free_port()
+        self.monitor_port = free_port()  # nats-server's HTTP monitoring (`-m`): /jsz, /varz
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
+
+    @property
+    def monitor_url(self) -> str:
+        return f"http://127.0.0.1:{self.monitor_port}"
 
     def start(self) -> NatsServer:
         self.process = subprocess.Popen(
@@ -39,13 +44,18 @@ class NatsServer:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
+                "-m",
+                str(self.monitor_port),
                 "-sd",
                 str(self.store_dir),
             ],
             stdout=subprocess.DEVNULL,
             stderr=open(self.store_dir.parent / f"nats-{self.port}.log", "ab"),  # noqa: SIM115
         )
-        wait_until(lambda: port_open(self.port), what="nats-server to listen")
+        wait_until(
+            lambda: port_open(self.port) and port_open(self.monitor_port),
+            what="nats-server to listen",
+        )
         return self
 
     def stop(self, kill: bool = False) -> None:

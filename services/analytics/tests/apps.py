@@ -7,11 +7,12 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from analytics.adapters.clickhouse import ClickHouse
 from analytics.main import create_app
 from analytics.settings import AnalyticsSettings
 
 
-def offline_settings(clickhouse, tmp_path: Path, **values: object) -> AnalyticsSettings:  # type: ignore[no-untyped-def]
+def offline_settings(clickhouse: ClickHouse, tmp_path: Path, **values: object) -> AnalyticsSettings:
     base: dict[str, object] = {
         "nats_url": "nats://127.0.0.1:1",  # never dialled: no lifespan
         "chdb_path": tmp_path / "unused",
@@ -20,5 +21,5 @@ def offline_settings(clickhouse, tmp_path: Path, **values: object) -> AnalyticsS
     return AnalyticsSettings(**(base | values))
 
 
-def offline_client(clickhouse, tmp_path: Path, **values: object) -> TestClient:  # type: ignore[no-untyped-def]
+def offline_client(clickhouse: ClickHouse, tmp_path: Path, **values: object) -> TestClient:
     return TestClient(create_app(offline_settings(clickhouse, tmp_path, **values), clickhouse))

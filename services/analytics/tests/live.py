@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from fastapi.testclient import TestClient
 
-from analytics.main import create_app
+from analytics.adapters.clickhouse import ClickHouse
+from analytics.main import Service, build_service
 from analytics.settings import AnalyticsSettings
 from crm_contracts.envelope import derived_id
 from crm_contracts.events import DealOpened
@@ -27,10 +29,23 @@ KEY = {"X-API-Key": API_KEY}
 
 
 @contextmanager
-def running_analytics(nats_url: str, clickhouse, **settings) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    app = create_app(AnalyticsSettings(nats_url=nats_url, api_key=API_KEY, **settings), clickhouse)
-    with TestClient(app) as client:
+def running_service(
+    nats_url: str, clickhouse: ClickHouse, **settings: Any
+) -> Iterator[tuple[TestClient, Service]]:
+    """The app served, and its wiring (to hold the projection's gate)."""
+    service = build_service(
+        AnalyticsSettings(nats_url=nats_url, api_key=API_KEY, **settings), clickhouse
+    )
+    with TestClient(service.app) as client:
         wait_until(lambda: client.get("/readyz").status_code == 200, what="analytics ready")
+        yield client, service
+
+
+@contextmanager
+def running_analytics(
+    nats_url: str, clickhouse: ClickHouse, **settings: Any
+) -> Iterator[TestClient]:
+    with running_service(nats_url, clickhouse, **settings) as (client, _):
         yield client
 
 
@@ -90,5 +105,5 @@ class SteadyPublisher:
         await broker.stop()
 
 
-def scalar(clickhouse, sql: str):  # type: ignore[no-untyped-def]
+def scalar(clickhouse: ClickHouse, sql: str) -> Any:
     return next(iter(clickhouse.rows(sql)[0].values()))

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
-from analytics.ingest import ingest
+from collections.abc import Callable
+from typing import Any
+
+from analytics.adapters.clickhouse import ClickHouse
+from analytics.adapters.projection_store import ClickHouseProjectionStore
+from analytics.application.ingest import ingest
 from analytics.projection.config import ProjectionConfig
 from analytics.reports.compare import compared
 from analytics.reports.period import Period
 from analytics.reports.query import ReportQuery
-from analytics.reports.serialize import jsonable
+from analytics.reports.serialize import report_json
+from crm_contracts.envelope import Event
+
+Compute = Callable[[ClickHouse, ReportQuery], dict[str, Any]]
 
 
-def load(ch, events) -> None:  # type: ignore[no-untyped-def]
-    ingest(ch, events, [e.model_dump_json() for e in events], ProjectionConfig())
+def load(ch: ClickHouse, events: list[Event]) -> None:
+    ingest(
+        ClickHouseProjectionStore(ch),
+        events,
+        [e.model_dump_json() for e in events],
+        ProjectionConfig(),
+    )
 
 
-def run(ch, compute, start, end, tz="UTC", **query):  # type: ignore[no-untyped-def]
+def run(
+    ch: ClickHouse, compute: Compute, start: str, end: str, tz: str = "UTC", **query: Any
+) -> Any:
     q = ReportQuery(Period.parse(start, end, tz), **query)
-    return jsonable(compared(q, lambda qq: compute(ch, qq)))
+    return report_json(compared(q, lambda qq: compute(ch, qq)))
 
 
 def by(rows: list[dict], key: str) -> dict[str, dict]:

@@ -1,10 +1,12 @@
 """Ad spend and currency-rate imports over HTTP, on the real ClickHouse engine."""
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from analytics.adapters.clickhouse import ClickHouse
 from analytics.main import create_app
 from analytics.settings import AnalyticsSettings
 
@@ -25,18 +27,20 @@ SPEND = """date,source,medium,campaign,cost,currency,clicks,impressions
 
 
 @pytest.fixture
-def api(clickhouse):  # type: ignore[no-untyped-def]
+def api(clickhouse: ClickHouse) -> TestClient:
     settings = AnalyticsSettings(api_key="spend-key", max_import_bytes=20_000)
     return TestClient(create_app(settings, clickhouse))  # no lifespan: the bus is not needed
 
 
-def spend_rows(api, start="2026-03-01", end="2026-04-01"):  # type: ignore[no-untyped-def]
+def spend_rows(
+    api: TestClient, start: str = "2026-03-01", end: str = "2026-04-01"
+) -> list[dict[str, Any]]:
     response = api.get("/v1/ad-spend", params={"from": start, "to": end}, headers=KEY)
     assert response.status_code == 200, response.text
     return response.json()["rows"]
 
 
-def stored(clickhouse):  # type: ignore[no-untyped-def]
+def stored(clickhouse: ClickHouse) -> dict[str, Any]:
     return clickhouse.rows("SELECT count() AS n, sum(cost_base) AS base FROM {db}.ad_spend FINAL")[
         0
     ]
@@ -145,7 +149,9 @@ def test_a_converted_cost_too_large_for_the_column_is_refused(api, clickhouse):
         ({"budget": 5}, "rows[0]", "unknown fields: budget"),
     ],
 )
-def test_each_bad_field_is_named(api, clickhouse, row, field, reason):  # type: ignore[no-untyped-def]
+def test_each_bad_field_is_named(
+    api: TestClient, clickhouse: ClickHouse, row: dict[str, object], field: str, reason: str
+) -> None:
     good = {
         "date": "2026-03-02",
         "source": "yandex",

@@ -8,19 +8,23 @@ import logging
 import re
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from honcho.environ import parse as parse_env_file
 
-from analytics.api.auth import COOKIE, Principal, browser_viewer
+from analytics.adapters.clickhouse import ClickHouse
+from analytics.api.auth import COOKIE, Auth, Principal
 from analytics.auth import sessions
 from analytics.auth.passwords import hash_password, verify_password
-from analytics.main import create_app
+from analytics.main import build_service, create_app
 from analytics.settings import AnalyticsSettings
 from services.analytics.tests.apps import offline_settings
 from services.analytics.tests.live import API_KEY, running_analytics
+from tests.support.nats import NatsServer
 
 OPERATOR_KEY, VIEWER_KEY = "op-key", "viewer-key"
 SECRET = "test-session-secret"
@@ -33,7 +37,7 @@ PERIOD = {"from": "2026-03-01", "to": "2026-04-01"}
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def settings_for(clickhouse, tmp_path: Path, **extra: object) -> AnalyticsSettings:  # type: ignore[no-untyped-def]
+def settings_for(clickhouse: ClickHouse, tmp_path: Path, **extra: object) -> AnalyticsSettings:
     values: dict[str, object] = {
         "api_key": OPERATOR_KEY,
         "viewer_api_key": VIEWER_KEY,
@@ -44,21 +48,21 @@ def settings_for(clickhouse, tmp_path: Path, **extra: object) -> AnalyticsSettin
 
 
 @pytest.fixture
-def app(clickhouse, tmp_path) -> FastAPI:  # type: ignore[no-untyped-def]
-    app = create_app(settings_for(clickhouse, tmp_path), clickhouse)
-    _add_probe(app)
-    return app
+def app(clickhouse: ClickHouse, tmp_path: Path) -> FastAPI:
+    service = build_service(settings_for(clickhouse, tmp_path), clickhouse)
+    _add_probe(service.app, service.auth)
+    return service.app
 
 
-def _add_probe(app: FastAPI) -> None:
+def _add_probe(app: FastAPI, auth: Auth) -> None:
     """An HTML route as the dashboard declares them."""
 
     @app.get("/probe", include_in_schema=False)
-    def probe(who: Principal = Depends(browser_viewer)) -> dict[str, str | None]:
+    def probe(who: Principal = Depends(auth.browser_viewer)) -> dict[str, str | None]:
         return {"user": who.user}
 
 
-def token(user: str = "vera", role: sessions.Role = "viewer", ttl: int = 600, **kw) -> str:  # type: ignore[no-untyped-def]
+def token(user: str = "vera", role: sessions.Role = "viewer", ttl: int = 600, **kw: Any) -> str:
     return sessions.issue(SECRET.encode(), user, role, ttl, **kw)
 
 
@@ -85,12 +89,14 @@ def staff_routes(app: FastAPI) -> dict[str, tuple[dict[str, str], bool]]:
     return found
 
 
-def sign_in(api: TestClient, user: str = "vera", password: str | None = None, **form: str):  # type: ignore[no-untyped-def]
+def sign_in(
+    api: TestClient, user: str = "vera", password: str | None = None, **form: str
+) -> httpx.Response:
     body = {"username": user, "password": PASSWORDS.get(user, "") if password is None else password}
     return api.post("/login", data=body | form, follow_redirects=False)
 
 
-def test_every_report_and_drill_route_needs_a_viewer(app):  # type: ignore[no-untyped-def]
+def test_every_report_and_drill_route_needs_a_viewer(app: FastAPI) -> None:
     routes = staff_routes(app)
     assert len(routes) >= 15 and "/v1/drill/deals" in routes and "/v1/reports/abc" in routes
     expired = token(now=time.time() - 3600)
@@ -122,7 +128,7 @@ def test_every_report_and_drill_route_needs_a_viewer(app):  # type: ignore[no-un
             assert response.status_code in allowed, f"{path} {case}: {response.text}"
 
 
-def test_no_api_route_answers_without_credentials(app):  # type: ignore[no-untyped-def]
+def test_no_api_route_answers_without_credentials(app: FastAPI) -> None:
     """Whatever a router declares, every `/v1/` operation of the schema (reports, drill-down,
     what the dashboard reads, operator endpoints) is a 401 without a key or session."""
     api = TestClient(app)
@@ -138,7 +144,7 @@ def test_no_api_route_answers_without_credentials(app):  # type: ignore[no-untyp
         assert response.status_code == 401, f"{method} {path}: {response.text}"
 
 
-def test_the_key_decides_when_both_are_sent(app):  # type: ignore[no-untyped-def]
+def test_the_key_decides_when_both_are_sent(app: FastAPI) -> None:
     api = TestClient(app, cookies={COOKIE: token()})
     assert api.get("/v1/me").json() == {"user": "vera", "role": "viewer", "via": "session"}
     assert api.get("/v1/me", headers={"X-API-Key": "nope"}).status_code == 401
@@ -151,14 +157,16 @@ def test_the_key_decides_when_both_are_sent(app):  # type: ignore[no-untyped-def
     assert me == {"user": None, "role": "operator", "via": "key"}
 
 
-def test_an_empty_configured_viewer_key_opens_nothing(clickhouse, tmp_path):  # type: ignore[no-untyped-def]
+def test_an_empty_configured_viewer_key_opens_nothing(
+    clickhouse: ClickHouse, tmp_path: Path
+) -> None:
     api = TestClient(create_app(settings_for(clickhouse, tmp_path, viewer_api_key=""), clickhouse))
     assert api.get("/v1/reports/abc", params=PERIOD, headers={"X-API-Key": ""}).status_code == 401
     ok = api.get("/v1/reports/abc", params=PERIOD, headers={"X-API-Key": OPERATOR_KEY})
     assert ok.status_code == 200
 
 
-def test_operator_routes_take_the_operator_key_or_an_operator_session(app):  # type: ignore[no-untyped-def]
+def test_operator_routes_take_the_operator_key_or_an_operator_session(app: FastAPI) -> None:
     api = TestClient(app)
     spend = {"from": "2026-03-01", "to": "2026-04-01"}
     assert api.get("/v1/ad-spend", params=spend).status_code == 401
@@ -193,7 +201,7 @@ def test_operator_routes_take_the_operator_key_or_an_operator_session(app):  # t
     assert own_origin.status_code == 200
 
 
-def test_sign_in_sets_a_session_cookie_and_goes_to_next(app):  # type: ignore[no-untyped-def]
+def test_sign_in_sets_a_session_cookie_and_goes_to_next(app: FastAPI) -> None:
     api = TestClient(app)
     page = api.get("/login", params={"next": "/reports?tab=funnel"})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -217,13 +225,13 @@ def test_sign_in_sets_a_session_cookie_and_goes_to_next(app):  # type: ignore[no
     assert again.status_code == 303 and again.headers["location"] == "/x"  # already signed in
 
 
-def test_secure_cookie_behind_https(clickhouse, tmp_path):  # type: ignore[no-untyped-def]
+def test_secure_cookie_behind_https(clickhouse: ClickHouse, tmp_path: Path) -> None:
     app = create_app(settings_for(clickhouse, tmp_path, cookie_secure=True), clickhouse)
     response = sign_in(TestClient(app))
     assert response.status_code == 303 and "Secure" in response.headers["set-cookie"]
 
 
-def test_failed_sign_in_shows_the_page_with_an_error(app):  # type: ignore[no-untyped-def]
+def test_failed_sign_in_shows_the_page_with_an_error(app: FastAPI) -> None:
     api = TestClient(app)
     for user, password in (("vera", "wrong"), ("nobody", "vera-pw"), ("vera", "")):
         response = sign_in(api, user, password, next="/deals", lang="en")
@@ -250,12 +258,12 @@ def test_failed_sign_in_shows_the_page_with_an_error(app):  # type: ignore[no-un
         ("/login", "/"),
     ],
 )
-def test_next_stays_on_this_site(app, asked, goes_to):  # type: ignore[no-untyped-def]
+def test_next_stays_on_this_site(app: FastAPI, asked: str, goes_to: str) -> None:
     response = sign_in(TestClient(app), next=asked)
     assert response.status_code == 303 and response.headers["location"] == goes_to
 
 
-def test_repeated_failures_are_throttled(app):  # type: ignore[no-untyped-def]
+def test_repeated_failures_are_throttled(app: FastAPI) -> None:
     api = TestClient(app)
     for _ in range(10):
         assert sign_in(api, "vera", "guess").status_code == 401
@@ -265,7 +273,7 @@ def test_repeated_failures_are_throttled(app):  # type: ignore[no-untyped-def]
     assert sign_in(api, "otto").status_code == 303  # another account is not held up
 
 
-def test_sign_out_clears_the_cookie(app):  # type: ignore[no-untyped-def]
+def test_sign_out_clears_the_cookie(app: FastAPI) -> None:
     api = TestClient(app)
     sign_in(api, "otto")
     assert api.get("/v1/me").json()["role"] == "operator"
@@ -278,9 +286,10 @@ def test_sign_out_clears_the_cookie(app):  # type: ignore[no-untyped-def]
     assert api.get("/v1/me").status_code == 401
 
 
-def test_a_session_ends_after_its_ttl(clickhouse, tmp_path):  # type: ignore[no-untyped-def]
-    app = create_app(settings_for(clickhouse, tmp_path, session_ttl_seconds=0), clickhouse)
-    _add_probe(app)
+def test_a_session_ends_after_its_ttl(clickhouse: ClickHouse, tmp_path: Path) -> None:
+    service = build_service(settings_for(clickhouse, tmp_path, session_ttl_seconds=0), clickhouse)
+    app = service.app
+    _add_probe(app, service.auth)
     signed = sign_in(TestClient(app))
     assert signed.status_code == 303 and "Max-Age=0" in signed.headers["set-cookie"]
     issued = signed.headers["set-cookie"].split(";")[0].split("=", 1)[1]
@@ -291,7 +300,7 @@ def test_a_session_ends_after_its_ttl(clickhouse, tmp_path):  # type: ignore[no-
     assert api.get("/probe", follow_redirects=False).status_code == 303
 
 
-def test_html_routes_send_the_browser_to_sign_in(app):  # type: ignore[no-untyped-def]
+def test_html_routes_send_the_browser_to_sign_in(app: FastAPI) -> None:
     for cookies in ({}, {COOKIE: token(now=time.time() - 3600)}, {COOKIE: tampered(token())}):
         response = TestClient(app, cookies=cookies).get("/probe?tab=a&b=c", follow_redirects=False)
         assert response.status_code == 303
@@ -304,10 +313,12 @@ def test_html_routes_send_the_browser_to_sign_in(app):  # type: ignore[no-untype
     assert keyed.status_code == 303
 
 
-def test_without_accounts_the_dashboard_is_off_and_the_api_works(clickhouse, tmp_path):  # type: ignore[no-untyped-def]
-    app = create_app(settings_for(clickhouse, tmp_path, dashboard_users={}), clickhouse)
-    _add_probe(app)
-    api = TestClient(app, cookies={COOKIE: token()})
+def test_without_accounts_the_dashboard_is_off_and_the_api_works(
+    clickhouse: ClickHouse, tmp_path: Path
+) -> None:
+    service = build_service(settings_for(clickhouse, tmp_path, dashboard_users={}), clickhouse)
+    _add_probe(service.app, service.auth)
+    api = TestClient(service.app, cookies={COOKIE: token()})
     html = {"Accept": "text/html,application/xhtml+xml"}
     for response in (
         api.get("/login", headers=html),
@@ -325,7 +336,9 @@ def test_without_accounts_the_dashboard_is_off_and_the_api_works(clickhouse, tmp
     assert keyed.status_code == 200
 
 
-def test_start_without_accounts_logs_an_error(nats_server, clickhouse, caplog):  # type: ignore[no-untyped-def]
+def test_start_without_accounts_logs_an_error(
+    nats_server: NatsServer, clickhouse: ClickHouse, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO, logger="analytics.api.auth")
     with running_analytics(nats_server.url, clickhouse, viewer_api_key=VIEWER_KEY) as api:
         [record] = [r for r in caplog.records if r.name == "analytics.api.auth"]
@@ -336,7 +349,7 @@ def test_start_without_accounts_logs_an_error(nats_server, clickhouse, caplog): 
             assert response.status_code == 200
 
 
-def test_dashboard_users_come_from_the_environment(monkeypatch):  # type: ignore[no-untyped-def]
+def test_dashboard_users_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     stored = USERS["otto"]["password"]
     users = {"otto": {"password": stored, "role": "operator"}}
     monkeypatch.setenv("ANALYTICS_DASHBOARD_USERS", json.dumps(users))

@@ -50,7 +50,7 @@ def test_a_session_token_round_trips():
 
 
 @pytest.mark.parametrize("ttl, now", [(0, 1000), (60, 1060), (60, 99_999)])
-def test_a_session_token_expires(ttl, now):  # type: ignore[no-untyped-def]
+def test_a_session_token_expires(ttl: int, now: float) -> None:
     token = sessions.issue(SECRET, "anna", "viewer", ttl, now=1000)
     with pytest.raises(SessionRefused) as refused:
         sessions.read(SECRET, token, now=now)
@@ -118,7 +118,7 @@ def test_the_throttle_keeps_its_memory_bounded():
         ("/logout", "/"),
     ],
 )
-def test_safe_next(asked, goes_to):  # type: ignore[no-untyped-def]
+def test_safe_next(asked: str, goes_to: str) -> None:
     assert safe_next(asked) == goes_to
 
 

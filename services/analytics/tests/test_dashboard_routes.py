@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from analytics.adapters.clickhouse import ClickHouse
 from analytics.api.auth import COOKIE
+from analytics.application.live import Pulse
 from analytics.auth import sessions
 from analytics.dashboard.assets import STATIC, load_assets
-from analytics.live import Pulse
 from analytics.main import create_app
 from services.analytics.tests.history import DealStory, lead, manager
 from services.analytics.tests.live import opened, publish, running_analytics
@@ -25,11 +28,11 @@ IMPORT = re.compile(r"""(?:from|import)\s+["'](\.{1,2}/[^"']+)["']""")
 
 
 @pytest.fixture
-def client(clickhouse, tmp_path):  # type: ignore[no-untyped-def]
+def client(clickhouse: ClickHouse, tmp_path: Path) -> TestClient:
     return TestClient(create_app(settings_for(clickhouse, tmp_path), clickhouse))
 
 
-def signed_in(ttl: int = 600, **kw) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def signed_in(ttl: int = 600, **kw: Any) -> dict[str, str]:
     return {COOKIE: sessions.issue(SECRET.encode(), "vera", "viewer", ttl, **kw)}
 
 

@@ -4,16 +4,18 @@ won amounts, weighted pipeline, amount distribution and its drill-down all agree
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
+from analytics.adapters.clickhouse import ClickHouse
 from analytics.reports.cohorts import amount_distribution, parse_edges
 from analytics.reports.funnel import sales_funnel
 from analytics.reports.money import dynamics
 from analytics.reports.sales import weighted_pipeline
 from services.analytics.tests.apps import offline_client
 from services.analytics.tests.history import DealStory
-from services.analytics.tests.reports_support import load, run
+from services.analytics.tests.reports_support import Compute, load, run
 
 KEY = {"X-API-Key": "fx-key"}
 
@@ -30,7 +32,7 @@ def in_currency(story: DealStory, currency: str) -> list:
 
 
 @pytest.fixture
-def ch(clickhouse):  # type: ignore[no-untyped-def]
+def ch(clickhouse: ClickHouse) -> ClickHouse:
     won_usd = DealStory("w1", at(2, 3), "100", client="A").win(at(2, 16))
     open_usd = DealStory("o1", at(2, 4), "10", client="B")
     won_eur = DealStory("x1", at(2, 5), "7", client="C").win(at(2, 10))  # EUR has no rate
@@ -55,7 +57,7 @@ def ch(clickhouse):  # type: ignore[no-untyped-def]
     return clickhouse
 
 
-def feb(ch, compute):  # type: ignore[no-untyped-def]
+def feb(ch: ClickHouse, compute: Compute) -> Any:
     return run(ch, compute, "2026-02-01", "2026-03-01")
 
 

@@ -5,9 +5,14 @@ import csv
 import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 
+from analytics.adapters.clickhouse import ClickHouse
 from crm_contracts.events import DealInvoiceIssued
 from crm_contracts.events.deals import Requisites
 from services.analytics.tests.apps import offline_client
@@ -24,16 +29,16 @@ def at(month, day, hour=10, minute=0):
 
 
 @pytest.fixture
-def api(clickhouse, tmp_path):  # type: ignore[no-untyped-def]
+def api(clickhouse: ClickHouse, tmp_path: Path) -> TestClient:
     load(clickhouse, history())
     return offline_client(clickhouse, tmp_path, api_key=KEY["X-API-Key"])
 
 
-def get(api, path, **params):  # type: ignore[no-untyped-def]
+def get(api: TestClient, path: str, **params: Any) -> httpx.Response:
     return api.get(path, params=params, headers=KEY)
 
 
-def refused(api, path, **params) -> str:  # type: ignore[no-untyped-def]
+def refused(api: TestClient, path: str, **params: Any) -> str:
     response = get(api, path, **params)
     assert response.status_code == 422, response.text
     body = response.json()

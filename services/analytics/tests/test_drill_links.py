@@ -2,9 +2,13 @@
 Each report runs over a small hand-made history; each link is followed through the HTTP API."""
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from analytics.adapters.clickhouse import ClickHouse
 from analytics.reports.attribution import attribution
 from analytics.reports.cohorts import amount_distribution, cohorts, parse_edges
 from analytics.reports.funnel import sales_funnel
@@ -13,7 +17,7 @@ from analytics.reports.money import abc, active_clients, dynamics, repeat_sales
 from analytics.reports.sales import managers, weighted_pipeline
 from services.analytics.tests.apps import offline_client
 from services.analytics.tests.history import DealStory, lead
-from services.analytics.tests.reports_support import load, run
+from services.analytics.tests.reports_support import Compute, load, run
 from services.analytics.tests.test_attribution import history as attribution_history
 from services.analytics.tests.test_funnels_compare_drill import lead_history
 from services.analytics.tests.test_money_reports import history as money_history
@@ -25,7 +29,7 @@ def at(month, day, hour=10, minute=0):
     return datetime(2026, month, day, hour, minute, tzinfo=UTC)
 
 
-def api_for(clickhouse, tmp_path):  # type: ignore[no-untyped-def]
+def api_for(clickhouse: ClickHouse, tmp_path: Path) -> TestClient:
     return offline_client(clickhouse, tmp_path, api_key=KEY["X-API-Key"])
 
 
@@ -43,13 +47,13 @@ def lost_stories():
 
 
 @pytest.fixture
-def money(clickhouse, tmp_path):  # type: ignore[no-untyped-def]
+def money(clickhouse: ClickHouse, tmp_path: Path) -> tuple[ClickHouse, TestClient]:
     load(clickhouse, money_history() + lost_stories())
     return clickhouse, api_for(clickhouse, tmp_path)
 
 
 @pytest.fixture
-def marketing(clickhouse, tmp_path):  # type: ignore[no-untyped-def]
+def marketing(clickhouse: ClickHouse, tmp_path: Path) -> tuple[ClickHouse, TestClient]:
     load(clickhouse, attribution_history() + lead_history() + campaigns())
     return clickhouse, api_for(clickhouse, tmp_path)
 
@@ -65,13 +69,13 @@ def campaigns():
     ]
 
 
-def follow(api, link: str) -> int:  # type: ignore[no-untyped-def]
+def follow(api: TestClient, link: str) -> int:
     response = api.get(link, headers=KEY)
     assert response.status_code == 200, (link, response.text)
     return response.json()["total"]
 
 
-def assert_links(api, pairs) -> None:  # type: ignore[no-untyped-def]
+def assert_links(api: TestClient, pairs: list[tuple[str, object, str]]) -> None:
     """`pairs`: (name, number, link). Every link's total is its number, and some are not 0."""
     assert pairs and any(number for _, number, _ in pairs)
     assert all(link and link.startswith("/v1/drill/") for _, _, link in pairs), pairs
@@ -79,11 +83,11 @@ def assert_links(api, pairs) -> None:  # type: ignore[no-untyped-def]
     assert {name: follow(api, link) for name, _, link in pairs} == expected
 
 
-def feb(ch, compute, **query):  # type: ignore[no-untyped-def]
+def feb(ch: ClickHouse, compute: Compute, **query: Any) -> Any:
     return run(ch, compute, "2026-02-01", "2026-03-01", **query)
 
 
-def march(ch, compute, **query):  # type: ignore[no-untyped-def]
+def march(ch: ClickHouse, compute: Compute, **query: Any) -> Any:
     return run(ch, compute, "2026-03-01", "2026-04-01", **query)
 
 

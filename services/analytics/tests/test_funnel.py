@@ -4,21 +4,22 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from analytics.ingest import ingest as ingest_with
+from analytics.adapters.projection_store import ClickHouseProjectionStore
+from analytics.application.ingest import ingest as ingest_with
 from analytics.projection.config import ProjectionConfig
 from analytics.reports.compare import compared
 from analytics.reports.funnel import sales_funnel
 from analytics.reports.period import Period
 from analytics.reports.query import ReportQuery
-from analytics.reports.serialize import jsonable
-from crm_contracts.runtime.errors import FieldError
+from analytics.reports.serialize import report_json
+from crm_contracts.runtime.errors import Invalid
 from services.analytics.tests.history import DealStory, payloads
 
 H = timedelta(hours=1)
 
 
 def ingest(ch, events, payloads):
-    ingest_with(ch, events, payloads, ProjectionConfig())
+    ingest_with(ClickHouseProjectionStore(ch), events, payloads, ProjectionConfig())
 
 
 def utc(*args) -> datetime:
@@ -45,7 +46,7 @@ def all_events() -> list:
 
 def funnel(ch, start="2026-03-01", end="2026-03-02", tz="Europe/Moscow", **filters):
     q = ReportQuery(Period.parse(start, end, tz), **filters)
-    return jsonable(compared(q, lambda query: sales_funnel(ch, query)))
+    return report_json(compared(q, lambda query: sales_funnel(ch, query)))
 
 
 def column(report, key):
@@ -118,6 +119,6 @@ def test_iso_datetimes_with_offsets(clickhouse):
     ],
 )
 def test_bad_periods_name_the_field(start, end, tz, field):
-    with pytest.raises(FieldError) as error:
+    with pytest.raises(Invalid) as error:
         Period.parse(start, end, tz)
     assert error.value.field == field

@@ -4,12 +4,14 @@ import asyncio
 import re
 
 import nats
+from fastapi.testclient import TestClient
 
 from services.analytics.tests.live import (
     PROJECTION_WAIT,
     opened,
     publish,
     running_analytics,
+    running_service,
     scalar,
 )
 from tests.support.net import wait_until
@@ -17,13 +19,13 @@ from tests.support.net import wait_until
 CONSUMER = 'consumer="analytics_projection"'
 
 
-def gauge(api, name: str, labels: str = "") -> float | None:  # type: ignore[no-untyped-def]
+def gauge(api: TestClient, name: str, labels: str = "") -> float | None:
     text = api.get("/metrics").text
     match = re.search(rf"^{name}{{?{re.escape(labels)}}}? ([0-9.e+-]+)$", text, re.M)
     return float(match.group(1)) if match else None
 
 
-def backlog(api) -> float | None:  # type: ignore[no-untyped-def]
+def backlog(api: TestClient) -> float | None:
     pending = gauge(api, "crm_consumer_pending", CONSUMER)
     ack_pending = gauge(api, "crm_consumer_ack_pending", CONSUMER)
     return None if pending is None or ack_pending is None else pending + ack_pending
@@ -39,14 +41,14 @@ def publish_raw(url: str, subject: str, data: bytes) -> None:
 
 
 def test_the_backlog_shows_while_the_projection_is_held_and_drains_to_zero(nats_server, clickhouse):
-    with running_analytics(nats_server.url, clickhouse, lag_refresh_seconds=0.1) as api:
+    with running_service(nats_server.url, clickhouse, lag_refresh_seconds=0.1) as (api, service):
         wait_until(lambda: backlog(api) == 0, timeout=PROJECTION_WAIT, what="lag gauges at 0")
-        api.portal.call(api.app.state.gate.pause)
+        api.portal.call(service.gate.pause)
         publish(nats_server.url, [opened(f"lag-{i}") for i in range(5)])
         # Held: the 5 events wait in the stream or in the consumer's unacked batch.
         wait_until(lambda: backlog(api) == 5, what="a backlog of 5")
         assert scalar(clickhouse, "SELECT count() FROM {db}.events") == 0
-        api.portal.call(api.app.state.gate.resume)
+        api.portal.call(service.gate.resume)
         wait_until(lambda: backlog(api) == 0, timeout=PROJECTION_WAIT, what="the backlog drained")
         assert scalar(clickhouse, "SELECT count() FROM {db}.events FINAL") == 5
         assert gauge(api, "crm_consumer_acked_per_second", CONSUMER) is not None

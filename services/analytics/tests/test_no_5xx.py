@@ -1,8 +1,14 @@
 """Schemathesis over the analytics OpenAPI schema: whatever the query or body, never a 5xx,
 and every refusal in the one error shape."""
 
-import pytest
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
+from fastapi import FastAPI
+from schemathesis import Case
+
+from analytics.adapters.clickhouse import ClickHouse
 from analytics.main import create_app
 from analytics.settings import AnalyticsSettings
 from services.analytics.tests.history import DealStory, lead
@@ -15,7 +21,7 @@ SKIP = {"/readyz", "/v1/admin/rebuild"}
 
 
 @pytest.fixture
-def app(clickhouse, tmp_path):  # type: ignore[no-untyped-def]
+def app(clickhouse: ClickHouse, tmp_path: Path) -> FastAPI:
     from datetime import UTC, datetime
 
     at = datetime(2026, 3, 2, 10, tzinfo=UTC)
@@ -30,12 +36,12 @@ def app(clickhouse, tmp_path):  # type: ignore[no-untyped-def]
     return create_app(settings_, ch=clickhouse)
 
 
-def steer_to_a_populated_period(case, turns) -> None:  # type: ignore[no-untyped-def]
+def steer_to_a_populated_period(case: Case, turns: Iterator[int]) -> None:
     if case.query is not None and next(turns) % 2:
         case.query.update({"from": "2026-03-01", "to": "2026-04-01"})
 
 
-def test_no_input_gets_a_server_error(app):  # type: ignore[no-untyped-def]
+def test_no_input_gets_a_server_error(app: FastAPI) -> None:
     no_input_gets_a_server_error(
         app,
         headers=KEY,

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from analytics.projection.config import ProjectionConfig
 from analytics.projection.folds import apply_deal, deal_key, fold
+from analytics.projection.rows import PaymentRow, StageIntervalRow
 from analytics.projection.tables import rows_of
 from services.analytics.tests.history import DealStory
 
@@ -18,9 +19,7 @@ def deals(events, current=None):
 
 
 def intervals(events):
-    return [
-        row for e in events for table, row in rows_of(e, CONFIG) if table == "deal_stage_intervals"
-    ]
+    return [row for e in events for row in rows_of(e, CONFIG) if isinstance(row, StageIntervalRow)]
 
 
 def test_opening_and_moves_fold_into_the_latest_row():
@@ -30,11 +29,11 @@ def test_opening_and_moves_fold_into_the_latest_row():
     assert (row.stage, row.status, row.version, row.amount) == ("lost", "lost", 3, Decimal(1000))
     assert (row.lost_reason, row.lost_at_stage, row.closed_at) == ("price", "proposal", T0 + 2 * H)
     assert intervals(story.events) == [
-        ["d1", "default", "new", 1, T0, None, 1],
-        ["d1", "default", "new", 1, T0, T0 + H, 2],
-        ["d1", "default", "proposal", 2, T0 + H, None, 2],
-        ["d1", "default", "proposal", 2, T0 + H, T0 + 2 * H, 3],
-        ["d1", "default", "lost", 3, T0 + 2 * H, None, 3],
+        StageIntervalRow("d1", "default", "new", 1, T0, None, 1),
+        StageIntervalRow("d1", "default", "new", 1, T0, T0 + H, 2),
+        StageIntervalRow("d1", "default", "proposal", 2, T0 + H, None, 2),
+        StageIntervalRow("d1", "default", "proposal", 2, T0 + H, T0 + 2 * H, 3),
+        StageIntervalRow("d1", "default", "lost", 3, T0 + 2 * H, None, 3),
     ]
 
 
@@ -77,8 +76,8 @@ def test_amount_payments_and_tasks():
         Decimal(80),
         Decimal("250.50"),
     )
-    payments = [r for e in story.events for t, r in rows_of(e, CONFIG) if t == "payments"]
-    assert [(p[0], p[6]) for p in payments] == [
+    payments = [r for e in story.events for r in rows_of(e, CONFIG) if isinstance(r, PaymentRow)]
+    assert [(p.payment_id, p.amount) for p in payments] == [
         ("d1-p3", Decimal(100)),
         ("d1-p4", Decimal("150.50")),
     ]

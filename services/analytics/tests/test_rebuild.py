@@ -4,6 +4,7 @@ and events published while it runs are not lost."""
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from analytics.adapters.clickhouse import ClickHouse
 from services.analytics.tests.history import DealStory
 from services.analytics.tests.live import (
     KEY,
@@ -11,6 +12,7 @@ from services.analytics.tests.live import (
     SteadyPublisher,
     publish,
     running_analytics,
+    running_service,
     scalar,
 )
 from tests.support.net import wait_until
@@ -29,11 +31,11 @@ def stories() -> list:
     return [e for story in (d1, d2, d3) for e in story.events]  # 3 + 2 + 2 = 7 events
 
 
-def deal_ids(ch) -> set[str]:  # type: ignore[no-untyped-def]
+def deal_ids(ch: ClickHouse) -> set[str]:
     return {r["deal_id"] for r in ch.rows("SELECT deal_id FROM {db}.deals FINAL")}
 
 
-def by_status(ch) -> dict:  # type: ignore[no-untyped-def]
+def by_status(ch: ClickHouse) -> dict:
     rows = ch.rows(
         "SELECT status, count() AS n, sum(amount) AS amount FROM {db}.deals FINAL "
         "WHERE deal_id LIKE 'd%' GROUP BY status ORDER BY status"
@@ -131,15 +133,15 @@ def test_rebuild_restores_the_tables_and_loses_nothing_published_meanwhile(nats_
 
 
 def test_one_rebuild_at_a_time_and_unknown_jobs(nats_server, clickhouse):
-    with running_analytics(nats_server.url, clickhouse) as api:
+    with running_service(nats_server.url, clickhouse) as (api, service):
         assert api.post("/v1/admin/rebuild").status_code == 401
         assert api.get("/v1/admin/rebuild/nope", headers=KEY).status_code == 404
-        api.portal.call(api.app.state.gate.pause)  # hold the swap: the job cannot finish
+        api.portal.call(service.gate.pause)  # hold the swap: the job cannot finish
         first = api.post("/v1/admin/rebuild", headers=KEY)
         assert first.status_code == 202
         second = api.post("/v1/admin/rebuild", headers=KEY)
         assert (second.status_code, second.json()["error"]) == (409, "conflict")
-        api.portal.call(api.app.state.gate.resume)
+        api.portal.call(service.gate.resume)
         job = wait_until(
             lambda: (
                 (j := api.get(f"/v1/admin/rebuild/{first.json()['job_id']}", headers=KEY).json())[

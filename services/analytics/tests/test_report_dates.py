@@ -2,11 +2,15 @@
 the field, never a 500 from the engine; fuzzed through the HTTP API."""
 
 from datetime import date, datetime, timedelta
+from pathlib import Path
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analytics.adapters.clickhouse import ClickHouse
 from services.analytics.tests.apps import offline_client
 
 KEY = {"X-API-Key": "dates-key"}
@@ -21,11 +25,11 @@ ROUTES = (
 
 
 @pytest.fixture
-def api(clickhouse, tmp_path):  # type: ignore[no-untyped-def]
+def api(clickhouse: ClickHouse, tmp_path: Path) -> TestClient:
     return offline_client(clickhouse, tmp_path, api_key=KEY["X-API-Key"])
 
 
-def field_of(response) -> str:  # type: ignore[no-untyped-def]
+def field_of(response: httpx.Response) -> str:
     assert response.status_code == 422, response.text
     return response.json()["errors"][0]["field"]
 
@@ -43,12 +47,14 @@ def field_of(response) -> str:  # type: ignore[no-untyped-def]
         ({"from": "1900-06-01", "to": "1901-01-01", "compare": "previous_period"}, "compare"),
     ],
 )
-def test_dates_outside_the_engine_range_name_the_field(api, query, field):  # type: ignore[no-untyped-def]
+def test_dates_outside_the_engine_range_name_the_field(
+    api: TestClient, query: dict[str, str], field: str
+) -> None:
     for route in ("/v1/reports/dynamics", "/v1/drill/deals"):
         assert field_of(api.get(route, params=query, headers=KEY)) == field
 
 
-def test_the_range_edges_are_served(api):  # type: ignore[no-untyped-def]
+def test_the_range_edges_are_served(api: TestClient) -> None:
     query = {"from": "1900-01-01", "to": "2299-12-31", "compare": "previous_period"}
     for route in ("/v1/reports/dynamics?bucket=month", "/v1/reports/active-clients"):
         response = api.get(route, params=query, headers=KEY)
@@ -73,7 +79,7 @@ COMPARE = st.sampled_from([None, "previous_period", "previous_year"])
 
 @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
-def test_fuzzed_dates_never_give_a_server_error(api, data):  # type: ignore[no-untyped-def]
+def test_fuzzed_dates_never_give_a_server_error(api: TestClient, data: st.DataObject) -> None:
     start = data.draw(MOMENTS)
     end = data.draw(st.one_of(MOMENTS, st.just(_day_after(start))))
     query = {"from": start, "to": end, "tz": data.draw(ZONES), "compare": data.draw(COMPARE)}

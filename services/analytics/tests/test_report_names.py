@@ -1,11 +1,14 @@
 """An unknown report name is a 404 in the error shape listing the names the router serves."""
 
+from pathlib import Path
+
+from analytics.adapters.clickhouse import ClickHouse
 from services.analytics.tests.apps import offline_client
 
 KEY = {"X-API-Key": "names-key"}
 
 
-def test_an_unknown_report_lists_the_known_ones(clickhouse, tmp_path):  # type: ignore[no-untyped-def]
+def test_an_unknown_report_lists_the_known_ones(clickhouse: ClickHouse, tmp_path: Path) -> None:
     api = offline_client(clickhouse, tmp_path, api_key=KEY["X-API-Key"])
     schema = api.get("/openapi.json").json()
     served = sorted(

@@ -3,63 +3,47 @@
 import os
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from analytics.adapters.clickhouse import ClickHouse
+from analytics.adapters.projection_store import ClickHouseProjectionStore
 from analytics.main import create_app
-from analytics.projection.tables import COLUMNS
+from analytics.projection.rows import PaymentRow
 from analytics.settings import AnalyticsSettings
 
 KEY = {"X-API-Key": "sql-key"}
 
 
+def payment(
+    payment_id: str, deal: str, client: str, manager: str, amount: str, at: datetime
+) -> PaymentRow:
+    invoice = payment_id.replace("p", "i")
+    return PaymentRow(
+        payment_id, deal, client, manager, "default", invoice, Decimal(amount), "RUB", at
+    )
+
+
 @pytest.fixture
-def api(clickhouse):  # type: ignore[no-untyped-def]
-    clickhouse.insert(
-        "payments",
+def api(clickhouse: ClickHouse) -> TestClient:
+    first = datetime(2026, 3, 1, 9, 30, 0, 125000, tzinfo=UTC)
+    ClickHouseProjectionStore(clickhouse).write(
         [
-            [
-                "p1",
-                "d1",
-                "c1",
-                "anna",
-                "default",
-                "i1",
-                Decimal("1000.10"),
-                "RUB",
-                datetime(2026, 3, 1, 9, 30, 0, 125000, tzinfo=UTC),
-            ],
-            [
-                "p2",
-                "d1",
-                "c1",
-                "anna",
-                "default",
-                "i2",
-                Decimal("0.20"),
-                "RUB",
-                datetime(2026, 3, 2, 10, 0, tzinfo=UTC),
-            ],
-            [
-                "p3",
-                "d2",
-                "c2",
-                "boris",
-                "default",
-                "i3",
-                Decimal("99999999.99"),
-                "RUB",
-                datetime(2026, 3, 3, tzinfo=UTC),
-            ],
-        ],
-        COLUMNS["payments"],
+            payment("p1", "d1", "c1", "anna", "1000.10", first),
+            payment("p2", "d1", "c1", "anna", "0.20", datetime(2026, 3, 2, 10, 0, tzinfo=UTC)),
+            payment("p3", "d2", "c2", "boris", "99999999.99", datetime(2026, 3, 3, tzinfo=UTC)),
+        ]
     )
     settings = AnalyticsSettings(api_key="sql-key", sql_max_result_rows=5)
     return TestClient(create_app(settings, clickhouse))
 
 
-def sql(api, text, params=None, headers=KEY):  # type: ignore[no-untyped-def]
+def sql(
+    api: TestClient, text: str, params: dict[str, Any] | None = None, headers: dict[str, str] = KEY
+) -> httpx.Response:
     return api.post("/v1/sql", json={"sql": text, "params": params or {}}, headers=headers)
 
 

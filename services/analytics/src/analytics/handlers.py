@@ -9,37 +9,34 @@ from typing import Annotated
 from faststream import Context
 from faststream.nats import NatsBroker, NatsRouter
 from faststream.nats.message import NatsBatchMessage
-from prometheus_client import Counter, Histogram
 
-from analytics.adapters.clickhouse import ClickHouse
-from analytics.gate import ProjectionGate
-from analytics.ingest import ingest, parse_batch
-from analytics.live import Pulse
+from analytics.application.gate import ProjectionGate
+from analytics.application.ingest import ProjectionStore, ingest, parse_batch
+from analytics.application.live import Pulse
+from analytics.metrics import BATCH_SIZE, EVENTS_CONSUMED, PROJECTION_FAILURES
 from analytics.projection.config import ProjectionConfig
 from crm_contracts import subjects
+from crm_contracts.envelope import Event
 from crm_contracts.runtime.consuming import backoff_for, dead_letter, work_queue
-from crm_contracts.runtime.metrics import EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
 PROJECTION_CONSUMER = "analytics_projection"
-BATCH_SIZE = Histogram(
-    "crm_projection_batch_size",
-    "Events per projection batch",
-    buckets=(1, 10, 100, 500, 1000, 5000),
-)
-PROJECTION_FAILURES = Counter("crm_projection_failures_total", "Batches ClickHouse refused")
 BatchMessage = Annotated[NatsBatchMessage, Context("message")]
 
 
 async def ingest_until_stored(
-    ch: ClickHouse, parsed_events, payloads, config: ProjectionConfig, message
-) -> None:  # type: ignore[no-untyped-def]
+    store: ProjectionStore,
+    parsed_events: list[Event],
+    payloads: list[str],
+    config: ProjectionConfig,
+    message: NatsBatchMessage,
+) -> None:
     """Retry the same batch in place until ClickHouse takes it. Not nack-and-move-on: the
     deal rows are folded in version order, so a later batch must never land first."""
     attempt = 0
     while True:
         try:
-            await asyncio.to_thread(ingest, ch, parsed_events, payloads, config)
+            await asyncio.to_thread(ingest, store, parsed_events, payloads, config)
             return
         except Exception:
             attempt += 1
@@ -50,7 +47,7 @@ async def ingest_until_stored(
 
 
 def build_router(
-    ch: ClickHouse,
+    store: ProjectionStore,
     broker: NatsBroker,
     config: ProjectionConfig,
     batch_size: int,
@@ -77,7 +74,7 @@ def build_router(
         description="Projects every CRM event into ClickHouse (batched, idempotent).",
     )
     async def project(message: BatchMessage) -> None:
-        # A rebuild may hold the projection here between batches (gate.py, rebuild.py).
+        # A rebuild may hold the projection here between batches (application/gate.py).
         async with gate.batch():
             raws = message.raw_message
             parsed = parse_batch([m.data for m in raws])
@@ -85,12 +82,12 @@ def build_router(
                 log.error("not an event, dead-lettered: %s", reason)
                 await dead_letter(broker, raws[index], PROJECTION_CONSUMER, f"invalid: {reason}")
             if parsed.events:
-                await ingest_until_stored(ch, parsed.events, parsed.payloads, config, message)
+                await ingest_until_stored(store, parsed.events, parsed.payloads, config, message)
             await message.ack()  # only after ClickHouse has the rows
             BATCH_SIZE.observe(len(raws))
             for event in parsed.events:
                 EVENTS_CONSUMED.labels(PROJECTION_CONSUMER, event.event_type, "ok").inc()
             if pulse and parsed.events:
-                await pulse.beat(len(parsed.events))  # open dashboards refresh (live.py)
+                await pulse.beat(len(parsed.events))  # open dashboards refresh
 
     return router

@@ -1,29 +1,37 @@
-"""Entry point: `python -m analytics` or the `analytics` script."""
+"""The bootstrap (`python -m analytics` or the `analytics` script): builds the real adapters,
+the use cases, the routers and the bus handlers, and wires them. The only module that knows
+every concrete class."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import Depends, FastAPI
 
 from analytics.adapters.clickhouse import ClickHouse, connect
-from analytics.api.ad_spend import router as ad_spend_router
-from analytics.api.admin import router as admin_router
-from analytics.api.auth import browser_viewer, install_auth, log_dashboard_config, viewer
+from analytics.adapters.jetstream import JetStreamLag, JetStreamReplay
+from analytics.adapters.projection_store import ClickHouseProjectionStore
+from analytics.adapters.rebuild_tables import ClickHouseDatabases
+from analytics.adapters.schema import migrate
+from analytics.adapters.spend_store import ClickHouseSpendStore
+from analytics.adapters.sql_readonly import LazyAnalyst
+from analytics.api.ad_spend import build_ad_spend_router
+from analytics.api.admin import build_admin_router
+from analytics.api.auth import Auth, build_auth_router, install_sign_in, log_dashboard_config
 from analytics.api.dimensions import build_dimensions_router
-from analytics.api.drill import router as drill_router
+from analytics.api.drill import build_drill_router
 from analytics.api.live import build_live_router
-from analytics.api.operator import install_rejections
-from analytics.api.reports import router as reports_router
-from analytics.api.sql import router as sql_router
+from analytics.api.reports import build_reports_router, report_query
+from analytics.api.sql import build_sql_router
+from analytics.application.gate import ProjectionGate
+from analytics.application.lag import LagMonitor
+from analytics.application.live import Pulse
+from analytics.application.rebuild import Rebuilder
 from analytics.dashboard.assets import load_assets
 from analytics.dashboard.routes import build_dashboard_router
-from analytics.gate import ProjectionGate
-from analytics.handlers import build_router
-from analytics.lag import LagMonitor
-from analytics.live import Pulse
-from analytics.rebuild import Rebuilder
-from analytics.schema import migrate
+from analytics.handlers import PROJECTION_CONSUMER, build_router
 from analytics.settings import AnalyticsSettings
 from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
 from crm_contracts.runtime.service import reachable, serve, service_app
@@ -31,8 +39,18 @@ from crm_contracts.runtime.service import reachable, serve, service_app
 SERVICE = "analytics"
 
 
-def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None = None) -> FastAPI:
-    settings = settings or AnalyticsSettings()
+@dataclass(frozen=True)
+class Service:
+    """The wired service: its app, and the parts a test or an operator may need to reach."""
+
+    app: FastAPI
+    auth: Auth
+    gate: ProjectionGate
+    pulse: Pulse
+    rebuilder: Rebuilder
+
+
+def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> Service:
     ch = ch or ClickHouse(connect(settings), settings.database)
     migrate(ch)
     broker = make_broker(settings.nats_url, SERVICE)
@@ -40,14 +58,23 @@ def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None 
     config = settings.projection_config()
     gate = ProjectionGate()  # lets a rebuild hold the projection while it swaps tables
     pulse = Pulse()  # tells open dashboards that new events landed
+    store = ClickHouseProjectionStore(ch)
     broker.include_router(
-        build_router(ch, broker, config, settings.batch_size, settings.batch_timeout, gate, pulse)
+        build_router(
+            store, broker, config, settings.batch_size, settings.batch_timeout, gate, pulse
+        )
     )
-    rebuilder = Rebuilder(ch, broker, gate, config, settings.rebuild_batch_size)
-    lag = LagMonitor(broker, settings.lag_refresh_seconds)
+    rebuilder = Rebuilder(
+        ClickHouseDatabases(ch),
+        lambda: JetStreamReplay(broker),
+        gate,
+        config,
+        settings.rebuild_batch_size,
+    )
+    lag = LagMonitor(JetStreamLag(broker), settings.lag_refresh_seconds, PROJECTION_CONSUMER)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         log_dashboard_config(settings)
         async with running_broker(broker, on_started=lag.start, replicas=replicas):
             try:
@@ -61,25 +88,31 @@ def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None 
         return {"nats": bus_connected(broker), "clickhouse": store_ok}
 
     app = service_app("CRM analytics", SERVICE, readiness, lifespan)
-    app.state.settings = settings
-    app.state.clickhouse = ch
-    app.state.broker = broker
-    app.state.gate = gate
-    app.state.rebuilder = rebuilder
-
-    install_auth(app, settings)  # /login, /logout, /v1/me; sign-in redirects and 503s
+    auth = Auth(settings)
+    operator = auth.operator
+    query = report_query(settings.tz, settings.base_currency)
+    app.include_router(build_auth_router(auth))  # /login, /logout, /v1/me
+    install_sign_in(app)  # sign-in redirects and the dashboard's 503
     # Reports and drill-down need a viewer (DESIGN §7), whatever their routers declare.
-    app.include_router(reports_router, dependencies=[Depends(viewer)])
-    app.include_router(drill_router, dependencies=[Depends(viewer)])
-    app.include_router(build_dimensions_router(), dependencies=[Depends(viewer)])
-    app.include_router(build_live_router(pulse), dependencies=[Depends(viewer)])
+    viewer = [Depends(auth.viewer)]
+    app.include_router(build_reports_router(ch, settings, query), dependencies=viewer)
+    app.include_router(build_drill_router(ch, settings, query), dependencies=viewer)
+    app.include_router(build_dimensions_router(ch), dependencies=viewer)
+    app.include_router(build_live_router(pulse), dependencies=viewer)
     page = {"tz": settings.tz, "currency": settings.base_currency}
-    app.include_router(build_dashboard_router(load_assets(), page, browser_viewer))
-    app.include_router(ad_spend_router)
-    app.include_router(sql_router)
-    app.include_router(admin_router)
-    install_rejections(app)
-    return app
+    app.include_router(build_dashboard_router(load_assets(), page, auth.browser_viewer))
+    app.include_router(
+        build_ad_spend_router(
+            ClickHouseSpendStore(ch), operator, settings.base_currency, settings.max_import_bytes
+        )
+    )
+    app.include_router(build_sql_router(LazyAnalyst(ch, settings), operator))
+    app.include_router(build_admin_router(rebuilder, lambda: bus_connected(broker), operator))
+    return Service(app, auth, gate, pulse, rebuilder)
+
+
+def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None = None) -> FastAPI:
+    return build_service(settings or AnalyticsSettings(), ch).app
 
 
 def run() -> None:

@@ -6,8 +6,8 @@ meant to be run in a worker thread (`asyncio.to_thread`)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
@@ -32,6 +32,16 @@ def connect(settings: AnalyticsSettings) -> Client:
         password=settings.clickhouse_password,
         settings=SESSION,
     )
+
+
+class Statement(Protocol):
+    """A statement and its parameters (`reports.sql.Sql`); `{db}` names the database."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...
 
 
 class ClickHouse:
@@ -59,6 +69,9 @@ class ClickHouse:
         with self._lock:
             result = self.client.query(sql.replace("{db}", self.db), parameters=params)
         return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+    def select(self, statement: Statement) -> list[dict[str, Any]]:
+        return self.rows(statement.text, dict(statement.params) or None)
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         if not rows:

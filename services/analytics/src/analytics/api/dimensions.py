@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.reports.pipelines import load_pipelines
@@ -40,12 +40,12 @@ def dimensions(ch: ClickHouse) -> dict[str, Any]:
     }
 
 
-def build_dimensions_router() -> APIRouter:
+def build_dimensions_router(ch: ClickHouse) -> APIRouter:
     router = APIRouter(tags=["dashboard"])
 
     @router.get("/v1/dimensions")
-    async def get_dimensions(request: Request) -> dict[str, Any]:
+    async def get_dimensions() -> dict[str, Any]:
         """Pipelines, managers and the channels, sources and campaigns of leads so far."""
-        return await asyncio.to_thread(dimensions, request.app.state.clickhouse)
+        return await asyncio.to_thread(dimensions, ch)
 
     return router

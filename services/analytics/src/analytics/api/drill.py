@@ -2,9 +2,10 @@
 selection returns the rows behind the number, paged (`limit`, `offset`), sorted (`sort`:
 a column, `-column` descending) as JSON or, with `format=csv`, every row (up to 100 000) as a
 CSV file. A query parameter a list does not know is refused (422 naming it): ignoring it
-would list other rows. `GET /v1/drill/deals/{deal_id}` is one deal's card."""
+would list other rows. `GET /v1/drill/deals/{deal_id}` is one deal's card.
 
-from __future__ import annotations
+No `from __future__ import annotations`: the routes are annotated with the factory's local
+`Query_` (see api/reports.py)."""
 
 import asyncio
 import csv
@@ -17,7 +18,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import StringConstraints
 
-from analytics.api.reports import Model, Query_
+from analytics.adapters.clickhouse import ClickHouse
+from analytics.api.reports import Model
 from analytics.reports.deal_card import deal_card
 from analytics.reports.drill import (
     EXPORT_CAP,
@@ -29,8 +31,9 @@ from analytics.reports.drill import (
     page,
 )
 from analytics.reports.query import ReportQuery
-from analytics.reports.serialize import jsonable
-from crm_contracts.runtime.errors import FieldError, rejection
+from analytics.reports.serialize import report_json
+from analytics.settings import AnalyticsSettings
+from crm_contracts.runtime.errors import Invalid, NotFound
 
 
 def known_params_only(request: Request) -> None:
@@ -41,7 +44,7 @@ def known_params_only(request: Request) -> None:
     known = _query_names(route.dependant)
     for name in request.query_params:
         if name not in known:
-            raise FieldError(name, "unknown parameter")
+            raise Invalid("unknown parameter", name)
 
 
 def _query_names(dependant: Any) -> set[str]:
@@ -49,7 +52,6 @@ def _query_names(dependant: Any) -> set[str]:
     return names.union(*(_query_names(d) for d in dependant.dependencies))
 
 
-router = APIRouter(prefix="/v1/drill", tags=["drill-down"])
 KNOWN_ONLY = [Depends(known_params_only)]  # the lists: a parameter there selects rows
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
@@ -119,30 +121,13 @@ ClientBasis = Literal["paid", "won", "repeat", "win_back", "first_paid"]
 LeadBasis = Literal["received", "opened_deal"]
 
 
-async def _respond(
-    request: Request, q: ReportQuery, kind: str, out: Output, listing: Callable[[], Listing]
-) -> Any:
-    ch = request.app.state.clickhouse
-
-    def run() -> Any:
-        made = listing()
-        if out.format == "csv":
-            return made, export(ch, made, out.sort, EXPORT_CAP)
-        return made, page(ch, made, out.limit, out.offset, out.sort)
-
-    made, result = await asyncio.to_thread(run)
-    if out.format == "csv":
-        return _csv(made.columns, result, _filename(kind, q))
-    return jsonable(result)
-
-
 def _csv(columns: tuple[str, ...], result: dict[str, Any], filename: str) -> Response:
     """Money as plain decimals, times as ISO 8601 (UTC), nothing as an empty cell;
     `X-Total-Count` says how many rows matched (more than the file holds past the cap)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
-    for row in jsonable(result["rows"]):
+    for row in report_json(result["rows"]):
         writer.writerow([_cell(row[c]) for c in columns])
     return Response(
         buffer.getvalue(),
@@ -169,68 +154,79 @@ def _filename(kind: str, q: ReportQuery) -> str:
     return f"{kind}_{start}_{end}.csv"
 
 
-@router.get("/deals", response_model=None, dependencies=KNOWN_ONLY)
-async def get_deals(
-    request: Request,
-    q: Query_,
-    sel: Annotated[DealSelection, Depends()],
-    out: Output_,
-    basis: DealBasis = "opened",
-) -> Any:
-    """Deals of a basis (opened / won / lost in the period, with a payment in it, open now,
-    opened from a lead received in it) narrowed by the selection."""
-    selection = asdict(sel)
-    if sel.model is not None:  # the report's defaults, unless the link names its own
-        settings = request.app.state.settings
-        selection["lookback_days"] = sel.lookback_days or settings.attribution_lookback_days
-        selection["half_life_days"] = sel.half_life_days or settings.time_decay_half_life_days
-    ch = request.app.state.clickhouse
-    return await _respond(request, q, "deals", out, lambda: deals_listing(ch, q, basis, selection))
-
-
-@router.get("/leads", response_model=None, dependencies=KNOWN_ONLY)
-async def get_leads(
-    request: Request,
-    q: Query_,
-    sel: Annotated[LeadSelection, Depends()],
-    out: Output_,
-    basis: LeadBasis = "received",
-) -> Any:
-    """Leads received in the period (or that opened a deal in it) by their own touch."""
-    return await _respond(request, q, "leads", out, lambda: leads_listing(q, basis, asdict(sel)))
-
-
-@router.get("/clients", response_model=None, dependencies=KNOWN_ONLY)
-async def get_clients(
-    request: Request,
-    q: Query_,
-    sel: Annotated[ClientSelection, Depends()],
-    out: Output_,
-    basis: ClientBasis = "paid",
-) -> Any:
-    """Clients of a basis with their revenue, payments and won deals in the period."""
-    ch = request.app.state.clickhouse
-    return await _respond(
-        request, q, "clients", out, lambda: clients_listing(ch, q, basis, asdict(sel))
-    )
-
-
 DealId = Annotated[
     str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 ]
 
 
-@router.get("/deals/{deal_id}", response_model=None)
-async def get_deal_card(
-    request: Request,
-    deal_id: DealId,
-    lookback_days: Annotated[int | None, Query(ge=1, le=3650)] = None,
-) -> Any:
-    """One deal: its row, stage timeline, amount changes, invoices, payments, tasks and the
-    touches of its attribution path (lookback in days, the attribution's by default)."""
-    ch = request.app.state.clickhouse
-    lookback = lookback_days or request.app.state.settings.attribution_lookback_days
-    card = await asyncio.to_thread(deal_card, ch, deal_id, lookback)
-    if card is None:
-        return rejection(404, "not_found", [{"field": "deal_id", "reason": "no such deal"}])
-    return JSONResponse(jsonable(card))
+def build_drill_router(
+    ch: ClickHouse, settings: AnalyticsSettings, query: Callable[..., ReportQuery]
+) -> APIRouter:
+    """`query` is the reports' `report_query` dependency: the same period and filters."""
+    router = APIRouter(prefix="/v1/drill", tags=["drill-down"])
+    Query_ = Annotated[ReportQuery, Depends(query)]
+
+    async def respond(
+        q: ReportQuery, kind: str, out: Output, listing: Callable[[], Listing]
+    ) -> Any:
+        def run() -> Any:
+            made = listing()
+            if out.format == "csv":
+                return made, export(ch, made, out.sort, EXPORT_CAP)
+            return made, page(ch, made, out.limit, out.offset, out.sort)
+
+        made, result = await asyncio.to_thread(run)
+        if out.format == "csv":
+            return _csv(made.columns, result, _filename(kind, q))
+        return report_json(result)
+
+    @router.get("/deals", response_model=None, dependencies=KNOWN_ONLY)
+    async def get_deals(
+        q: Query_,
+        sel: Annotated[DealSelection, Depends()],
+        out: Output_,
+        basis: DealBasis = "opened",
+    ) -> Any:
+        """Deals of a basis (opened / won / lost in the period, with a payment in it, open
+        now, opened from a lead received in it) narrowed by the selection."""
+        selection = asdict(sel)
+        if sel.model is not None:  # the report's defaults, unless the link names its own
+            selection["lookback_days"] = sel.lookback_days or settings.attribution_lookback_days
+            selection["half_life_days"] = sel.half_life_days or settings.time_decay_half_life_days
+        return await respond(q, "deals", out, lambda: deals_listing(ch, q, basis, selection))
+
+    @router.get("/leads", response_model=None, dependencies=KNOWN_ONLY)
+    async def get_leads(
+        q: Query_,
+        sel: Annotated[LeadSelection, Depends()],
+        out: Output_,
+        basis: LeadBasis = "received",
+    ) -> Any:
+        """Leads received in the period (or that opened a deal in it) by their own touch."""
+        return await respond(q, "leads", out, lambda: leads_listing(q, basis, asdict(sel)))
+
+    @router.get("/clients", response_model=None, dependencies=KNOWN_ONLY)
+    async def get_clients(
+        q: Query_,
+        sel: Annotated[ClientSelection, Depends()],
+        out: Output_,
+        basis: ClientBasis = "paid",
+    ) -> Any:
+        """Clients of a basis with their revenue, payments and won deals in the period."""
+        return await respond(q, "clients", out, lambda: clients_listing(ch, q, basis, asdict(sel)))
+
+    @router.get("/deals/{deal_id}", response_model=None)
+    async def get_deal_card(
+        deal_id: DealId,
+        lookback_days: Annotated[int | None, Query(ge=1, le=3650)] = None,
+    ) -> Any:
+        """One deal: its row, stage timeline, amount changes, invoices, payments, tasks and
+        the touches of its attribution path (lookback in days, the attribution's by
+        default)."""
+        lookback = lookback_days or settings.attribution_lookback_days
+        card = await asyncio.to_thread(deal_card, ch, deal_id, lookback)
+        if card is None:
+            raise NotFound("no such deal", "deal_id")
+        return JSONResponse(report_json(card))
+
+    return router

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from analytics.live import Pulse
+from analytics.application.live import Pulse
 
 HEARTBEAT_SECONDS = 15.0
 STREAM_SECONDS = 300.0

@@ -1,22 +1,16 @@
-"""What every operator endpoint shares: the API key, a bounded request body, and the one
-rejection shape for refused imports and queries."""
+"""What every operator endpoint shares: a bounded request body."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from collections.abc import Callable
 
-from analytics.api.auth import operator
-from analytics.tabular import Rejected
-from crm_contracts.runtime.errors import rejection
+from fastapi import Request
 
-# `X-API-Key` equal to settings.api_key (missing 401, wrong 403), or an operator's session.
-operator_key = operator
+from crm_contracts.runtime.errors import Refused
 
 
-def _too_large(limit: int) -> Rejected:
-    reason = f"larger than {limit} bytes"
-    return Rejected(413, "payload_too_large", [{"field": "body", "reason": reason}])
+def _too_large(limit: int) -> Refused:
+    return Refused(f"larger than {limit} bytes", "body", status=413, error="payload_too_large")
 
 
 def _refuse_declared(request: Request, limit: int) -> None:
@@ -36,16 +30,10 @@ async def bounded_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def declared_body_limit(limit: int):  # type: ignore[no-untyped-def]
+def declared_body_limit(limit: int) -> Callable[[Request], None]:
     """A dependency refusing, with 413, a request whose Content-Length passes `limit`."""
 
     def check(request: Request) -> None:
         _refuse_declared(request, limit)
 
     return check
-
-
-def install_rejections(app: FastAPI) -> None:
-    @app.exception_handler(Rejected)
-    async def on_rejected(_: Request, exc: Rejected) -> JSONResponse:
-        return rejection(exc.status, exc.error, exc.errors)

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, StringConstraints
 
-from analytics.api.operator import declared_body_limit, operator_key
-from analytics.sql_readonly import Analyst, analyst_client
+from analytics.adapters.sql_readonly import Analyst
+from analytics.api.operator import declared_body_limit
 
 MAX_BODY = 256_000  # a query and its parameters, not data
-router = APIRouter(
-    prefix="/v1",
-    tags=["sql"],
-    dependencies=[Depends(operator_key), Depends(declared_body_limit(MAX_BODY))],
-)
 ParamName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")]
 
 
@@ -25,23 +21,24 @@ class SqlRequest(BaseModel):
     params: dict[ParamName, Any] = Field(default_factory=dict, max_length=100)
 
 
-def _analyst(request: Request) -> Analyst:
-    """One analyst connection per app, opened on first use (the database exists by then)."""
-    state = request.app.state
-    with state.clickhouse.consistent():
-        if getattr(state, "analyst", None) is None:
-            client = analyst_client(state.clickhouse, state.settings)
-            state.analyst = Analyst(client, state.clickhouse, state.settings.sql_max_result_rows)
-    return state.analyst
+def build_sql_router(analyst: Callable[[], Analyst], operator: Callable[..., Any]) -> APIRouter:
+    """`analyst` gives the read-only connection (opened on first use, so the database
+    exists by then; a refusal to open one is the request's answer)."""
+    router = APIRouter(
+        prefix="/v1",
+        tags=["sql"],
+        dependencies=[Depends(operator), Depends(declared_body_limit(MAX_BODY))],
+    )
 
+    @router.post("/sql")
+    async def post_sql(body: SqlRequest) -> dict[str, Any]:
+        """One SELECT / WITH / SHOW / DESCRIBE / EXPLAIN on the analytics database, with
+        `{name:Type}` placeholders filled from `params`. Read-only, row- and time-limited; DDL
+        and writes are refused with 403, syntax errors are a 400 with ClickHouse's message."""
 
-@router.post("/sql")
-async def post_sql(request: Request, body: SqlRequest) -> dict[str, Any]:
-    """One SELECT / WITH / SHOW / DESCRIBE / EXPLAIN on the analytics database, with
-    `{name:Type}` placeholders filled from `params`. Read-only, row- and time-limited; DDL and
-    writes are refused with 403, syntax errors are a 400 with ClickHouse's message."""
+        def run() -> dict[str, Any]:
+            return analyst().run(body.sql, body.params)
 
-    def run() -> dict[str, Any]:
-        return _analyst(request).run(body.sql, body.params)
+        return await asyncio.to_thread(run)
 
-    return await asyncio.to_thread(run)
+    return router

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from analytics.dashboard.assets import Asset
-from crm_contracts.runtime.errors import rejection
+from crm_contracts.runtime.errors import NotFound
 
 # Nothing but this origin: scripts, styles, charts (inline SVG) and the live stream.
 CSP = (
@@ -59,7 +59,7 @@ def build_dashboard_router(
     async def static(name: str, request: Request) -> Response:
         asset = assets.get(name)
         if asset is None or name == "index.html":
-            return rejection(404, "not_found", [{"field": "name", "reason": "no such file"}])
+            raise NotFound("no such file", "name")
         return _serve(asset, request)
 
     return router

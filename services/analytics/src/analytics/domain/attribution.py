@@ -22,7 +22,7 @@ class PathTouch:
 
 def weights(
     model: str, path: Sequence[PathTouch], opened_at: datetime, half_life_days: float = 7.0
-) -> list[Fraction | Decimal]:
+) -> Sequence[Fraction | Decimal]:
     n = len(path)
     if n == 0:
         return []

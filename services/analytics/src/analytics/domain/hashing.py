@@ -37,7 +37,7 @@ def scrub(data: object, salt: str, personal: bool = False) -> object:
     if not isinstance(data, dict):
         return data
     personal = personal or str(data.get("event_type", "")).startswith("client.")
-    out = {}
+    out: dict[str, object] = {}
     for key, value in data.items():
         if key in CONTACT_KEYS and isinstance(value, str):
             out[f"{key}_hash"] = contact_hash(value, salt)

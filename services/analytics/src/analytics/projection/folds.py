@@ -4,11 +4,13 @@ redelivery) and changes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import TypeVar
 
 from analytics.domain.hashing import contact_hash, mask_contacts
 from analytics.projection.config import ProjectionConfig
-from analytics.projection.rows import ClientRow, DealRow, Row, TaskRow
+from analytics.projection.rows import ClientRow, DealRow, FoldedRow, TaskRow
 from crm_contracts.envelope import Event
 from crm_contracts.events import (
     ClientRegistered,
@@ -29,8 +31,8 @@ from crm_contracts.events import (
 )
 
 
-def _newer(event: Event, row: Row | None) -> bool:
-    return row is None or event.aggregate_version > row.version  # type: ignore[attr-defined]
+def _newer(event: Event, row: FoldedRow | None) -> bool:
+    return row is None or event.aggregate_version > row.version
 
 
 def apply_deal(event: Event, row: DealRow | None, _: ProjectionConfig) -> DealRow | None:
@@ -182,14 +184,23 @@ FOLDS = (
 )
 
 
-def fold(events, current, key_of, apply, config):  # type: ignore[no-untyped-def]
+R = TypeVar("R", DealRow, TaskRow, ClientRow)
+KeyOf = Callable[[Event], str | None]
+
+
+def fold(
+    events: Iterable[Event],
+    current: dict[str, R],
+    key_of: KeyOf,
+    apply: Callable[[Event, R | None, ProjectionConfig], R | None],
+    config: ProjectionConfig,
+) -> dict[str, R]:
     """Apply `events` (any order; applied by version) onto `current` rows by key; returns the
     rows that changed, in their final state. The projection folds the whole history of each
     touched key from scratch, so an event that arrives late is never lost."""
-    changed = {}
-    touched = [e for e in events if key_of(e)]
-    for event in sorted(touched, key=lambda e: (key_of(e), e.aggregate_version)):
-        key = key_of(event)
+    changed: dict[str, R] = {}
+    keyed = [(key, e) for e in events if (key := key_of(e))]
+    for key, event in sorted(keyed, key=lambda pair: (pair[0], pair[1].aggregate_version)):
         new = apply(event, current.get(key), config)
         if new is not None:
             current[key] = changed[key] = new

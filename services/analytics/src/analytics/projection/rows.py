@@ -1,17 +1,20 @@
-"""Rows of the tables that hold a latest state, folded from several events."""
+"""Rows of every projected table, one dataclass per table: its fields are the table's columns
+(inserted by name), so no code indexes a row by position. `DealRow`, `TaskRow` and `ClientRow`
+hold a latest state folded from several events (folds.py); the others come from one event
+each (tables.py)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import ClassVar
+from uuid import UUID
 
 
 @dataclass(frozen=True)
 class Row:
     TABLE: ClassVar[str]
-    KEY: ClassVar[str]
 
     @classmethod
     def columns(cls) -> tuple[str, ...]:
@@ -21,15 +24,152 @@ class Row:
         data = asdict(self)
         return [data[c] for c in self.columns()]
 
-    @property
-    def key(self) -> str:
-        return getattr(self, self.KEY)
+
+@dataclass(frozen=True)
+class EventRow(Row):
+    """Every event as received (payload scrubbed of contacts)."""
+
+    TABLE: ClassVar[str] = "events"
+
+    event_id: UUID
+    event_type: str
+    schema_version: int
+    occurred_at: datetime
+    aggregate_id: str
+    aggregate_version: int
+    correlation_id: str
+    producer: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class FoldEventRow(Row):
+    """One event of a folded key's history (contacts pseudonymised)."""
+
+    TABLE: ClassVar[str] = "fold_events"
+
+    stream: str
+    key: str
+    version: int
+    event_id: UUID
+    payload: str
+
+
+@dataclass(frozen=True)
+class LeadRow(Row):
+    TABLE: ClassVar[str] = "leads"
+
+    lead_id: str
+    received_at: datetime
+    form_id: str
+    source: str
+    phone_hash: str
+    email_hash: str
+    consent: int
+    channel: str
+    utm_source: str
+    utm_medium: str
+    utm_campaign: str
+    utm_content: str
+    utm_term: str
+    referrer_host: str
+    visitor_id: str
+
+
+@dataclass(frozen=True)
+class TouchRow(Row):
+    TABLE: ClassVar[str] = "touchpoints"
+
+    lead_id: str
+    kind: str  # 'lead': the lead's own touch; 'first': the visitor's first
+    touch_at: datetime
+    channel: str
+    source: str
+    medium: str
+    campaign: str
+    visitor_id: str
+
+
+@dataclass(frozen=True)
+class StageIntervalRow(Row):
+    TABLE: ClassVar[str] = "deal_stage_intervals"
+
+    deal_id: str
+    pipeline_id: str
+    stage: str
+    entered_version: int
+    entered_at: datetime
+    left_at: datetime | None
+    version: int
+
+
+@dataclass(frozen=True)
+class PaymentRow(Row):
+    TABLE: ClassVar[str] = "payments"
+
+    payment_id: str
+    deal_id: str
+    client_id: str
+    manager_id: str
+    pipeline_id: str
+    invoice_id: str
+    amount: Decimal
+    currency: str
+    paid_at: datetime
+
+
+@dataclass(frozen=True)
+class PlanRow(Row):
+    TABLE: ClassVar[str] = "plans"
+
+    manager_id: str
+    month: date
+    amount: Decimal
+    currency: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class ManagerRow(Row):
+    TABLE: ClassVar[str] = "managers"
+
+    manager_id: str
+    name: str
+    role: str
+    active: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PipelineRow(Row):
+    TABLE: ClassVar[str] = "pipelines"
+
+    pipeline_id: str
+    name: str
+    stage_names: list[str]
+    stage_kinds: list[str]
+    stage_probabilities: list[float]
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class NotificationRow(Row):
+    TABLE: ClassVar[str] = "notifications"
+
+    notification_id: str
+    status: str
+    rule_id: str
+    channel: str
+    trigger_event_type: str
+    attempts: int
+    latency_ms: int
+    reason: str
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
 class DealRow(Row):
     TABLE: ClassVar[str] = "deals"
-    KEY: ClassVar[str] = "deal_id"
 
     deal_id: str
     lead_id: str
@@ -55,7 +195,6 @@ class DealRow(Row):
 @dataclass(frozen=True)
 class TaskRow(Row):
     TABLE: ClassVar[str] = "tasks"
-    KEY: ClassVar[str] = "task_id"
 
     task_id: str
     deal_id: str
@@ -72,7 +211,6 @@ class TaskRow(Row):
 @dataclass(frozen=True)
 class ClientRow(Row):
     TABLE: ClassVar[str] = "clients"
-    KEY: ClassVar[str] = "client_id"
 
     client_id: str
     lead_id: str
@@ -81,3 +219,22 @@ class ClientRow(Row):
     email_hashes: list[str]
     updated_at: datetime
     version: int = 0
+
+
+FoldedRow = DealRow | TaskRow | ClientRow
+# Every table the projection writes, by row type (a rebuild swaps exactly these).
+PROJECTED_ROWS: tuple[type[Row], ...] = (
+    EventRow,
+    FoldEventRow,
+    LeadRow,
+    TouchRow,
+    StageIntervalRow,
+    PaymentRow,
+    PlanRow,
+    ManagerRow,
+    PipelineRow,
+    NotificationRow,
+    DealRow,
+    TaskRow,
+    ClientRow,
+)

@@ -8,49 +8,67 @@ touch), won and revenue (credited), ad spend, CPL, CPO, ROMI, ДРР and average
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.domain.attribution import MODELS, PathTouch, as_decimal, weights
 from analytics.domain.channels import classify
-from analytics.reports.common import base_params, payments_between
+from analytics.reports.common import in_period, payments_between
+from analytics.reports.filters import deal_conditions, deals_only
 from analytics.reports.query import ReportQuery
+from analytics.reports.sql import Sql
 from crm_contracts.events import Touch
-from crm_contracts.runtime.errors import FieldError
+from crm_contracts.runtime.errors import Invalid
 
 GROUPS = {"channel": "channel", "source": "source", "campaign": "campaign"}
 
 
-def own_touch_counts(lead_ids_sql: str) -> str:
+OWN_TOUCH_COUNTS = Sql(
+    "SELECT channel, source, campaign, count() AS n FROM {db}.touchpoints FINAL "
+    "WHERE kind = 'lead' AND lead_id IN ({lead_ids}) GROUP BY channel, source, campaign"
+)
+
+
+def own_touch_counts(lead_ids: Sql) -> Sql:
     """How many of the given leads came through each channel / source / campaign (by the
     lead's own touch)."""
-    return (
-        "SELECT channel, source, campaign, count() AS n FROM {db}.touchpoints FINAL "
-        f"WHERE kind = 'lead' AND lead_id IN ({lead_ids_sql}) GROUP BY channel, source, campaign"
-    )
+    return OWN_TOUCH_COUNTS.fill(lead_ids=lead_ids)
 
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
 
-DEALS_SQL = """
+DEALS_SQL = Sql("""
 SELECT deal_id, lead_id, client_id, opened_at, status, closed_at
-FROM {{db}}.deals FINAL WHERE {where}
-"""
+FROM {db}.deals FINAL WHERE {where}
+""")
+WON_OR_PAID_SQL = Sql(
+    "SELECT * FROM ({deals}) WHERE (status = 'won' AND {closed_in}) OR deal_id IN "
+    "(SELECT deal_id FROM ({payments}))"
+)
+PAID_SQL = Sql("SELECT deal_id, sum(amount) AS revenue FROM ({payments}) GROUP BY deal_id")
+RECEIVED_SQL = Sql("SELECT lead_id FROM {db}.leads FINAL WHERE {received_in}")
+OPENED_SQL = Sql("SELECT lead_id FROM ({deals}) WHERE {opened_in}")
+SPEND_SQL = Sql(
+    "SELECT source, medium, campaign, sum(cost_base) AS cost FROM {db}.ad_spend FINAL "
+    "WHERE date >= {first_day:Date} AND date < {end_day:Date} "
+    "GROUP BY source, medium, campaign"
+)
 
-PATHS_SQL = """
+PATHS_SQL = Sql("""
 WITH target AS ({targets}),
 owners AS (
     SELECT lead_id, if(client_id != '', client_id, concat('lead:', lead_id)) AS owner
-    FROM {{db}}.deals FINAL WHERE lead_id != ''
+    FROM {db}.deals FINAL WHERE lead_id != ''
 ),
 touches AS (
     SELECT DISTINCT o.owner AS owner, t.touch_at AS touch_at, t.channel AS channel,
            t.source AS source, t.campaign AS campaign
-    FROM {{db}}.touchpoints AS t FINAL INNER JOIN owners AS o ON o.lead_id = t.lead_id
+    FROM {db}.touchpoints AS t FINAL INNER JOIN owners AS o ON o.lead_id = t.lead_id
 )
 SELECT d.deal_id AS deal_id, d.opened_at AS opened_at,
        arraySort(x -> x.1, groupArray((t.touch_at, t.channel, t.source, t.campaign))) AS path
@@ -58,21 +76,9 @@ FROM (SELECT deal_id, opened_at, if(client_id != '', client_id, concat('lead:', 
              AS owner FROM target) AS d
 INNER JOIN touches AS t ON t.owner = d.owner
 WHERE t.touch_at <= d.opened_at
-  AND t.touch_at >= d.opened_at - toIntervalDay({{lookback:UInt32}})
+  AND t.touch_at >= d.opened_at - toIntervalDay({lookback:UInt32})
 GROUP BY d.deal_id, d.opened_at
-"""
-
-
-def _scope(q: ReportQuery) -> tuple[str, dict[str, Any]]:
-    """Pipeline and manager filter the deals; channel/source/campaign filter the rows."""
-    conditions, params = [], {}
-    if q.pipeline:
-        conditions.append("pipeline_id = {f_pipeline:String}")
-        params["f_pipeline"] = q.pipeline
-    if q.manager:
-        conditions.append("manager_id = {f_manager:String}")
-        params["f_manager"] = q.manager
-    return " AND ".join(conditions) or "1", params
+""")
 
 
 def _selected(q: ReportQuery, touch: dict[str, Any]) -> bool:
@@ -105,38 +111,30 @@ class Share:
     weight: Decimal
 
 
-def _deals(q: ReportQuery, lookback_days: int) -> tuple[str, str, dict[str, Any]]:
-    """The deals attribution looks at (pipeline and manager filters), those of them won or
-    paid in the period, and the parameters."""
-    where, params = _scope(q)
-    params = base_params(q) | params | {"lookback": lookback_days}
-    scoped = ReportQuery(q.period, pipeline=q.pipeline, manager=q.manager)
-    deals = DEALS_SQL.format(where=where)
-    won_or_paid = (
-        f"SELECT * FROM ({deals}) WHERE (status = 'won' AND closed_at >= {{start:DateTime64(3)}}"
-        f" AND closed_at < {{end:DateTime64(3)}}) OR deal_id IN "
-        f"(SELECT deal_id FROM ({payments_between(scoped)}))"
+def _deals(q: ReportQuery) -> tuple[Sql, Sql]:
+    """The deals attribution looks at, and those of them won or paid in the period. Pipeline
+    and manager filter the deals; channel / source / campaign select touches (`_selected`)."""
+    scoped = deals_only(q)
+    deals = DEALS_SQL.fill(where=deal_conditions(scoped))
+    won_or_paid = WON_OR_PAID_SQL.fill(
+        deals=deals,
+        closed_in=in_period("closed_at", q.period),
+        payments=payments_between(scoped),
     )
-    return deals, won_or_paid, params
+    return deals, won_or_paid
 
 
 def shares(
     ch: ClickHouse, q: ReportQuery, model: str, lookback_days: int, half_life_days: float
 ) -> list[Share]:
     """Every selected touch's non-zero share of the deals won or paid in the period."""
-    _, won_or_paid, params = _deals(q, lookback_days)
-    scoped = ReportQuery(q.period, pipeline=q.pipeline, manager=q.manager)
+    _, won_or_paid = _deals(q)
+    paths_sql = PATHS_SQL.fill(targets=won_or_paid).bind(lookback=lookback_days)
+    paid_sql = PAID_SQL.fill(payments=payments_between(deals_only(q)))
     with ch.consistent():
-        targets = {r["deal_id"]: r for r in ch.rows(won_or_paid, params)}
-        paths = ch.rows(PATHS_SQL.format(targets=won_or_paid), params)
-        paid = {
-            r["deal_id"]: Decimal(r["revenue"])
-            for r in ch.rows(
-                f"SELECT deal_id, sum(amount) AS revenue FROM ({payments_between(scoped)}) "
-                "GROUP BY deal_id",
-                params,
-            )
-        }
+        targets = {r["deal_id"]: r for r in ch.select(won_or_paid)}
+        paths = ch.select(paths_sql)
+        paid = {r["deal_id"]: Decimal(r["revenue"]) for r in ch.select(paid_sql)}
     out = []
     for p in paths:
         deal = targets.get(p["deal_id"])
@@ -187,7 +185,7 @@ def attribution(
     group_by: str = "channel",
     lookback_days: int = 90,
     half_life_days: float = 7.0,
-    channel_of_spend=None,  # type: ignore[no-untyped-def]
+    channel_of_spend: Callable[[Touch], str] | None = None,
 ) -> dict[str, Any]:
     """Per group: leads, deals (leads that opened one in the period), won and revenue
     credited, spend and the ratios. Links of each row and of `totals`: `drill` (leads),
@@ -195,32 +193,18 @@ def attribution(
     credits the group: `won` under the single-touch models, see `credited_deals`) and
     `drill_revenue` (deals paid in the period whose path credits it)."""
     if model not in MODELS:
-        raise FieldError("model", f"one of {', '.join(MODELS)}")
+        raise Invalid(f"one of {', '.join(MODELS)}", "model")
     if group_by not in GROUPS:
-        raise FieldError("group_by", f"one of {', '.join(GROUPS)}")
-    deals, _, params = _deals(q, lookback_days)
+        raise Invalid(f"one of {', '.join(GROUPS)}", "group_by")
+    deals, _ = _deals(q)
+    received = RECEIVED_SQL.fill(received_in=in_period("received_at", q.period))
+    opened_sql = OPENED_SQL.fill(deals=deals, opened_in=in_period("opened_at", q.period))
+    first_day = q.period.local(q.period.start).date()
     with ch.consistent():
         credits = shares(ch, q, model, lookback_days, half_life_days)
-        leads = ch.rows(
-            own_touch_counts(
-                "SELECT lead_id FROM {db}.leads FINAL WHERE received_at >= {start:DateTime64(3)} "
-                "AND received_at < {end:DateTime64(3)}"
-            ),
-            params,
-        )
-        opened = ch.rows(
-            own_touch_counts(
-                f"SELECT lead_id FROM ({deals}) WHERE opened_at >= {{start:DateTime64(3)}} "
-                "AND opened_at < {end:DateTime64(3)}"
-            ),
-            params,
-        )
-        spend = ch.rows(
-            "SELECT source, medium, campaign, sum(cost_base) AS cost FROM {db}.ad_spend FINAL "
-            "WHERE date >= {first_day:Date} AND date < {end_day:Date} "
-            "GROUP BY source, medium, campaign",
-            params | {"first_day": q.period.local(q.period.start).date(), "end_day": _end_day(q)},
-        )
+        leads = ch.select(own_touch_counts(received))
+        opened = ch.select(own_touch_counts(opened_sql))
+        spend = ch.select(SPEND_SQL.bind(first_day=first_day, end_day=_end_day(q)))
 
     credit: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"won": Decimal(0), "revenue": Decimal(0), "leads": 0, "deals": 0, "spend": ZERO}
@@ -287,7 +271,7 @@ def attribution(
     }
 
 
-def _end_day(q: ReportQuery):  # type: ignore[no-untyped-def]
+def _end_day(q: ReportQuery) -> date:
     """First local date not in the period (a period ending at 00:00 excludes that day)."""
     end = q.period.local(q.period.end)
     day = end.date()

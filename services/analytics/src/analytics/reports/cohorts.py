@@ -9,61 +9,65 @@ from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.reports.common import (
-    base_params,
     bucket_period,
     bucket_sql,
     filtered_deals,
+    in_period,
     payments_between,
 )
+from analytics.reports.period import Period
 from analytics.reports.query import ReportQuery
-from crm_contracts.runtime.errors import FieldError
+from analytics.reports.sql import Sql
+from crm_contracts.runtime.errors import Invalid
 
 # Every payment up to the period's end by client and local month; each client's first month.
 # A row of the join is (cohort, offset, client): the client paid `offset` months after its first.
-COHORT_JOIN = """
+COHORT_JOIN = Sql("""
 WITH paid AS ({paid}),
 firsts AS (SELECT client_id, min(month) AS first_month FROM paid GROUP BY client_id)
 SELECT {select}
 FROM firsts AS f INNER JOIN paid AS p ON p.client_id = f.client_id
 WHERE {where}
-"""
-CELL_COUNTS = """
+""")
+PAID_MONTHS = Sql("SELECT client_id, {month} AS month FROM ({payments}) WHERE client_id != ''")
+CELL_COUNTS = Sql("""
     f.first_month AS cohort, dateDiff('month', f.first_month, p.month) AS offset,
     uniqExact(p.client_id) AS clients
-"""
-CELL = """
+""")
+CELL = Sql("""
     f.first_month = {cohort:Date}
     AND dateDiff('month', f.first_month, p.month) = {cohort_offset:Int64}
-"""
+""")
 
 
-def _join(q: ReportQuery, select: str, where: str) -> tuple[str, dict[str, Any]]:
+def _join(q: ReportQuery, select: Sql, where: Sql) -> Sql:
     """COHORT_JOIN over the query's payments (filters apply) since ever up to its end."""
-    params = base_params(q) | {"ever": q.period.params()["start"].replace(year=1970)}
-    paid = (
-        f"SELECT client_id, {bucket_sql('paid_at', 'month')} AS month "
-        f"FROM ({payments_between(q, 'ever', 'end')}) WHERE client_id != ''"
+    ever = Period(q.period.start.replace(year=1970), q.period.end, q.period.tz)
+    paid = PAID_MONTHS.fill(
+        month=bucket_sql("paid_at", "month", q), payments=payments_between(q, ever, "ever_")
     )
-    return COHORT_JOIN.format(paid=paid, select=select, where=where), params
+    return COHORT_JOIN.fill(paid=paid, select=select, where=where)
 
 
-def cohort_clients(q: ReportQuery, cohort: date, offset: int = 0) -> tuple[str, dict[str, Any]]:
+def cohort_clients(q: ReportQuery, cohort: date, offset: int = 0) -> Sql:
     """The clients of one cell of `cohorts`: first paid in month `cohort` and paid again
     `offset` months later (0: the whole cohort)."""
-    sql, params = _join(q, "DISTINCT f.client_id AS client_id", CELL)
-    return sql, params | {"cohort": cohort, "cohort_offset": offset}
+    select = Sql("DISTINCT f.client_id AS client_id")
+    return _join(q, select, CELL.bind(cohort=cohort, cohort_offset=offset))
 
 
 def cohorts(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     """Clients whose first payment ever fell in a month of the period, by that month; for
     each later month up to the period's end, the share of the cohort that paid in it. Each
     count links to its clients (`basis=first_paid`, `cohort`, `cohort_offset`)."""
-    sql, params = _join(q, CELL_COUNTS, "f.first_month >= {cohort_start:Date}")
     start_month = q.period.local(q.period.start).date().replace(day=1)
     if q.period.local(q.period.start).date() != start_month:
         start_month = _next_month(start_month)  # only whole months make a cohort
-    params["cohort_start"] = start_month
-    rows = ch.rows(f"{sql} GROUP BY cohort, offset ORDER BY cohort, offset", params)
+    first_months = Sql("f.first_month >= {cohort_start:Date}", {"cohort_start": start_month})
+    cells = Sql("{join} GROUP BY cohort, offset ORDER BY cohort, offset").fill(
+        join=_join(q, CELL_COUNTS, first_months)
+    )
+    rows = ch.select(cells)
     by_cohort: dict[date, dict[int, int]] = {}
     for r in rows:
         by_cohort.setdefault(r["cohort"], {})[r["offset"]] = r["clients"]
@@ -100,11 +104,11 @@ def parse_edges(raw: str) -> list[Decimal]:
     try:
         edges = [Decimal(x) for x in raw.split(",") if x.strip()]
     except ArithmeticError:
-        raise FieldError("edges", "comma-separated amounts, e.g. 0,10000,50000") from None
+        raise Invalid("comma-separated amounts, e.g. 0,10000,50000", "edges") from None
     if not edges or any(e.is_nan() or e < 0 for e in edges) or edges != sorted(set(edges)):
-        raise FieldError("edges", "non-negative amounts in strictly increasing order")
+        raise Invalid("non-negative amounts in strictly increasing order", "edges")
     if len(edges) > 50:
-        raise FieldError("edges", "at most 50 edges")
+        raise Invalid("at most 50 edges", "edges")
     return edges
 
 
@@ -112,13 +116,15 @@ def amount_distribution(ch: ClickHouse, q: ReportQuery, edges: list[Decimal]) ->
     """Won deals of the period by amount bucket [edge_i, edge_i+1) (the last is open), per
     month of winning in the report's zone. Each count links to its deals (`amount_min`,
     `amount_max`: the same bucket rule over the same amount, the deal's in the base currency)."""
-    deals_sql, _ = filtered_deals(q)
-    rows = ch.rows(
-        f"SELECT {bucket_sql('closed_at', 'month')} AS month, amount_base AS amount "
-        f"FROM ({deals_sql}) "
-        "WHERE status = 'won' AND closed_at >= {start:DateTime64(3)} "
-        "AND closed_at < {end:DateTime64(3)}",
-        base_params(q),
+    rows = ch.select(
+        Sql(
+            "SELECT {month} AS month, amount_base AS amount FROM ({deals}) "
+            "WHERE status = 'won' AND {closed_in}"
+        ).fill(
+            month=bucket_sql("closed_at", "month", q),
+            deals=filtered_deals(q),
+            closed_in=in_period("closed_at", q.period),
+        )
     )
     bounds = list(zip(edges, [*edges[1:], None], strict=True))
     labels = [f"{lo}-{hi}" if hi is not None else f"{lo}+" for lo, hi in bounds]

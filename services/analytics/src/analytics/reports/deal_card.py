@@ -18,6 +18,9 @@ from analytics.adapters.clickhouse import ClickHouse
 from analytics.reports.drill import DEAL_FIELDS
 
 CARD_FIELDS = (*DEAL_FIELDS, "lost_at_stage", "updated_at", "version")
+DEAL_SQL = (
+    "SELECT " + ", ".join(CARD_FIELDS) + " FROM {db}.deals FINAL WHERE deal_id = {deal_id:String}"
+)
 
 STAGES_SQL = """
 SELECT stage, entered_at, left_at,
@@ -74,11 +77,7 @@ def deal_card(ch: ClickHouse, deal_id: str, lookback_days: int = 90) -> dict[str
     """The card of a deal, None when there is no such deal."""
     params = {"deal_id": deal_id, "lookback": lookback_days}
     with ch.consistent():
-        found = ch.rows(
-            f"SELECT {', '.join(CARD_FIELDS)} FROM {{db}}.deals FINAL "
-            "WHERE deal_id = {deal_id:String}",
-            params,
-        )
+        found = ch.rows(DEAL_SQL, params)
         if not found:
             return None
         events = [json.loads(r["payload"]) for r in ch.rows(EVENTS_SQL, params)]

@@ -13,48 +13,48 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.common import base_params, filtered_deals
+from analytics.reports.common import filtered_deals, in_period
 from analytics.reports.pipelines import load_pipeline
 from analytics.reports.query import ReportQuery
+from analytics.reports.sql import Sql
 
-COHORT = """
+COHORT = Sql("""
     SELECT deal_id, stage, status, amount_base AS amount, lost_reason, lost_at_stage
     FROM ({deals})
-    WHERE pipeline_id = {{pipeline:String}}
-      AND opened_at >= {{start:DateTime64(3)}} AND opened_at < {{end:DateTime64(3)}}
-"""
+    WHERE pipeline_id = {pipeline:String} AND {opened_in}
+""")
 
-STAGES_SQL = """
+STAGES_SQL = Sql("""
 WITH cohort AS ({cohort}),
 reach AS (
-    SELECT deal_id, max(indexOf({{stages:Array(String)}}, stage)) AS max_index
-    FROM {{db}}.deal_stage_intervals FINAL
+    SELECT deal_id, max(indexOf({stages:Array(String)}, stage)) AS max_index
+    FROM {db}.deal_stage_intervals FINAL
     WHERE deal_id IN (SELECT deal_id FROM cohort)
     GROUP BY deal_id
 )
 SELECT k,
        countIf(reach.max_index >= k) AS reached,
-       countIf(indexOf({{stages:Array(String)}}, cohort.stage) = k) AS current,
+       countIf(indexOf({stages:Array(String)}, cohort.stage) = k) AS current,
        sumIf(cohort.amount, reach.max_index >= k) AS amount
 FROM cohort LEFT JOIN reach ON reach.deal_id = cohort.deal_id
-ARRAY JOIN range(1, length({{stages:Array(String)}}) + 1) AS k
+ARRAY JOIN range(1, length({stages:Array(String)}) + 1) AS k
 GROUP BY k ORDER BY k
-"""
+""")
 
-DURATIONS_SQL = """
+DURATIONS_SQL = Sql("""
 WITH cohort AS ({cohort})
 SELECT stage, avg(dateDiff('millisecond', entered_at, left_at)) / 1000 AS avg_seconds
-FROM {{db}}.deal_stage_intervals FINAL
+FROM {db}.deal_stage_intervals FINAL
 WHERE deal_id IN (SELECT deal_id FROM cohort) AND left_at IS NOT NULL
 GROUP BY stage
-"""
+""")
 
-LOST_SQL = """
+LOST_SQL = Sql("""
 WITH cohort AS ({cohort})
 SELECT lost_at_stage, lost_reason, count() AS deals
 FROM cohort WHERE status = 'lost'
 GROUP BY lost_at_stage, lost_reason
-"""
+""")
 
 
 UNSPECIFIED = "unspecified"  # a lost deal without a reason
@@ -67,17 +67,17 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     pipeline = load_pipeline(ch, q.pipeline)
-    deals_sql, _ = filtered_deals(q)  # amounts in the base currency
-    cohort = COHORT.format(deals=deals_sql)
     names = [s.name for s in pipeline.funnel_stages]
-    params = {**base_params(q), "pipeline": pipeline.id, "stages": names}
+    cohort = COHORT.fill(
+        deals=filtered_deals(q),  # amounts in the base currency
+        opened_in=in_period("opened_at", q.period),
+    ).bind(pipeline=pipeline.id)
     with ch.consistent():
-        counts = {r["k"]: r for r in ch.rows(STAGES_SQL.format(cohort=cohort), params)}
+        counts = {r["k"]: r for r in ch.select(STAGES_SQL.fill(cohort=cohort).bind(stages=names))}
         durations = {
-            r["stage"]: r["avg_seconds"]
-            for r in ch.rows(DURATIONS_SQL.format(cohort=cohort), params)
+            r["stage"]: r["avg_seconds"] for r in ch.select(DURATIONS_SQL.fill(cohort=cohort))
         }
-        lost_rows = ch.rows(LOST_SQL.format(cohort=cohort), params)
+        lost_rows = ch.select(LOST_SQL.fill(cohort=cohort))
 
     cohort_link = q.linker("deals", basis="opened", pipeline=pipeline.id)
     stages, first, previous = [], 0, 0

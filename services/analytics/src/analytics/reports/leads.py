@@ -4,34 +4,35 @@ stage reached → won → paid, per channel (or source, campaign) of the lead's 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.common import base_params, filtered_deals
-from analytics.reports.filters import touch_conditions, where
+from analytics.reports.common import filtered_deals, in_period
+from analytics.reports.filters import touch_conditions
 from analytics.reports.pipelines import load_pipeline
 from analytics.reports.query import ReportQuery
-from crm_contracts.runtime.errors import FieldError
+from analytics.reports.sql import Sql
+from crm_contracts.runtime.errors import Invalid
 
 GROUPS = ("channel", "source", "campaign")
 
-OWN_LEADS_SQL = """
-    SELECT lead_id, {group} AS key FROM {{db}}.touchpoints FINAL
+OWN_LEADS_SQL = Sql("""
+    SELECT lead_id, {group} AS key FROM {db}.touchpoints FINAL
     WHERE kind = 'lead' AND {touch_where} AND lead_id IN (
-        SELECT lead_id FROM {{db}}.leads FINAL
-        WHERE received_at >= {{start:DateTime64(3)}} AND received_at < {{end:DateTime64(3)}})
-"""
+        SELECT lead_id FROM {db}.leads FINAL WHERE {received_in})
+""")
 
-LEAD_FUNNEL_SQL = """
+LEAD_FUNNEL_SQL = Sql("""
 WITH own AS ({own}),
 d AS (
     SELECT deal_id, lead_id, status, paid_total FROM ({deals})
-    WHERE pipeline_id = {{pipeline:String}} AND lead_id IN (SELECT lead_id FROM own)
+    WHERE pipeline_id = {pipeline:String} AND lead_id IN (SELECT lead_id FROM own)
 ),
 reach AS (
-    SELECT deal_id, max(indexOf({{stages:Array(String)}}, stage)) AS max_index
-    FROM {{db}}.deal_stage_intervals FINAL WHERE deal_id IN (SELECT deal_id FROM d)
+    SELECT deal_id, max(indexOf({stages:Array(String)}, stage)) AS max_index
+    FROM {db}.deal_stage_intervals FINAL WHERE deal_id IN (SELECT deal_id FROM d)
     GROUP BY deal_id
 )
 SELECT own.key AS key, k,
@@ -43,18 +44,21 @@ SELECT own.key AS key, k,
 FROM own
 LEFT JOIN d ON d.lead_id = own.lead_id
 LEFT JOIN reach ON reach.deal_id = d.deal_id
-ARRAY JOIN range(1, length({{stages:Array(String)}}) + 1) AS k
+ARRAY JOIN range(1, length({stages:Array(String)}) + 1) AS k
 GROUP BY key, k ORDER BY key, k
-"""
+""")
 
 
-def own_leads(q: ReportQuery, group_by: str) -> tuple[str, dict[str, Any]]:
+def own_leads(q: ReportQuery, group_by: str) -> Sql:
     """The funnel's leads: received in the period, their own touch passing the filters; with
     their group `key` (the touch's channel, source or campaign as stored)."""
     if group_by not in GROUPS:
-        raise FieldError("group_by", f"one of {', '.join(GROUPS)}")
-    conditions, params = touch_conditions(q)
-    return OWN_LEADS_SQL.format(group=group_by, touch_where=where(conditions)), params
+        raise Invalid(f"one of {', '.join(GROUPS)}", "group_by")
+    return OWN_LEADS_SQL.fill(
+        group=group_by,  # one of GROUPS: a column name
+        touch_where=touch_conditions(q),
+        received_in=in_period("received_at", q.period),
+    )
 
 
 def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> dict[str, Any]:
@@ -62,14 +66,14 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
     filter), the deals that reached each stage, are won now, have any payment. Each count
     links to its rows: a row's `drill` (leads), `drill_deals`, `drill_won`, `drill_paid`, a
     stage's `drill`; the totals' links are in `drill_totals` (figure → link)."""
-    own, params = own_leads(q, group_by)
+    own = own_leads(q, group_by)
     pipeline = load_pipeline(ch, q.pipeline)
     names = [s.name for s in pipeline.funnel_stages]
-    # Deals are filtered by pipeline and manager only; the lead's touch selects the leads.
-    deals_sql, deal_params = filtered_deals(ReportQuery(q.period, manager=q.manager))
-    sql = LEAD_FUNNEL_SQL.format(own=own, deals=deals_sql)
-    rows = ch.rows(
-        sql, base_params(q) | deal_params | params | {"pipeline": pipeline.id, "stages": names}
+    # Deals are filtered by manager only (the pipeline below); the lead's touch selects the
+    # leads.
+    deals = filtered_deals(replace(q, pipeline=None, channel=None, source=None, campaign=None))
+    rows = ch.select(
+        LEAD_FUNNEL_SQL.fill(own=own, deals=deals).bind(pipeline=pipeline.id, stages=names)
     )
     groups: dict[str, dict[str, Any]] = {}
     for r in rows:

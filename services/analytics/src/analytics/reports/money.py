@@ -8,15 +8,16 @@ from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.reports.common import (
-    base_params,
     bucket_period,
     bucket_sql,
     bucket_starts,
     filtered_deals,
+    in_period,
     payments_between,
 )
 from analytics.reports.period import Period
 from analytics.reports.query import ReportQuery
+from analytics.reports.sql import Sql
 
 ZERO = Decimal(0)
 
@@ -29,20 +30,22 @@ def dynamics(ch: ClickHouse, q: ReportQuery, bucket: str = "day") -> dict[str, A
     """Revenue (payments) and won deals per day / week / month of the period. A row's `drill`
     and `totals.drill`: the won deals; `totals.drill_revenue` and `drill_rows[bucket].revenue`:
     the deals with a payment in the period / bucket."""
-    deals_sql, _ = filtered_deals(q)
-    params = base_params(q)
     with ch.consistent():
-        revenue = ch.rows(
-            f"SELECT {bucket_sql('paid_at', bucket)} AS bucket, sum(amount) AS revenue, "
-            f"count() AS payments FROM ({payments_between(q)}) GROUP BY bucket",
-            params,
+        revenue = ch.select(
+            Sql(
+                "SELECT {bucket} AS bucket, sum(amount) AS revenue, count() AS payments "
+                "FROM ({payments}) GROUP BY bucket"
+            ).fill(bucket=bucket_sql("paid_at", bucket, q), payments=payments_between(q))
         )
-        won = ch.rows(
-            f"SELECT {bucket_sql('closed_at', bucket)} AS bucket, count() AS won, "
-            f"sum(amount_base) AS won_amount FROM ({deals_sql}) WHERE status = 'won' "
-            "AND closed_at >= {start:DateTime64(3)} AND closed_at < {end:DateTime64(3)} "
-            "GROUP BY bucket",
-            params,
+        won = ch.select(
+            Sql(
+                "SELECT {bucket} AS bucket, count() AS won, sum(amount_base) AS won_amount "
+                "FROM ({deals}) WHERE status = 'won' AND {closed_in} GROUP BY bucket"
+            ).fill(
+                bucket=bucket_sql("closed_at", bucket, q),
+                deals=filtered_deals(q),
+                closed_in=in_period("closed_at", q.period),
+            )
         )
     link = q.linker("deals")
     by_revenue = {r["bucket"]: r for r in revenue}
@@ -84,20 +87,27 @@ def dynamics(ch: ClickHouse, q: ReportQuery, bucket: str = "day") -> dict[str, A
 ACTIVE_CTE = "WITH now_paid AS ({current}), before_paid AS ({previous})"
 WIN_BACK = "client_id != '' AND client_id NOT IN (SELECT client_id FROM now_paid)"
 
-ACTIVE_SQL = f"""
-{ACTIVE_CTE}
+ACTIVE_SQL = Sql(
+    ACTIVE_CTE
+    + """
 SELECT
     (SELECT uniqExactIf(client_id, client_id != '') FROM now_paid) AS active,
     (SELECT uniqExactIf(client_id, client_id != '') FROM before_paid) AS active_before
 """
+)
 
-WINBACK_SQL = f"""
-{ACTIVE_CTE}
+WINBACK_SQL = Sql(
+    ACTIVE_CTE
+    + """
 SELECT client_id, sum(amount) AS revenue_before, max(paid_at) AS last_paid_at
 FROM before_paid
-WHERE {WIN_BACK}
+WHERE """
+    + WIN_BACK
+    + """
 GROUP BY client_id ORDER BY revenue_before DESC, client_id
 """
+)
+WIN_BACK_IDS = Sql(ACTIVE_CTE + " SELECT client_id FROM before_paid WHERE " + WIN_BACK)
 
 
 def _before(q: ReportQuery) -> Period:
@@ -105,33 +115,24 @@ def _before(q: ReportQuery) -> Period:
     return q.period.previous_period().clamped()
 
 
-def _active_sql(q: ReportQuery) -> tuple[dict[str, str], dict[str, Any]]:
-    """Payments of this period and of the previous one (same length just before)."""
-    previous = _before(q)
-    params = base_params(q) | {
-        "pstart": previous.params()["start"],
-        "pend": previous.params()["end"],
-    }
-    return {
-        "current": payments_between(q),
-        "previous": payments_between(q, "pstart", "pend"),
-    }, params
+def _active(template: Sql, q: ReportQuery) -> Sql:
+    """The template over the payments of this period and of the previous one (same length
+    just before)."""
+    return template.fill(current=payments_between(q), previous=payments_between(q, _before(q), "p"))
 
 
-def win_back_clients(q: ReportQuery) -> tuple[str, dict[str, Any]]:
+def win_back_clients(q: ReportQuery) -> Sql:
     """The ids of the win-back list, as `active_clients` makes it."""
-    sql, params = _active_sql(q)
-    return f"{ACTIVE_CTE.format(**sql)} SELECT client_id FROM before_paid WHERE {WIN_BACK}", params
+    return _active(WIN_BACK_IDS, q)
 
 
 def active_clients(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     """АКБ: distinct clients with a payment in the period; the win-back list: clients who paid
     in the previous period (same length just before) but not in this one. Links: `drill` (the
     active clients), `drill_previous`, `drill_win_back`."""
-    sql, params = _active_sql(q)
     with ch.consistent():
-        counts = ch.rows(ACTIVE_SQL.format(**sql), params)[0]
-        winback = ch.rows(WINBACK_SQL.format(**sql), params)
+        counts = ch.select(_active(ACTIVE_SQL, q))[0]
+        winback = ch.select(_active(WINBACK_SQL, q))
     return {
         **q.header("active-clients"),
         "totals": {
@@ -159,11 +160,11 @@ WITH deals AS ({deals}),
 won_in AS (
     SELECT deal_id, client_id, closed_at FROM deals
     WHERE status = 'won' AND client_id != ''
-      AND closed_at >= {{start:DateTime64(3)}} AND closed_at < {{end:DateTime64(3)}}
+      AND closed_at >= {start:DateTime64(3)} AND closed_at < {end:DateTime64(3)}
 ),
 won_all AS (
-    SELECT deal_id, client_id, closed_at FROM {{db}}.deals FINAL
-    WHERE status = 'won' AND client_id != '' AND closed_at < {{end:DateTime64(3)}}
+    SELECT deal_id, client_id, closed_at FROM {db}.deals FINAL
+    WHERE status = 'won' AND client_id != '' AND closed_at < {end:DateTime64(3)}
 )
 """
 # The sets repeat-sales counts, each a SELECT over REPEAT_CTE (the drill-down lists them).
@@ -182,22 +183,26 @@ REPEAT_SETS = {
 REPEAT_SQL = (
     REPEAT_CTE
     + "SELECT "
-    + ", ".join(f"(SELECT count() FROM ({sql})) AS {name}" for name, sql in REPEAT_SETS.items())
+    + ", ".join(
+        "(SELECT count() FROM (" + sql + ")) AS " + name for name, sql in REPEAT_SETS.items()
+    )
 )
 
 
-def repeat_set(q: ReportQuery, name: str) -> tuple[str, dict[str, Any]]:
+def _repeat(template: str, q: ReportQuery) -> Sql:
+    return Sql(template, q.period.params()).fill(deals=filtered_deals(q))
+
+
+def repeat_set(q: ReportQuery, name: str) -> Sql:
     """One of REPEAT_SETS as a standalone SELECT with its parameters."""
-    deals_sql, _ = filtered_deals(q)
-    return REPEAT_CTE.format(deals=deals_sql) + REPEAT_SETS[name], base_params(q)
+    return _repeat(REPEAT_CTE + REPEAT_SETS[name], q)
 
 
 def repeat_sales(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     """Won deals in the period whose client had an earlier won deal ÷ all won deals in the
     period; clients with ≥ 2 won deals (up to the period's end) ÷ clients with a won deal in
     the period. Only deals with a client count. Each count links to its deals or clients."""
-    deals_sql, _ = filtered_deals(q)
-    r = ch.rows(REPEAT_SQL.format(deals=deals_sql), base_params(q))[0]
+    r = ch.select(_repeat(REPEAT_SQL, q))[0]
     deals = q.linker("deals", basis="won", with_client=True)
     return {
         **q.header("repeat-sales"),
@@ -217,10 +222,11 @@ def repeat_sales(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
 
 
 def _revenue_by_client(ch: ClickHouse, q: ReportQuery) -> list[dict[str, Any]]:
-    return ch.rows(
-        f"SELECT client_id, sum(amount) AS revenue, count() AS payments "
-        f"FROM ({payments_between(q)}) WHERE client_id != '' GROUP BY client_id",
-        base_params(q),
+    return ch.select(
+        Sql(
+            "SELECT client_id, sum(amount) AS revenue, count() AS payments "
+            "FROM ({payments}) WHERE client_id != '' GROUP BY client_id"
+        ).fill(payments=payments_between(q))
     )
 
 
@@ -290,19 +296,13 @@ def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
 def client_profitability(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     """Per client: revenue (payments in the period), cost (the cost of the client's deals won
     in the period) and margin = revenue − cost."""
-    deals_sql, _ = filtered_deals(q)
-    params = base_params(q)
+    won_costs = Sql(
+        "SELECT client_id, sum(cost) AS cost FROM ({deals}) "
+        "WHERE status = 'won' AND client_id != '' AND {closed_in} GROUP BY client_id"
+    ).fill(deals=filtered_deals(q), closed_in=in_period("closed_at", q.period))
     with ch.consistent():
         revenue = {r["client_id"]: Decimal(r["revenue"]) for r in _revenue_by_client(ch, q)}
-        costs = {
-            r["client_id"]: Decimal(r["cost"])
-            for r in ch.rows(
-                f"SELECT client_id, sum(cost) AS cost FROM ({deals_sql}) "
-                "WHERE status = 'won' AND client_id != '' AND closed_at >= {start:DateTime64(3)} "
-                "AND closed_at < {end:DateTime64(3)} GROUP BY client_id",
-                params,
-            )
-        }
+        costs = {r["client_id"]: Decimal(r["cost"]) for r in ch.select(won_costs)}
     rows = []
     for client in sorted(revenue.keys() | costs.keys()):
         rev, cost = revenue.get(client, ZERO), costs.get(client, ZERO)

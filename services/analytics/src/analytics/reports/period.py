@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from crm_contracts.runtime.errors import FieldError
+from crm_contracts.runtime.errors import Invalid
 
 # What DateTime64(3) stores: a moment outside is refused by ClickHouse as a bad parameter.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
@@ -18,7 +18,7 @@ def parse_zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise FieldError("tz", f"unknown time zone {name!r}") from None
+        raise Invalid(f"unknown time zone {name!r}", "tz") from None
 
 
 def parse_moment(field: str, raw: str, zone: ZoneInfo) -> datetime:
@@ -34,13 +34,13 @@ def parse_moment(field: str, raw: str, zone: ZoneInfo) -> datetime:
                 moment = moment.replace(tzinfo=zone)
     except ValueError:
         reason = f"expected YYYY-MM-DD or an ISO 8601 date-time, got {raw!r}"
-        raise FieldError(field, reason) from None
+        raise Invalid(reason, field) from None
     try:
         moment = moment.astimezone(UTC)
     except OverflowError:  # year 1 or 9999 shifted past Python's own range by the zone
-        raise FieldError(field, OUT_OF_RANGE) from None
+        raise Invalid(OUT_OF_RANGE, field) from None
     if not EARLIEST <= moment <= LATEST:
-        raise FieldError(field, OUT_OF_RANGE)
+        raise Invalid(OUT_OF_RANGE, field)
     return moment
 
 
@@ -67,7 +67,7 @@ class Period:
         zone = parse_zone(tz)
         period = cls(parse_moment("from", start, zone), parse_moment("to", end, zone), tz)
         if period.end <= period.start:
-            raise FieldError("to", "must be later than from")
+            raise Invalid("must be later than from", "to")
         if compare is not None:
             period.compared(compare)
         return period
@@ -77,9 +77,9 @@ class Period:
         try:
             earlier = self.previous_year() if compare == "previous_year" else self.previous_period()
         except (ValueError, OverflowError):
-            raise FieldError("compare", f"the comparison period is {OUT_OF_RANGE}") from None
+            raise Invalid(f"the comparison period is {OUT_OF_RANGE}", "compare") from None
         if earlier.start < EARLIEST or earlier.end > LATEST:
-            raise FieldError("compare", f"the comparison period is {OUT_OF_RANGE}")
+            raise Invalid(f"the comparison period is {OUT_OF_RANGE}", "compare")
         return earlier
 
     @property

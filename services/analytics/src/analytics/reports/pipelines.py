@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from analytics.adapters.clickhouse import ClickHouse
 from crm_contracts.pipelines import DEFAULT_PIPELINE, Pipeline, Stage
-from crm_contracts.runtime.errors import FieldError
+from crm_contracts.runtime.errors import Invalid
 
 
 def load_pipelines(ch: ClickHouse) -> dict[str, Pipeline]:
@@ -29,5 +29,5 @@ def load_pipeline(ch: ClickHouse, pipeline_id: str | None) -> Pipeline:
     pipelines = load_pipelines(ch)
     pipeline_id = pipeline_id or DEFAULT_PIPELINE.id
     if pipeline_id not in pipelines:
-        raise FieldError("pipeline", f"unknown pipeline {pipeline_id!r}")
+        raise Invalid(f"unknown pipeline {pipeline_id!r}", "pipeline")
     return pipelines[pipeline_id]

@@ -8,28 +8,34 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.common import base_params, elapsed_days, filtered_deals, payments_between
+from analytics.reports.common import elapsed_days, filtered_deals, payments_between
 from analytics.reports.pipelines import load_pipelines
 from analytics.reports.query import ReportQuery
+from analytics.reports.sql import Sql
 
 ZERO = Decimal(0)
 
-MANAGERS_SQL = """
+MANAGERS_SQL = Sql("""
 WITH deals AS ({deals})
 SELECT manager_id,
-       countIf(opened_at >= {{start:DateTime64(3)}} AND opened_at < {{end:DateTime64(3)}})
+       countIf(opened_at >= {start:DateTime64(3)} AND opened_at < {end:DateTime64(3)})
            AS opened,
-       countIf(opened_at >= {{start:DateTime64(3)}} AND opened_at < {{end:DateTime64(3)}}
+       countIf(opened_at >= {start:DateTime64(3)} AND opened_at < {end:DateTime64(3)}
                AND status = 'won') AS opened_won,
-       countIf(status = 'won' AND closed_at >= {{start:DateTime64(3)}}
-               AND closed_at < {{end:DateTime64(3)}}) AS won,
+       countIf(status = 'won' AND closed_at >= {start:DateTime64(3)}
+               AND closed_at < {end:DateTime64(3)}) AS won,
        avgIf(dateDiff('second', opened_at, closed_at), status = 'won'
-             AND closed_at >= {{start:DateTime64(3)}} AND closed_at < {{end:DateTime64(3)}})
+             AND closed_at >= {start:DateTime64(3)} AND closed_at < {end:DateTime64(3)})
            AS cycle_seconds
 FROM deals WHERE manager_id != '' GROUP BY manager_id
-"""
+""")
 
-TASKS_SQL = """
+REVENUE_SQL = Sql("""
+SELECT manager_id, sum(amount) AS revenue FROM ({payments})
+WHERE manager_id != '' GROUP BY manager_id
+""")
+
+TASKS_SQL = Sql("""
 SELECT manager_id,
        countIf(status = 'completed' AND closed_at >= {start:DateTime64(3)}
                AND closed_at < {end:DateTime64(3)}) AS tasks_done,
@@ -38,12 +44,13 @@ SELECT manager_id,
                AND (status = 'scheduled' OR (status = 'completed' AND closed_at > due_at)))
            AS tasks_overdue
 FROM {db}.tasks FINAL WHERE manager_id != '' GROUP BY manager_id
-"""
+""")
 
-PLANS_SQL = """
+PLANS_SQL = Sql("""
 SELECT manager_id, month, amount FROM {db}.plans FINAL
 WHERE month >= {first_month:Date} AND month <= {last_month:Date}
-"""
+""")
+NAMES_SQL = Sql("SELECT manager_id, name FROM {db}.managers FINAL")
 
 
 def _plan_for_period(plans: list[dict[str, Any]], q: ReportQuery) -> dict[str, Decimal]:
@@ -84,32 +91,26 @@ def managers(ch: ClickHouse, q: ReportQuery, now: datetime | None = None) -> dic
     the period on (before, null with `forecast_note` saying why). Links: `drill` (deals
     opened), `drill_opened_won`, `drill_won`, `drill_revenue` (deals with a payment)."""
     now = now or datetime.now(UTC)
-    deals_sql, _ = filtered_deals(q)
     first_month = q.period.local(q.period.start).date().replace(day=1)
     last_month = q.period.local(q.period.end - timedelta(microseconds=1)).date().replace(day=1)
-    params = base_params(q) | {
-        "now": now.replace(tzinfo=None),
-        "first_month": first_month,
-        "last_month": last_month,
-    }
+    period = q.period.params()
     with ch.consistent():
         deal_rows = {
-            r["manager_id"]: r for r in ch.rows(MANAGERS_SQL.format(deals=deals_sql), params)
+            r["manager_id"]: r
+            for r in ch.select(MANAGERS_SQL.fill(deals=filtered_deals(q)).bind(**period))
         }
         revenue = {
             r["manager_id"]: Decimal(r["revenue"])
-            for r in ch.rows(
-                f"SELECT manager_id, sum(amount) AS revenue FROM ({payments_between(q)}) "
-                "WHERE manager_id != '' GROUP BY manager_id",
-                params,
-            )
+            for r in ch.select(REVENUE_SQL.fill(payments=payments_between(q)))
         }
-        tasks = {r["manager_id"]: r for r in ch.rows(TASKS_SQL, params)}
-        plans = _plan_for_period(ch.rows(PLANS_SQL, params), q)
-        names = {
-            r["manager_id"]: r["name"]
-            for r in ch.rows("SELECT manager_id, name FROM {db}.managers FINAL")
+        tasks = {
+            r["manager_id"]: r
+            for r in ch.select(TASKS_SQL.bind(now=now.replace(tzinfo=None), **period))
         }
+        plans = _plan_for_period(
+            ch.select(PLANS_SQL.bind(first_month=first_month, last_month=last_month)), q
+        )
+        names = {r["manager_id"]: r["name"] for r in ch.select(NAMES_SQL)}
     if q.manager:
         ids = {q.manager}
     else:
@@ -166,21 +167,21 @@ def managers(ch: ClickHouse, q: ReportQuery, now: datetime | None = None) -> dic
     }
 
 
-WEIGHTED_SQL = """
+WEIGHTED_SQL = Sql("""
 WITH deals AS ({deals})
 SELECT pipeline_id, stage, count() AS deals, sum(amount_base) AS amount
-FROM deals WHERE status = 'open' AND opened_at < {{end:DateTime64(3)}}
+FROM deals WHERE status = 'open' AND opened_at < {end:DateTime64(3)}
 GROUP BY pipeline_id, stage
-"""
+""")
 
 
 def weighted_pipeline(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     """Open deals now (opened before the period's end): Σ amount × the stage's probability,
     per open stage of each defined pipeline. Each count links to its deals."""
-    deals_sql, _ = filtered_deals(q)
+    weighted = WEIGHTED_SQL.fill(deals=filtered_deals(q)).bind(end=q.period.params()["end"])
     with ch.consistent():
         pipelines = load_pipelines(ch)
-        rows = ch.rows(WEIGHTED_SQL.format(deals=deals_sql), base_params(q))
+        rows = ch.select(weighted)
     by_key = {(r["pipeline_id"], r["stage"]): r for r in rows}
     out = []
     for pipeline in pipelines.values():

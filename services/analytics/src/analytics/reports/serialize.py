@@ -1,4 +1,5 @@
-"""JSON for reports: money as decimal strings with kopecks, never floats."""
+"""JSON for reports: money as decimal strings with kopecks, never floats (the analysts' SQL
+answers with `adapters.sql_readonly.exact_json`, which keeps every digit instead)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ from typing import Any
 CENT = Decimal("0.01")
 
 
-def jsonable(value: Any) -> Any:
+def report_json(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value.quantize(CENT))
     if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
+        return {k: report_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [jsonable(v) for v in value]
+        return [report_json(v) for v in value]
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC).isoformat()  # DateTime64(3, 'UTC') comes back naive
     if isinstance(value, datetime | date):

@@ -1,6 +1,7 @@
 """Rows of an operator import, from CSV (header row) or JSON (`{"rows": [...]}`), and the
 checks every import shares. Each row comes labelled (`rows[0]` or `line 2`) for error messages.
-JSON numbers are read as Decimal, never float, so money keeps every digit it was sent with."""
+JSON numbers are read as Decimal, never float, so money keeps every digit it was sent with.
+Refusals are the shared kinds; `Invalid.of` keeps the first 50 problems of a file."""
 
 from __future__ import annotations
 
@@ -13,26 +14,28 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
+from crm_contracts.runtime.errors import Invalid, Refused
+
 T = TypeVar("T")
-MAX_ERRORS = 50  # enough to fix a file in one go, small enough to read
+RawRow = dict[str, Any]  # one row as sent: column → raw value
+Labelled = tuple[str, RawRow]  # (`rows[0]` or `line 2`, the row)
 
 
-class Rejected(Exception):
-    """An import refused as a whole; becomes `{"error", "errors": [{"field", "reason"}]}`."""
+def invalid(field_name: str, reason: str) -> Invalid:
+    return Invalid(reason, field_name)
 
-    def __init__(self, status: int, error: str, errors: list[dict[str, str]]) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
-        self.errors = errors[:MAX_ERRORS]
+
+def malformed(kind: str, reason: str) -> Invalid:
+    """A body that is not CSV / JSON at all: 400, not a row's 422."""
+    return Invalid(reason, "body", status=400, error=f"invalid_{kind}")
 
 
 @dataclass
 class Errors:
-    items: list[dict[str, str]] = field(default_factory=list)
+    items: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, field_name: str, reason: str) -> None:
-        self.items.append({"field": field_name, "reason": reason})
+        self.items.append((field_name, reason))
 
     def check(self, label: str, name: str, parse: Callable[[Any], T], raw: Any) -> T | None:
         """Run one field parser; a ValueError becomes an error naming the row and field."""
@@ -44,58 +47,59 @@ class Errors:
 
     def raise_if_any(self) -> None:
         if self.items:
-            raise Rejected(422, "validation_failed", self.items)
+            raise Invalid.of(self.items)
 
 
-def read_rows(body: bytes, content_type: str, columns: tuple[str, ...]) -> list[tuple[str, dict]]:
+def read_rows(body: bytes, content_type: str, columns: tuple[str, ...]) -> list[Labelled]:
     kind = content_type.split(";")[0].strip().lower()
     if kind in ("text/csv", "application/csv"):
         return _csv_rows(body, columns)
     if kind == "application/json":
         return _json_rows(body)
-    raise Rejected(
-        415,
-        "unsupported_media_type",
-        [{"field": "Content-Type", "reason": "send text/csv or application/json"}],
+    raise Refused(
+        "send text/csv or application/json",
+        "Content-Type",
+        status=415,
+        error="unsupported_media_type",
     )
 
 
-def _csv_rows(body: bytes, columns: tuple[str, ...]) -> list[tuple[str, dict]]:
+def _csv_rows(body: bytes, columns: tuple[str, ...]) -> list[Labelled]:
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise Rejected(400, "invalid_csv", [{"field": "body", "reason": "not UTF-8"}]) from None
+        raise malformed("csv", "not UTF-8") from None
     try:
         table = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
-        raise Rejected(400, "invalid_csv", [{"field": "body", "reason": str(exc)}]) from None
+        raise malformed("csv", str(exc)) from None
     if not table:
-        raise Rejected(422, "validation_failed", [{"field": "body", "reason": "empty file"}])
+        raise invalid("body", "empty file")
     header = [name.strip().lower() for name in table[0]]
     unknown = [name for name in header if name not in columns]
     if unknown or len(set(header)) != len(header):
         reason = f"header must name columns from {', '.join(columns)} once each; got {header}"
-        raise Rejected(422, "validation_failed", [{"field": "header", "reason": reason}])
-    rows = []
+        raise invalid("header", reason)
+    rows: list[Labelled] = []
     for line, cells in enumerate(table[1:], start=2):
         if not any(cell.strip() for cell in cells):
             continue  # blank lines, e.g. a trailing newline pair
         if len(cells) != len(header):
             reason = f"{len(cells)} cells, the header has {len(header)}"
-            raise Rejected(422, "validation_failed", [{"field": f"line {line}", "reason": reason}])
+            raise invalid(f"line {line}", reason)
         rows.append((f"line {line}", dict(zip(header, cells, strict=True))))
     return rows
 
 
-def _json_rows(body: bytes) -> list[tuple[str, dict]]:
+def _json_rows(body: bytes) -> list[Labelled]:
     try:
         data = json.loads(body, parse_float=Decimal)
     except (ValueError, RecursionError) as exc:
-        raise Rejected(400, "invalid_json", [{"field": "body", "reason": str(exc)[:200]}]) from None
+        raise malformed("json", str(exc)[:200]) from None
     rows = data.get("rows") if isinstance(data, dict) else None
     if not isinstance(rows, list):
         reason = 'expected {"rows": [...]}'
-        raise Rejected(422, "validation_failed", [{"field": "rows", "reason": reason}])
+        raise invalid("rows", reason)
     errors = Errors()
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
@@ -104,12 +108,11 @@ def _json_rows(body: bytes) -> list[tuple[str, dict]]:
     return [(f"rows[{index}]", row) for index, row in enumerate(rows)]
 
 
-def require_rows(rows: list[tuple[str, dict]], limit: int) -> None:
+def require_rows(rows: list[Labelled], limit: int) -> None:
     if not rows:
-        raise Rejected(422, "validation_failed", [{"field": "rows", "reason": "no rows"}])
+        raise invalid("rows", "no rows")
     if len(rows) > limit:
-        reason = f"{len(rows)} rows; at most {limit} per request"
-        raise Rejected(422, "validation_failed", [{"field": "rows", "reason": reason}])
+        raise invalid("rows", f"{len(rows)} rows; at most {limit} per request")
 
 
 # Field parsers: each raises ValueError with the reason shown to the operator.

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_right
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Protocol
 
-from analytics.adapters.clickhouse import ClickHouse
-from analytics.tabular import Errors, Rejected, a_currency, a_date, count, decimal, text
+from analytics.domain.tabular import (
+    Errors,
+    Labelled,
+    a_currency,
+    a_date,
+    count,
+    decimal,
+    text,
+)
+from crm_contracts.runtime.errors import Invalid
 
 SPEND_COLUMNS = (
     "date",
@@ -44,6 +53,23 @@ SPEND_FIELDS = {
     "impressions": count,
 }
 RATE_FIELDS = {"date": a_date, "currency": a_currency, "rate": decimal(6, positive=True)}
+Rates = dict[str, tuple[list[date], list[Decimal]]]  # currency → its rate dates and rates
+
+
+class SpendStore(Protocol):
+    """The `ad_spend` and `currency_rates` tables (adapters/spend_store.py)."""
+
+    def rates(self, currencies: set[str], until: date) -> Rates:
+        """Per currency, its rate dates (ascending) and rates, up to `until`."""
+        ...
+
+    def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
+        """One INSERT."""
+        ...
+
+    def spend(self, start: date, end: date, limit: int) -> list[dict[str, Any]]:
+        """Spend rows with `start <= date < end`, ordered by their key."""
+        ...
 
 
 class _Clock:
@@ -65,9 +91,7 @@ class _Clock:
 CLOCK = _Clock()
 
 
-def _parse(
-    rows: list[tuple[str, dict]], fields: dict[str, Any], key: tuple[str, ...]
-) -> list[tuple[str, dict[str, Any]]]:
+def _parse(rows: list[Labelled], fields: dict[str, Any], key: tuple[str, ...]) -> list[Labelled]:
     """Every field of every row, all errors at once; a key repeated in one request is refused
     (which of the two should win would be a guess)."""
     errors, parsed, seen = Errors(), [], {}
@@ -89,28 +113,11 @@ def _parse(
     return parsed
 
 
-def _rates(ch: ClickHouse, currencies: set[str], until: date) -> dict[str, tuple[list, list]]:
-    """Per currency, its rate dates (ascending) and rates, up to `until`."""
-    found: dict[str, tuple[list, list]] = {c: ([], []) for c in currencies}
-    if not currencies:
-        return found
-    rows = ch.rows(
-        "SELECT currency, date, rate FROM {db}.currency_rates FINAL "
-        "WHERE currency IN {currencies:Array(String)} AND date <= {until:Date} "
-        "ORDER BY currency, date",
-        {"currencies": sorted(currencies), "until": until},
-    )
-    for row in rows:
-        dates, rates = found[row["currency"]]
-        dates.append(row["date"])
-        rates.append(row["rate"])
-    return found
-
-
-def import_spend(ch: ClickHouse, rows: list[tuple[str, dict]], base: str) -> dict[str, Any]:
+def import_spend(store: SpendStore, rows: list[Labelled], base: str) -> dict[str, Any]:
     parsed = _parse(rows, SPEND_FIELDS, ("date", "source", "medium", "campaign"))
     foreign = {v["currency"] for _, v in parsed if v["currency"] != base}
-    rates = _rates(ch, foreign, max((v["date"] for _, v in parsed), default=date.min))
+    until = max((v["date"] for _, v in parsed), default=date.min)
+    rates = store.rates(foreign, until)
     errors, out, updated_at = Errors(), [], CLOCK.now()
     for label, v in parsed:
         cost_base = v["cost"]
@@ -130,11 +137,11 @@ def import_spend(ch: ClickHouse, rows: list[tuple[str, dict]], base: str) -> dic
                 continue
         out.append([*(v[name] for name in SPEND_COLUMNS), cost_base, updated_at])
     errors.raise_if_any()
-    ch.insert("ad_spend", out, [*SPEND_COLUMNS, "cost_base", "updated_at"])  # one INSERT
+    store.insert("ad_spend", out, [*SPEND_COLUMNS, "cost_base", "updated_at"])
     return {"imported": len(out), "base_currency": base}
 
 
-def import_rates(ch: ClickHouse, rows: list[tuple[str, dict]], base: str) -> dict[str, Any]:
+def import_rates(store: SpendStore, rows: list[Labelled], base: str) -> dict[str, Any]:
     parsed = _parse(rows, RATE_FIELDS, ("date", "currency"))
     errors = Errors()
     for label, v in parsed:
@@ -143,20 +150,15 @@ def import_rates(ch: ClickHouse, rows: list[tuple[str, dict]], base: str) -> dic
     errors.raise_if_any()
     updated_at = CLOCK.now()
     out = [[v["date"], v["currency"], v["rate"], updated_at] for _, v in parsed]
-    ch.insert("currency_rates", out, [*RATE_COLUMNS, "updated_at"])
+    store.insert("currency_rates", out, [*RATE_COLUMNS, "updated_at"])
     return {"imported": len(out), "base_currency": base}
 
 
-def list_spend(ch: ClickHouse, start: date, end: date, limit: int) -> dict[str, Any]:
+def list_spend(store: SpendStore, start: date, end: date, limit: int) -> dict[str, Any]:
     """Spend rows with `start <= date < end`, money as decimal strings."""
     if end <= start:
-        raise Rejected(422, "validation_failed", [{"field": "to", "reason": "must be after from"}])
-    rows = ch.rows(
-        "SELECT date, source, medium, campaign, cost, currency, cost_base, clicks, impressions "
-        "FROM {db}.ad_spend FINAL WHERE date >= {start:Date} AND date < {end:Date} "
-        "ORDER BY date, source, medium, campaign LIMIT {limit:UInt32}",
-        {"start": start, "end": end, "limit": limit},
-    )
+        raise Invalid("must be after from", "to")
+    rows = store.spend(start, end, limit)
     for row in rows:
         row["date"] = row["date"].isoformat()
         row["cost"], row["cost_base"] = str(row["cost"]), str(row["cost_base"])

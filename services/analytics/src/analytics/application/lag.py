@@ -7,31 +7,31 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
+from dataclasses import dataclass
+from typing import Protocol
 
-from faststream.nats import NatsBroker
-from prometheus_client import Gauge
-
-from analytics.handlers import PROJECTION_CONSUMER
-from crm_contracts.streams import CRM, CRM_DLQ
+from analytics.metrics import ACK_PENDING, DLQ_MESSAGES, PENDING, RATE
 
 log = logging.getLogger(__name__)
-PENDING = Gauge(
-    "crm_consumer_pending", "Stream messages not yet delivered to the consumer", ["consumer"]
-)
-ACK_PENDING = Gauge(
-    "crm_consumer_ack_pending", "Messages delivered but not yet acknowledged", ["consumer"]
-)
-RATE = Gauge(
-    "crm_consumer_acked_per_second",
-    "Stream messages acknowledged per second over the last refresh",
-    ["consumer"],
-)
-DLQ_MESSAGES = Gauge("crm_dlq_messages", "Messages parked in the CRM_DLQ stream")
+
+
+@dataclass(frozen=True)
+class LagReading:
+    pending: int  # not yet delivered to the consumer
+    ack_pending: int  # delivered, not yet acknowledged
+    ack_floor: int  # stream sequence acknowledged up to
+    dlq_messages: int
+
+
+class LagSource(Protocol):
+    """Reads the consumer's state and the DLQ size (adapters/jetstream.py)."""
+
+    async def read(self, consumer: str) -> LagReading: ...
 
 
 class LagMonitor:
-    def __init__(self, broker: NatsBroker, interval: float, consumer: str = PROJECTION_CONSUMER):
-        self.broker = broker
+    def __init__(self, source: LagSource, interval: float, consumer: str):
+        self.source = source
         self.interval = interval
         self.consumer = consumer
         self._task: asyncio.Task[None] | None = None
@@ -56,15 +56,14 @@ class LagMonitor:
                 task.result()
 
     async def refresh(self) -> None:
-        js = self.broker.connection.jetstream()
-        info = await js.consumer_info(CRM, self.consumer)
-        PENDING.labels(self.consumer).set(info.num_pending or 0)
-        ACK_PENDING.labels(self.consumer).set(info.num_ack_pending or 0)
-        now, floor = time.monotonic(), info.ack_floor.stream_seq if info.ack_floor else 0
+        reading = await self.source.read(self.consumer)
+        PENDING.labels(self.consumer).set(reading.pending)
+        ACK_PENDING.labels(self.consumer).set(reading.ack_pending)
+        now, floor = time.monotonic(), reading.ack_floor
         if self._last is not None and now > self._last[0]:
             RATE.labels(self.consumer).set(max(0, floor - self._last[1]) / (now - self._last[0]))
         self._last = (now, floor)
-        DLQ_MESSAGES.set((await js.stream_info(CRM_DLQ)).state.messages)
+        DLQ_MESSAGES.set(reading.dlq_messages)
 
     async def _loop(self) -> None:
         while not self._stopping:

@@ -34,7 +34,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from analytics.adapters.clickhouse import SESSION, ClickHouse
 from analytics.settings import AnalyticsSettings
-from analytics.tabular import Rejected
+from crm_contracts.runtime.errors import Invalid, Refused, ServiceError, Unavailable
 
 LEADING = re.compile(r"\s*\(*\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN)\b", re.I)
 log = logging.getLogger(__name__)
@@ -65,6 +65,14 @@ def limits(settings: AnalyticsSettings) -> dict[str, Any]:
     }
 
 
+class QueryFailed(Invalid):
+    """The analyst's query is at fault (syntax, a limit, the engine's refusal): 400, with
+    `error` naming which (`syntax_error`, `limit_exceeded`, `query_failed`)."""
+
+    status = 400
+    error = "query_failed"
+
+
 NO_ANALYST = (
     "SQL needs the read-only analyst account with a ClickHouse server: set "
     "ANALYTICS_CLICKHOUSE_ANALYST_USER (and _PASSWORD) to the analyst user of deploy/clickhouse/"
@@ -85,15 +93,15 @@ def analyst_client(ch: ClickHouse, settings: AnalyticsSettings) -> Client:
         )
     if settings.clickhouse_mode == "http":
         # Never the read-write user with readonly=1: one session setting away from writing.
-        raise Rejected(503, "sql_unavailable", [{"field": "sql", "reason": NO_ANALYST}])
+        raise Unavailable(NO_ANALYST, "sql", error="sql_unavailable")
     client = clickhouse_connect.get_client(interface="chdb", path=ch.client.path, database=ch.db)
     for name, value in (SESSION | limits(settings)).items():
         client.set_client_setting(name, value)
     return client
 
 
-def refuse(reason: str) -> Rejected:
-    return Rejected(403, "read_only", [{"field": "sql", "reason": reason}])
+def refuse(reason: str) -> Refused:
+    return Refused(reason, "sql", error="read_only")
 
 
 def single_statement(sql: str) -> str:
@@ -108,7 +116,7 @@ def single_statement(sql: str) -> str:
     if re.search(r"\bINTO\s+OUTFILE\b", code, re.I):
         raise refuse("INTO OUTFILE is not allowed")
     if not code.strip():
-        raise Rejected(422, "validation_failed", [{"field": "sql", "reason": "empty"}])
+        raise Invalid("empty", "sql")
     return sql.rstrip().rstrip(";")
 
 
@@ -118,8 +126,8 @@ def allowed_start(sql: str) -> None:
         raise refuse("only SELECT, WITH, SHOW, DESCRIBE and EXPLAIN are allowed")
 
 
-def syntax_error(message: str) -> Rejected:
-    return Rejected(400, "syntax_error", [{"field": "sql", "reason": message}])
+def syntax_error(message: str) -> QueryFailed:
+    return QueryFailed(message, "sql", error="syntax_error")
 
 
 def own_text(message: str) -> str:
@@ -128,18 +136,20 @@ def own_text(message: str) -> str:
     return SCOPE.sub(" (SYNTAX_ERROR)", message)
 
 
-def failure(exc: ClickHouseError) -> Rejected:
+def failure(exc: ClickHouseError) -> ServiceError:
     message = str(exc).strip()[:2000]
     if exc.code in (READONLY, ACCESS_DENIED):
         return refuse(message)
     error = {SYNTAX_ERROR: "syntax_error"}.get(exc.code or 0, "query_failed")
     if exc.code in LIMITS_HIT:
         error = "limit_exceeded"
-    return Rejected(400, error, [{"field": "sql", "reason": message}])
+    return QueryFailed(message, "sql", error=error)
 
 
-def jsonable(value: Any) -> Any:
-    """Decimals as strings (exact), date-times as ISO 8601, the rest as JSON can carry it."""
+def exact_json(value: Any) -> Any:
+    """A result cell as JSON: decimals as strings with every digit ClickHouse returned (not
+    rounded to kopecks as the reports' money is), date-times as ISO 8601, the rest as JSON
+    can carry it."""
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, datetime):
@@ -153,10 +163,25 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else str(value)
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {str(k): exact_json(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
+        return [exact_json(v) for v in value]
     return value
+
+
+class LazyAnalyst:
+    """One analyst connection per app, opened on first use (the database exists by then)."""
+
+    def __init__(self, ch: ClickHouse, settings: AnalyticsSettings) -> None:
+        self.ch, self.settings = ch, settings
+        self._analyst: Analyst | None = None
+
+    def __call__(self) -> Analyst:
+        with self.ch.consistent():
+            if self._analyst is None:
+                client = analyst_client(self.ch, self.settings)
+                self._analyst = Analyst(client, self.ch, self.settings.sql_max_result_rows)
+        return self._analyst
 
 
 @dataclass
@@ -179,7 +204,7 @@ class Analyst:
         except Exception as exc:  # a driver hiccup on an odd statement is still the query's fault
             log.warning("analyst query failed: %r", exc)
             reason = f"{type(exc).__name__}: {exc}"[:2000]
-            raise Rejected(400, "query_failed", [{"field": "sql", "reason": reason}]) from None
+            raise QueryFailed(reason, "sql") from None
 
     def check_syntax(self, sql: str) -> None:
         """400 for a statement ClickHouse cannot parse, told about the analyst's own text."""
@@ -194,7 +219,7 @@ class Analyst:
         """An engine call on text the driver extends (`EXPLAIN AST …`, `… FORMAT Native`)."""
         try:
             return self._engine(call, sql, params)
-        except Rejected as exc:
+        except ServiceError as exc:
             if exc.error == "syntax_error":
                 raise syntax_error(WRAPPED) from None
             raise
@@ -220,7 +245,7 @@ class Analyst:
                 {"name": name, "type": column_type.name}
                 for name, column_type in zip(result.column_names, result.column_types, strict=True)
             ],
-            "rows": [jsonable(list(row)) for row in rows[: self.max_rows]],
+            "rows": [exact_json(list(row)) for row in rows[: self.max_rows]],
             "truncated": len(rows) > self.max_rows,
             "rows_read": int(summary.get("read_rows", 0)),
             "elapsed_ms": round(int(summary.get("elapsed_ns", elapsed_ns)) / 1e6, 3),

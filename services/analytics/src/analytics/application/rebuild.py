@@ -3,8 +3,8 @@ in atomically, while the live projection keeps running.
 
 1. `<db>_rebuild_<id>` gets the same migrations, and an ephemeral consumer replays the stream
    from sequence 1 through the projection's own `ingest()`, in big batches.
-2. The live projection is held between batches (gate.py) and the tail published meanwhile is
-   replayed too, so the new tables hold every event in the stream.
+2. The live projection is held between batches (gate.py) and the tail published meanwhile
+   is replayed too, so the new tables hold every event in the stream.
 3. Every projected table is exchanged with its fresh twin in one `EXCHANGE TABLES` statement
    (under the engine lock, so no report sees half of it); the old tables are dropped.
 4. The live projection resumes; what it had fetched but not acked lands again in the new
@@ -17,31 +17,59 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from faststream.nats import NatsBroker
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
-
-from analytics.adapters.clickhouse import ClickHouse
-from analytics.gate import ProjectionGate
-from analytics.ingest import ingest, parse_batch
+from analytics.application.gate import ProjectionGate
+from analytics.application.ingest import ProjectionStore, ingest, parse_batch
 from analytics.projection.config import ProjectionConfig
-from analytics.projection.folds import FOLDS
-from analytics.projection.tables import COLUMNS
-from analytics.schema import migrate
-from analytics.tabular import Rejected
-from crm_contracts import subjects
-from crm_contracts.streams import CRM
+from analytics.projection.rows import PROJECTED_ROWS
+from crm_contracts.runtime.errors import Conflict
 
 log = logging.getLogger(__name__)
 # Exactly the tables ingest() writes.
-STREAM_TABLES = tuple(
-    sorted(set(COLUMNS) | {row_type.TABLE for row_type, _, _ in FOLDS} | {"fold_events"})
-)
+STREAM_TABLES = tuple(sorted(row_type.TABLE for row_type in PROJECTED_ROWS))
 KEPT_JOBS = 20
+
+
+@dataclass(frozen=True)
+class Fetched:
+    bodies: list[bytes]  # the messages' data, in stream order
+    last_sequence: int  # stream sequence of the last one (0 when none came)
+    pending: int  # messages the consumer has not delivered yet
+
+
+class Replay(Protocol):
+    """The whole stream from its first message (adapters/jetstream.py)."""
+
+    async def open(self) -> None: ...
+
+    async def stream_end(self) -> int:
+        """The stream's last sequence now."""
+        ...
+
+    async def fetch(self, batch_size: int) -> Fetched: ...
+
+    async def close(self) -> None: ...
+
+
+class ProjectionDatabases(Protocol):
+    """The live projection database and fresh ones beside it (adapters/rebuild_tables.py)."""
+
+    live: str  # the live database's name
+
+    def prepare(self, database: str) -> ProjectionStore:
+        """A fresh, migrated database (any old one of that name dropped) to project into."""
+        ...
+
+    def swap(self, database: str, tables: tuple[str, ...]) -> None:
+        """Exchange the live tables with those of `database`, all at once."""
+        ...
+
+    def drop(self, database: str) -> None: ...
 
 
 @dataclass
@@ -68,22 +96,21 @@ class RebuildJob:
         }
 
 
-def swap(live: ClickHouse, fresh: ClickHouse) -> None:
-    pairs = ", ".join(f"{live.db}.{t} AND {fresh.db}.{t}" for t in STREAM_TABLES)
-    with live.consistent():
-        live.command(f"EXCHANGE TABLES {pairs}")
-
-
 class Rebuilder:
     def __init__(
         self,
-        ch: ClickHouse,
-        broker: NatsBroker,
+        databases: ProjectionDatabases,
+        open_replay: Callable[[], Replay],
         gate: ProjectionGate,
         config: ProjectionConfig,
         batch_size: int = 5000,
     ) -> None:
-        self.ch, self.broker, self.gate, self.config = ch, broker, gate, config
+        self.databases, self.open_replay, self.gate, self.config = (
+            databases,
+            open_replay,
+            gate,
+            config,
+        )
         self.batch_size = batch_size
         self.jobs: dict[str, RebuildJob] = {}
         self._task: asyncio.Task[None] | None = None
@@ -91,10 +118,9 @@ class Rebuilder:
     def start(self) -> RebuildJob:
         if self._task is not None and not self._task.done():
             running = next(j for j in self.jobs.values() if j.finished_at is None)
-            reason = f"rebuild {running.id} is still running"
-            raise Rejected(409, "conflict", [{"field": "", "reason": reason}])
+            raise Conflict(f"rebuild {running.id} is still running")
         job_id = uuid.uuid4().hex[:12]
-        job = RebuildJob(job_id, f"{self.ch.db}_rebuild_{job_id}")
+        job = RebuildJob(job_id, f"{self.databases.live}_rebuild_{job_id}")
         self.jobs[job_id] = job
         for old in list(self.jobs)[:-KEPT_JOBS]:
             del self.jobs[old]
@@ -109,33 +135,21 @@ class Rebuilder:
                 await self._task
 
     async def _run(self, job: RebuildJob) -> None:
-        fresh = self.ch.on_database(job.database)
-        sub = None
+        replay = None
         try:
-            await asyncio.to_thread(fresh.command, "DROP DATABASE IF EXISTS {db} SYNC")
-            await asyncio.to_thread(migrate, fresh)
-            js = self.broker.connection.jetstream()
-            sub = await js.pull_subscribe(
-                subjects.ALL,
-                durable=None,  # ephemeral: the server forgets it when we are done
-                stream=CRM,
-                config=ConsumerConfig(
-                    deliver_policy=DeliverPolicy.ALL,
-                    ack_policy=AckPolicy.NONE,  # a replay needs no acks; it is repeatable
-                    inactive_threshold=300.0,
-                    mem_storage=True,
-                ),
-            )
+            store = await asyncio.to_thread(self.databases.prepare, job.database)
+            replay = self.open_replay()
+            await replay.open()
             job.state = "replaying"
-            await self._replay(sub, fresh, job, await self._stream_end(js))
+            await self._replay(replay, store, job, await replay.stream_end())
             job.state = "catching_up"
             await self.gate.pause()
             try:
                 # With the projection held, whatever it acked is at or before the stream's end
                 # now; what comes later it projects itself, into the swapped-in tables.
-                await self._replay(sub, fresh, job, await self._stream_end(js))
+                await self._replay(replay, store, job, await replay.stream_end())
                 job.state = "swapping"
-                await asyncio.to_thread(swap, self.ch, fresh)
+                await asyncio.to_thread(self.databases.swap, job.database, STREAM_TABLES)
             finally:
                 self.gate.resume()
             job.state = "done"
@@ -148,34 +162,28 @@ class Rebuilder:
             job.state, job.error = "failed", repr(exc)[:1000]
         finally:
             job.finished_at = datetime.now(UTC)
-            if sub is not None:
-                with suppress(Exception):
-                    await sub.unsubscribe()
+            if replay is not None:
+                await replay.close()
             # After a swap this holds the old tables; after a failure, the half-built ones.
             with suppress(Exception):
-                await asyncio.to_thread(fresh.command, "DROP DATABASE IF EXISTS {db} SYNC")
+                await asyncio.to_thread(self.databases.drop, job.database)
 
-    @staticmethod
-    async def _stream_end(js: Any) -> int:
-        return int((await js.stream_info(CRM)).state.last_seq)
-
-    async def _replay(self, sub: Any, fresh: ClickHouse, job: RebuildJob, until: int) -> None:
+    async def _replay(
+        self, replay: Replay, store: ProjectionStore, job: RebuildJob, until: int
+    ) -> None:
         """Until the consumer has delivered the stream up to sequence `until` (a stream that
         grows faster than one replays must not keep a rebuild going forever)."""
         while job.last_sequence < until:
-            try:
-                messages = await sub.fetch(self.batch_size, timeout=1.0)
-            except TimeoutError:  # nats-py raises its own subclass or, at times, the bare one
-                messages = []
-            if messages:
-                parsed = parse_batch([m.data for m in messages])  # the invalid: in the DLQ already
+            fetched = await replay.fetch(self.batch_size)
+            if fetched.bodies:
+                parsed = parse_batch(fetched.bodies)  # the invalid: in the DLQ already
                 if parsed.events:
                     await asyncio.to_thread(
-                        ingest, fresh, parsed.events, parsed.payloads, self.config
+                        ingest, store, parsed.events, parsed.payloads, self.config
                     )
                 job.events_replayed += len(parsed.events)
-                job.last_sequence = messages[-1].metadata.sequence.stream
-                if messages[-1].metadata.num_pending == 0:
+                job.last_sequence = fetched.last_sequence
+                if fetched.pending == 0:
                     return
-            elif (await sub.consumer_info()).num_pending == 0:
+            elif fetched.pending == 0:
                 return

@@ -10,8 +10,6 @@ from analytics.adapters.clickhouse import ClickHouse
 
 log = logging.getLogger(__name__)
 
-TS = "DateTime64(3, 'UTC')"
-MONEY = "Decimal(18, 2)"
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (
@@ -19,24 +17,24 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "event log and the report tables",
         [
             # Every event as received; a redelivered event collapses on its key.
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.events (
+            """CREATE TABLE IF NOT EXISTS {db}.events (
                 event_id UUID,
                 event_type LowCardinality(String),
                 schema_version UInt16,
-                occurred_at {TS},
+                occurred_at DateTime64(3, 'UTC'),
                 aggregate_id String,
                 aggregate_version UInt32,
                 correlation_id String,
                 producer LowCardinality(String),
                 payload String,
-                ingested_at {TS} DEFAULT now64(3)
+                ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
             ) ENGINE = ReplacingMergeTree
             PARTITION BY toYYYYMM(occurred_at)
             ORDER BY (event_type, occurred_at, event_id)""",
             # Leads with their own touch; contacts only as salted hashes.
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.leads (
+            """CREATE TABLE IF NOT EXISTS {db}.leads (
                 lead_id String,
-                received_at {TS},
+                received_at DateTime64(3, 'UTC'),
                 form_id LowCardinality(String),
                 source LowCardinality(String),
                 phone_hash String,
@@ -53,10 +51,10 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             ) ENGINE = ReplacingMergeTree
             ORDER BY (received_at, lead_id)""",
             # Marketing touches: the lead's own ('lead') and the visitor's first ('first').
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.touchpoints (
+            """CREATE TABLE IF NOT EXISTS {db}.touchpoints (
                 lead_id String,
                 kind LowCardinality(String),
-                touch_at {TS},
+                touch_at DateTime64(3, 'UTC'),
                 channel LowCardinality(String),
                 source LowCardinality(String),
                 medium LowCardinality(String),
@@ -65,7 +63,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             ) ENGINE = ReplacingMergeTree
             ORDER BY (lead_id, kind)""",
             # Latest state of each deal: the row with the highest aggregate version wins.
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.deals (
+            """CREATE TABLE IF NOT EXISTS {db}.deals (
                 deal_id String,
                 lead_id String,
                 client_id String,
@@ -77,88 +75,88 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 lost_reason String,
                 lost_at_stage LowCardinality(String),
                 manager_id LowCardinality(String),
-                amount {MONEY},
-                cost {MONEY},
+                amount Decimal(18, 2),
+                cost Decimal(18, 2),
                 currency LowCardinality(String),
-                paid_total {MONEY},
-                opened_at {TS},
-                closed_at Nullable({TS}),
-                updated_at {TS},
+                paid_total Decimal(18, 2),
+                opened_at DateTime64(3, 'UTC'),
+                closed_at Nullable(DateTime64(3, 'UTC')),
+                updated_at DateTime64(3, 'UTC'),
                 version UInt32
             ) ENGINE = ReplacingMergeTree(version)
             ORDER BY deal_id""",
             # One row per stay of a deal in a stage; the row closing a stay has a higher version.
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.deal_stage_intervals (
+            """CREATE TABLE IF NOT EXISTS {db}.deal_stage_intervals (
                 deal_id String,
                 pipeline_id LowCardinality(String),
                 stage LowCardinality(String),
                 entered_version UInt32,
-                entered_at {TS},
-                left_at Nullable({TS}),
+                entered_at DateTime64(3, 'UTC'),
+                left_at Nullable(DateTime64(3, 'UTC')),
                 version UInt32
             ) ENGINE = ReplacingMergeTree(version)
             ORDER BY (deal_id, entered_version)""",
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.payments (
+            """CREATE TABLE IF NOT EXISTS {db}.payments (
                 payment_id String,
                 deal_id String,
                 client_id String,
                 manager_id LowCardinality(String),
                 pipeline_id LowCardinality(String),
                 invoice_id String,
-                amount {MONEY},
+                amount Decimal(18, 2),
                 currency LowCardinality(String),
-                paid_at {TS}
+                paid_at DateTime64(3, 'UTC')
             ) ENGINE = ReplacingMergeTree
             ORDER BY (paid_at, payment_id)""",
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.tasks (
+            """CREATE TABLE IF NOT EXISTS {db}.tasks (
                 task_id String,
                 deal_id String,
                 manager_id LowCardinality(String),
                 title String,
                 kind LowCardinality(String),
                 status LowCardinality(String),
-                due_at {TS},
-                scheduled_at {TS},
-                closed_at Nullable({TS}),
+                due_at DateTime64(3, 'UTC'),
+                scheduled_at DateTime64(3, 'UTC'),
+                closed_at Nullable(DateTime64(3, 'UTC')),
                 version UInt32
             ) ENGINE = ReplacingMergeTree(version)
             ORDER BY task_id""",
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.plans (
+            """CREATE TABLE IF NOT EXISTS {db}.plans (
                 manager_id LowCardinality(String),
                 month Date,
-                amount {MONEY},
+                amount Decimal(18, 2),
                 currency LowCardinality(String),
-                updated_at {TS}
+                updated_at DateTime64(3, 'UTC')
             ) ENGINE = ReplacingMergeTree(updated_at)
             ORDER BY (manager_id, month)""",
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.clients (
+            """CREATE TABLE IF NOT EXISTS {db}.clients (
                 client_id String,
                 lead_id String,
-                registered_at {TS},
+                registered_at DateTime64(3, 'UTC'),
                 phone_hashes Array(String),
                 email_hashes Array(String),
-                updated_at {TS},
+                updated_at DateTime64(3, 'UTC'),
                 version UInt32
             ) ENGINE = ReplacingMergeTree(version)
             ORDER BY client_id""",
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.managers (
+            """CREATE TABLE IF NOT EXISTS {db}.managers (
                 manager_id String,
                 name String,
                 role LowCardinality(String),
                 active UInt8,
-                updated_at {TS}
+                updated_at DateTime64(3, 'UTC')
             ) ENGINE = ReplacingMergeTree(updated_at)
             ORDER BY manager_id""",
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.pipelines (
+            """CREATE TABLE IF NOT EXISTS {db}.pipelines (
                 pipeline_id String,
                 name String,
                 stage_names Array(String),
                 stage_kinds Array(String),
                 stage_probabilities Array(Float64),
-                updated_at {TS}
+                updated_at DateTime64(3, 'UTC')
             ) ENGINE = ReplacingMergeTree(updated_at)
             ORDER BY pipeline_id""",
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.notifications (
+            """CREATE TABLE IF NOT EXISTS {db}.notifications (
                 notification_id String,
                 status LowCardinality(String),
                 rule_id LowCardinality(String),
@@ -167,29 +165,29 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
                 attempts UInt16,
                 latency_ms UInt64,
                 reason String,
-                occurred_at {TS}
+                occurred_at DateTime64(3, 'UTC')
             ) ENGINE = ReplacingMergeTree(occurred_at)
             ORDER BY notification_id""",
             # Ad spend imported per day × source × medium × campaign; re-imports replace.
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.ad_spend (
+            """CREATE TABLE IF NOT EXISTS {db}.ad_spend (
                 date Date,
                 source LowCardinality(String),
                 medium LowCardinality(String),
                 campaign String,
-                cost {MONEY},
+                cost Decimal(18, 2),
                 currency LowCardinality(String),
-                cost_base {MONEY},
+                cost_base Decimal(18, 2),
                 clicks UInt64,
                 impressions UInt64,
-                updated_at {TS}
+                updated_at DateTime64(3, 'UTC')
             ) ENGINE = ReplacingMergeTree(updated_at)
             ORDER BY (date, source, medium, campaign)""",
             # Units of the base currency per one unit of `currency` on `date`.
-            f"""CREATE TABLE IF NOT EXISTS {{db}}.currency_rates (
+            """CREATE TABLE IF NOT EXISTS {db}.currency_rates (
                 date Date,
                 currency LowCardinality(String),
                 rate Decimal(18, 6),
-                updated_at {TS}
+                updated_at DateTime64(3, 'UTC')
             ) ENGINE = ReplacingMergeTree(updated_at)
             ORDER BY (currency, date)""",
         ],
