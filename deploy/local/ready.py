@@ -170,7 +170,7 @@ def dashboard_accounts() -> str:
     users = json.loads(os.environ.get("ANALYTICS_DASHBOARD_USERS") or "{}")
     if not users:
         return "none: set ANALYTICS_DASHBOARD_USERS (deploy/local/dev.env)"
-    return "demo / demo" if "demo" in users else ", ".join(sorted(users))
+    return ", ".join(f"{n} / {n}" if n in ("demo", "ops") else n for n in sorted(users))
 
 
 def operator_accounts() -> str:
@@ -178,6 +178,16 @@ def operator_accounts() -> str:
     users = json.loads(os.environ.get("ANALYTICS_DASHBOARD_USERS") or "{}")
     names = sorted(name for name, user in users.items() if user.get("role") == "operator")
     return ", ".join(names) or "none: add one with role operator to ANALYTICS_DASHBOARD_USERS"
+
+
+def analyst_line() -> str:
+    """Where BI tools connect: ClickHouse's HTTP interface, when an analyst account is set."""
+    users = json.loads(os.environ.get("ANALYTICS_CLICKHOUSE_HTTP_USERS") or "{}")
+    if not users:
+        return "off: set ANALYTICS_CLICKHOUSE_HTTP_USERS"
+    port = os.environ.get("ANALYTICS_CLICKHOUSE_HTTP_PORT", "8123")
+    who = "analyst / analyst" if "analyst" in users else ", ".join(sorted(users))
+    return f"http://127.0.0.1:{port}   (ClickHouse protocol, user {who}; views crm.v_*)"
 
 
 def wait_settled(timeout: float = 20) -> None:
@@ -205,7 +215,7 @@ def main() -> None:
     seed_sales_team()
     seed_demo()
     wait_settled()
-    lines = [f"  {name:<14} {url(name)}   (OpenAPI: {url(name)}/docs)" for name in SERVICES]
+    lines = [f"  {name:<14} {url(name)}   (API docs: {url(name)}/docs)" for name in SERVICES]
     print("\nCRM analytics stack is up:\n" + "\n".join(lines), flush=True)
     today = date.today()
     period = f"from={today - timedelta(days=30)}&to={today + timedelta(days=1)}"
@@ -213,6 +223,7 @@ def main() -> None:
     print(f"  sales funnel   {url('analytics')}/v1/reports/sales-funnel?{period}")
     print(f"                 (header X-API-Key: {VIEWER_KEY}, or signed in)")
     print(f"  operations     {url('analytics')}/ops   (operators: {operator_accounts()})")
+    print(f"  SQL for tools  {analyst_line()}")
     print(f"  NATS           nats://127.0.0.1:{os.environ.get('NATS_PORT', 4222)}", end="")
     print(f"   (monitoring: http://127.0.0.1:{os.environ.get('NATS_MONITOR_PORT', 8222)}/jsz)")
     print(f"  dev accounts:  dashboard {dashboard_accounts()}; API keys {API_KEY} (commands,")

@@ -15,7 +15,8 @@ from tests.support.services import ServiceProcess
 API_KEY = "e2e-key"
 KEY = {"X-API-Key": API_KEY}
 VIEWER_KEY = {"X-API-Key": "e2e-viewer-key"}  # reads analytics reports (notification's digests)
-DASHBOARD_USER = ("head", "e2e-password")  # signs in to the dashboard
+DASHBOARD_USER = ("head", "e2e-password")  # signs in to the dashboard (a viewer)
+OPERATOR_USER = ("olga", "ops-password")  # signs in to the operators' page /ops
 
 
 def start_stack(nats: NatsServer, smtp_port: int, data: Path) -> dict[str, ServiceProcess]:
@@ -41,7 +42,13 @@ def start_stack(nats: NatsServer, smtp_port: int, data: Path) -> dict[str, Servi
             "ANALYTICS_CHDB_PATH": str(data / "chdb"),
             "ANALYTICS_VIEWER_API_KEY": VIEWER_KEY["X-API-Key"],
             "ANALYTICS_DASHBOARD_USERS": json.dumps(
-                {DASHBOARD_USER[0]: {"password": hash_password(DASHBOARD_USER[1])}}
+                {
+                    DASHBOARD_USER[0]: {"password": hash_password(DASHBOARD_USER[1])},
+                    OPERATOR_USER[0]: {
+                        "password": hash_password(OPERATOR_USER[1]),
+                        "role": "operator",
+                    },
+                }
             ),
         },
     }
@@ -50,6 +57,12 @@ def start_stack(nats: NatsServer, smtp_port: int, data: Path) -> dict[str, Servi
     }
     # Digests read this stack's reports, not whatever listens on the default port.
     procs["notification"].env["NOTIFICATION_ANALYTICS_URL"] = procs["analytics"].url
+    # The ops page reads this stack's services and nats-server, not the default local ports.
+    names = {"lead_intake": "lead-intake", "deal_pipeline": "deal-pipeline"}
+    procs["analytics"].env["ANALYTICS_OPS_SERVICES"] = json.dumps(
+        {names.get(name, name): proc.url for name, proc in procs.items()}
+    )
+    procs["analytics"].env["ANALYTICS_NATS_MONITOR_URL"] = nats.monitor_url
     for proc in procs.values():
         proc.start()
     for proc in procs.values():

@@ -8,26 +8,39 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
 from fastapi import Depends, FastAPI
 
+from analytics.adapters.analyst_views import create_views
 from analytics.adapters.clickhouse import ClickHouse, connect
 from analytics.adapters.jetstream import JetStreamLag, JetStreamReplay
+from analytics.adapters.ops_sources import (
+    ClickHouseProjectionClock,
+    HttpServiceProbe,
+    InProcessRebuilds,
+    JetStreamOps,
+    NatsMonitor,
+    NotificationDeliveries,
+)
 from analytics.adapters.projection_store import ClickHouseProjectionStore
 from analytics.adapters.rebuild_tables import ClickHouseDatabases
 from analytics.adapters.schema import migrate
 from analytics.adapters.spend_store import ClickHouseSpendStore
-from analytics.adapters.sql_readonly import LazyAnalyst
+from analytics.adapters.sql_readonly import LazyAnalyst, limits
 from analytics.api.ad_spend import build_ad_spend_router
 from analytics.api.admin import build_admin_router
 from analytics.api.auth import Auth, build_auth_router, install_sign_in, log_dashboard_config
+from analytics.api.clickhouse_protocol import ClickHouseHttpServer, build_clickhouse_http_app
 from analytics.api.dimensions import build_dimensions_router
 from analytics.api.drill import build_drill_router
 from analytics.api.live import build_live_router
+from analytics.api.ops import ops_router
 from analytics.api.reports import build_reports_router, report_query
 from analytics.api.sql import build_sql_router
 from analytics.application.gate import ProjectionGate
 from analytics.application.lag import LagMonitor
 from analytics.application.live import Pulse
+from analytics.application.ops_status import DeadLetterActions, OpsSources, OpsStatus
 from analytics.application.rebuild import Rebuilder
 from analytics.dashboard.assets import load_assets
 from analytics.dashboard.routes import build_dashboard_router
@@ -53,6 +66,7 @@ class Service:
 def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> Service:
     ch = ch or ClickHouse(connect(settings), settings.database)
     migrate(ch)
+    create_views(ch, settings.base_currency)  # the stable v_* views analysts query
     broker = make_broker(settings.nats_url, SERVICE)
     replicas = settings.stream_replicas
     config = settings.projection_config()
@@ -72,16 +86,46 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
         settings.rebuild_batch_size,
     )
     lag = LagMonitor(JetStreamLag(broker), settings.lag_refresh_seconds, PROJECTION_CONSUMER)
+    analyst_http = analysts_endpoint(settings, ch)
+    # The operators' page reads the services and NATS monitoring over HTTP, like any client.
+    ops_http = httpx.AsyncClient()
+    jetstream = JetStreamOps(lambda: broker.connection.jetstream())
+    services = settings.ops_services
+    ops = OpsStatus(
+        list(services),
+        OpsSources(
+            probe=HttpServiceProbe(ops_http, services),
+            jetstream=NatsMonitor(ops_http, settings.nats_monitor_url),
+            messages=jetstream,
+            dead_letters=jetstream,
+            deliveries=NotificationDeliveries(
+                ops_http,
+                services.get("notification", "http://127.0.0.1:8003"),
+                settings.ops_notification_api_key,
+            ),
+            reminders=jetstream,
+            projection=ClickHouseProjectionClock(ch),
+            rebuilds=InProcessRebuilds(lambda: rebuilder.jobs),
+        ),
+        interval=settings.ops_refresh_seconds,
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         log_dashboard_config(settings)
         async with running_broker(broker, on_started=lag.start, replicas=replicas):
+            if analyst_http is not None:
+                await analyst_http.start()
+            await ops.start()
             try:
                 yield
-            finally:  # before the broker stops: both use its connection
+            finally:  # before the broker stops: these use its connection
+                if analyst_http is not None:
+                    await analyst_http.stop()
+                await ops.stop()
                 await rebuilder.stop()
                 await lag.stop()
+        await ops_http.aclose()
 
     async def readiness() -> dict[str, object]:
         store_ok = await reachable(lambda: ch.rows("SELECT 1 AS ok"))
@@ -93,7 +137,7 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
     query = report_query(settings.tz, settings.base_currency)
     app.include_router(build_auth_router(auth))  # /login, /logout, /v1/me
     install_sign_in(app)  # sign-in redirects and the dashboard's 503
-    # Reports and drill-down need a viewer (DESIGN §7), whatever their routers declare.
+    # Reports and drill-down need a viewer, whatever their routers declare.
     viewer = [Depends(auth.viewer)]
     app.include_router(build_reports_router(ch, settings, query), dependencies=viewer)
     app.include_router(build_drill_router(ch, settings, query), dependencies=viewer)
@@ -108,7 +152,18 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
     )
     app.include_router(build_sql_router(LazyAnalyst(ch, settings), operator))
     app.include_router(build_admin_router(rebuilder, lambda: bus_connected(broker), operator))
+    app.include_router(
+        ops_router(ops, DeadLetterActions(jetstream), auth.browser_viewer, auth.operator)
+    )
     return Service(app, auth, gate, pulse, rebuilder)
+
+
+def analysts_endpoint(settings: AnalyticsSettings, ch: ClickHouse) -> ClickHouseHttpServer | None:
+    """ClickHouse's HTTP interface over the embedded engine, when accounts are configured."""
+    if settings.clickhouse_mode != "chdb" or not settings.clickhouse_http_users:
+        return None
+    app = build_clickhouse_http_app(ch, settings.clickhouse_http_users, limits(settings))
+    return ClickHouseHttpServer(app, settings.clickhouse_http_host, settings.clickhouse_http_port)
 
 
 def create_app(settings: AnalyticsSettings | None = None, ch: ClickHouse | None = None) -> FastAPI:

@@ -77,6 +77,22 @@ class AnalyticsSettings(ServiceSettings):
     clickhouse_analyst_password: str = ""
     lag_refresh_seconds: float = 5.0  # consumer lag and DLQ size gauges in /metrics
     rebuild_batch_size: int = 5000  # events per INSERT batch while replaying the stream
+    # ClickHouse's own HTTP interface for analysts' tools over the embedded engine (chdb mode
+    # only; a server has its own): on when `clickhouse_http_users` (user → scrypt hash) is set.
+    clickhouse_http_host: str = "127.0.0.1"  # 0.0.0.0 in a container
+    clickhouse_http_port: int = 8123  # ClickHouse's HTTP port, so a stock client needs no port
+    clickhouse_http_users: Annotated[dict[str, str], NoDecode] = {}
+    # The operators' page /ops: the services it reads over HTTP (name → base URL),
+    # nats-server's monitoring address (-m), the key of notification's delivery log.
+    ops_services: dict[str, str] = {
+        "lead-intake": "http://127.0.0.1:8001",
+        "deal-pipeline": "http://127.0.0.1:8002",
+        "notification": "http://127.0.0.1:8003",
+        "analytics": "http://127.0.0.1:8004",
+    }
+    nats_monitor_url: str = "http://127.0.0.1:8222"
+    ops_notification_api_key: str = "dev-api-key"
+    ops_refresh_seconds: float = 4.0
 
     @field_validator("database")
     @classmethod
@@ -86,12 +102,22 @@ class AnalyticsSettings(ServiceSettings):
             raise ValueError("must be a plain identifier: a letter or _, then letters, digits, _")
         return value
 
-    @field_validator("dashboard_users", mode="before")
+    @field_validator("dashboard_users", "clickhouse_http_users", mode="before")
     @classmethod
     def _users_json(cls, value: Any) -> Any:
         """JSON from the environment; an empty variable (compose's `${X:-}`) means none."""
         if isinstance(value, str | bytes):
             return json.loads(value) if value.strip() else {}
+        return value
+
+    @field_validator("clickhouse_http_users")
+    @classmethod
+    def _hashes(cls, value: dict[str, str]) -> dict[str, str]:
+        for user, password in value.items():
+            try:
+                parse_hash(password)
+            except ValueError as exc:  # a plain password would never match: say so at start
+                raise ValueError(f"{user}: {exc}; use `python -m analytics.passwords`") from None
         return value
 
     def projection_config(self) -> ProjectionConfig:

@@ -1,5 +1,5 @@
-"""The frame of every service: a FastAPI app with ops endpoints, one error shape and offline API
-docs, and a uvicorn runner with JSON logs."""
+"""The frame of every service: a FastAPI app with ops endpoints, one error shape, offline API
+docs and the event catalogue (`/asyncapi`), and a uvicorn runner with JSON logs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from typing import Any, TypeVar
 import uvicorn
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from crm_contracts.runtime.catalogue_routes import install_catalogue
 from crm_contracts.runtime.http_errors import Observer, install_error_handlers
 from crm_contracts.runtime.logs import setup_logging
 from crm_contracts.runtime.ops import ReadinessCheck, install_ops
@@ -33,9 +35,34 @@ def service_app(
     `observe_refusals` sees every 4xx the service answers (to count them)."""
     # /docs and /redoc from assets of an installed package: they work with no internet.
     app = FastAPIOffline(title=title, version=VERSION, lifespan=lifespan)
+    app.add_middleware(OfflineDocs)
     install_ops(app, service, readiness, informational_checks)
     install_error_handlers(app, observe_refusals)
+    install_catalogue(app)  # the bus's AsyncAPI document and its page, outside the OpenAPI
     return app
+
+
+class OfflineDocs:
+    """ReDoc's sidebar shows a logo from its CDN: the docs pages may load images only from the
+    service itself (the logo hides itself when refused), so nothing leaves the network."""
+
+    PAGES = frozenset({"/docs", "/redoc"})
+    CSP = (b"content-security-policy", b"img-src 'self' data:")
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in self.PAGES:
+            await self.app(scope, receive, send)
+            return
+
+        async def with_csp(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), self.CSP]
+            await send(message)
+
+        await self.app(scope, receive, with_csp)
 
 
 async def reachable(probe: Callable[[], Any]) -> bool:

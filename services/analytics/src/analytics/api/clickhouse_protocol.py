@@ -330,7 +330,6 @@ def build_clickhouse_http_app(
         Route("/replicas_status", handler.health, methods=["GET", "HEAD"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found})
-    app.state.clickhouse_http = handler
     return app
 
 
