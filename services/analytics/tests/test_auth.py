@@ -1,4 +1,5 @@
-"""Staff access over HTTP (DESIGN §7): every report and drill-down route needs a viewer (key or
+"""Staff access over HTTP (docs/operations.md):
+every report and drill-down route needs a viewer (key or
 signed-in session), operator routes an operator; the browser signs in at /login."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Analysts get hashed contact identifiers, never raw phones and e-mails (DESIGN §7)."""
+"""Analysts get hashed contact identifiers, never raw phones and e-mails (docs/operations.md)."""
 
 from datetime import UTC, datetime
 

@@ -1,4 +1,4 @@
-"""The envelope every domain event carries (DESIGN §4)."""
+"""The envelope every domain event carries (docs/events.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Subject names on the bus: `crm.<context>.<event>` (DESIGN §4). Each event class also
+"""Subject names on the bus: `crm.<context>.<event>` (docs/events.md). Each event class also
 carries its own subject as `SUBJECT`; these constants are for subscribing."""
 
 ALL = "crm.>"

@@ -1,4 +1,4 @@
-"""Read-only SQL for analysts (`POST /v1/sql`, DESIGN §7).
+"""Read-only SQL for analysts (`POST /v1/sql`, docs/operations.md).
 
 Three guards, each real on its own:
 1. The analyst connection itself is read-only. Embedded: its own chDB handle (session state is

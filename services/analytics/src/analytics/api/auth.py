@@ -1,4 +1,5 @@
-"""Staff access at the HTTP edge (DESIGN §7): `viewer` for reports and drill-down, `operator`
+"""Staff access at the HTTP edge (docs/operations.md):
+`viewer` for reports and drill-down, `operator`
 for imports, SQL and rebuild, the browser sign-in (`/login`, `/logout`), `GET /v1/me`, and
 `browser_viewer` for the dashboard's HTML routes.
 

@@ -1,4 +1,4 @@
-"""Consumer lag, projection rate and DLQ size as Prometheus gauges (DESIGN §7), read from
+"""Consumer lag, projection rate and DLQ size as Prometheus gauges (docs/operations.md), read from
 JetStream every few seconds: /metrics itself stays a cheap in-memory read."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Ad spend and currency rates imported by operators (DESIGN §5: `ad_spend`).
+"""Ad spend and currency rates imported by operators (`ad_spend`, docs/reports.md).
 
 Spend is one row per (date, source, medium, campaign); a re-import replaces it
 (ReplacingMergeTree by `updated_at`). `cost_base` is the cost in the base currency: the cost

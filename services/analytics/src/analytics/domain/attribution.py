@@ -1,4 +1,4 @@
-"""Attribution models (DESIGN §6): how one conversion's credit is split over its path of
+"""Attribution models (docs/reports.md): how one conversion's credit is split over its path of
 touches t1..tn, oldest first. Pure functions; weights sum to 1."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Channel of a marketing touch (DESIGN §6): paid, email, social, referral, organic, direct, or
+"""Channel of a marketing touch (docs/reports.md):
+paid, email, social, referral, organic, direct, or
 an explicit mapping of utm_medium / utm_source from settings; `other` for tagged traffic that
 fits none of them."""
 

@@ -1,4 +1,5 @@
-"""Marketing attribution (DESIGN §6). The path of a deal is the touches of its client (of every
+"""Marketing attribution (docs/reports.md).
+The path of a deal is the touches of its client (of every
 lead that opened one of the client's deals; of its own lead when there is no client) with time
 ≤ the deal's opening and within the lookback window, oldest first. Credit for a deal won in
 the period (conversions) and for its payments in the period (revenue) is split over the path

@@ -1,5 +1,5 @@
 """Cohorts of clients by the month of their first payment, and how many pay again in the
-months after; and the distribution of won-deal amounts (DESIGN §6)."""
+months after; and the distribution of won-deal amounts (docs/reports.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sales funnel (DESIGN §6): the cohort of deals opened in the period in one pipeline.
+"""Sales funnel (docs/reports.md): the cohort of deals opened in the period in one pipeline.
 
 reached_k: deals that entered stage k or any later stage (a skipped stage counts as passed);
 current_k: deals now in stage k; conversion_prev = reached_k / reached_{k-1} (1 for the first

@@ -1,4 +1,4 @@
-"""Lead funnel (DESIGN §6): leads received in the period → deals opened from them → each
+"""Lead funnel (docs/reports.md): leads received in the period → deals opened from them → each
 stage reached → won → paid, per channel (or source, campaign) of the lead's own touch."""
 
 from __future__ import annotations

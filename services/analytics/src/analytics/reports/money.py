@@ -1,5 +1,5 @@
 """Reports about money coming in: dynamics, active client base with the win-back list,
-repeat sales, ABC of clients, cohorts and client profitability (DESIGN §6)."""
+repeat sales, ABC of clients, cohorts and client profitability (docs/reports.md)."""
 
 from __future__ import annotations
 

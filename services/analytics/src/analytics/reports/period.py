@@ -1,4 +1,4 @@
-"""Report periods: `[from, to)` in the report's time zone (DESIGN §6)."""
+"""Report periods: `[from, to)` in the report's time zone (docs/reports.md)."""
 
 from __future__ import annotations
 

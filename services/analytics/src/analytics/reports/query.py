@@ -1,4 +1,5 @@
-"""What every report takes: the period, the time zone, filters and a comparison (DESIGN §6)."""
+"""What every report takes: the period, the time zone, filters and a comparison
+(docs/reports.md)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Reports about the sales team and the pipeline: managers with plan and run-rate forecast,
-and the weighted pipeline (DESIGN §6)."""
+and the weighted pipeline (docs/reports.md)."""
 
 from __future__ import annotations
 
