@@ -29,11 +29,13 @@ system-packages:  ## Debian packages the tests use (PostgreSQL, Chromium), when 
 test: setup system-packages  ## unit, service and end-to-end tests against real servers
 	$(UV) run --frozen pytest
 
-schemas: setup  ## export the events' JSON Schemas (refuses an incompatible change)
+schemas: setup  ## export the events' JSON Schemas (refuses an incompatible change) and the AsyncAPI catalogue
 	$(UV) run --frozen python -m crm_contracts.schemas
+	$(UV) run --frozen python -m crm_contracts.catalogue
 
-lint: setup
+lint: setup  ## ruff, and mypy: strict on the contracts and every service's domain
 	$(UV) run --frozen ruff check .
+	$(UV) run --frozen mypy
 
 clean:  ## forget local data of `make run`
 	rm -rf .run

@@ -99,19 +99,3 @@ class Unavailable(ServiceError):
 
     status = 503
     error = "unavailable"
-
-
-class FieldError(Invalid):
-    """Transitional: the old `(field, reason)` spelling of `Invalid`; being removed."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason, field)
-
-
-def __getattr__(name: str) -> object:
-    # Transitional: `rejection` and the handler installer moved to `http_errors`.
-    if name in ("rejection", "install_error_handlers"):
-        from crm_contracts.runtime import http_errors
-
-        return getattr(http_errors, name)
-    raise AttributeError(name)

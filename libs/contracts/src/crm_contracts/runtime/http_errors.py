@@ -4,7 +4,7 @@ validation errors and Starlette's HTTP errors all answer with the same body."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -46,20 +46,7 @@ def validation_error(exc: RequestValidationError) -> Invalid:
 
 
 def _from_http(exc: HTTPException) -> ServiceError:
-    if isinstance(exc.detail, dict):  # transitional: a hand-built body; being removed
-        return _hand_built(exc)
     error = ServiceError(str(exc.detail), status=exc.status_code, error="http_error")
-    error.headers = dict(exc.headers or {})
-    return error
-
-
-def _hand_built(exc: HTTPException) -> ServiceError:
-    detail = cast(dict[str, Any], exc.detail)  # the caller checked it is a dict
-    error = ServiceError.of(
-        ((p["field"], p["reason"]) for p in detail.get("errors", [])),
-        error=detail.get("error"),
-        status=exc.status_code,
-    )
     error.headers = dict(exc.headers or {})
     return error
 
@@ -91,11 +78,6 @@ def install_error_handlers(app: FastAPI, observe: Observer | None = None) -> Non
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(ServiceError, on_service_error)
-
-
-def rejection(status: int, error: str, errors: list[dict[str, str]] | None = None) -> JSONResponse:
-    """Transitional: a hand-built refusal; being replaced by raising a `ServiceError`."""
-    return JSONResponse({"error": error, "errors": errors or []}, status_code=status)
 
 
 __all__ = ["Problem", "install_error_handlers", "response", "validation_error"]
