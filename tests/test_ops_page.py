@@ -1,22 +1,16 @@
-"""The operators' page `/ops` in a real headless Chromium against the whole stack: every
-section filled from the real sources (the four service processes over HTTP, nats-server's
-monitoring port, JetStream), a consumer lag made on purpose shows within 10 s, and a
-dead letter replayed from the page lands in the projection exactly once.
-
-Until analytics' `main.py` mounts the router, the page runs in an app of its own around
-`ops_router` (uvicorn on a free loopback port, in a thread); the parts that will be
-in-process there (the projection's newest event, the rebuild job) are read from the stack's
-analytics over its operator API."""
+"""The operators' page `/ops` of the stack's own analytics process, in a real headless
+Chromium, signed in through its `/login` as an operator: every section filled from the real
+sources (the four service processes over HTTP, nats-server's monitoring port, JetStream, the
+process's ClickHouse and rebuild jobs), a consumer lag made on purpose shows within 10 s, and
+a dead letter replayed from the page lands in the projection exactly once."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
-import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,32 +19,14 @@ from urllib.parse import urlparse
 import httpx
 import nats
 import pytest
-import uvicorn
-from fastapi import FastAPI
 
-from analytics.adapters.ops_sources import (
-    HttpRebuildJob,
-    HttpServiceProbe,
-    JetStreamOps,
-    NatsMonitor,
-    NotificationDeliveries,
-    SqlApiProjectionClock,
-)
-from analytics.api.auth import Auth, build_auth_router, install_sign_in
-from analytics.api.ops import ops_router
-from analytics.application.ops_status import DeadLetterActions, OpsSources, OpsStatus
-from analytics.auth.passwords import hash_password
-from analytics.settings import AnalyticsSettings
 from crm_contracts.events.leads import Contact, LeadReceived
-from crm_contracts.runtime.http_errors import install_error_handlers
 from tests.support.browser import chromium
 from tests.support.nats import NatsServer
-from tests.support.net import free_port, wait_until
+from tests.support.net import wait_until
 from tests.support.smtp import SmtpServer
-from tests.support.stack import start_stack
+from tests.support.stack import DASHBOARD_USER, OPERATOR_USER, start_stack
 
-OPERATOR = ("olga", "ops-password")
-VIEWER = ("vera", "viewer-password")
 DEV_KEY = "dev-api-key"  # the stack's analytics operator key and notification key (defaults)
 NAMES = {
     "lead-intake": "lead_intake",
@@ -72,14 +48,15 @@ SECTIONS = [
 
 @pytest.fixture(scope="module")
 def ops_stack(tmp_path_factory) -> Iterator[dict[str, Any]]:
-    """One stack for the module's tests: starting four services is the slow part."""
+    """One stack for the module's tests: starting four services is the slow part. The page
+    is the analytics process's own `/ops`."""
     data: Path = tmp_path_factory.mktemp("ops-stack")
     server = NatsServer(data / "jetstream").start()
     smtp = SmtpServer().start()
     procs: dict[str, Any] = {}
     try:
         procs.update(start_stack(server, smtp.port, data))
-        yield {"nats": server, "procs": procs}
+        yield {"nats": server, "procs": procs, "url": procs["analytics"].url}
     finally:
         for proc in procs.values():
             if proc.process is not None and proc.process.poll() is None:
@@ -87,83 +64,6 @@ def ops_stack(tmp_path_factory) -> Iterator[dict[str, Any]]:
             proc.stop()
         smtp.stop()
         server.stop()
-
-
-class OpsApp:
-    """The page's app around the real sources, served by uvicorn in a thread."""
-
-    def __init__(self, nats_server: NatsServer, procs: dict[str, Any]) -> None:
-        self.rebuild_job: str | None = None
-        services = {name: procs[module].url for name, module in NAMES.items()}
-        analytics = procs["analytics"].url
-        users = {
-            OPERATOR[0]: {"password": hash_password(OPERATOR[1]), "role": "operator"},
-            VIEWER[0]: {"password": hash_password(VIEWER[1]), "role": "viewer"},
-        }
-        auth = Auth(AnalyticsSettings(dashboard_users=users, session_secret="ops-test"))
-        holder: dict[str, Any] = {}
-        jetstream = JetStreamOps(lambda: holder["js"])
-
-        @asynccontextmanager
-        async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-            client = httpx.AsyncClient()
-            nc = await nats.connect(nats_server.url)
-            holder["js"] = nc.jetstream()
-            sources = OpsSources(
-                probe=HttpServiceProbe(client, services),
-                jetstream=NatsMonitor(client, nats_server.monitor_url),
-                messages=jetstream,
-                dead_letters=jetstream,
-                deliveries=NotificationDeliveries(client, services["notification"], DEV_KEY),
-                reminders=jetstream,
-                projection=SqlApiProjectionClock(client, analytics, DEV_KEY),
-                rebuilds=HttpRebuildJob(client, analytics, DEV_KEY, lambda: self.rebuild_job),
-            )
-            status = OpsStatus(list(services), sources, interval=2.0)
-            holder["status"] = status
-            await status.start()
-            try:
-                yield
-            finally:
-                await status.stop()
-                await nc.close()
-                await client.aclose()
-
-        class LateStatus:  # the status object is made inside the server's event loop
-            async def collect(self) -> dict[str, Any]:
-                return await holder["status"].collect()
-
-        app = FastAPI(lifespan=lifespan)
-        install_error_handlers(app)
-        app.include_router(build_auth_router(auth))
-        install_sign_in(app)
-        actions = DeadLetterActions(jetstream)
-        app.include_router(
-            ops_router(LateStatus(), actions, auth.browser_viewer, auth.operator)  # type: ignore[arg-type]
-        )
-        self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> OpsApp:
-        self.thread.start()
-        wait_until(lambda: self.server.started, what="the ops app to listen")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def ops_app(ops_stack) -> Iterator[OpsApp]:
-    with OpsApp(ops_stack["nats"], ops_stack["procs"]) as app:
-        yield app
 
 
 def post_lead(intake: str, name: str) -> str:
@@ -188,13 +88,13 @@ def publish(url: str, subject: str, data: bytes, headers: dict[str, str]) -> Non
     asyncio.run(go())
 
 
-def sign_in(page, app: OpsApp, who: tuple[str, str] = OPERATOR) -> None:
-    page.goto(f"{app.url}/ops")
+def sign_in(page, url: str, who: tuple[str, str] = OPERATOR_USER) -> None:
+    page.goto(f"{url}/ops")
     assert urlparse(page.url).path == "/login"  # no session: to the sign-in page and back
     page.fill("input[name=username]", who[0])
     page.fill("input[name=password]", who[1])
     page.click("button[type=submit]")
-    page.wait_for_url(f"{app.url}/ops")
+    page.wait_for_url(f"{url}/ops")
 
 
 def sql_scalar(analytics: str, sql: str, **params: Any) -> Any:
@@ -215,14 +115,14 @@ def leads_today(analytics: str) -> int:
     return int(response.json()["total"])
 
 
-def ops_status(app: OpsApp) -> dict[str, Any]:
-    response = httpx.get(f"{app.url}/v1/ops/status", headers={"X-API-Key": DEV_KEY}, timeout=10)
+def ops_status(url: str) -> dict[str, Any]:
+    response = httpx.get(f"{url}/v1/ops/status", headers={"X-API-Key": DEV_KEY}, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def projection_idle(app: OpsApp) -> bool:
-    consumers = {c["name"]: c for c in ops_status(app)["jetstream"]["consumers"]}
+def projection_idle(url: str) -> bool:
+    consumers = {c["name"]: c for c in ops_status(url)["jetstream"]["consumers"]}
     projection = consumers["analytics_projection"]
     return projection["pending"] + projection["ack_pending"] == 0
 
@@ -233,8 +133,8 @@ def shots(tmp_path_factory) -> Path:
     return Path(folder) if folder else tmp_path_factory.mktemp("ops-screenshots")
 
 
-def test_every_section_is_filled_on_a_live_stack(ops_stack, ops_app, shots):
-    procs, server = ops_stack["procs"], ops_stack["nats"]
+def test_every_section_is_filled_on_a_live_stack(ops_stack, shots):
+    procs, server, url = ops_stack["procs"], ops_stack["nats"], ops_stack["url"]
     analytics = procs["analytics"].url
     lead = post_lead(procs["lead_intake"].url, "Ops Anna")
     wait_until(
@@ -248,17 +148,15 @@ def test_every_section_is_filled_on_a_live_stack(ops_stack, ops_app, shots):
     publish(server.url, "crm.leads.received", b"not an event", {"Nats-Msg-Id": "junk-1"})
     rebuild = httpx.post(f"{analytics}/v1/admin/rebuild", headers={"X-API-Key": DEV_KEY})
     assert rebuild.status_code == 202, rebuild.text
-    ops_app.rebuild_job = rebuild.json()["job_id"]
+    job_id = rebuild.json()["job_id"]
     errors: list[str] = []
     with chromium() as browser:
         page = browser.new_page()
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         page.on("pageerror", lambda e: errors.append(str(e)))
         others: list[str] = []
-        page.on(
-            "request", lambda r: others.append(r.url) if not r.url.startswith(ops_app.url) else None
-        )
-        sign_in(page, ops_app)
+        page.on("request", lambda r: others.append(r.url) if not r.url.startswith(url) else None)
+        sign_in(page, url)
 
         def filled() -> bool:
             states = [page.get_attribute(f"#{s}", "data-state") for s in SECTIONS]
@@ -288,6 +186,7 @@ def test_every_section_is_filled_on_a_live_stack(ops_stack, ops_app, shots):
             value = page.locator(f'#notification dd[data-field="{field}"]').inner_text()
             assert value.lstrip("≥ ").replace(",", "").isdigit(), (field, value)
         assert "done" in page.locator("#rebuild .detail").inner_text()
+        assert ops_status(url)["rebuild"]["job_id"] == job_id  # the process's own job
 
         page.screenshot(path=str(shots / "ops.png"), full_page=True)
         # Inspecting an entry shows its headers and payload.
@@ -299,20 +198,20 @@ def test_every_section_is_filled_on_a_live_stack(ops_stack, ops_app, shots):
     assert others == []  # offline: nothing from any other origin
 
     # A viewer is not an operator: no page, no data.
-    with httpx.Client(base_url=ops_app.url) as viewer:
-        form = {"username": VIEWER[0], "password": VIEWER[1], "next": "/ops"}
+    with httpx.Client(base_url=url) as viewer:
+        form = {"username": DASHBOARD_USER[0], "password": DASHBOARD_USER[1], "next": "/ops"}
         assert viewer.post("/login", data=form).status_code == 303
         assert viewer.get("/ops").status_code == 403
         assert viewer.get("/v1/ops/status").status_code == 403
-    assert httpx.get(f"{ops_app.url}/ops").headers["location"] == "/login?next=%2Fops"
+    assert httpx.get(f"{url}/ops").headers["location"] == "/login?next=%2Fops"
 
 
-def test_a_consumer_lag_made_on_purpose_shows_within_10_seconds(ops_stack, ops_app):
-    procs = ops_stack["procs"]
+def test_a_consumer_lag_made_on_purpose_shows_within_10_seconds(ops_stack):
+    procs, url = ops_stack["procs"], ops_stack["url"]
     notification = procs["notification"].process
     with chromium() as browser:
         page = browser.new_page()
-        sign_in(page, ops_app)
+        sign_in(page, url)
         row = '#consumers tr[data-consumer="notification_events"]'
 
         def backlog() -> int:
@@ -347,8 +246,8 @@ def test_a_consumer_lag_made_on_purpose_shows_within_10_seconds(ops_stack, ops_a
         wait_until(lambda: backlog() == 0, timeout=60, interval=0.5, what="the backlog drained")
 
 
-def test_a_replayed_dead_letter_is_projected_exactly_once(ops_stack, ops_app):
-    procs, server = ops_stack["procs"], ops_stack["nats"]
+def test_a_replayed_dead_letter_is_projected_exactly_once(ops_stack):
+    procs, server, url = ops_stack["procs"], ops_stack["nats"], ops_stack["url"]
     analytics = procs["analytics"].url
     # A valid event the projection once gave up on, parked as `dead_letter` parks it: twice
     # (analytics and notification), so "replay all" publishes it twice.
@@ -381,14 +280,12 @@ def test_a_replayed_dead_letter_is_projected_exactly_once(ops_stack, ops_app):
             )
         )
 
-    wait_until(
-        lambda: projection_idle(ops_app), timeout=30, interval=0.5, what="an idle projection"
-    )
+    wait_until(lambda: projection_idle(url), timeout=30, interval=0.5, what="an idle projection")
     before = leads_today(analytics)
     assert count_of_lead() == 0
     with chromium() as browser:
         page = browser.new_page()
-        sign_in(page, ops_app)
+        sign_in(page, url)
         button = '#dlq button[data-action="replay-all"][data-subject="crm.leads.received"]'
         wait_until(
             lambda: page.locator(button).count() == 1,
@@ -424,5 +321,5 @@ def test_a_replayed_dead_letter_is_projected_exactly_once(ops_stack, ops_app):
     assert stored == 1
     assert leads_today(analytics) == before + 1
     assert count_of_lead() == 1
-    parked = [e["reason"] for e in ops_status(ops_app)["dlq"]["entries"]]
+    parked = [e["reason"] for e in ops_status(url)["dlq"]["entries"]]
     assert "ClickHouse refused the batch" not in parked

@@ -63,10 +63,15 @@ def start_stack(nats: NatsServer, smtp_port: int, data: Path) -> dict[str, Servi
         {names.get(name, name): proc.url for name, proc in procs.items()}
     )
     procs["analytics"].env["ANALYTICS_NATS_MONITOR_URL"] = nats.monitor_url
-    for proc in procs.values():
-        proc.start()
-    for proc in procs.values():
-        proc.wait_ready()
+    try:
+        for proc in procs.values():
+            proc.start()
+        for proc in procs.values():
+            proc.wait_ready()
+    except BaseException:  # one did not come up: the caller never gets the others to stop
+        for proc in procs.values():
+            proc.stop()
+        raise
     return procs
 
 

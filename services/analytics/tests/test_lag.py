@@ -17,6 +17,7 @@ from services.analytics.tests.live import (
 from tests.support.net import wait_until
 
 CONSUMER = 'consumer="analytics_projection"'
+OLDEST = "crm_consumer_oldest_unprocessed_age_seconds"
 
 
 def gauge(api: TestClient, name: str, labels: str = "") -> float | None:
@@ -48,10 +49,14 @@ def test_the_backlog_shows_while_the_projection_is_held_and_drains_to_zero(nats_
         # Held: the 5 events wait in the stream or in the consumer's unacked batch.
         wait_until(lambda: backlog(api) == 5, what="a backlog of 5")
         assert scalar(clickhouse, "SELECT count() FROM {db}.events") == 0
+        # how long the oldest of them has waited: grows while the projection is held
+        first = wait_until(lambda: gauge(api, OLDEST, CONSUMER), what="an oldest age")
+        wait_until(lambda: gauge(api, OLDEST, CONSUMER) > first + 0.3, what="the age growing")
         api.portal.call(service.gate.resume)
         wait_until(lambda: backlog(api) == 0, timeout=PROJECTION_WAIT, what="the backlog drained")
         assert scalar(clickhouse, "SELECT count() FROM {db}.events FINAL") == 5
         assert gauge(api, "crm_consumer_acked_per_second", CONSUMER) is not None
+        wait_until(lambda: gauge(api, OLDEST, CONSUMER) == 0, what="nothing waiting any more")
 
 
 def test_the_dlq_size_counts_parked_messages(nats_server, clickhouse):

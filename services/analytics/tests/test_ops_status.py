@@ -39,6 +39,8 @@ from analytics.application.ops_status import (
     window_figures,
 )
 from analytics.application.rebuild import RebuildJob
+from analytics.dashboard.assets import load_assets
+from analytics.dashboard.routes import build_dashboard_router
 from crm_contracts.runtime.errors import Invalid, NotFound, Unavailable
 from crm_contracts.runtime.http_errors import install_error_handlers
 from crm_contracts.streams import stream_configs
@@ -442,6 +444,22 @@ def test_the_page_and_its_api_are_for_operators():
     assert viewer.get("/ops").status_code == 403
     assert viewer.get("/v1/ops/status").status_code == 403
     assert viewer.post("/v1/ops/dlq/7/replay").status_code == 403
+
+
+def test_the_dashboard_leaves_the_ops_files_to_the_ops_router():
+    assets = load_assets()
+    assert not [n for n in assets if n.split("/")[-1].startswith("ops.")]
+    app = FastAPI()
+    install_error_handlers(app)
+    app.include_router(build_dashboard_router(assets, {}, lambda: Who("vera", "viewer")))
+    client = TestClient(app)
+    page = client.get("/").text
+    assert 'rel="modulepreload" href="/static/app.js"' in page and "ops." not in page
+    assert client.get("/static/ops.js").status_code == 404
+    assert client.get("/static/ops.css").status_code == 404
+    assert client.get("/static/ops.html").status_code == 404
+    ops, _ = router_app("operator")
+    assert ops.get("/ops/ops.css").headers["content-type"].startswith("text/css")
 
 
 # ---------------------------------------------------------------------------- real readers

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from crm_contracts.events import DealOpened, TaskScheduled
 from notification.application.ports import Channel
@@ -120,6 +121,8 @@ async def test_a_send_done_before_is_not_sent_again_but_announced_again():
 async def test_a_transient_failure_is_retried_with_backoff_and_then_sent():
     world = World(rule())
     world.channels["telegram"].errors = [SendError("HTTP 502", transient=True)] * 2
+    labels = {"channel": "telegram", "rule": "r1"}
+    retried_before = REGISTRY.get_sample_value("crm_notifications_retried_total", labels) or 0
     with pytest.raises(RetryLater) as first:
         await world.deliverer.on_due(due_for())
     assert first.value.delay == 2.0
@@ -136,6 +139,8 @@ async def test_a_transient_failure_is_retried_with_backoff_and_then_sent():
     await world.deliverer.on_due(due_for())
     assert world.outcomes.statuses() == [("sent", None)]
     assert world.record().attempts == 3
+    retried = REGISTRY.get_sample_value("crm_notifications_retried_total", labels)
+    assert retried == retried_before + 2
 
 
 async def test_transient_failures_end_as_failed_after_the_last_try():

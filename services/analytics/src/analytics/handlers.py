@@ -13,7 +13,7 @@ from faststream.nats.message import NatsBatchMessage
 from analytics.application.gate import ProjectionGate
 from analytics.application.ingest import ProjectionStore, ingest, parse_batch
 from analytics.application.live import Pulse
-from analytics.metrics import BATCH_SIZE, EVENTS_CONSUMED, PROJECTION_FAILURES
+from analytics.metrics import BATCH_SIZE, EVENTS_CONSUMED, NEWEST_EVENT, PROJECTION_FAILURES
 from analytics.projection.config import ProjectionConfig
 from crm_contracts import subjects
 from crm_contracts.envelope import Event
@@ -58,6 +58,8 @@ def build_router(
     gate = gate or ProjectionGate()
     router = NatsRouter()
 
+    newest = [0.0]  # the newest event time projected by this process
+
     @router.subscriber(
         subjects.ALL,
         # Unlimited redelivery: a ClickHouse outage must never drop events (invalid messages
@@ -87,6 +89,9 @@ def build_router(
             BATCH_SIZE.observe(len(raws))
             for event in parsed.events:
                 EVENTS_CONSUMED.labels(PROJECTION_CONSUMER, event.event_type, "ok").inc()
+            if parsed.events:  # freshness: a late event never moves it back
+                newest[0] = max(newest[0], *(e.occurred_at.timestamp() for e in parsed.events))
+                NEWEST_EVENT.set(newest[0])
             if pulse and parsed.events:
                 await pulse.beat(len(parsed.events))  # open dashboards refresh
 

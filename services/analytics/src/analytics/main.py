@@ -27,6 +27,7 @@ from analytics.adapters.rebuild_tables import ClickHouseDatabases
 from analytics.adapters.schema import migrate
 from analytics.adapters.spend_store import ClickHouseSpendStore
 from analytics.adapters.sql_readonly import LazyAnalyst, limits
+from analytics.adapters.vitals_store import ClickHouseVitals
 from analytics.api.ad_spend import build_ad_spend_router
 from analytics.api.admin import build_admin_router
 from analytics.api.auth import Auth, build_auth_router, install_sign_in, log_dashboard_config
@@ -41,10 +42,12 @@ from analytics.application.gate import ProjectionGate
 from analytics.application.lag import LagMonitor
 from analytics.application.live import Pulse
 from analytics.application.ops_status import DeadLetterActions, OpsSources, OpsStatus
+from analytics.application.periodic import Periodic
 from analytics.application.rebuild import Rebuilder
+from analytics.application.vitals import VitalsMonitor
 from analytics.dashboard.assets import load_assets
 from analytics.dashboard.routes import build_dashboard_router
-from analytics.handlers import PROJECTION_CONSUMER, build_router
+from analytics.handlers import build_router
 from analytics.settings import AnalyticsSettings
 from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
 from crm_contracts.runtime.service import reachable, serve, service_app
@@ -85,7 +88,12 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
         config,
         settings.rebuild_batch_size,
     )
-    lag = LagMonitor(JetStreamLag(broker), settings.lag_refresh_seconds, PROJECTION_CONSUMER)
+    lag = Periodic(LagMonitor(JetStreamLag(broker)).refresh, settings.lag_refresh_seconds, "lag")
+    vitals = Periodic(
+        VitalsMonitor(ClickHouseVitals(ch), settings.tz).refresh,
+        settings.vitals_refresh_seconds,
+        "business vitals",
+    )
     analyst_http = analysts_endpoint(settings, ch)
     # The operators' page reads the services and NATS monitoring over HTTP, like any client.
     ops_http = httpx.AsyncClient()
@@ -117,12 +125,14 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
             if analyst_http is not None:
                 await analyst_http.start()
             await ops.start()
+            await vitals.start()
             try:
                 yield
             finally:  # before the broker stops: these use its connection
                 if analyst_http is not None:
                     await analyst_http.stop()
                 await ops.stop()
+                await vitals.stop()
                 await rebuilder.stop()
                 await lag.stop()
         await ops_http.aclose()

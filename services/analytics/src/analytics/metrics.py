@@ -13,6 +13,15 @@ BATCH_SIZE = Histogram(
     buckets=(1, 10, 100, 500, 1000, 5000),
 )
 PROJECTION_FAILURES = Counter("crm_projection_failures_total", "Batches ClickHouse refused")
+NEWEST_EVENT = Gauge(
+    "crm_projection_newest_event_timestamp_seconds",
+    "When the newest event projected so far happened (freshness: now minus this)",
+)
+
+# A rebuild from the stream (application/rebuild.py)
+REBUILD_RUNNING = Gauge("crm_rebuild_running", "1 while a rebuild replays the stream")
+REBUILD_POSITION = Gauge("crm_rebuild_position", "Stream sequence the rebuild has replayed to")
+REBUILD_TARGET = Gauge("crm_rebuild_target", "Stream sequence the rebuild replays up to")
 
 # Consumer lag and DLQ size, refreshed from JetStream (application/lag.py)
 PENDING = Gauge(
@@ -26,14 +35,33 @@ RATE = Gauge(
     "Stream messages acknowledged per second over the last refresh",
     ["consumer"],
 )
+OLDEST_AGE = Gauge(
+    "crm_consumer_oldest_unprocessed_age_seconds",
+    "Age of the oldest stream message the consumer has not acknowledged (0: none)",
+    ["consumer"],
+)
 DLQ_MESSAGES = Gauge("crm_dlq_messages", "Messages parked in the CRM_DLQ stream")
+
+# Business vitals for dashboards, from the projection, today in the report time zone
+# (application/vitals.py)
+LEADS_TODAY = Gauge("crm_leads_today", "Leads received today, by channel", ["channel"])
+DEALS_WON_TODAY = Gauge("crm_deals_won_today", "Deals won today")
+REVENUE_TODAY = Gauge("crm_revenue_today", "Payments received today, in the base currency")
 
 __all__ = [
     "ACK_PENDING",
     "BATCH_SIZE",
+    "DEALS_WON_TODAY",
     "DLQ_MESSAGES",
     "EVENTS_CONSUMED",  # shared by every consumer of every service
+    "LEADS_TODAY",
+    "NEWEST_EVENT",
+    "OLDEST_AGE",
     "PENDING",
     "PROJECTION_FAILURES",
     "RATE",
+    "REBUILD_POSITION",
+    "REBUILD_RUNNING",
+    "REBUILD_TARGET",
+    "REVENUE_TODAY",
 ]

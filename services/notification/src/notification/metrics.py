@@ -12,5 +12,10 @@ SKIPPED = Counter(
     "Sends skipped (channel off, no address)",
     ["channel", "rule"],
 )
+RETRIED = Counter(
+    "crm_notifications_retried_total",
+    "Sends that failed for a passing reason and will be tried again",
+    ["channel", "rule"],
+)
 DUPLICATES = Counter("crm_notifications_duplicate_total", "Sends skipped as already done", ["rule"])
 LATENCY = Histogram("crm_notification_latency_seconds", "Planned time → sent", ["channel"])

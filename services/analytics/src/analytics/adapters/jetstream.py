@@ -9,26 +9,61 @@ from typing import Any
 
 from faststream.nats import NatsBroker
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
+from nats.js.errors import NotFoundError
 
-from analytics.application.lag import LagReading
+from analytics.application.lag import ConsumerLag, LagReading
 from analytics.application.rebuild import Fetched
 from crm_contracts import subjects
-from crm_contracts.streams import CRM, CRM_DLQ
+from crm_contracts.streams import CRM, CRM_DLQ, CRM_REMINDERS
 
 
 class JetStreamLag:
+    """Every durable consumer of the CRM and reminder streams, and the DLQ size."""
+
+    STREAMS = (CRM, CRM_REMINDERS)
+
     def __init__(self, broker: NatsBroker) -> None:
         self.broker = broker
 
-    async def read(self, consumer: str) -> LagReading:
+    async def read(self) -> LagReading:
         js = self.broker.connection.jetstream()
-        info = await js.consumer_info(CRM, consumer)
-        return LagReading(
-            pending=info.num_pending or 0,
-            ack_pending=info.num_ack_pending or 0,
-            ack_floor=info.ack_floor.stream_seq if info.ack_floor else 0,
-            dlq_messages=(await js.stream_info(CRM_DLQ)).state.messages,
-        )
+        consumers = []
+        for stream in self.STREAMS:
+            for info in await js.consumers_info(stream):
+                if not info.config.durable_name:
+                    continue  # a replay's ephemeral consumer
+                floor = info.ack_floor.stream_seq if info.ack_floor else 0
+                waiting = (info.num_pending or 0) + (info.num_ack_pending or 0)
+                consumers.append(
+                    ConsumerLag(
+                        name=info.config.durable_name,
+                        pending=info.num_pending or 0,
+                        ack_pending=info.num_ack_pending or 0,
+                        ack_floor=floor,
+                        oldest_unprocessed_at=(
+                            await self._time_after(js, stream, floor, info.config)
+                            if waiting
+                            else None
+                        ),
+                    )
+                )
+        dlq = (await js.stream_info(CRM_DLQ)).state.messages
+        return LagReading(consumers, dlq)
+
+    @staticmethod
+    async def _time_after(
+        js: JetStreamContext, stream: str, floor: int, config: ConsumerConfig
+    ) -> float | None:
+        """When the first message after the ack floor on the consumer's subjects was stored."""
+        filters = config.filter_subjects or [config.filter_subject or ">"]
+        times = []
+        for subject in filters:
+            with suppress(NotFoundError):
+                message = await js.get_msg(stream, floor + 1, subject=subject, next=True)
+                if message.time is not None:
+                    times.append(message.time.timestamp())
+        return min(times) if times else None
 
 
 class JetStreamReplay:

@@ -388,26 +388,6 @@ class ClickHouseProjectionClock:
         return _newest(await asyncio.to_thread(self.ch.rows, NEWEST_EVENT))
 
 
-class SqlApiProjectionClock:
-    """The same question over an analytics service's `POST /v1/sql` (operator key): for a
-    page that runs beside the projection rather than inside it."""
-
-    def __init__(self, client: httpx.AsyncClient, base_url: str, api_key: str) -> None:
-        self.client, self.url, self.api_key = client, base_url.rstrip("/"), api_key
-
-    async def newest_event_at(self) -> datetime | None:
-        response = await self.client.post(
-            f"{self.url}/v1/sql",
-            json={"sql": NEWEST_EVENT.replace("{db}.", "")},
-            headers={"X-API-Key": self.api_key},
-            timeout=HTTP_TIMEOUT,
-        )
-        response.raise_for_status()
-        body = response.json()
-        names = [c["name"] if isinstance(c, dict) else c for c in body["columns"]]
-        return _newest([dict(zip(names, row, strict=True)) for row in body["rows"]])
-
-
 # ---------------------------------------------------------------------------- rebuild
 
 
@@ -420,29 +400,3 @@ class InProcessRebuilds:
     async def latest(self) -> dict[str, Any] | None:
         jobs = list(self.jobs().values())
         return jobs[-1].view() if jobs else None
-
-
-class HttpRebuildJob:
-    """A known job over `GET /v1/admin/rebuild/{job_id}` of an analytics service."""
-
-    def __init__(
-        self,
-        client: httpx.AsyncClient,
-        base_url: str,
-        api_key: str,
-        job_id: Callable[[], str | None],
-    ) -> None:
-        self.client, self.url, self.api_key, self.job_id = client, base_url, api_key, job_id
-
-    async def latest(self) -> dict[str, Any] | None:
-        job_id = self.job_id()
-        if job_id is None:
-            return None
-        response = await self.client.get(
-            f"{self.url.rstrip('/')}/v1/admin/rebuild/{job_id}",
-            headers={"X-API-Key": self.api_key},
-            timeout=HTTP_TIMEOUT,
-        )
-        response.raise_for_status()
-        job: dict[str, Any] = response.json()
-        return job

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from analytics.application.gate import ProjectionGate
 from analytics.application.ingest import ProjectionStore, ingest, parse_batch
+from analytics.metrics import REBUILD_POSITION, REBUILD_RUNNING, REBUILD_TARGET
 from analytics.projection.config import ProjectionConfig
 from analytics.projection.rows import PROJECTED_ROWS
 from crm_contracts.runtime.errors import Conflict
@@ -141,6 +142,7 @@ class Rebuilder:
             replay = self.open_replay()
             await replay.open()
             job.state = "replaying"
+            REBUILD_RUNNING.set(1)
             await self._replay(replay, store, job, await replay.stream_end())
             job.state = "catching_up"
             await self.gate.pause()
@@ -162,6 +164,7 @@ class Rebuilder:
             job.state, job.error = "failed", repr(exc)[:1000]
         finally:
             job.finished_at = datetime.now(UTC)
+            REBUILD_RUNNING.set(0)
             if replay is not None:
                 await replay.close()
             # After a swap this holds the old tables; after a failure, the half-built ones.
@@ -173,6 +176,7 @@ class Rebuilder:
     ) -> None:
         """Until the consumer has delivered the stream up to sequence `until` (a stream that
         grows faster than one replays must not keep a rebuild going forever)."""
+        REBUILD_TARGET.set(until)
         while job.last_sequence < until:
             fetched = await replay.fetch(self.batch_size)
             if fetched.bodies:
@@ -183,6 +187,7 @@ class Rebuilder:
                     )
                 job.events_replayed += len(parsed.events)
                 job.last_sequence = fetched.last_sequence
+                REBUILD_POSITION.set(job.last_sequence)
                 if fetched.pending == 0:
                     return
             elif fetched.pending == 0:

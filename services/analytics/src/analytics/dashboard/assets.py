@@ -17,6 +17,9 @@ VENDOR_FILES = {
     "vendor/echarts-ru.js": "echarts/i18n/langRU.js",
 }
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+# Files in static/ that belong to other pages, which serve them themselves: the operators'
+# page `ops.*` (api/ops.py). Not under /static/, and no modulepreload in the dashboard.
+OTHER_PAGES = frozenset({"ops"})
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,23 @@ def _asset(path: Path) -> Asset:
     return Asset(body, gzip.compress(body, 9, mtime=0), etag, kind)
 
 
+def _other_page(path: Path) -> bool:
+    return path.parent == STATIC and path.name.split(".", 1)[0] in OTHER_PAGES
+
+
 class MissingAssets(RuntimeError):
     pass
 
 
 def load_assets(vendor_dir: Path | None = None) -> dict[str, Asset]:
-    """Every file under static/ by its relative path, plus the vendored charting library.
-    Raises MissingAssets naming the install step when the npm packages are not there."""
-    assets = {str(p.relative_to(STATIC)): _asset(p) for p in STATIC.rglob("*") if p.is_file()}
+    """Every file under static/ by its relative path (but other pages' files), plus the
+    vendored charting library. Raises MissingAssets naming the install step when the npm
+    packages are not there."""
+    assets = {
+        str(p.relative_to(STATIC)): _asset(p)
+        for p in STATIC.rglob("*")
+        if p.is_file() and not _other_page(p)
+    }
     root = vendor_dir or VENDOR
     for name, relative in VENDOR_FILES.items():
         path = root / relative

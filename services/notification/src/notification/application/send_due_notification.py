@@ -36,7 +36,7 @@ from notification.domain.due import Due
 from notification.domain.rules import Rule
 from notification.domain.templates import RenderError, render
 from notification.domain.timing import after_quiet_hours, digest_period
-from notification.metrics import DUPLICATES
+from notification.metrics import DUPLICATES, RETRIED
 from notification.settings import NotificationSettings
 
 log = logging.getLogger(__name__)
@@ -251,6 +251,7 @@ class Deliverer:
         if exc.transient and record.attempts < s.delivery_attempts:
             delay = retry_delay(record.attempts, s.retry_base_seconds, s.retry_max_seconds)
             log.warning("%s (try %d), again in %.2fs", exc.reason, record.attempts, delay)
+            RETRIED.labels(record.channel, record.rule_id).inc()
             await self.deliveries.put(  # free for the next try, whoever brings it
                 record.model_copy(
                     update={
