@@ -8,12 +8,14 @@ import csv
 import gzip
 import io
 import json
+import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import clickhouse_connect
 import httpx
@@ -21,6 +23,7 @@ import pytest
 import uvicorn
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from analytics.adapters.analyst_views import create_views
 from analytics.adapters.clickhouse_protocol import ClickHouseException, split_settings
 from analytics.api.clickhouse_protocol import ClickHouseHttpServer, build_clickhouse_http_app
 from analytics.auth.passwords import hash_password
@@ -459,3 +462,25 @@ def test_which_url_settings_apply():
     with pytest.raises(ClickHouseException) as caught:
         split_settings({"readonly": "2"}, "analyst")
     assert caught.value.code == 164
+
+
+def readme_queries() -> list[str]:
+    """The example queries of the README's section for analysts, as a newcomer copies them."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Query the data from DBeaver", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sql\n(.*?)```", section, re.S)
+
+
+def test_the_readme_example_queries_run_on_the_views(client, clickhouse):
+    create_views(clickhouse)  # as the service does at start
+    queries = readme_queries()
+    assert len(queries) == 3
+    march = [
+        q.replace("2026-11-01", "2026-03-01").replace("2026-12-01", "2026-04-01") for q in queries
+    ]
+    funnel, romi, cohorts = (client.query(q).named_results() for q in march)
+    assert {"stage": "proposal", "deals": 1} in list(funnel)
+    [campaign] = list(romi)
+    assert (campaign["campaign"], campaign["spend"]) == ("spring", Decimal("10.55"))
+    [cohort] = list(cohorts)
+    assert (cohort["months_after"], cohort["clients"]) == (0, 1)
