@@ -72,3 +72,8 @@ def test_the_dlq_size_counts_parked_messages(nats_server, clickhouse):
         wait_until(
             lambda: backlog(api) == 0, timeout=PROJECTION_WAIT, what="the invalid messages acked"
         )
+        # the streams' sizes: the two invalid messages are in CRM and, parked, in CRM_DLQ
+        assert gauge(api, "crm_stream_messages", 'stream="CRM_DLQ"') == 2
+        assert gauge(api, "crm_stream_messages", 'stream="CRM"') == 2
+        assert gauge(api, "crm_stream_bytes", 'stream="CRM"') > 0
+        assert gauge(api, "crm_consumer_redelivered", CONSUMER) == 0

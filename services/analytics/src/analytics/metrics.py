@@ -40,7 +40,14 @@ OLDEST_AGE = Gauge(
     "Age of the oldest stream message the consumer has not acknowledged (0: none)",
     ["consumer"],
 )
+REDELIVERED = Gauge(
+    "crm_consumer_redelivered",
+    "Messages the server is redelivering to the consumer (delivered more than once, unacked)",
+    ["consumer"],
+)
 DLQ_MESSAGES = Gauge("crm_dlq_messages", "Messages parked in the CRM_DLQ stream")
+STREAM_MESSAGES = Gauge("crm_stream_messages", "Messages stored in the stream", ["stream"])
+STREAM_BYTES = Gauge("crm_stream_bytes", "Bytes stored in the stream", ["stream"])
 
 # Business vitals for dashboards, from the projection, today in the report time zone
 # (application/vitals.py)
@@ -61,7 +68,10 @@ __all__ = [
     "PROJECTION_FAILURES",
     "RATE",
     "REBUILD_POSITION",
+    "REDELIVERED",
     "REBUILD_RUNNING",
     "REBUILD_TARGET",
     "REVENUE_TODAY",
+    "STREAM_BYTES",
+    "STREAM_MESSAGES",
 ]

@@ -12,14 +12,14 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from analytics.application.lag import ConsumerLag, LagReading
+from analytics.application.lag import ConsumerLag, LagReading, StreamSize
 from analytics.application.rebuild import Fetched
 from crm_contracts import subjects
 from crm_contracts.streams import CRM, CRM_DLQ, CRM_REMINDERS
 
 
 class JetStreamLag:
-    """Every durable consumer of the CRM and reminder streams, and the DLQ size."""
+    """Every durable consumer of the CRM and reminder streams, and the streams' sizes."""
 
     STREAMS = (CRM, CRM_REMINDERS)
 
@@ -46,10 +46,14 @@ class JetStreamLag:
                             if waiting
                             else None
                         ),
+                        redelivered=info.num_redelivered or 0,
                     )
                 )
-        dlq = (await js.stream_info(CRM_DLQ)).state.messages
-        return LagReading(consumers, dlq)
+        streams = []
+        for stream in (*self.STREAMS, CRM_DLQ):
+            state = (await js.stream_info(stream)).state
+            streams.append(StreamSize(stream, state.messages, state.bytes))
+        return LagReading(consumers, streams[-1].messages, streams)
 
     @staticmethod
     async def _time_after(

@@ -9,7 +9,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from analytics.metrics import ACK_PENDING, DLQ_MESSAGES, OLDEST_AGE, PENDING, RATE
+from analytics.metrics import (
+    ACK_PENDING,
+    DLQ_MESSAGES,
+    OLDEST_AGE,
+    PENDING,
+    RATE,
+    REDELIVERED,
+    STREAM_BYTES,
+    STREAM_MESSAGES,
+)
 
 
 @dataclass(frozen=True)
@@ -19,12 +28,21 @@ class ConsumerLag:
     ack_pending: int  # delivered, not yet acknowledged
     ack_floor: int  # stream sequence acknowledged up to
     oldest_unprocessed_at: float | None  # unix time of the first unacknowledged message
+    redelivered: int = 0  # being delivered again (unacknowledged after an earlier delivery)
+
+
+@dataclass(frozen=True)
+class StreamSize:
+    name: str
+    messages: int
+    bytes: int
 
 
 @dataclass(frozen=True)
 class LagReading:
     consumers: list[ConsumerLag]  # every durable consumer of the CRM streams
     dlq_messages: int
+    streams: list[StreamSize]
 
 
 class LagSource(Protocol):
@@ -49,6 +67,7 @@ class LagMonitor:
             name = consumer.name
             PENDING.labels(name).set(consumer.pending)
             ACK_PENDING.labels(name).set(consumer.ack_pending)
+            REDELIVERED.labels(name).set(consumer.redelivered)
             oldest = consumer.oldest_unprocessed_at
             OLDEST_AGE.labels(name).set(0 if oldest is None else max(0, self.clock() - oldest))
             last = self._last.get(name)
@@ -56,3 +75,6 @@ class LagMonitor:
                 RATE.labels(name).set(max(0, consumer.ack_floor - last[1]) / (now - last[0]))
             self._last[name] = (now, consumer.ack_floor)
         DLQ_MESSAGES.set(reading.dlq_messages)
+        for stream in reading.streams:
+            STREAM_MESSAGES.labels(stream.name).set(stream.messages)
+            STREAM_BYTES.labels(stream.name).set(stream.bytes)
