@@ -3,7 +3,8 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 NATS_PORT ?= 4222
-export NATS_PORT
+NATS_MONITOR_PORT ?= 8222
+export NATS_PORT NATS_MONITOR_PORT
 
 .PHONY: setup system-packages run test schemas lint clean
 
@@ -20,10 +21,11 @@ run: setup  ## nats-server + the four services + a dev SMTP sink, demo data, URL
 	DEAL_PIPELINE_NATS_URL=nats://127.0.0.1:$(NATS_PORT) \
 	NOTIFICATION_NATS_URL=nats://127.0.0.1:$(NATS_PORT) \
 	ANALYTICS_NATS_URL=nats://127.0.0.1:$(NATS_PORT) \
+	ANALYTICS_NATS_MONITOR_URL=http://127.0.0.1:$(NATS_MONITOR_PORT) \
 	NOTIFICATION_HEADS_OF_SALES='["head@localhost"]' \
 	$(UV) run --frozen honcho start -e deploy/local/dev.env -f deploy/local/Procfile
 
-system-packages:  ## Debian packages the tests use (PostgreSQL, Chromium), when missing
+system-packages:  ## Debian packages the tests use (PostgreSQL, Chromium, Prometheus), when missing
 	@deploy/local/system-packages.sh
 
 test: setup system-packages  ## unit, service and end-to-end tests against real servers

@@ -118,6 +118,8 @@ class DeadLetter:
             "event_type": self.event_type,
             "event_id": self.event_id,
             "deliveries": self.headers.get("Crm-Dlq-Deliveries", ""),
+            # only a domain event goes back on the bus; a parked send (crmrem.…) is inspected
+            "replayable": self.subject.startswith("crm."),
         }
 
 

@@ -159,9 +159,10 @@ function renderDlq(dlq) {
         .then((d) => { inspect.hidden = false; inspect.textContent = JSON.stringify(d, null, 2); })
         .catch((err) => { note.textContent = String(err.message || err); }) }, t("inspect")),
       " ",
-      el("button", { type: "button", "data-action": "replay",
-        onclick: () => act(call("POST", `/v1/ops/dlq/${e.seq}/replay`)) }, t("replay")))));
-  const subjects = [...new Set(dlq.entries.map((e) => e.subject))].sort();
+      e.replayable ? el("button", { type: "button", "data-action": "replay",
+        onclick: () => act(call("POST", `/v1/ops/dlq/${e.seq}/replay`)) }, t("replay")) : "")));
+  const subjects = [...new Set(dlq.entries.filter((e) => e.replayable).map((e) => e.subject))]
+    .sort();
   s.root.querySelector(".subjects").replaceChildren(...subjects.map((subject) => el("button", {
     type: "button", "data-action": "replay-all", "data-subject": subject,
     onclick: () => act(call("POST", "/v1/ops/dlq/replay", { subject })),
