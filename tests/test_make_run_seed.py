@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.stack import API_KEY
 
 READY = Path(__file__).resolve().parents[1] / "deploy" / "local" / "ready.py"
 
 
-def load_ready(stack, monkeypatch):  # type: ignore[no-untyped-def]
+def load_ready(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     """deploy/local/ready.py pointed at this test's stack (it reads ports and keys from env)."""
     for name, env in (
         ("lead_intake", "LEAD_INTAKE_PORT"),

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from analytics.adapters.analyst_views import NAMES, create_views
+from analytics.adapters.clickhouse import ClickHouse
 from analytics.adapters.clickhouse_protocol import EmbeddedEngine
 from analytics.domain.hashing import contact_hash
 from services.analytics.tests.history import DealStory, lead, manager
@@ -21,7 +22,7 @@ SPEND_COLUMNS = [
 
 
 @pytest.fixture
-def views(clickhouse):  # type: ignore[no-untyped-def]
+def views(clickhouse: ClickHouse) -> ClickHouse:
     received = lead("l1", AT, email="Ann.Petrova@Mail.ru", utm_source="Yandex", utm_medium="cpc")
     received = received.model_copy(
         update={

@@ -16,14 +16,18 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import clickhouse_connect
 import httpx
 import pytest
 import uvicorn
+from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
+from starlette.applications import Starlette
 
 from analytics.adapters.analyst_views import create_views
+from analytics.adapters.clickhouse import ClickHouse
 from analytics.adapters.clickhouse_protocol import ClickHouseException, split_settings
 from analytics.api.clickhouse_protocol import ClickHouseHttpServer, build_clickhouse_http_app
 from analytics.auth.passwords import hash_password
@@ -41,7 +45,7 @@ LIMITS = {
 
 
 class Served:
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: Starlette) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -65,7 +69,7 @@ class Served:
 
 
 @pytest.fixture
-def endpoint(clickhouse) -> Iterator[Served]:  # type: ignore[no-untyped-def]
+def endpoint(clickhouse: ClickHouse) -> Iterator[Served]:
     story = DealStory("d1", AT, "1500.50", lead_id="l1", client="c1").move("proposal", AT)
     story.pay("700.25", datetime(2026, 3, 2, 10, 0, 0, 125000, tzinfo=UTC), payment_id="p1")
     load(clickhouse, [lead("l1", AT, utm_source="yandex", utm_medium="cpc"), *story.events])
@@ -105,7 +109,7 @@ def endpoint(clickhouse) -> Iterator[Served]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def client(endpoint):  # type: ignore[no-untyped-def]
+def client(endpoint: Served) -> Iterator[Client]:
     c = clickhouse_connect.get_client(
         host="127.0.0.1", port=endpoint.port, username="analyst", password=PASSWORD
     )
@@ -118,7 +122,12 @@ def auth(password: str = PASSWORD, user: str = "analyst") -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-def post(endpoint, sql, params=None, headers=None):  # type: ignore[no-untyped-def]
+def post(
+    endpoint: Served,
+    sql: str | bytes,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
     return httpx.post(
         endpoint.url, params=params or {}, content=sql, headers=headers or auth(), timeout=30
     )

@@ -309,7 +309,7 @@ async def test_readings_every_few_seconds_give_the_window_figures():
         return next(readings)
 
     status = OpsStatus(["analytics"], sources(), interval=5, clock=NOW.timestamp)
-    status.sources.probe.scrape = probe  # type: ignore[method-assign]
+    status.sources.probe.scrape = probe  # type: ignore[method-assign]  # a probe that fails once
     await status.scrape_all()
     await status.scrape_all()
     (row,) = status.service_rows()
@@ -325,7 +325,7 @@ async def test_a_restarted_service_starts_a_new_window():
     async def restarted(name: str) -> Scrape:
         return scrape(NOW.timestamp(), 3, 0, 0, started_at=2.0)
 
-    status.sources.probe.scrape = restarted  # type: ignore[method-assign]
+    status.sources.probe.scrape = restarted  # type: ignore[method-assign]  # a restart
     await status.scrape_all()
     assert len(ring) == 1  # no negative rate across the restart
 

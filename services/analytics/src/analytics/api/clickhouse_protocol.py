@@ -336,7 +336,7 @@ def build_clickhouse_http_app(
 class _QuietServer(uvicorn.Server):
     """A uvicorn server that leaves signals to the service's main server, which stops it."""
 
-    def capture_signals(self) -> AbstractContextManager[None]:  # type: ignore[override]
+    def capture_signals(self) -> AbstractContextManager[None]:  # type: ignore[override]  # a no-op
         return nullcontext()
 
 
