@@ -34,13 +34,25 @@ class Event(Contract):
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4, description="Also the Nats-Msg-Id")
     event_type: str
-    schema_version: int = 1
-    occurred_at: AwareDatetime = Field(default_factory=utcnow)
-    aggregate_id: str
-    aggregate_version: int = Field(default=1, ge=1)
+    schema_version: int = Field(default=1, description="Version of this event type's schema.")
+    occurred_at: AwareDatetime = Field(
+        default_factory=utcnow, description="When the fact happened at the producer (UTC)."
+    )
+    aggregate_id: str = Field(
+        description="What the event is about: a lead, deal, client, manager or delivery."
+    )
+    aggregate_version: int = Field(
+        default=1,
+        ge=1,
+        description="Position in its aggregate's history; analytics keeps the highest.",
+    )
     correlation_id: str | None = Field(default=None, description="The lead id that began the story")
-    causation_id: str | None = None
-    producer: str
+    causation_id: str | None = Field(
+        default=None, description="The id of what directly caused it (deal.opened names its lead)."
+    )
+    producer: str = Field(
+        description="The service that published it: lead-intake, deal-pipeline or notification."
+    )
 
     @field_validator("occurred_at")
     @classmethod

@@ -12,9 +12,11 @@ StageKind = Literal["open", "won", "lost"]
 
 
 class Stage(Contract):
-    name: str = Field(min_length=1, max_length=64)
-    kind: StageKind = "open"
-    probability: float = Field(default=0.0, ge=0, le=1)
+    name: str = Field(min_length=1, max_length=64, description="Unique within the pipeline.")
+    kind: StageKind = Field(default="open", description="What reaching it means for the deal.")
+    probability: float = Field(
+        default=0.0, ge=0, le=1, description="The win probability the weighted pipeline uses."
+    )
 
 
 class Pipeline(Contract):

@@ -1,4 +1,5 @@
-"""Bus consumers of the deal pipeline."""
+"""Bus consumers of the deal pipeline, and what it publishes (declared for the AsyncAPI
+catalogue: the relay puts every stored event on the bus through `publish_event`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,52 @@ from faststream.nats import NatsBroker, NatsRouter
 from faststream.nats.annotations import NatsMessage
 
 from crm_contracts import subjects
-from crm_contracts.events import LeadReceived
-from crm_contracts.runtime.consuming import handle, work_queue
+from crm_contracts.envelope import Event
+from crm_contracts.events import (
+    ClientRegistered,
+    ClientUpdated,
+    DealAmountChanged,
+    DealAssigned,
+    DealInvoiceIssued,
+    DealLost,
+    DealOpened,
+    DealPaymentReceived,
+    DealReopened,
+    DealStageChanged,
+    DealWon,
+    LeadReceived,
+    ManagerUpdated,
+    PipelineDefined,
+    PlanSet,
+    TaskCancelled,
+    TaskCompleted,
+    TaskScheduled,
+)
+from crm_contracts.runtime.consuming import declare_dead_letters, handle, work_queue
 from deal_pipeline.application.open_deal import OpenDeal
 
+SERVICE = "deal-pipeline"
 LEADS_CONSUMER = "deal_pipeline_leads"
+# Every contract event the relay can publish (adapters/event_mapping.py maps stored events).
+RELAYED: tuple[type[Event], ...] = (
+    DealOpened,
+    DealStageChanged,
+    DealWon,
+    DealLost,
+    DealReopened,
+    DealAmountChanged,
+    DealAssigned,
+    DealInvoiceIssued,
+    DealPaymentReceived,
+    TaskScheduled,
+    TaskCompleted,
+    TaskCancelled,
+    ClientRegistered,
+    ClientUpdated,
+    ManagerUpdated,
+    PlanSet,
+    PipelineDefined,
+)
 
 
 def lead_title(lead: LeadReceived) -> str:
@@ -48,4 +90,15 @@ def build_router(opening: OpenDeal, broker: NatsBroker) -> NatsRouter:
             utm_source=lead.touch.utm_source,
         )
 
+    for event in RELAYED:
+        router.publisher(
+            event.SUBJECT,
+            schema=event,
+            title=f"deal_pipeline.relay.{event.__name__}",
+            description=(
+                "The relay publishes each stored event in store order, once JetStream acks it "
+                "(event id derived from aggregate and version: a re-publish is a duplicate)."
+            ),
+        )
+    declare_dead_letters(router, SERVICE, [LEADS_CONSUMER])
     return router

@@ -1,4 +1,6 @@
-"""Bus consumers: every CRM event (directory + planning) and every due reminder (sending)."""
+"""Bus consumers: every CRM event (directory + planning) and every due reminder (sending); and
+what the service publishes, declared for the AsyncAPI catalogue (the adapters send through
+`publish_event` and `Reminders`)."""
 
 from __future__ import annotations
 
@@ -8,17 +10,19 @@ from faststream.nats import JStream, NatsBroker, NatsRouter
 from faststream.nats.annotations import NatsMessage
 
 from crm_contracts import subjects
-from crm_contracts.events import BY_SUBJECT
-from crm_contracts.runtime.consuming import handle, work_queue
+from crm_contracts.events import BY_SUBJECT, NotificationFailed, NotificationSent
+from crm_contracts.runtime.consuming import declare_dead_letters, handle, work_queue
 from crm_contracts.streams import CRM_REMINDERS
-from notification.adapters.reminders import DUE
+from notification.adapters.reminders import DUE, SCHEDULE
 from notification.application.plan_notifications import Planner
 from notification.application.send_due_notification import Deliverer, RetryLater
 from notification.domain.due import Due
 
 log = logging.getLogger(__name__)
+SERVICE = "notification"
 EVENTS_CONSUMER = "notification_events"
 DUE_CONSUMER = "notification_due"
+DELIVERY = "notification_delivery"  # parks a send that ended failed (adapters/outcomes.py)
 
 
 def build_router(
@@ -66,4 +70,36 @@ def build_router(
 
         await handle(DUE_CONSUMER, message, broker, Due, work)
 
+    declare_publishers(router)
     return router
+
+
+def declare_publishers(router: NatsRouter) -> None:
+    """What the service puts on the bus, for the catalogue; nothing is sent through these."""
+    for event in (NotificationSent, NotificationFailed):
+        router.publisher(
+            event.SUBJECT,
+            schema=event,
+            title=f"notification.outcomes.{event.__name__}",
+            description="How a send ended, once it is recorded in the delivery log.",
+        )
+    router.publisher(
+        f"{SCHEDULE}.{{key}}",
+        schema=Due,
+        title="notification.reminders.schedule",
+        description=(
+            "A delayed send as a JetStream message schedule (header `Nats-Schedule`: "
+            "`@at <time>` or a cron in `Nats-Schedule-Time-Zone`); when due, the server "
+            "publishes its body to `Nats-Schedule-Target`, crmrem.due.<key>. Scheduling the "
+            "same key again replaces it; purging the subject cancels it."
+        ),
+    )
+    router.publisher(
+        f"{DUE}.{{key}}",
+        schema=Due,
+        title="notification.reminders.due_now",
+        description=(
+            "A send due at once, straight to the due subject (a fired schedule lands here too)."
+        ),
+    )
+    declare_dead_letters(router, SERVICE, [EVENTS_CONSUMER, DUE_CONSUMER, DELIVERY])

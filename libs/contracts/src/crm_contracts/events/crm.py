@@ -19,12 +19,12 @@ class ClientRegistered(Event):
     SUBJECT: ClassVar[str] = "crm.clients.registered"
 
     event_type: Literal["client.registered"] = "client.registered"
-    client_id: str
-    name: str | None = None
-    phone: str | None = None
-    email: str | None = None
+    client_id: str = Field(description="The client.")
+    name: str | None = Field(default=None, description="Name.")
+    phone: str | None = Field(default=None, description="E.164.")
+    email: str | None = Field(default=None, description="Lower-cased.")
     lead_id: str | None = Field(default=None, description="The lead it was registered from")
-    requisites: Requisites = Field(default_factory=Requisites)
+    requisites: Requisites = Field(default_factory=Requisites, description="Legal details.")
 
 
 class ClientUpdated(Event):
@@ -33,13 +33,15 @@ class ClientUpdated(Event):
     SUBJECT: ClassVar[str] = "crm.clients.updated"
 
     event_type: Literal["client.updated"] = "client.updated"
-    client_id: str
-    name: str | None = None
-    phones: list[str] = Field(default_factory=list)
-    emails: list[str] = Field(default_factory=list)
-    telegram_chat_id: str | None = None
-    timezone: str | None = None
-    requisites: Requisites = Field(default_factory=Requisites)
+    client_id: str = Field(description="The client.")
+    name: str | None = Field(default=None, description="Name.")
+    phones: list[str] = Field(default_factory=list, description="All its phones (E.164).")
+    emails: list[str] = Field(default_factory=list, description="All its e-mails.")
+    telegram_chat_id: str | None = Field(default=None, description="Where Telegram messages go.")
+    timezone: str | None = Field(
+        default=None, description="IANA zone for reminders and quiet hours."
+    )
+    requisites: Requisites = Field(default_factory=Requisites, description="Legal details.")
 
 
 class ManagerUpdated(Event):
@@ -48,24 +50,26 @@ class ManagerUpdated(Event):
     SUBJECT: ClassVar[str] = "crm.managers.updated"
 
     event_type: Literal["manager.updated"] = "manager.updated"
-    manager_id: str
-    name: str
-    email: str | None = None
-    telegram_chat_id: str | None = None
-    phone: str | None = None
-    timezone: str = "Europe/Moscow"
-    active: bool = True
-    role: Literal["manager", "head"] = "manager"
+    manager_id: str = Field(description="The manager's own id (anna).")
+    name: str = Field(description="Display name.")
+    email: str | None = Field(default=None, description="E-mail address.")
+    telegram_chat_id: str | None = Field(default=None, description="Telegram chat.")
+    phone: str | None = Field(default=None, description="Phone for SMS.")
+    timezone: str = Field(default="Europe/Moscow", description="IANA zone.")
+    active: bool = Field(default=True, description="Takes new deals in round robin.")
+    role: Literal["manager", "head"] = Field(
+        default="manager", description="A head gets the digests."
+    )
 
 
 class PlanSet(Event):
     SUBJECT: ClassVar[str] = "crm.plans.set"
 
     event_type: Literal["plan.set"] = "plan.set"
-    manager_id: str
+    manager_id: str = Field(description="Whose plan.")
     month: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
-    amount: Decimal = Field(ge=0)
-    currency: str = "RUB"
+    amount: Decimal = Field(ge=0, description="Revenue planned for the month.")
+    currency: str = Field(default="RUB", description="Its currency.")
 
 
 class PipelineDefined(Event):
@@ -74,7 +78,9 @@ class PipelineDefined(Event):
     SUBJECT: ClassVar[str] = "crm.pipelines.defined"
 
     event_type: Literal["pipeline.defined"] = "pipeline.defined"
-    pipeline_id: str
-    name: str = ""
-    stages: list[Stage]
-    lost_reasons: list[str] = Field(default_factory=list)
+    pipeline_id: str = Field(description="The pipeline.")
+    name: str = Field(default="", description="Display name.")
+    stages: list[Stage] = Field(description="Ordered stages.")
+    lost_reasons: list[str] = Field(
+        default_factory=list, description="Allowed reasons to lose a deal."
+    )

@@ -13,22 +13,24 @@ from crm_contracts.envelope import Contract, Event
 class Touch(Contract):
     """One marketing touch: where a visitor came from (UTM, referrer, click ids)."""
 
-    utm_source: str | None = None
-    utm_medium: str | None = None
-    utm_campaign: str | None = None
-    utm_content: str | None = None
-    utm_term: str | None = None
-    referrer: str | None = None
-    landing_url: str | None = None
-    gclid: str | None = None
-    yclid: str | None = None
-    fbclid: str | None = None
-    visitor_id: str | None = None
+    utm_source: str | None = Field(default=None, description="utm_source of the visit.")
+    utm_medium: str | None = Field(default=None, description="utm_medium of the visit.")
+    utm_campaign: str | None = Field(default=None, description="utm_campaign of the visit.")
+    utm_content: str | None = Field(default=None, description="utm_content of the visit.")
+    utm_term: str | None = Field(default=None, description="utm_term of the visit.")
+    referrer: str | None = Field(default=None, description="The referring page.")
+    landing_url: str | None = Field(default=None, description="The page the visitor landed on.")
+    gclid: str | None = Field(default=None, description="Google Ads click id.")
+    yclid: str | None = Field(default=None, description="Yandex Direct click id.")
+    fbclid: str | None = Field(default=None, description="Facebook click id.")
+    visitor_id: str | None = Field(
+        default=None, description="The embed script's first-party visitor id."
+    )
     at: AwareDatetime | None = Field(default=None, description="When the touch happened")
 
 
 class Contact(Contract):
-    name: str | None = None
+    name: str | None = Field(default=None, description="As given.")
     phone: str | None = Field(default=None, description="E.164")
     email: str | None = Field(default=None, description="Lower-cased")
 
@@ -37,13 +39,24 @@ class LeadReceived(Event):
     SUBJECT: ClassVar[str] = "crm.leads.received"
 
     event_type: Literal["lead.received"] = "lead.received"
-    lead_id: str
-    form_id: str
+    lead_id: str = Field(description="The lead's id (a UUID).")
+    form_id: str = Field(
+        description="The form it came through; `api` by default for POST /v1/leads."
+    )
     source: str = Field(default="form", description="form, api, call, chat, import, ...")
-    received_at: datetime
-    contact: Contact
-    message: str | None = None
-    custom_fields: dict[str, str] = Field(default_factory=dict)
-    consent: bool = False
-    touch: Touch = Field(default_factory=Touch)
-    first_touch: Touch | None = None
+    received_at: datetime = Field(description="When intake accepted it.")
+    contact: Contact = Field(
+        description="Name, phone, e-mail: at least a phone or an e-mail is present."
+    )
+    message: str | None = Field(default=None, description="Free text the visitor wrote.")
+    custom_fields: dict[str, str] = Field(
+        default_factory=dict, description="Form fields that are not lead fields, and hidden fields."
+    )
+    consent: bool = Field(default=False, description="The visitor agreed to be contacted.")
+    touch: Touch = Field(
+        default_factory=Touch,
+        description="The visit that posted the lead (last touch); `at` defaults to received_at.",
+    )
+    first_touch: Touch | None = Field(
+        default=None, description="The visitor's first known touch, when the embed script knew it."
+    )

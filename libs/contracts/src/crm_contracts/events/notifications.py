@@ -13,12 +13,14 @@ Channel = Literal["email", "telegram", "sms", "webhook"]
 
 class NotificationEvent(Event):
     notification_id: str = Field(description="Key of event × rule × recipient")
-    rule_id: str
-    channel: Channel
+    rule_id: str = Field(description="The rule that asked for it.")
+    channel: Channel = Field(description="How it went.")
     recipient_hash: str = Field(description="Salted hash of the address, never the address")
-    trigger_event_id: str
-    trigger_event_type: str
-    attempts: int = Field(default=1, ge=1)
+    trigger_event_id: str = Field(
+        description="The event that triggered the rule (or a digest's id)."
+    )
+    trigger_event_type: str = Field(description="Its type.")
+    attempts: int = Field(default=1, ge=1, description="Tries made.")
 
 
 class NotificationSent(NotificationEvent):

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, TypeVar
 
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsBroker, PullSub
+from faststream.nats.broker.registrator import NatsRegistrator
 from faststream.nats.message import NatsMessage
 from nats.aio.msg import Msg
 from nats.js.api import ConsumerConfig
@@ -29,6 +30,14 @@ E = TypeVar("E", bound=Event)
 BACKOFF = (1.0, 5.0, 15.0, 60.0, 300.0)
 MAX_DELIVER = 12
 DEAD_LETTERED = Counter("crm_dead_lettered_total", "Messages parked in CRM_DLQ", ["consumer"])
+# Where `dead_letter` parks a message, as the event catalogue names it: crmdlq.<its subject>.
+DLQ_SUBJECT = f"{subjects.DLQ_PREFIX}.{{subject}}"
+DLQ_HEADERS = {
+    "Crm-Dlq-Consumer": "The durable consumer (or sender) that gave up on the message.",
+    "Crm-Dlq-Reason": "Why: `invalid: …` for a message that is not a valid event, else the "
+    "last error (at most 1000 characters).",
+    "Crm-Dlq-Deliveries": "How many times it was delivered (or tried) before.",
+}
 
 
 def backoff_for(attempt: int) -> float:
@@ -54,6 +63,21 @@ async def dead_letter(broker: NatsBroker, raw: Msg, consumer: str, reason: str) 
         raw.data, f"{subjects.DLQ_PREFIX}.{raw.subject}", headers=headers, stream=CRM_DLQ
     )
     DEAD_LETTERED.labels(consumer).inc()
+
+
+def declare_dead_letters(
+    registrar: NatsRegistrator, service: str, consumers: Collection[str]
+) -> None:
+    """Document (AsyncAPI) that `consumers` of `service` park messages in CRM_DLQ through
+    `dead_letter`. The publisher object only describes; nothing is sent through it."""
+    registrar.publisher(
+        DLQ_SUBJECT,
+        title=f"{service.replace('-', '_')}.dead_letters",
+        description=(
+            f"{service} parks here what {', '.join(sorted(consumers))} gave up on: the original "
+            "message unchanged, with its headers and why."
+        ),
+    )
 
 
 async def handle(
