@@ -11,24 +11,10 @@ from faststream.nats.annotations import NatsMessage
 from crm_contracts import subjects
 from crm_contracts.envelope import Event
 from crm_contracts.events import (
-    ClientRegistered,
-    ClientUpdated,
-    DealAmountChanged,
-    DealAssigned,
-    DealInvoiceIssued,
-    DealLost,
-    DealOpened,
-    DealPaymentReceived,
-    DealReopened,
-    DealStageChanged,
-    DealWon,
+    EVENT_TYPES,
     LeadReceived,
-    ManagerUpdated,
-    PipelineDefined,
-    PlanSet,
-    TaskCancelled,
-    TaskCompleted,
-    TaskScheduled,
+    NotificationFailed,
+    NotificationSent,
 )
 from crm_contracts.runtime.consuming import declare_dead_letters, handle, work_queue
 from deal_pipeline.application.open_deal import OpenDeal
@@ -36,24 +22,10 @@ from deal_pipeline.application.open_deal import OpenDeal
 SERVICE = "deal-pipeline"
 LEADS_CONSUMER = "deal_pipeline_leads"
 # Every contract event the relay can publish (adapters/event_mapping.py maps stored events).
-RELAYED: tuple[type[Event], ...] = (
-    DealOpened,
-    DealStageChanged,
-    DealWon,
-    DealLost,
-    DealReopened,
-    DealAmountChanged,
-    DealAssigned,
-    DealInvoiceIssued,
-    DealPaymentReceived,
-    TaskScheduled,
-    TaskCompleted,
-    TaskCancelled,
-    ClientRegistered,
-    ClientUpdated,
-    ManagerUpdated,
-    PlanSet,
-    PipelineDefined,
+RELAYED: tuple[type[Event], ...] = tuple(
+    event
+    for event in EVENT_TYPES
+    if event not in (LeadReceived, NotificationSent, NotificationFailed)  # intake's, notification's
 )
 
 
