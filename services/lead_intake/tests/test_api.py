@@ -83,6 +83,10 @@ def test_idempotency_survives_a_restart_of_the_service(settings, nats_server):
         ([1, 2], "body"),
         ({"email": "a@b.ru", "at": "2026-01-01T00:00:00"}, "at"),
         ({"email": "a@b.ru", "first_touch": {"at": "2026-01-01T00:00:00"}}, "first_touch.at"),
+        # PostgreSQL cannot store a NUL downstream: refused here, in any text, nested ones too.
+        ({"email": "a@b.ru", "name": "A\x00nn"}, "name"),
+        ({"email": "a@b.ru", "custom_fields": {"city": "Omsk\x00"}}, "custom_fields"),
+        ({"email": "a@b.ru", "first_touch": {"utm_source": "\x00"}}, "first_touch.utm_source"),
     ],
 )
 def test_bad_input_is_422_naming_the_field_and_publishes_nothing(client, nats_server, body, field):

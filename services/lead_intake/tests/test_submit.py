@@ -107,6 +107,7 @@ def test_submission_id_makes_a_double_click_one_lead(client, nats_server, contac
         (fields(name="x" * 101), [("name", "longer than 100 characters")]),
         (fields(phone=None), [("contact", "give at least a phone or an email")]),
         (fields(consent="maybe"), [("consent", "not a yes/no value")]),
+        (fields(name="A\x00nn", utm_source="\x00"), [("name", None), ("utm_source", None)]),
     ],
 )
 def test_bad_fields_are_422_naming_each_field(client, nats_server, contact_form, data, errors):

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from crm_contracts.pipelines import Stage
+from crm_contracts.text import NulFree
 from deal_pipeline.domain.client import Client
 from deal_pipeline.domain.deal import Deal
 from deal_pipeline.domain.people import Manager, Plan
@@ -52,7 +53,7 @@ Short = Annotated[str, Field(max_length=200)]
 TimeZone = Annotated[str, Field(max_length=64), AfterValidator(_timezone)]
 
 
-class Body(BaseModel):
+class Body(NulFree):
     model_config = ConfigDict(extra="forbid")
 
 

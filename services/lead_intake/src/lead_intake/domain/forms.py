@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from crm_contracts.runtime.errors import Invalid
+from crm_contracts.text import NUL, NulFree
 from lead_intake.domain.leads import (
     CLICK_IDS,
     UTM_FIELDS,
@@ -45,7 +46,7 @@ RESERVED = {*TOUCH_FIELDS, *(FIRST_PREFIX + f for f in (*TOUCH_FIELDS, "at")), *
 TRUE, FALSE = {"1", "true", "on", "yes"}, {"", "0", "false", "off", "no"}
 
 
-class FieldSpec(BaseModel):
+class FieldSpec(NulFree):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
@@ -65,7 +66,7 @@ class FieldSpec(BaseModel):
         return self
 
 
-class FormIn(BaseModel):
+class FormIn(NulFree):
     """A form as the operator defines it (`PUT /v1/forms/{form_id}`)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -217,7 +218,9 @@ def lead_from_submission(
     form: Form, values: Mapping[str, str], phone_region: str
 ) -> tuple[LeadIn | None, list[Invalid]]:
     """Check every field against the form; all problems are reported at once."""
-    errors: list[Invalid] = []
+    errors = [Invalid("contains a NUL character", name) for name, v in values.items() if NUL in v]
+    if errors:  # every other value, hidden and tracking ones included, is then NUL-free
+        return None, errors
     lead: dict[str, object] = {"form_id": form.form_id, "source": "form"}
     custom: dict[str, str] = {}
     for spec in form.fields:

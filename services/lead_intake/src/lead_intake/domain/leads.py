@@ -8,11 +8,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, ConfigDict, Field
 
 from crm_contracts.envelope import derived_id
 from crm_contracts.events import Contact, LeadReceived, Touch
 from crm_contracts.runtime.errors import Invalid
+from crm_contracts.text import NulFree
 
 PRODUCER = "lead-intake"
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
@@ -20,7 +21,7 @@ CLICK_IDS = ("gclid", "yclid", "fbclid")
 Short = Field(default=None, max_length=512)
 
 
-class TouchIn(BaseModel):
+class TouchIn(NulFree):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     utm_source: str | None = Short

@@ -12,6 +12,7 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 Row = dict[str, Any]
+NUL, REPLACEMENT = "\x00", "\ufffd"
 
 
 class Tx:
@@ -22,6 +23,10 @@ class Tx:
     def execute(self, statement: str, params: Sequence[Any] = ()) -> list[Row]:
         if self.postgres:  # psycopg's placeholder; statements hold no literal ? or %
             statement = statement.replace("?", "%s")
+            # The API refuses NUL, but a stored event may still hold one (an older version, another
+            # producer on the bus) and PostgreSQL text cannot: one such event must not stop the
+            # read model for good, so it is shown as the replacement character instead.
+            params = [p.replace(NUL, REPLACEMENT) if isinstance(p, str) else p for p in params]
         self.cursor.execute(statement, tuple(params))
         if self.cursor.description is None:
             return []
