@@ -6,7 +6,7 @@ NATS_PORT ?= 4222
 NATS_MONITOR_PORT ?= 8222
 export NATS_PORT NATS_MONITOR_PORT
 
-.PHONY: setup system-packages run test schemas lint clean
+.PHONY: setup system-packages run test bench schemas lint clean
 
 setup:  ## install uv if missing and the locked environment
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
@@ -30,6 +30,9 @@ system-packages:  ## Debian packages the tests use (PostgreSQL, Chromium, Promet
 
 test: setup system-packages  ## unit, service and end-to-end tests against real servers
 	$(UV) run --frozen pytest
+
+bench: setup system-packages  ## throughput and latency against same-run baselines, JSON lines (BENCH_SCALE=0.1: quick)
+	$(UV) run --frozen python -m bench
 
 schemas: setup  ## export the events' JSON Schemas (refuses an incompatible change) and the AsyncAPI catalogue
 	$(UV) run --frozen python -m crm_contracts.schemas

@@ -8,6 +8,7 @@ APT_NEEDS=(
     "pg_ctlcluster:postgresql"  # deal-pipeline tests run on PostgreSQL too (initdb is off PATH)
     "chromium:chromium"         # the embed-script test drives a real browser
     "promtool:prometheus"       # alert rules are checked and fired by a real Prometheus
+    "wrk:wrk"                   # make bench drives the HTTP paths with it
 )
 
 missing=()

@@ -1,10 +1,12 @@
 """The projection use case against a fake store: which rows of which tables one batch writes,
-and that latest-state rows are folded from the stored history the port returns."""
+that latest-state rows are applied in memory, and folded from the stored history the port
+returns only when a late event, a restart or an eviction makes that necessary."""
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from analytics.application.ingest import ingest, parse_batch
+from analytics.application.ingest import Projector, ingest, parse_batch
 from analytics.projection.config import ProjectionConfig
 from analytics.projection.rows import (
     DealRow,
@@ -40,6 +42,10 @@ class FakeStore:
         stored.sort(key=lambda r: (r.key, r.version))
         return [ANY_EVENT.validate_json(r.payload) for r in stored]
 
+    def keys(self, stream: str) -> set[str]:
+        folded = (r for rows in self.writes for r in rows if isinstance(r, FoldEventRow))
+        return {r.key for r in folded if r.stream == stream}
+
     def rows(self, row_type: type[Row]) -> list[Row]:
         return [r for rows in self.writes for r in rows if type(r) is row_type]
 
@@ -74,3 +80,97 @@ def test_bodies_that_are_not_events_are_rejected_by_index():
     parsed = parse_batch([b"not json", b"[]", event])
     assert [index for index, _ in parsed.rejected] == [0, 1]
     assert len(parsed.events) == len(parsed.payloads) == 1
+
+
+class CountingStore(FakeStore):
+    """Counts the history reads, the cost the in-memory rows are there to avoid."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads: list[set[str]] = []
+
+    def history(self, stream: str, keys: set[str]) -> list[Event]:
+        self.reads.append(set(keys))
+        return super().history(stream, keys)
+
+
+def batches(events: list[Event], size: int) -> list[list[Event]]:
+    return [events[i : i + size] for i in range(0, len(events), size)]
+
+
+def project(projector: Projector, events: list[Event]) -> None:
+    projector.project(events, [json.loads(e.model_dump_json()) for e in events])
+
+
+def latest(store: FakeStore, deal_id: str) -> DealRow:
+    rows = [r for r in store.rows(DealRow) if isinstance(r, DealRow) and r.deal_id == deal_id]
+    top = max(r.version for r in rows)  # as ReplacingMergeTree(version) keeps it: the highest
+    return [r for r in rows if r.version == top][-1]  # version, the last inserted of it
+
+
+def story(name: str) -> DealStory:
+    return (
+        DealStory(name, T0, "100")
+        .move("qualified", T0 + timedelta(hours=1))
+        .set_amount("250", T0 + timedelta(hours=2), cost="30")
+        .win(T0 + timedelta(hours=3))
+        .pay("100", T0 + timedelta(hours=4))
+    )
+
+
+def test_in_order_events_are_applied_in_memory_without_reading_history():
+    store = CountingStore()
+    projector = Projector(store, ProjectionConfig())
+    events = [e for name in ("d1", "d2", "d3") for e in story(name).events]
+    for batch in batches(events, 2):
+        project(projector, batch)
+    assert store.reads == []
+    deal = latest(store, "d2")
+    assert (deal.status, deal.amount, deal.paid_total, deal.version) == ("won", 250, 100, 5)
+
+
+def test_a_redelivered_batch_changes_nothing_and_reads_nothing():
+    store = CountingStore()
+    projector = Projector(store, ProjectionConfig())
+    events = story("d1").events
+    project(projector, events)
+    written = len(store.rows(DealRow))
+    project(projector, events)
+    assert store.reads == [] and len(store.rows(DealRow)) == written
+
+
+def test_a_late_older_event_refolds_its_key_from_history_only():
+    store = CountingStore()
+    projector = Projector(store, ProjectionConfig())
+    events = story("d1").events
+    amount_changed = events[2]
+    project(projector, story("d2").events)
+    project(projector, [e for e in events if e is not amount_changed])
+    assert latest(store, "d1").cost == 0  # only the amount change sets the cost
+    project(projector, [amount_changed])
+    assert store.reads == [{"d1"}]
+    assert (latest(store, "d1").cost, latest(store, "d1").version) == (30, 5)
+
+
+def test_after_a_restart_or_eviction_a_stored_key_is_refolded_and_new_keys_are_not():
+    store = CountingStore()
+    events = story("d1").events
+    project(Projector(store, ProjectionConfig()), events[:3])
+    restarted = Projector(store, ProjectionConfig(), capacity=1)
+    project(restarted, events[3:] + story("d2").events)
+    assert store.reads == [{"d1"}]  # d2 was never stored: no read for it
+    assert latest(store, "d1").version == 5 and latest(store, "d2").version == 5
+    project(restarted, DealStory("d3", T0).events)  # evicts d2 (capacity 1)
+    later = DealStory("d2", T0).events[0].model_copy(update={"aggregate_version": 6})
+    project(restarted, [later])
+    assert store.reads[-1] == {"d2"}
+
+
+def test_forget_starts_cold():
+    store = CountingStore()
+    projector = Projector(store, ProjectionConfig())
+    events = story("d1").events
+    project(projector, events[:2])
+    projector.forget()  # as after a rebuild swapped the tables
+    project(projector, events[2:])
+    assert store.reads == [{"d1"}] and latest(store, "d1").version == 5

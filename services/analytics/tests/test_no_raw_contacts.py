@@ -80,6 +80,26 @@ def test_scrub_keeps_everything_else():
     }
 
 
+def test_a_known_events_typed_fields_are_kept_and_its_text_is_still_masked():
+    deal_id = "12345678-1234-4234-9234-123456789012"  # all-digit runs: shaped like a phone
+    data = {
+        "event_type": "deal.opened",
+        "event_id": deal_id,
+        "deal_id": deal_id,
+        "occurred_at": "2026-03-01T07:00:00Z",
+        "amount": "1234567890.00",
+        "title": "call +7 912 345-67-89",
+        "manager_id": "79123456789",
+    }
+    scrubbed = scrub(data, "s", known=True)
+    assert {k: scrubbed[k] for k in ("event_id", "deal_id", "occurred_at", "amount")} == {
+        k: data[k] for k in ("event_id", "deal_id", "occurred_at", "amount")
+    }
+    assert "912" not in scrubbed["title"] and "912" not in scrubbed["manager_id"]
+    # An event of a type this version does not know: every string is treated as text.
+    assert scrub(data, "s")["occurred_at"] != data["occurred_at"]
+
+
 def test_contacts_inside_titles_messages_and_custom_fields_are_masked(clickhouse):
     from services.analytics.tests.history import DealStory
 

@@ -8,9 +8,8 @@ from typing import cast
 
 from faststream.nats import NatsBroker
 
-from analytics.application.ingest import ProjectionStore
+from analytics.application.ingest import Projector
 from analytics.handlers import PROJECTION_CONSUMER, build_router
-from analytics.projection.config import ProjectionConfig
 from analytics.settings import AnalyticsSettings
 from crm_contracts.catalogue import docs_broker
 from crm_contracts.runtime.consuming import declare_dead_letters
@@ -19,15 +18,15 @@ SERVICE = "analytics"
 
 
 def broker_for_docs() -> NatsBroker:
-    """The real subscriber on a broker that never connects; the store is never called, so
-    none is opened. Batch options are the settings' defaults (the environment is not read)."""
+    """The real subscriber on a broker that never connects; the projector is never called,
+    so no store is opened. Batch options are the settings' defaults (the environment is not
+    read)."""
     fields = AnalyticsSettings.model_fields
     broker = docs_broker(SERVICE)
     broker.include_router(
         build_router(
-            cast(ProjectionStore, None),
+            cast(Projector, None),
             broker,
-            ProjectionConfig(),
             fields["batch_size"].default,
             fields["batch_timeout"].default,
         )

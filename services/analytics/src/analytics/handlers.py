@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from typing import Annotated
 
 from faststream import Context
@@ -11,12 +12,10 @@ from faststream.nats import NatsBroker, NatsRouter
 from faststream.nats.message import NatsBatchMessage
 
 from analytics.application.gate import ProjectionGate
-from analytics.application.ingest import ProjectionStore, ingest, parse_batch
+from analytics.application.ingest import Parsed, Projector, parse_batch
 from analytics.application.live import Pulse
 from analytics.metrics import BATCH_SIZE, EVENTS_CONSUMED, NEWEST_EVENT, PROJECTION_FAILURES
-from analytics.projection.config import ProjectionConfig
 from crm_contracts import subjects
-from crm_contracts.envelope import Event
 from crm_contracts.runtime.consuming import backoff_for, dead_letter, work_queue
 
 log = logging.getLogger(__name__)
@@ -25,18 +24,14 @@ BatchMessage = Annotated[NatsBatchMessage, Context("message")]
 
 
 async def ingest_until_stored(
-    store: ProjectionStore,
-    parsed_events: list[Event],
-    payloads: list[str],
-    config: ProjectionConfig,
-    message: NatsBatchMessage,
+    projector: Projector, parsed: Parsed, message: NatsBatchMessage
 ) -> None:
     """Retry the same batch in place until ClickHouse takes it. Not nack-and-move-on: the
     deal rows are folded in version order, so a later batch must never land first."""
     attempt = 0
     while True:
         try:
-            await asyncio.to_thread(ingest, store, parsed_events, payloads, config)
+            await asyncio.to_thread(projector.project, parsed.events, parsed.data)
             return
         except Exception:
             attempt += 1
@@ -47,9 +42,8 @@ async def ingest_until_stored(
 
 
 def build_router(
-    store: ProjectionStore,
+    projector: Projector,
     broker: NatsBroker,
-    config: ProjectionConfig,
     batch_size: int,
     batch_timeout: float,
     gate: ProjectionGate | None = None,
@@ -84,11 +78,11 @@ def build_router(
                 log.error("not an event, dead-lettered: %s", reason)
                 await dead_letter(broker, raws[index], PROJECTION_CONSUMER, f"invalid: {reason}")
             if parsed.events:
-                await ingest_until_stored(store, parsed.events, parsed.payloads, config, message)
+                await ingest_until_stored(projector, parsed, message)
             await message.ack()  # only after ClickHouse has the rows
             BATCH_SIZE.observe(len(raws))
-            for event in parsed.events:
-                EVENTS_CONSUMED.labels(PROJECTION_CONSUMER, event.event_type, "ok").inc()
+            for event_type, count in Counter(e.event_type for e in parsed.events).items():
+                EVENTS_CONSUMED.labels(PROJECTION_CONSUMER, event_type, "ok").inc(count)
             if parsed.events:  # freshness: a late event never moves it back
                 newest[0] = max(newest[0], *(e.occurred_at.timestamp() for e in parsed.events))
                 NEWEST_EVENT.set(newest[0])

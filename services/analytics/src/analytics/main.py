@@ -39,6 +39,7 @@ from analytics.api.ops import ops_router
 from analytics.api.reports import build_reports_router, report_query
 from analytics.api.sql import build_sql_router
 from analytics.application.gate import ProjectionGate
+from analytics.application.ingest import Projector
 from analytics.application.lag import LagMonitor
 from analytics.application.live import Pulse
 from analytics.application.ops_status import DeadLetterActions, OpsSources, OpsStatus
@@ -75,11 +76,10 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
     config = settings.projection_config()
     gate = ProjectionGate()  # lets a rebuild hold the projection while it swaps tables
     pulse = Pulse()  # tells open dashboards that new events landed
-    store = ClickHouseProjectionStore(ch)
+    capacity = settings.projection_cache_keys
+    projector = Projector(ClickHouseProjectionStore(ch), config, capacity)
     broker.include_router(
-        build_router(
-            store, broker, config, settings.batch_size, settings.batch_timeout, gate, pulse
-        )
+        build_router(projector, broker, settings.batch_size, settings.batch_timeout, gate, pulse)
     )
     rebuilder = Rebuilder(
         ClickHouseDatabases(ch),
@@ -87,6 +87,8 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
         gate,
         config,
         settings.rebuild_batch_size,
+        capacity=capacity,
+        on_swapped=projector.forget,  # the live tables are new: what it remembers is not theirs
     )
     lag = Periodic(LagMonitor(JetStreamLag(broker)).refresh, settings.lag_refresh_seconds, "lag")
     vitals = Periodic(

@@ -3,7 +3,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from analytics.auth.passwords import parse_hash
@@ -62,6 +62,9 @@ class AnalyticsSettings(ServiceSettings):
     base_currency: str = "RUB"
     batch_size: int = 5000
     batch_timeout: float = 0.2
+    # Latest deal, task and client rows kept in memory per table (LRU); a key not kept is
+    # folded again from its stored history when it next changes. ~1 KiB each.
+    projection_cache_keys: int = Field(default=100_000, ge=1)
     api_key: str = "dev-api-key"  # operator endpoints: ad spend, rates, SQL, rebuild
     viewer_api_key: str = "dev-viewer-key"  # reading reports and drill-down; empty: none
     dashboard_users: Annotated[dict[str, DashboardUser], NoDecode] = {}

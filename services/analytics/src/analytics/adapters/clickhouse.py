@@ -73,6 +73,17 @@ class ClickHouse:
     def select(self, statement: Statement) -> list[dict[str, Any]]:
         return self.rows(statement.text, dict(statement.params) or None)
 
+    def insert_columns(
+        self, table: str, data: Sequence[Sequence[Any]], columns: Sequence[str]
+    ) -> None:
+        """`data` holds one sequence per column (no row-to-column pivot in the driver)."""
+        if not data or not data[0]:
+            return
+        with self._lock:
+            self.client.insert(
+                f"{self.db}.{table}", data, column_names=list(columns), column_oriented=True
+            )
+
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         if not rows:
             return

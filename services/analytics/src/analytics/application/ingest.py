@@ -1,25 +1,35 @@
-"""The projection's use case: a batch of bus messages into the analytics tables."""
+"""The projection's use case: a batch of bus messages into the analytics tables.
+
+Each message is parsed once. Events and single-event rows collapse on their keys in
+ReplacingMergeTree, so a redelivery changes nothing. Latest-state rows (deals, tasks, clients)
+are kept in memory (projection/latest.py): an event newer than every version of its key seen so
+far is applied to the row at once. A key is re-folded from its stored history (`fold_events`)
+only when that is the only way to be right: an older version shows up late, or the key is not
+in memory but may have been stored before (after a restart or an eviction). A re-folded row of
+an unchanged version is written again, and being the fuller one it wins."""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Generic, Protocol
 
 from pydantic import ValidationError
 
 from analytics.domain.hashing import scrub
 from analytics.projection.config import ProjectionConfig
 from analytics.projection.folds import FOLDS, fold, pseudonymise
+from analytics.projection.latest import KnownKeys, Latest, LatestRows, R
 from analytics.projection.rows import EventRow, FoldEventRow, Row
 from analytics.projection.tables import event_row, rows_of
 from crm_contracts.envelope import Event
-from crm_contracts.events import ANY_EVENT, BY_TYPE
+from crm_contracts.events import BY_TYPE
 
 log = logging.getLogger(__name__)
+DEFAULT_CAPACITY = 100_000  # latest rows kept per folded table
 
 
 class ProjectionStore(Protocol):
@@ -29,7 +39,10 @@ class ProjectionStore(Protocol):
         """All the rows of one table in one INSERT (`rows` share one type)."""
 
     def history(self, stream: str, keys: set[str]) -> list[Event]:
-        """Every stored event of the keys of one folded table, oldest version first."""
+        """Every stored event of the keys of one folded table (any order, repeats allowed)."""
+
+    def keys(self, stream: str) -> Iterable[str]:
+        """Every key of one folded table that has stored history."""
 
 
 class GenericEvent(Event):
@@ -39,55 +52,157 @@ class GenericEvent(Event):
 @dataclass
 class Parsed:
     events: list[Event] = field(default_factory=list)
-    payloads: list[str] = field(default_factory=list)
+    data: list[dict[str, Any]] = field(default_factory=list)  # each event's JSON object
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (index in batch, reason)
 
+    @property
+    def payloads(self) -> list[str]:
+        return [json.dumps(d, separators=(",", ":"), ensure_ascii=False) for d in self.data]
 
-def parse_batch(bodies: list[bytes]) -> Parsed:
+
+def parse_batch(bodies: Sequence[bytes | str]) -> Parsed:
     parsed = Parsed()
     for index, body in enumerate(bodies):
         try:
             data = json.loads(body)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
-            if data.get("event_type") in BY_TYPE:
-                event = ANY_EVENT.validate_python(data)
-            else:
-                event = GenericEvent.model_validate(data)
+            known = BY_TYPE.get(data.get("event_type"))
+            event = (known or GenericEvent).model_validate(data)
         except (ValidationError, ValueError) as exc:
             parsed.rejected.append((index, str(exc)[:500]))
             continue
         parsed.events.append(event)
-        parsed.payloads.append(json.dumps(data, separators=(",", ":"), ensure_ascii=False))
+        parsed.data.append(data)
     return parsed
+
+
+class FoldedTable(Generic[R]):
+    """One latest-state table: its rows in memory and the keys it has ever stored."""
+
+    def __init__(
+        self,
+        row_type: type[R],
+        key_of: Callable[[Event], str | None],
+        apply: Callable[[Event, R | None, ProjectionConfig], R | None],
+        capacity: int,
+    ) -> None:
+        self.row_type, self.key_of, self.apply = row_type, key_of, apply
+        self.latest: LatestRows[R] = LatestRows(capacity)
+        self.known = KnownKeys()
+        self.loaded = False  # `known` filled from the store
+
+    def forget(self) -> None:
+        self.latest.clear()
+        self.known.clear()
+        self.loaded = False
+
+    def learn_keys(self, store: ProjectionStore) -> None:
+        """Once, before a batch is stored: which keys the store already has."""
+        if not self.loaded:
+            for key in store.keys(self.row_type.TABLE):
+                self.known.add(key)
+            self.loaded = True
+
+    def project(
+        self, store: ProjectionStore, events: list[Event], config: ProjectionConfig
+    ) -> list[R]:
+        """The rows this batch changed, in their final state (`fold_events` of the batch are
+        already stored, so a history read includes them)."""
+        by_key: dict[str, list[Event]] = defaultdict(list)
+        for event in events:
+            if key := self.key_of(event):
+                by_key[key].append(event)
+        changed: dict[str, R] = {}
+        refold: set[str] = set()
+        for key, keyed in by_key.items():
+            entry = self.latest.get(key)
+            if entry is None:
+                if key in self.known:
+                    refold.add(key)  # stored before, not in memory: its history decides
+                    continue
+                entry = Latest()
+                self.latest.put(key, entry)
+                self.known.add(key)
+            for event in sorted(keyed, key=lambda e: e.aggregate_version):
+                version = event.aggregate_version
+                if version in entry.versions:
+                    continue  # a redelivery
+                if entry.versions and version < max(entry.versions):
+                    refold.add(key)  # late: it goes between versions already applied
+                    break
+                entry.versions.add(version)
+                row = self.apply(event, entry.row, config)
+                if row is not None:
+                    entry.row = changed[key] = row
+        if refold:
+            history = store.history(self.row_type.TABLE, refold)
+            folded = fold(history, {}, self.key_of, self.apply, config)
+            versions: dict[str, set[int]] = defaultdict(set)
+            for event in history:
+                if key := self.key_of(event):
+                    versions[key].add(event.aggregate_version)
+            for key in refold:
+                row = folded.get(key)
+                self.latest.put(key, Latest(row, versions[key]))
+                if row is not None:
+                    changed[key] = row
+        return list(changed.values())
+
+
+class Projector:
+    """The projection of one database. Owns the latest rows in memory, so one instance per
+    writer: the live projection has one, a rebuild its own."""
+
+    def __init__(
+        self, store: ProjectionStore, config: ProjectionConfig, capacity: int = DEFAULT_CAPACITY
+    ) -> None:
+        self.store, self.config = store, config
+        self.tables: list[FoldedTable[Any]] = [
+            FoldedTable(row_type, key_of, apply, capacity) for row_type, key_of, apply in FOLDS
+        ]
+
+    def forget(self) -> None:
+        """The tables were replaced under us (a rebuild swapped them in): start cold."""
+        for table in self.tables:
+            table.forget()
+
+    def project(self, events: list[Event], data: list[dict[str, Any]]) -> None:
+        """One INSERT per table per batch; safe to call again with the same batch."""
+        config, store = self.config, self.store
+        for table in self.tables:
+            table.learn_keys(store)
+        by_table: dict[type[Row], list[Row]] = defaultdict(list)
+        salt = config.hash_salt
+        by_table[EventRow] = [
+            event_row(e, _scrubbed(e, d, salt)) for e, d in zip(events, data, strict=True)
+        ]
+        for event in events:
+            for row in rows_of(event, config):
+                by_table[type(row)].append(row)
+        private = [pseudonymise(e, config.hash_salt) for e in events]
+        for e in private:  # each folded key's history, contacts pseudonymised
+            keyed = [(t.row_type.TABLE, k) for t in self.tables if (k := t.key_of(e))]
+            if keyed:
+                dumped = e.model_dump_json()
+                by_table[FoldEventRow].extend(
+                    FoldEventRow(stream, key, e.aggregate_version, e.event_id, dumped)
+                    for stream, key in keyed
+                )
+        for rows in by_table.values():
+            store.write(rows)
+        for table in self.tables:
+            store.write(table.project(store, private, config))
+
+
+def _scrubbed(event: Event, data: dict[str, Any], salt: str) -> str:
+    """The payload for the raw `events` table."""
+    known = not isinstance(event, GenericEvent)
+    return json.dumps(scrub(data, salt, known=known), ensure_ascii=False)
 
 
 def ingest(
     store: ProjectionStore, events: list[Event], payloads: list[str], config: ProjectionConfig
 ) -> None:
-    """One INSERT per table per batch. Idempotent and order-proof: events and single-event rows
-    collapse on their keys; latest-state rows are re-folded from each key's whole history (a
-    row of the same version inserted later wins in ReplacingMergeTree, and it is the fuller)."""
-    tables: dict[type[Row], list[Row]] = defaultdict(list)
-    tables[EventRow] = [
-        event_row(e, json.dumps(scrub(json.loads(p), config.hash_salt), ensure_ascii=False))
-        for e, p in zip(events, payloads, strict=True)
-    ]
-    for event in events:
-        for row in rows_of(event, config):
-            tables[type(row)].append(row)
-    for rows in tables.values():
-        store.write(rows)
-    private = [pseudonymise(e, config.hash_salt) for e in events]
-    store.write(
-        [
-            FoldEventRow(row_type.TABLE, key, e.aggregate_version, e.event_id, e.model_dump_json())
-            for row_type, key_of, _ in FOLDS
-            for e in private
-            if (key := key_of(e))
-        ]
-    )
-    for row_type, key_of, apply in FOLDS:
-        keys = {k for k in map(key_of, private) if k}
-        rows = fold(store.history(row_type.TABLE, keys), {}, key_of, apply, config)
-        store.write(list(rows.values()))
+    """One batch by a projector that remembers nothing (every key folded from its history)."""
+    Projector(store, config).project(events, [json.loads(p) for p in payloads])

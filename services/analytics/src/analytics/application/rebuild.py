@@ -2,7 +2,8 @@
 in atomically, while the live projection keeps running.
 
 1. `<db>_rebuild_<id>` gets the same migrations, and an ephemeral consumer replays the stream
-   from sequence 1 through the projection's own `ingest()`, in big batches.
+   from sequence 1 through the projection's own `Projector`, in big batches (the next batch
+   is fetched while one is written).
 2. The live projection is held between batches (gate.py) and the tail published meanwhile
    is replayed too, so the new tables hold every event in the stream.
 3. Every projected table is exchanged with its fresh twin in one `EXCHANGE TABLES` statement
@@ -24,14 +25,19 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from analytics.application.gate import ProjectionGate
-from analytics.application.ingest import ProjectionStore, ingest, parse_batch
+from analytics.application.ingest import (
+    DEFAULT_CAPACITY,
+    ProjectionStore,
+    Projector,
+    parse_batch,
+)
 from analytics.metrics import REBUILD_POSITION, REBUILD_RUNNING, REBUILD_TARGET
 from analytics.projection.config import ProjectionConfig
 from analytics.projection.rows import PROJECTED_ROWS
 from crm_contracts.runtime.errors import Conflict
 
 log = logging.getLogger(__name__)
-# Exactly the tables ingest() writes.
+# Exactly the tables the projection writes.
 STREAM_TABLES = tuple(sorted(row_type.TABLE for row_type in PROJECTED_ROWS))
 KEPT_JOBS = 20
 
@@ -105,6 +111,8 @@ class Rebuilder:
         gate: ProjectionGate,
         config: ProjectionConfig,
         batch_size: int = 5000,
+        capacity: int = DEFAULT_CAPACITY,
+        on_swapped: Callable[[], None] = lambda: None,
     ) -> None:
         self.databases, self.open_replay, self.gate, self.config = (
             databases,
@@ -112,7 +120,7 @@ class Rebuilder:
             gate,
             config,
         )
-        self.batch_size = batch_size
+        self.batch_size, self.capacity, self.on_swapped = batch_size, capacity, on_swapped
         self.jobs: dict[str, RebuildJob] = {}
         self._task: asyncio.Task[None] | None = None
 
@@ -139,19 +147,21 @@ class Rebuilder:
         replay = None
         try:
             store = await asyncio.to_thread(self.databases.prepare, job.database)
+            projector = Projector(store, self.config, self.capacity)
             replay = self.open_replay()
             await replay.open()
             job.state = "replaying"
             REBUILD_RUNNING.set(1)
-            await self._replay(replay, store, job, await replay.stream_end())
+            await self._replay(replay, projector, job, await replay.stream_end())
             job.state = "catching_up"
             await self.gate.pause()
             try:
                 # With the projection held, whatever it acked is at or before the stream's end
                 # now; what comes later it projects itself, into the swapped-in tables.
-                await self._replay(replay, store, job, await replay.stream_end())
+                await self._replay(replay, projector, job, await replay.stream_end())
                 job.state = "swapping"
                 await asyncio.to_thread(self.databases.swap, job.database, STREAM_TABLES)
+                self.on_swapped()
             finally:
                 self.gate.resume()
             job.state = "done"
@@ -172,23 +182,35 @@ class Rebuilder:
                 await asyncio.to_thread(self.databases.drop, job.database)
 
     async def _replay(
-        self, replay: Replay, store: ProjectionStore, job: RebuildJob, until: int
+        self, replay: Replay, projector: Projector, job: RebuildJob, until: int
     ) -> None:
         """Until the consumer has delivered the stream up to sequence `until` (a stream that
-        grows faster than one replays must not keep a rebuild going forever)."""
+        grows faster than one replays must not keep a rebuild going forever). The next batch
+        is fetched on the event loop while the current one is parsed and written in a thread."""
         REBUILD_TARGET.set(until)
-        while job.last_sequence < until:
-            fetched = await replay.fetch(self.batch_size)
-            if fetched.bodies:
-                parsed = parse_batch(fetched.bodies)  # the invalid: in the DLQ already
-                if parsed.events:
-                    await asyncio.to_thread(
-                        ingest, store, parsed.events, parsed.payloads, self.config
-                    )
-                job.events_replayed += len(parsed.events)
-                job.last_sequence = fetched.last_sequence
-                REBUILD_POSITION.set(job.last_sequence)
+        ahead: asyncio.Task[Fetched] | None = None
+        try:
+            while job.last_sequence < until:
+                fetched = await (ahead or replay.fetch(self.batch_size))
+                ahead = None
+                if fetched.bodies and fetched.pending and fetched.last_sequence < until:
+                    ahead = asyncio.ensure_future(replay.fetch(self.batch_size))
+                if fetched.bodies:
+                    projected = await asyncio.to_thread(self._project, projector, fetched.bodies)
+                    job.last_sequence = fetched.last_sequence
+                    job.events_replayed += projected
+                    REBUILD_POSITION.set(job.last_sequence)
                 if fetched.pending == 0:
                     return
-            elif fetched.pending == 0:
-                return
+        finally:
+            if ahead is not None:  # only on failure: a fetched batch is never dropped
+                ahead.cancel()
+                with suppress(asyncio.CancelledError, Exception):
+                    await ahead
+
+    @staticmethod
+    def _project(projector: Projector, bodies: list[bytes]) -> int:
+        parsed = parse_batch(bodies)  # the invalid: in the DLQ already
+        if parsed.events:
+            projector.project(parsed.events, parsed.data)
+        return len(parsed.events)

@@ -4,8 +4,8 @@ stage, the amount as it changed, invoices, payments, tasks and the touches that 
 Only ids, hashes and business fields. The amount changes and invoices come from the deal's
 event history as the projection keeps it (`fold_events`, contacts pseudonymised), read for
 named safe fields only (an invoice's requisites never leave). Not from the raw `events`
-table: its payloads have anything that looks like a phone number masked, which takes dates
-and amounts of ten characters or more with it."""
+table: there, free text that looks like a phone number is masked, and events stored by older
+versions had dates and long amounts masked with it."""
 
 from __future__ import annotations
 
