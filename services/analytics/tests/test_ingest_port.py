@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from analytics.application.ingest import Projector, ingest, parse_batch
 from analytics.projection.config import ProjectionConfig
 from analytics.projection.rows import (
@@ -174,3 +176,26 @@ def test_forget_starts_cold():
     projector.forget()  # as after a rebuild swapped the tables
     project(projector, events[2:])
     assert store.reads == [{"d1"}] and latest(store, "d1").version == 5
+
+
+class FailingOnce(CountingStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fail_next_deal_write = True
+
+    def write(self, rows: Sequence[Row]) -> None:
+        if rows and isinstance(rows[0], DealRow) and self.fail_next_deal_write:
+            self.fail_next_deal_write = False
+            raise ConnectionError("ClickHouse went away")
+        super().write(rows)
+
+
+def test_a_batch_that_failed_half_way_lands_whole_when_it_comes_again():
+    store = FailingOnce()
+    projector = Projector(store, ProjectionConfig())
+    events = story("d1").events
+    with pytest.raises(ConnectionError):
+        project(projector, events)
+    assert store.rows(DealRow) == []
+    project(projector, events)  # the handler retries the same batch
+    assert latest(store, "d1").version == 5

@@ -189,10 +189,16 @@ class Projector:
                     FoldEventRow(stream, key, e.aggregate_version, e.event_id, dumped)
                     for stream, key in keyed
                 )
-        for rows in by_table.values():
-            store.write(rows)
-        for table in self.tables:
-            store.write(table.project(store, private, config))
+        try:
+            for rows in by_table.values():
+                store.write(rows)
+            for table in self.tables:
+                store.write(table.project(store, private, config))
+        except BaseException:
+            # Memory ran ahead of the store: the batch comes again, and must not be taken
+            # for a redelivery. Start cold; what was stored is read back from the store.
+            self.forget()
+            raise
 
 
 def _scrubbed(event: Event, data: dict[str, Any], salt: str) -> str:
