@@ -18,7 +18,8 @@ def scale() -> float:
 def machine() -> str:
     cores = os.cpu_count() or 0
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{platform.machine()}, {cores} cores, {memory:.0f} GiB, Python {platform.python_version()}"
+    python = platform.python_version()
+    return f"{platform.machine()}, {cores} cores, {memory:.0f} GiB, Python {python}"
 
 
 @dataclass
