@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.domain.attribution import MODELS, PathTouch, as_decimal, weights
+from analytics.domain.attribution import MODELS
 from analytics.domain.channels import classify
+from analytics.reports.attribution_query import PATHS, credit_by_group, weighted
+from analytics.reports.attribution_query import credited_deals as credited_query
 from analytics.reports.common import in_period, payments_between
 from analytics.reports.filters import deal_conditions, deals_only
 from analytics.reports.query import ReportQuery
@@ -47,10 +48,6 @@ DEALS_SQL = Sql("""
 SELECT deal_id, lead_id, client_id, opened_at, status, closed_at
 FROM {db}.deals FINAL WHERE {where}
 """)
-WON_OR_PAID_SQL = Sql(
-    "SELECT * FROM ({deals}) WHERE (status = 'won' AND {closed_in}) OR deal_id IN "
-    "(SELECT deal_id FROM ({payments}))"
-)
 PAID_SQL = Sql("SELECT deal_id, sum(amount) AS revenue FROM ({payments}) GROUP BY deal_id")
 RECEIVED_SQL = Sql("SELECT lead_id FROM {db}.leads FINAL WHERE {received_in}")
 OPENED_SQL = Sql("SELECT lead_id FROM ({deals}) WHERE {opened_in}")
@@ -60,31 +57,18 @@ SPEND_SQL = Sql(
     "GROUP BY source, medium, campaign"
 )
 
-PATHS_SQL = Sql("""
-WITH target AS ({targets}),
-owners AS (
-    SELECT lead_id, if(client_id != '', client_id, concat('lead:', lead_id)) AS owner
-    FROM {db}.deals FINAL WHERE lead_id != ''
-),
-touches AS (
-    SELECT DISTINCT o.owner AS owner, t.touch_at AS touch_at, t.channel AS channel,
-           t.source AS source, t.campaign AS campaign
-    FROM {db}.touchpoints AS t FINAL INNER JOIN owners AS o ON o.lead_id = t.lead_id
-)
-SELECT d.deal_id AS deal_id, d.opened_at AS opened_at,
-       arraySort(x -> x.1, groupArray((t.touch_at, t.channel, t.source, t.campaign))) AS path
-FROM (SELECT deal_id, opened_at, if(client_id != '', client_id, concat('lead:', lead_id))
-             AS owner FROM target) AS d
-INNER JOIN touches AS t ON t.owner = d.owner
-WHERE t.touch_at <= d.opened_at
-  AND t.touch_at >= d.opened_at - toIntervalDay({lookback:UInt32})
-GROUP BY d.deal_id, d.opened_at
-""")
+
+def _selected(q: ReportQuery) -> Sql:
+    """The channel / source / campaign filters select touches (and their credit): conditions
+    on a path's touch fields as stored."""
+    return Sql.all(
+        Sql.equals(f, "t_" + f, getattr(q, f)) for f in GROUPS if getattr(q, f) is not None
+    )
 
 
-def _selected(q: ReportQuery, touch: dict[str, Any]) -> bool:
-    """The channel / source / campaign filters select touches (and their credit)."""
-    return all(getattr(q, f) is None or touch[f] == getattr(q, f) for f in GROUPS)
+def _row_selected(q: ReportQuery, row: dict[str, Any]) -> bool:
+    """`_selected` for a row read into Python (leads, deals and spend by channel)."""
+    return all(getattr(q, f) is None or row[f] == getattr(q, f) for f in GROUPS)
 
 
 def _group_of(group_by: str, row: dict[str, Any]) -> str:
@@ -101,59 +85,41 @@ def _values_of(group_by: str, key: str) -> list[str]:
     return [key, ""] if key == _empty(group_by) else [key]
 
 
-@dataclass(frozen=True)
-class Share:
-    """A touch's share of one deal won or paid in the period (zero shares are left out)."""
-
-    deal_id: str
-    won: bool  # won in the period: the share counts in `won`
-    revenue: Decimal  # the deal's payments in the period
-    touch: PathTouch
-    weight: Decimal
-
-
-def _deals(q: ReportQuery) -> tuple[Sql, Sql]:
-    """The deals attribution looks at, and those of them won or paid in the period. Pipeline
+def _deals(q: ReportQuery) -> Sql:
+    """The deals attribution looks at (those won or paid in the period are credited). Pipeline
     and manager filter the deals; channel / source / campaign select touches (`_selected`)."""
-    scoped = deals_only(q)
-    deals = DEALS_SQL.fill(where=deal_conditions(scoped))
-    won_or_paid = WON_OR_PAID_SQL.fill(
-        deals=deals,
-        closed_in=in_period("closed_at", q.period),
-        payments=payments_between(scoped),
+    return DEALS_SQL.fill(where=deal_conditions(deals_only(q)))
+
+
+def _weighted(
+    q: ReportQuery, model: str, lookback_days: int, half_life_days: float, paths: Sql = PATHS
+) -> Sql:
+    """The credited deals' paths with the model's weights (`attribution_query.weighted`)."""
+    return weighted(
+        model,
+        deals=_deals(q),
+        paid=PAID_SQL.fill(payments=payments_between(deals_only(q))),
+        closed_in=in_period("d.closed_at", q.period),
+        lookback_days=lookback_days,
+        half_life_days=half_life_days,
+        paths=paths,
     )
-    return deals, won_or_paid
 
 
-def shares(
-    ch: ClickHouse, q: ReportQuery, model: str, lookback_days: int, half_life_days: float
-) -> list[Share]:
-    """Every selected touch's non-zero share of the deals won or paid in the period."""
-    _, won_or_paid = _deals(q)
-    paths_sql = PATHS_SQL.fill(targets=won_or_paid).bind(lookback=lookback_days)
-    paid_sql = PAID_SQL.fill(payments=payments_between(deals_only(q)))
-    with ch.consistent():
-        targets = {r["deal_id"]: r for r in ch.select(won_or_paid)}
-        paths = ch.select(paths_sql)
-        paid = {r["deal_id"]: Decimal(r["revenue"]) for r in ch.select(paid_sql)}
-    out = []
-    for p in paths:
-        deal = targets.get(p["deal_id"])
-        if deal is None:
-            continue
-        opened_at = p["opened_at"].replace(tzinfo=UTC)
-        path = [
-            PathTouch(at.replace(tzinfo=UTC), ch_, src, camp) for at, ch_, src, camp in p["path"]
-        ]
-        won = (
-            deal["status"] == "won"
-            and q.period.start <= deal["closed_at"].replace(tzinfo=UTC) < q.period.end
-        )
-        revenue = paid.get(p["deal_id"], ZERO)
-        for touch, w in zip(path, weights(model, path, opened_at, half_life_days), strict=True):
-            if w and _selected(q, touch.__dict__):
-                out.append(Share(p["deal_id"], won, revenue, touch, as_decimal(w)))
-    return out
+def credit_of_groups(
+    ch: ClickHouse,
+    q: ReportQuery,
+    model: str,
+    group_by: str,
+    lookback_days: int,
+    half_life_days: float,
+    paths: Sql = PATHS,
+) -> list[dict[str, Any]]:
+    """Per stored value of the group (`grp`) the selected touches' credit: `won` and
+    `revenue`, exact sums (Decimal) for the report to round. One query; no path leaves the
+    engine. `paths`: where the paths come from (`attribution_query.PATHS` or a table)."""
+    ctes = _weighted(q, model, lookback_days, half_life_days, paths)
+    return ch.select(credit_by_group(ctes, model, GROUPS[group_by], _selected(q)))
 
 
 def credited_deals(
@@ -169,13 +135,11 @@ def credited_deals(
     `groups`; any selected touch without them): those won in the period (under first_touch,
     last_touch and last_non_direct as many as the group's `won`; under the fractional models
     `won` sums shares and may differ from the count) and those paid in the period."""
-    won, paid = set(), set()
-    for share in shares(ch, q, model, lookback_days, half_life_days):
-        if group_by is None or getattr(share.touch, GROUPS[group_by]) in (groups or []):
-            if share.won:
-                won.add(share.deal_id)
-            if share.revenue:
-                paid.add(share.deal_id)
+    ctes = _weighted(q, model, lookback_days, half_life_days)
+    column = None if group_by is None else GROUPS[group_by]
+    rows = ch.select(credited_query(ctes, model, _selected(q), column, groups or []))
+    won = {r["deal_id"] for r in rows if r["won"]}
+    paid = {r["deal_id"] for r in rows if r["paid"]}
     return won, paid
 
 
@@ -197,12 +161,12 @@ def attribution(
         raise Invalid(f"one of {', '.join(MODELS)}", "model")
     if group_by not in GROUPS:
         raise Invalid(f"one of {', '.join(GROUPS)}", "group_by")
-    deals, _ = _deals(q)
+    deals = _deals(q)
     received = RECEIVED_SQL.fill(received_in=in_period("received_at", q.period))
     opened_sql = OPENED_SQL.fill(deals=deals, opened_in=in_period("opened_at", q.period))
     first_day = q.period.local(q.period.start).date()
     with ch.consistent():
-        credits = shares(ch, q, model, lookback_days, half_life_days)
+        credits = credit_of_groups(ch, q, model, group_by, lookback_days, half_life_days)
         leads = ch.select(own_touch_counts(received))
         opened = ch.select(own_touch_counts(opened_sql))
         spend = ch.select(SPEND_SQL.bind(first_day=first_day, end_day=_end_day(q)))
@@ -210,14 +174,13 @@ def attribution(
     credit: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"won": Decimal(0), "revenue": Decimal(0), "leads": 0, "deals": 0, "spend": ZERO}
     )
-    for share in credits:
-        key = _group_of(group_by, share.touch.__dict__)
-        if share.won:
-            credit[key]["won"] += share.weight
-        credit[key]["revenue"] += share.revenue * share.weight
-    for r in filter(lambda r: _selected(q, r), leads):
+    for r in credits:  # a row per group, not per deal
+        key = r["grp"] or _empty(group_by)
+        credit[key]["won"] += r["won"]
+        credit[key]["revenue"] += r["revenue"]
+    for r in filter(lambda r: _row_selected(q, r), leads):
         credit[_group_of(group_by, r)]["leads"] += r["n"]
-    for r in filter(lambda r: _selected(q, r), opened):
+    for r in filter(lambda r: _row_selected(q, r), opened):
         credit[_group_of(group_by, r)]["deals"] += r["n"]
     for r in spend:
         touch = Touch(
@@ -230,7 +193,7 @@ def attribution(
             "source": r["source"].lower(),
             "campaign": r["campaign"],
         }
-        if _selected(q, row):
+        if _row_selected(q, row):
             credit[_group_of(group_by, row)]["spend"] += Decimal(r["cost"])
 
     def links(key: str | None) -> dict[str, str]:

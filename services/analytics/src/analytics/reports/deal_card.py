@@ -45,7 +45,7 @@ SELECT task_id, title, kind, status, manager_id, due_at, scheduled_at, closed_at
 FROM {db}.tasks FINAL WHERE deal_id = {deal_id:String} ORDER BY due_at, task_id
 """
 
-# The attribution path (reports/attribution.py PATHS_SQL) of one deal: the touches of every
+# The attribution path (reports/attribution_query.py PATHS) of one deal: the touches of every
 # lead of its client (of its own lead without a client) up to its opening, within the
 # lookback window; one row per distinct touch, as the models count them.
 TOUCHES_SQL = """
