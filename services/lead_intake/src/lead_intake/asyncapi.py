@@ -1,6 +1,6 @@
 """What lead-intake puts on the bus, declared for the AsyncAPI catalogue (entry point
-`crm.asyncapi`). It consumes nothing; it publishes each accepted lead through
-`publish_event` (adapters/bus.py), so the publisher object here only describes."""
+`crm.asyncapi`). It consumes nothing; it publishes each accepted lead as `publish_event`
+would (adapters/bus.py), so the publisher object here only describes."""
 
 from __future__ import annotations
 

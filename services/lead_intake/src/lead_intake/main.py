@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from faststream.nats import NatsBroker
 
 from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
@@ -19,6 +20,7 @@ from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.adapters.spool import Spool
 from lead_intake.api import forms, leads, public
 from lead_intake.api.guard import BodyGuard
+from lead_intake.api.lead_fast_path import LeadFastPath
 from lead_intake.application.drain_spool import DrainSpool
 from lead_intake.application.submit_lead import SubmitLead
 from lead_intake.domain.abuse import RateLimiter
@@ -37,6 +39,7 @@ class Components:
     broker: NatsBroker
     spool: Spool
     forms: FormStore
+    keys: IdempotencyStore
     submit_lead: SubmitLead
     drain_spool: DrainSpool
     per_ip: RateLimiter
@@ -49,12 +52,15 @@ def build(settings: IntakeSettings) -> Components:
     spool = Spool(settings.data_dir / "spool.sqlite3")
     SPOOL_DEPTH.set_function(lambda: spool.depth)
     publisher = JetStreamPublisher(broker)
-    keys = IdempotencyStore(broker, settings.idempotency_hours * 3600, replicas)
+    keys = IdempotencyStore(
+        broker, settings.idempotency_hours * 3600, replicas, settings.idempotency_cached_keys
+    )
     return Components(
         settings=settings,
         broker=broker,
         spool=spool,
         forms=FormStore(broker, replicas, settings.data_dir / "forms.json"),
+        keys=keys,
         submit_lead=SubmitLead(
             publisher, spool, keys, settings.default_phone_region, settings.publish_timeout
         ),
@@ -75,10 +81,13 @@ def app_for(parts: Components) -> FastAPI:
             tasks = [
                 asyncio.create_task(parts.drain_spool.forever()),
                 asyncio.create_task(parts.forms.refresh_forever(settings.forms_refresh_seconds)),
+                asyncio.create_task(parts.keys.follow_forever()),
+                asyncio.create_task(parts.keys.write_forever()),
             ]
             try:
                 yield
             finally:
+                await parts.keys.flush(settings.publish_timeout)
                 for task in tasks:
                     task.cancel()
                 for task in tasks:
@@ -101,8 +110,8 @@ def app_for(parts: Components) -> FastAPI:
         informational_checks=NATS,
         observe_refusals=count_refusal,
     )
-    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, observe=count_refusal)
-    app.include_router(leads.build_router(parts.submit_lead, settings.integration_api_key))
+    leads_router = leads.build_router(parts.submit_lead, settings.integration_api_key)
+    app.include_router(leads_router)
     app.include_router(
         public.build_router(
             parts.forms,
@@ -113,7 +122,21 @@ def app_for(parts: Components) -> FastAPI:
         )
     )
     app.include_router(forms.build_router(parts.forms, settings.api_key))
+    # Added first, so it runs inside BodyGuard (middleware added later wraps the earlier).
+    app.add_middleware(
+        LeadFastPath,
+        submit=parts.submit_lead,
+        integration_api_key=settings.integration_api_key,
+        route=leads_route(leads_router),
+        observe=count_refusal,
+    )
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, observe=count_refusal)
     return app
+
+
+def leads_route(router: APIRouter) -> APIRoute:
+    """The route's object, as the request metrics label it."""
+    return next(r for r in router.routes if isinstance(r, APIRoute) and r.path == leads.PATH)
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:

@@ -23,5 +23,8 @@ class IntakeSettings(ServiceSettings):
     rate_per_form_per_minute: float = 600
     rate_burst_per_form: int = 100
     idempotency_hours: float = 24
+    # Submission keys each replica keeps in memory (~200 bytes each); past this, a key it does
+    # not hold costs a NATS KV read.
+    idempotency_cached_keys: int = 200_000
     forms_refresh_seconds: float = 5.0  # how soon other replicas see an edited form
     drain_batch: int = 200

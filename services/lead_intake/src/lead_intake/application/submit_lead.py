@@ -47,9 +47,12 @@ class SubmitLead:
             return Outcome(seen.lead_id, "accepted", duplicate=True)
         outcome = await self.deliver(event, scoped_key)
         ACCEPTED.labels("duplicate" if outcome.duplicate else outcome.status).inc()
-        log.info(
-            "lead %s", outcome.status, extra={"lead_id": event.lead_id, "form_id": lead.form_id}
-        )
+        # A line per published lead costs as much as validating it; the access log has each
+        # request with the lead id as its correlation id. A spooled lead is worth a line.
+        level = logging.INFO if outcome.status == "queued" else logging.DEBUG
+        if log.isEnabledFor(level):
+            extra = {"lead_id": event.lead_id, "form_id": lead.form_id}
+            log.log(level, "lead %s", outcome.status, extra=extra)
         return outcome
 
     async def deliver(self, event: LeadReceived, key: str | None) -> Outcome:

@@ -72,9 +72,14 @@ def normalise_email(raw: str) -> str:
         raise Invalid(str(exc), "email") from None
 
 
-def touch_from(data: TouchIn, referer_header: str | None = None) -> Touch:
+TOUCH_FIELDS: set[str] = set(Touch.model_fields)  # never changed
+
+
+def touch_from(
+    data: TouchIn, referer_header: str | None = None, default_at: datetime | None = None
+) -> Touch:
     """Fields win; UTM and click ids missing from fields are read from the landing URL."""
-    values = data.model_dump(include=set(Touch.model_fields), exclude_none=True)
+    values = data.model_dump(include=TOUCH_FIELDS, exclude_none=True)
     if data.landing_url:
         try:
             query = parse_qs(urlsplit(data.landing_url).query)
@@ -85,6 +90,8 @@ def touch_from(data: TouchIn, referer_header: str | None = None) -> Touch:
                 values[key] = query[key][0][:512]
     if "referrer" not in values and referer_header:
         values["referrer"] = referer_header[:2048]
+    if default_at is not None:
+        values.setdefault("at", default_at)
     return Touch(**values)
 
 
@@ -104,7 +111,7 @@ def build_lead_received(
     email = normalise_email(lead.email) if lead.email else None
     if not (phone or email):
         raise Invalid("give at least a phone or an email", "contact")
-    touch = touch_from(lead, referer_header)
+    touch = touch_from(lead, referer_header, default_at=received_at)
     return LeadReceived(
         event_id=lead_id,
         occurred_at=received_at,
@@ -119,6 +126,6 @@ def build_lead_received(
         message=lead.message or None,
         custom_fields=lead.custom_fields,
         consent=lead.consent,
-        touch=touch.model_copy(update={"at": touch.at or received_at}),
+        touch=touch,
         first_touch=touch_from(lead.first_touch) if lead.first_touch else None,
     )

@@ -1,0 +1,99 @@
+"""Submission keys answered from memory: the local copy of the KV bucket, and its trust rules."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from crm_contracts.runtime.bus import make_broker, start_when_reachable
+from lead_intake.adapters.idempotency import IdempotencyStore
+from lead_intake.adapters.key_index import KeyIndex
+
+DAY = 86400.0
+
+
+def test_a_key_is_known_until_its_ttl_and_a_miss_is_final_only_when_caught_up():
+    index = KeyIndex(ttl=DAY, max_keys=10)
+    index.add(b"k1", "lead-1", stamp=1000.0)
+    assert index.get(b"k1", now=1000.0 + DAY - 1) == "lead-1"
+    assert index.get(b"k1", now=1000.0 + DAY) is None  # the bucket forgot it too
+    assert not index.misses_are_final(now=2000.0)  # not caught up with the bucket yet
+    index.complete = True
+    assert index.misses_are_final(now=2000.0)
+    index.expire(now=1000.0 + DAY)
+    assert len(index) == 0
+
+
+def test_evicting_a_live_key_makes_misses_ask_the_bucket_until_it_would_have_expired():
+    index = KeyIndex(ttl=100.0, max_keys=2, complete=True)
+    for n in range(3):
+        index.add(f"k{n}".encode(), f"lead-{n}", stamp=10.0 + n)
+    assert len(index) == 2 and index.get(b"k0", now=20.0) is None
+    assert not index.misses_are_final(now=20.0)  # k0 may be anything the bucket holds
+    assert index.misses_are_final(now=110.0)  # k0 would have expired by now
+
+
+def test_a_key_one_replica_stores_is_answered_by_another_from_memory(nats_server):
+    async def scenario() -> tuple[str | None, str | None, bool]:
+        brokers = [make_broker(nats_server.url, f"replica-{n}") for n in range(2)]
+        stores = [IdempotencyStore(b, DAY, 1, max_cached=1000) for b in brokers]
+        tasks = []
+        for broker, store in zip(brokers, stores, strict=True):
+            await start_when_reachable(broker)
+            tasks += [
+                asyncio.create_task(store.follow_forever()),
+                asyncio.create_task(store.write_forever()),
+            ]
+        try:
+            a, b = stores
+            await a.remember("form/key-1", "lead-1")
+            await a.flush(5)
+            digest = b._digest(b._key("form/key-1"))
+            for _ in range(100):  # the watch delivers it shortly
+                if b.index.complete and b.index.get(digest, now=0) is not None:
+                    break
+                await asyncio.sleep(0.05)
+            seen = await b.seen("form/key-1")
+            unseen = await b.seen("form/key-2")
+            final = b.index.misses_are_final(now=time.time())
+            return (seen.lead_id if seen else None), (unseen.lead_id if unseen else None), final
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for broker in brokers:
+                await broker.stop()
+
+    seen, unseen, final = asyncio.run(scenario())
+    assert (seen, unseen) == ("lead-1", None)
+    assert final  # the watch caught up: a new key costs no KV read
+
+
+def test_keys_stored_before_a_start_are_loaded_into_memory(nats_server):
+    async def scenario() -> int:
+        first = make_broker(nats_server.url, "before")
+        await start_when_reachable(first)
+        store = IdempotencyStore(first, DAY, 1, max_cached=1000)
+        writer = asyncio.create_task(store.write_forever())
+        for n in range(20):
+            await store.remember(f"form/k-{n}", f"lead-{n}")
+        await store.flush(5)
+        writer.cancel()
+        await first.stop()
+
+        later = make_broker(nats_server.url, "after")
+        await start_when_reachable(later)
+        fresh = IdempotencyStore(later, DAY, 1, max_cached=1000)
+        follow = asyncio.create_task(fresh.follow_forever())
+        try:
+            for _ in range(200):
+                if fresh.index.complete:
+                    break
+                await asyncio.sleep(0.05)
+            return len(fresh.index) if fresh.index.complete else -1
+        finally:
+            follow.cancel()
+            await asyncio.gather(follow, return_exceptions=True)
+            await later.stop()
+
+    assert asyncio.run(scenario()) == 20
