@@ -1,0 +1,123 @@
+"""Every report the analytics API offers, over HTTP on the cached data set (bench/stack.py):
+each attribution model, and the funnels with `compare`. Period: the data's whole last year.
+The figure is the median of 5 timed requests after one warm-up, as a client sees it."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from typing import Any
+
+import httpx
+
+from bench import data, stack
+from bench.record import Measurement, emit, note
+from bench.stack import ReportStack
+
+RUNS = 5
+GOAL_MS = 300.0
+GOAL = "≤ 300 ms at 10 M events"
+COMPARE_GOAL = "≤ 2× 300 ms = 600 ms at 10 M events"
+COMPARES = ("previous_period", "previous_year")
+FUNNELS = ("sales-funnel", "lead-funnel")
+PREFIX = "/v1/reports/"
+ran = False  # set once the reports ran in this process (bench/memory.py reads it)
+
+
+def report_names(http: httpx.Client) -> list[str]:
+    """The reports the running service documents (its OpenAPI), so a new one is benched too."""
+    paths = http.get("/openapi.json").raise_for_status().json()["paths"]
+    return sorted(p.removeprefix(PREFIX) for p in paths if p.startswith(PREFIX) and "{" not in p)
+
+
+def attribution_models() -> tuple[str, ...]:
+    from analytics.domain.attribution import MODELS
+
+    return tuple(str(model) for model in MODELS)
+
+
+def cases(http: httpx.Client) -> list[tuple[str, str, dict[str, str]]]:
+    """(measurement name, report, extra query) for everything timed."""
+    out: list[tuple[str, str, dict[str, str]]] = []
+    for name in report_names(http):
+        if name == "attribution":
+            out += [(f"report attribution {m}", name, {"model": m}) for m in attribution_models()]
+        else:
+            out.append((f"report {name}", name, {}))
+        if name in FUNNELS:
+            out += [(f"report {name} compare={c}", name, {"compare": c}) for c in COMPARES]
+    return out
+
+
+def timed(http: httpx.Client, report: str, params: dict[str, str]) -> list[float]:
+    """Milliseconds of RUNS requests after a warm-up (which must succeed)."""
+    times = []
+    for attempt in range(RUNS + 1):
+        started = time.perf_counter()
+        response = http.get(f"{PREFIX}{report}", params=params)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise RuntimeError(f"{report} {params}: {response.status_code} {response.text[:300]}")
+        if attempt:
+            times.append(elapsed)
+    return times
+
+
+def exercise(s: ReportStack) -> None:
+    """Each report once, untimed (for the memory part when the reports did not run)."""
+    global ran
+    period = dict(zip(("from", "to"), data.last_year(), strict=True))
+    with s.viewer() as http:
+        for _, report, extra in cases(http):
+            http.get(f"{PREFIX}{report}", params=period | extra)
+    ran = True
+
+
+def run() -> list[Measurement]:
+    global ran
+    out: list[Measurement] = []
+    period = dict(zip(("from", "to"), data.last_year(), strict=True))
+    with stack.report_stack() as s, s.viewer() as http:
+        plain: dict[str, float] = {}
+        for name, report, extra in cases(http):
+            try:
+                times = timed(http, report, period | extra)
+            except Exception as exc:  # one broken report must not hide the others' figures
+                note(f"{name}: FAILED {exc}")
+                continue
+            median = statistics.median(times)
+            extra_info: dict[str, Any] = {
+                "runs_ms": [round(t, 1) for t in times],
+                "period": period,
+                "query": extra,
+                "load_average": round(os.getloadavg()[0], 1),  # other work on the machine
+            }
+            if "compare" in extra:
+                base = plain.get(report)
+                if base:
+                    extra_info["times_plain"] = round(median / base, 2)
+                met = median <= 2 * GOAL_MS  # twice the plain goal (issue 11)
+                goal = COMPARE_GOAL
+            else:
+                plain[report] = median
+                met, goal = median <= GOAL_MS, GOAL
+            out.append(
+                emit(
+                    Measurement(
+                        name=name,
+                        figure=round(median, 1),
+                        unit="ms",
+                        size=s.size(),
+                        goal=goal,
+                        met=met,
+                        extra=extra_info,
+                    )
+                )
+            )
+        ran = True
+    return out
+
+
+if __name__ == "__main__":
+    run()
