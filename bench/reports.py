@@ -102,6 +102,8 @@ def run() -> list[Measurement]:
             else:
                 plain[report] = median
                 met, goal = median <= GOAL_MS, GOAL
+            # The goal is set at 10 M events: a smaller data set can show progress, not meet it.
+            met = met and s.events >= data.FULL_EVENTS
             out.append(
                 emit(
                     Measurement(
