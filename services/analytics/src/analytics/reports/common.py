@@ -19,6 +19,7 @@ FILTERED_DEALS = Sql("""
         ON r.currency = d.currency AND r.date <= toDate(coalesce(d.closed_at, now64(3)))
 """)
 
+# The period filter goes on the payments before the join, so the join sees one period's.
 PAYMENTS_BETWEEN = Sql("""
     SELECT p.payment_id AS payment_id, p.deal_id AS deal_id,
            if(p.client_id != '', p.client_id, d.client_id) AS client_id,
@@ -26,11 +27,10 @@ PAYMENTS_BETWEEN = Sql("""
            if(p.currency = {base:String} OR r.rate = 0, p.amount,
               toDecimal64(round(p.amount * r.rate, 2), 2)) AS amount,
            p.paid_at AS paid_at
-    FROM {db}.payments AS p FINAL
+    FROM (SELECT * FROM {db}.payments AS p FINAL WHERE {paid_in}) AS p
     INNER JOIN ({deals}) AS d ON d.deal_id = p.deal_id
     ASOF LEFT JOIN (SELECT currency, date, rate FROM {db}.currency_rates FINAL) AS r
         ON r.currency = p.currency AND r.date <= toDate(p.paid_at)
-    WHERE {paid_in}
 """)
 
 
