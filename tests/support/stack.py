@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
 from analytics.auth.passwords import hash_password
-from tests.support.nats import NatsServer
-from tests.support.services import ServiceProcess
+from tests.support.services import PREFIX, ServiceProcess
 
 API_KEY = "e2e-key"
 KEY = {"X-API-Key": API_KEY}
@@ -19,7 +19,20 @@ DASHBOARD_USER = ("head", "e2e-password")  # signs in to the dashboard (a viewer
 OPERATOR_USER = ("olga", "ops-password")  # signs in to the operators' page /ops
 
 
-def start_stack(nats: NatsServer, smtp_port: int, data: Path) -> dict[str, ServiceProcess]:
+class Bus(Protocol):
+    """One nats-server or a cluster: `url` may name several servers, comma-separated."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def monitor_url(self) -> str: ...
+
+
+def start_stack(
+    nats: Bus, smtp_port: int, data: Path, replicas: int = 1
+) -> dict[str, ServiceProcess]:
+    """`replicas`: of every stream the services declare (3 on a cluster)."""
     services = {
         "lead_intake": {
             "LEAD_INTAKE_NATS_URL": nats.url,
@@ -55,6 +68,8 @@ def start_stack(nats: NatsServer, smtp_port: int, data: Path) -> dict[str, Servi
     procs = {
         name: ServiceProcess(name, env, data / f"{name}.log") for name, env in services.items()
     }
+    for name, proc in procs.items():
+        proc.env[f"{PREFIX[name]}STREAM_REPLICAS"] = str(replicas)
     # Digests read this stack's reports, not whatever listens on the default port.
     procs["notification"].env["NOTIFICATION_ANALYTICS_URL"] = procs["analytics"].url
     # The ops page reads this stack's services and nats-server, not the default local ports.
