@@ -52,6 +52,10 @@ class MemoryStore:
     def history(self, aggregate_id: UUID) -> list[Any]:
         return list(self.events.get(aggregate_id, []))
 
+    def version(self, aggregate_id: UUID) -> int | None:
+        found = self.aggregates.get(aggregate_id)
+        return found.version if found is not None else None
+
 
 @pytest.fixture
 def memory() -> MemoryStore:

@@ -193,6 +193,20 @@ def test_editing_a_pipeline_never_rewrites_history(crm):
     assert crm.reference.pipeline_definition("default")["version"] == 1
 
 
+def test_a_pipeline_redefined_by_another_replica_counts_at_the_next_command(crm, make_app):
+    deal_id = crm.opening.by_hand("x").id
+    crm.deals.move_stage(deal_id, "qualified")  # the rules of the built-in pipeline, now kept
+    renamed = [dict(s, name="talks") if s["name"] == "qualified" else s for s in STAGES]
+    make_app().reference.define_pipeline("default", "Sales", renamed, ["weather"])
+    assert crm.deals.move_stage(deal_id, "talks").stage == "talks"
+    with pytest.raises(UnknownStage):
+        crm.deals.move_stage(deal_id, "qualified")
+    make_app().reference.define_pipeline("default", "Sales", STAGES, ["rain"])
+    with pytest.raises(UnknownLostReason):
+        crm.deals.lose(deal_id, "weather")
+    assert crm.deals.lose(deal_id, "rain").lost_reason == "rain"
+
+
 def test_contacts_stay_unique_when_cards_are_edited(crm):
     ann = crm.clients.register("Ann", ["+79120000001"], [], {})
     bob = crm.clients.register("Bob", [], ["bob@mail.ru"], {})

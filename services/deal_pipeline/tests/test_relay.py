@@ -10,6 +10,7 @@ from crm_contracts.runtime.bus import make_broker
 from crm_contracts.streams import ensure_streams
 from deal_pipeline.adapters.event_mapping import to_contract
 from deal_pipeline.adapters.relay import RELAY_NAME, Relay
+from deal_pipeline.adapters.store_watch import StoreWatch
 from tests.support.nats import stream_messages
 from tests.support.net import wait_until
 
@@ -143,3 +144,54 @@ def test_a_save_by_another_process_wakes_the_relay_on_postgres(postgres_server, 
         relaying.close()
         writer.close()
         postgres_server.drop_database(name)
+
+
+def test_a_relay_that_tracks_rarely_stores_its_position_when_idle_and_at_stop(crm, nats_server):
+    """Under a stream of saves the position is written at most every `tracking_interval`
+    (the first batch is written at once); a round that finds nothing new writes it, and so
+    does stopping."""
+    tracking = crm.store.factory.tracking_recorder()
+    url = nats_server.url
+
+    def saved(lead_id: str) -> int:
+        crm.opening.from_lead(lead_id, "Ann")
+        return crm.store.recorder.max_notification_id()
+
+    def on_stream(count: int) -> None:
+        wait_until(lambda: len(asyncio.run(stream_messages(url))) == count, what=f"{count}")
+
+    def tracked(position: int) -> None:
+        wait_until(lambda: tracking.max_tracking_id(RELAY_NAME) == position, what="tracked")
+
+    async def run(idle_poll: float, steps) -> None:
+        broker = make_broker(url, "test-relay")
+        await broker.connect()
+        await ensure_streams(broker.connection.jetstream())
+        relay = Relay(crm.store, broker, idle_poll=idle_poll, tracking_interval=3600)
+        task = asyncio.create_task(relay.run())
+        try:
+            await asyncio.to_thread(steps)
+            await relay.stop(task)
+        finally:
+            await broker.stop()
+
+    def published_then_stopped() -> None:
+        tracked(saved("lead-0"))  # the first batch
+        first = tracking.max_tracking_id(RELAY_NAME)
+        saved("lead-1")
+        on_stream(4)  # published; on SQLite no round since (only a wake-up starts one)
+        if not StoreWatch(crm.store.recorder, lambda: None).notifies:
+            # (PostgreSQL's NOTIFY of the same save wakes it again: an idle round writes it.)
+            assert tracking.max_tracking_id(RELAY_NAME) == first
+
+    asyncio.run(run(3600, published_then_stopped))
+    assert tracking.max_tracking_id(RELAY_NAME) == crm.store.recorder.max_notification_id()
+
+    def published_then_idle() -> None:
+        saved("lead-2")
+        on_stream(6)
+        tracked(saved("lead-3"))  # by the round after it, which finds nothing new
+
+    asyncio.run(run(0.05, published_then_idle))
+    published = [m.headers["Nats-Msg-Id"] for m in asyncio.run(stream_messages(url))]
+    assert published == published_ids(crm)

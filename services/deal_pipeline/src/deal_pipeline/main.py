@@ -103,7 +103,9 @@ def create_app(settings: PipelineSettings | None = None, core: UseCases | None =
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # The lists follow the event store whether or not the bus is up.
-        follower = Follower(read_model, settings.read_model_idle_poll)
+        follower = Follower(
+            read_model, settings.read_model_idle_poll, settings.read_model_min_interval
+        )
         following = asyncio.create_task(follower.run())
         relay = Relay(
             store,
@@ -112,6 +114,8 @@ def create_app(settings: PipelineSettings | None = None, core: UseCases | None =
             idle_poll=settings.relay_idle_poll,
             publish_timeout=settings.publish_timeout,
             hold_before_tracking=settings.relay_hold_before_tracking,
+            min_interval=settings.relay_min_interval,
+            tracking_interval=settings.relay_tracking_interval,
         )
         relay_task: asyncio.Task[None] | None = None  # started once the bus is connected
 

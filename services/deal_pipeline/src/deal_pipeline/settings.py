@@ -40,5 +40,12 @@ class PipelineSettings(ServiceSettings):
     relay_idle_poll: float = 0.5
     # The read model of the lists also follows saves of other processes this often.
     read_model_idle_poll: float = 1.0
+    # Under a stream of saves the relay and the read model start a batch at most this often,
+    # so that their own commits are shared by many saves rather than added to each one.
+    relay_min_interval: float = 0.02
+    read_model_min_interval: float = 0.2
+    # Under a stream of saves the relay stores its position at most this often (at once when
+    # idle or stopping); a crash re-publishes what was acked since, which JetStream drops.
+    relay_tracking_interval: float = 0.5
     # Fault injection for tests only: seconds between JetStream's ack and the tracking write.
     relay_hold_before_tracking: float = 0.0

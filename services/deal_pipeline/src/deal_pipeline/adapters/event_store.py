@@ -33,6 +33,7 @@ T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
 CONFLICT_RETRIES = 30
 SNAPSHOT_INTERVAL = 50
+COUNTER_SNAPSHOT_INTERVAL = 5
 STARTUP_ATTEMPTS = 5
 TOO_MANY_WRITERS = "too many concurrent writers on this deal; try again"
 
@@ -77,8 +78,9 @@ class EventStore(Application[UUID]):
     # The name keeps the tables (PostgreSQL) and variables of the existing stores.
     name = "deal_pipeline"
     # Long deals are loaded from their latest snapshot plus the events after it.
-    # The round-robin and invoice counters take an event per lead / invoice: snapshot them too.
-    snapshotting_intervals = {Deal: SNAPSHOT_INTERVAL, Counter: SNAPSHOT_INTERVAL}
+    # The round-robin and invoice counters take an event per lead / invoice and are read by
+    # every new deal: snapshot them often (a snapshot is a few bytes), so a load replays little.
+    snapshotting_intervals = {Deal: SNAPSHOT_INTERVAL, Counter: COUNTER_SNAPSHOT_INTERVAL}
 
     def __init__(
         self, env: Mapping[str, str] | None = None, snapshot_interval: int = SNAPSHOT_INTERVAL
@@ -93,7 +95,8 @@ class EventStore(Application[UUID]):
                 if attempt == STARTUP_ATTEMPTS - 1:
                     raise
                 time.sleep(0.2 * (attempt + 1))
-        intervals: dict[type[Any], int] = {Deal: snapshot_interval, Counter: snapshot_interval}
+        counters = min(snapshot_interval, COUNTER_SNAPSHOT_INTERVAL)
+        intervals: dict[type[Any], int] = {Deal: snapshot_interval, Counter: counters}
         self.snapshotting_intervals = intervals  # type: ignore[misc]  # a ClassVar in eventsourcing
         # Told after each save: the relay and the read model follow at once instead of polling.
         self.saved_listeners: list[Callable[[], None]] = []
@@ -129,6 +132,10 @@ class EventStore(Application[UUID]):
 
     def history(self, aggregate_id: UUID) -> list[DomainEventProtocol[UUID]]:
         return list(self.events.get(aggregate_id))
+
+    def version(self, aggregate_id: UUID) -> int | None:
+        latest = self.recorder.select_events(aggregate_id, desc=True, limit=1)
+        return latest[0].originator_version if latest else None
 
     def retrying(self, use_case: Callable[[], T]) -> T:
         """Run a load-decide-save use case; when a concurrent writer saved first, run it again

@@ -31,6 +31,8 @@ class Relay:
         publish_timeout: float = 5.0,
         hold_before_tracking: float = 0.0,
         name: str = RELAY_NAME,
+        min_interval: float = 0.0,
+        tracking_interval: float = 0.0,
     ) -> None:
         self.store = store
         self.name = name  # the tracking row's application name: this relay's position
@@ -39,6 +41,14 @@ class Relay:
         self.idle_poll = idle_poll  # fallback for saves made by other processes
         self.publish_timeout = publish_timeout
         self.hold_before_tracking = hold_before_tracking  # fault injection for tests
+        # Seconds at least from one batch to the next: under a stream of saves each batch
+        # gathers several events instead of one publish round per save.
+        self.min_interval = min_interval
+        # Under a stream of saves the position is written at most this often (each write is a
+        # commit, on SQLite an fsync under the store's one write lock, that the saves wait
+        # for); at once when the relay is idle or stops. A crash re-publishes what was acked
+        # since, and JetStream drops those as duplicates (Nats-Msg-Id, 5-minute window).
+        self.tracking_interval = tracking_interval
         self.tracking = store.factory.tracking_recorder()
         self._wake = asyncio.Event()
         self._stopping = False
@@ -57,22 +67,36 @@ class Relay:
     async def run(self) -> None:
         self.watch.start()
         try:
-            position = await self.position()
+            position = tracked = await self.position()
+            loop = asyncio.get_running_loop()
+            started, tracked_at = -self.min_interval, float("-inf")
             while not self._stopping:
+                await asyncio.sleep(max(0.0, started + self.min_interval - loop.time()))
+                started = loop.time()
                 self._wake.clear()  # cleared before reading: a save during the read still wakes
                 try:
-                    position, count = await self.publish_batch(position)
+                    position, count = await self.publish_batch(position, track=False)
+                    due = started - tracked_at >= self.tracking_interval
+                    if position > tracked and (due or count == 0):
+                        await self.track(position)
+                        tracked, tracked_at = position, started
                 except Exception:
                     log.exception("relay publish failed; retrying")
                     await asyncio.sleep(0.5)
                     # Another replica's relay may have published and tracked past us (the
                     # tracking row only moves forward): continue from the stored position.
                     with suppress(Exception):
-                        position = max(position, await self.position())
+                        stored = await self.position()
+                        position, tracked = max(position, stored), max(tracked, stored)
                     continue
                 if count < self.batch:
                     with suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+            if position > tracked:  # stopping: store how far the bus has every event
+                try:
+                    await self.track(position)
+                except Exception:
+                    log.warning("relay could not store its position at stop", exc_info=True)
         finally:
             await asyncio.to_thread(self.watch.stop)
 
@@ -86,8 +110,9 @@ class Relay:
             running.cancel()
             await asyncio.wait({running}, timeout=1)
 
-    async def publish_batch(self, position: int) -> tuple[int, int]:
-        """Publish the next stored events after `position`; returns the new position and count."""
+    async def publish_batch(self, position: int, track: bool = True) -> tuple[int, int]:
+        """Publish the next stored events after `position` and, if `track`, store the new
+        position; returns the new position and the count."""
         notifications = await asyncio.to_thread(
             self.store.recorder.select_notifications,
             position,
@@ -101,11 +126,16 @@ class Relay:
             contract = to_contract(self.store.mapper.to_domain_event(notification))
             if contract is not None:
                 await publish_event(self.broker, contract, timeout=self.publish_timeout)
-        if self.hold_before_tracking:
-            await asyncio.sleep(self.hold_before_tracking)
         last = notifications[-1].id
-        await asyncio.to_thread(self.tracking.insert_tracking, Tracking(self.name, last))
-        RELAY_POSITION.set(last)
+        if track:
+            await self.track(last)
         max_id = await asyncio.to_thread(self.store.recorder.max_notification_id) or last
         RELAY_BACKLOG.set(max_id - last)
         return last, len(notifications)
+
+    async def track(self, position: int) -> None:
+        """Store the position: every event up to it is on the bus."""
+        if self.hold_before_tracking:
+            await asyncio.sleep(self.hold_before_tracking)
+        await asyncio.to_thread(self.tracking.insert_tracking, Tracking(self.name, position))
+        RELAY_POSITION.set(position)

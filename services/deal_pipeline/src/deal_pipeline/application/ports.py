@@ -35,3 +35,8 @@ class AggregateStore(Protocol):
     def history(self, aggregate_id: UUID) -> list[Any]:
         """Every stored event of one aggregate, oldest first."""
         ...
+
+    def version(self, aggregate_id: UUID) -> int | None:
+        """The version of the aggregate's latest stored event (None: nothing stored). One small
+        read, for caches of what is derived from an aggregate."""
+        ...

@@ -48,6 +48,8 @@ class ReferenceData:
         self.fallback_managers = list(managers)  # in force until a manager card is stored
         self.lost_reasons = list(lost_reasons)
         self.assignment_rules = list(assignment_rules)
+        # Pipeline id → (stored version of its definition, its rules); see `rules`.
+        self._rules: dict[str, tuple[int | None, PipelineRules]] = {}
 
     # -- pipelines ---------------------------------------------------------------------------
 
@@ -83,17 +85,27 @@ class ReferenceData:
         raise PipelineNotFound(f"no pipeline {pipeline_id!r}")
 
     def rules(self, pipeline_id: str) -> PipelineRules:
+        """Every command on a deal checks these: kept per stored version of the definition, so
+        a command reads one row of it instead of loading and validating it again, and a
+        redefinition by any replica still counts from the next command on."""
+        version = self.store.version(PipelineDefinition.create_id(pipeline_id))
+        cached = self._rules.get(pipeline_id)
+        if cached is not None and cached[0] == version:
+            return cached[1]
         try:
             definition = self.pipeline_definition(pipeline_id)
         except PipelineNotFound:
             raise UnknownPipeline(f"no pipeline {pipeline_id!r}", "pipeline_id") from None
-        return PipelineRules(
+        rules = PipelineRules(
             pipeline=Pipeline(
                 id=pipeline_id, name=definition["name"], stages=tuple(definition["stages"])
             ),
             lost_reasons=definition["lost_reasons"] or self.lost_reasons,
             manager_ids=definition["manager_ids"],
         )
+        # Keyed by the version the rules were made from (a definition stored since is newer).
+        self._rules[pipeline_id] = (definition["version"] or None, rules)
+        return rules
 
     # -- managers ----------------------------------------------------------------------------
 

@@ -39,13 +39,9 @@ def accepted_body(answer: Accepted) -> bytes:
 
 
 def build_router(submit: SubmitLead, integration_api_key: str) -> APIRouter:
-    check_key = api_key_required(integration_api_key)
-
-    async def integration_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
-        check_key(x_api_key)  # async: FastAPI runs a plain function in a thread per request
-
     # Integrations post with a key; browsers use forms.
-    router = APIRouter(tags=["leads"], dependencies=[Depends(integration_key)])
+    key = Depends(api_key_required(integration_api_key))
+    router = APIRouter(tags=["leads"], dependencies=[key])
 
     @router.post(PATH, status_code=202, response_model=Accepted)
     async def post_lead(

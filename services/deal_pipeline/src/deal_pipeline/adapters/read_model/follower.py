@@ -14,9 +14,15 @@ log = logging.getLogger(__name__)
 
 
 class Follower:
-    def __init__(self, read_model: ReadModel, idle_poll: float = 1.0) -> None:
+    def __init__(
+        self, read_model: ReadModel, idle_poll: float = 1.0, min_interval: float = 0.0
+    ) -> None:
         self.read_model = read_model
         self.idle_poll = idle_poll
+        # Seconds at least from one catch-up to the next: under a stream of saves each one
+        # applies several events in one commit (on SQLite an fsync under the store's one write
+        # lock) instead of a commit per save. Lists catch up themselves before they read.
+        self.min_interval = min_interval
         self._wake = asyncio.Event()
         self._stopping = False
         loop = asyncio.get_running_loop()
@@ -28,7 +34,11 @@ class Follower:
         read_model.store.saved_listeners.append(wake)
 
     async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        started = -self.min_interval
         while not self._stopping:
+            await asyncio.sleep(max(0.0, started + self.min_interval - loop.time()))
+            started = loop.time()
             self._wake.clear()  # cleared before reading: a save during the read still wakes
             try:
                 await asyncio.to_thread(self.read_model.catch_up)

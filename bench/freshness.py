@@ -1,0 +1,214 @@
+"""Freshness under load: leads posted at a steady 300/s to the whole stack (intake → NATS →
+deal-pipeline → analytics, with notification sending its e-mails), each a new contact and so
+a new deal; a lead is fresh once the sales funnel counts it. The funnel is polled every 50 ms;
+the i-th lead (in order of its 202) is visible at the first poll whose count of deals reaches
+i. Latency = visible − 202. Hops from the CRM stream's own timestamps say where time goes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from bench.fresh_client import RawPool
+from bench.fresh_hops import BusTimes, bus_times, percentile, spread, visible_times
+from bench.progress import Progress
+from bench.record import Measurement, emit, note, scale
+from tests.support.nats import NatsServer
+from tests.support.net import free_port, port_open, wait_until
+from tests.support.stack import VIEWER_KEY, start_stack
+
+RATE = 300.0  # leads per second, paced by the clock, not by the answers
+GOAL_SECONDS = 1.0
+GOAL = "p99 ≤ 1 s (lead 202 → visible in sales-funnel, 300 leads/s)"
+POLL_EVERY = 0.05
+CONNECTIONS = 64  # enough that a slow answer does not hold back the schedule
+INTAKE_KEY = {"X-API-Key": "dev-api-key"}  # the intake's integration key in start_stack
+LANDING = "https://shop.test/?utm_source=yandex&utm_medium=cpc"
+
+
+def duration() -> float:
+    return max(5.0, 60.0 * scale())
+
+
+@dataclass
+class Run:
+    sent: list[float] = field(default_factory=list)  # wall clock of each POST
+    accepted: dict[str, float] = field(default_factory=dict)  # lead id → wall clock of its 202
+    answer_seconds: list[float] = field(default_factory=list)  # POST → 202
+    refused: int = 0
+    failed: int = 0
+    polls: list[tuple[float, int]] = field(default_factory=list)  # (answered at, deals)
+    poll_seconds: list[float] = field(default_factory=list)
+
+
+async def post_leads(pool: RawPool, total: int, run: Run, progress: Progress) -> None:
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.1
+
+    async def one(i: int) -> None:
+        body = {"name": f"Lead {i}", "phone": f"+7913{i:07d}", "landing_url": LANDING}
+        sent = time.time()
+        run.sent.append(sent)
+        try:
+            status, answer = await pool.post_json("/v1/leads", body, INTAKE_KEY)
+        except (OSError, asyncio.IncompleteReadError):
+            run.failed += 1
+        else:
+            if status == 202:
+                accepted = time.time()
+                run.accepted[json.loads(answer)["lead_id"]] = accepted
+                run.answer_seconds.append(accepted - sent)
+            else:
+                run.refused += 1
+        progress.advance()
+
+    tasks = []
+    for i in range(total):
+        delay = start + i / RATE - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+
+
+async def poll_funnel(url: str, run: Run, done: asyncio.Event) -> None:
+    today = datetime.now(UTC).date()
+    params = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=2))}
+    async with httpx.AsyncClient(headers=VIEWER_KEY, timeout=30) as client:
+        while not done.is_set():
+            asked = time.monotonic()
+            try:
+                response = await client.get(f"{url}/v1/reports/sales-funnel", params=params)
+            except httpx.HTTPError:
+                response = None
+            if response is not None and response.status_code == 200:
+                run.polls.append((time.time(), response.json()["deals"]))
+                run.poll_seconds.append(time.monotonic() - asked)
+            await asyncio.sleep(max(0.0, POLL_EVERY - (time.monotonic() - asked)))
+
+
+async def drive(intake_url: str, analytics_url: str, total: int, settle: float) -> Run:
+    run = Run()
+    done = asyncio.Event()
+    host, port = intake_url.removeprefix("http://").split(":")
+    pool = RawPool(host, int(port), CONNECTIONS)
+    polling = asyncio.create_task(poll_funnel(analytics_url, run, done))
+    progress = Progress("leads posted", total)
+    try:
+        await post_leads(pool, total, run, progress)
+        progress.close()
+        note(f"freshness: waiting up to {settle:.0f} s for the funnel to count every lead")
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline:
+            if run.polls and run.polls[-1][1] >= len(run.accepted):
+                break
+            await asyncio.sleep(0.2)
+    finally:
+        done.set()
+        await polling
+        await pool.close()
+    return run
+
+
+def start_smtp(log: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.fresh_smtp", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(log, "ab"),  # noqa: SIM115
+    )
+    wait_until(lambda: port_open(port), what="the SMTP sink to listen")
+    return process, port
+
+
+def run() -> list[Measurement]:
+    seconds = duration()
+    total = int(RATE * seconds)
+    settle = 60.0 + seconds
+    with tempfile.TemporaryDirectory(prefix="bench-fresh-") as tmp:
+        data = Path(tmp)
+        (data / "nats").mkdir()
+        nats = NatsServer(data / "nats").start()
+        smtp, smtp_port = start_smtp(data / "smtp.log")
+        procs = {}
+        try:
+            procs = start_stack(nats, smtp_port, data)
+            note(f"freshness: {total} leads at {RATE:.0f}/s for {seconds:.0f} s, whole stack")
+            result = asyncio.run(
+                drive(procs["lead_intake"].url, procs["analytics"].url, total, settle)
+            )
+            bus = asyncio.run(bus_times(nats.url))
+        finally:
+            for proc in procs.values():
+                proc.stop()
+            smtp.terminate()
+            smtp.wait(timeout=20)
+            nats.stop()
+    return [emit(measurement(result, bus, seconds, total))]
+
+
+def measurement(run: Run, bus: BusTimes, seconds: float, total: int) -> Measurement:
+    accepted = sorted(run.accepted.values())
+    seen = visible_times(accepted, run.polls)
+    last_poll = run.polls[-1][0] if run.polls else time.time()
+    # A lead never counted is charged until the last poll: a lower bound on its latency.
+    latencies = [
+        (v if v is not None else last_poll) - a for v, a in zip(seen, accepted, strict=True)
+    ]
+    unseen = sum(v is None for v in seen)
+    p99 = percentile(latencies, 0.99) if latencies else float("nan")
+    # Where the time goes, each hop count-ordered like the funnel itself.
+    pipeline = [
+        bus.deal_stored[lead] - stored
+        for lead, stored in bus.lead_stored.items()
+        if lead in bus.deal_stored
+    ]
+    intake = [
+        stored - run.accepted[lead]
+        for lead, stored in bus.lead_stored.items()
+        if lead in run.accepted
+    ]
+    opened = sorted(bus.deal_stored.values())
+    deal_seen = visible_times(opened, run.polls)
+    analytics = [v - o for v, o in zip(deal_seen, opened, strict=True) if v is not None]
+    first, last = (min(run.sent), max(run.sent)) if run.sent else (0.0, 0.0)
+    # How fast the deal pipeline turned stored leads into stored deals, overall.
+    opening = max(opened, default=first) - min(bus.lead_stored.values(), default=first)
+    answered = max(run.accepted.values(), default=first)
+    return Measurement(
+        name="freshness: lead 202 → visible in sales-funnel, 300 leads/s",
+        figure=round(p99, 3),
+        unit="s (p99)",
+        size={"leads": total, "seconds": seconds, "rate_per_s": RATE},
+        goal=GOAL,
+        met=bool(latencies) and unseen == 0 and p99 <= GOAL_SECONDS,
+        extra={
+            "latency": spread(latencies),
+            "accepted": len(run.accepted),
+            "refused": run.refused,
+            "failed": run.failed,
+            "unseen": unseen,
+            # The schedule as kept by this process, and what the intake answered in that time.
+            "sent_per_s": round(len(run.sent) / max(last - first, 1e-9), 1),
+            "accepted_per_s": round(len(run.accepted) / max(answered - first, 1e-9), 1),
+            "answer_202": spread(run.answer_seconds),
+            "deals_opened_per_s": round(len(opened) / max(opening, 1e-9), 1),
+            "hops": {
+                # ≤ 0: JetStream stored the lead before the intake answered 202
+                "stored_minus_202": spread(intake),
+                "lead_stored_to_deal_stored": spread(pipeline),
+                "deal_stored_to_funnel": spread(analytics),
+            },
+            "funnel_poll": spread(run.poll_seconds),
+            "polls": len(run.polls),
+        },
+    )
