@@ -3,6 +3,7 @@ unit tests of the planner and the deliverer without a nats-server."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,11 +83,15 @@ class FakeDeliveryLog:
 
     def __init__(self) -> None:
         self.records: dict[str, Delivery] = {}
+        self.failing_puts = 0  # the next puts that fail, as in a bus outage
 
     async def get(self, delivery_id: str) -> Delivery | None:
         return self.records.get(delivery_id)
 
     async def put(self, delivery: Delivery) -> None:
+        if self.failing_puts:
+            self.failing_puts -= 1
+            raise TimeoutError("nats: timeout")
         self.records[delivery.id] = delivery
 
     async def claim(
@@ -146,6 +151,7 @@ class FakeChannel:
         self.off = off  # why the channel is not configured
         self.sent: list[Outgoing] = []
         self.errors: list[SendError] = []
+        self.seconds = 0.0  # how long a send takes
 
     @property
     def configured(self) -> str | None:
@@ -154,6 +160,7 @@ class FakeChannel:
     async def send(self, message: Outgoing) -> None:
         if self.errors:
             raise self.errors.pop(0)
+        await asyncio.sleep(self.seconds)
         self.sent.append(message)
 
 

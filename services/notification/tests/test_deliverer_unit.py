@@ -143,6 +143,25 @@ async def test_a_transient_failure_is_retried_with_backoff_and_then_sent():
     assert retried == retried_before + 2
 
 
+async def test_a_message_that_went_out_is_recorded_through_a_bus_outage_and_not_sent_again():
+    world = World(rule())
+    world.log.failing_puts = 2  # the "sent" record meets a NATS node going down
+    await world.deliverer.on_due(due_for())
+    assert world.outcomes.statuses() == [("sent", None)]
+    await world.deliverer.on_due(due_for())  # the reminder comes back anyway
+    assert len(world.channels["telegram"].sent) == 1
+
+
+async def test_a_lease_that_cannot_be_renewed_leaves_the_send_running_to_its_end():
+    world = World(rule(), settings=SETTINGS.model_copy(update={"due_ack_wait_seconds": 0.3}))
+    world.channels["telegram"].seconds = 0.35  # renewals at 0.1 and 0.2 s fail, 0.3 s holds
+    world.log.failing_puts = 2
+    await world.deliverer.on_due(due_for())
+    assert len(world.channels["telegram"].sent) == 1
+    assert world.outcomes.statuses() == [("sent", None)]
+    assert world.record().status == "sent"
+
+
 async def test_transient_failures_end_as_failed_after_the_last_try():
     world = World(rule())
     world.channels["telegram"].errors = [SendError("HTTP 503", transient=True)] * 5

@@ -53,5 +53,8 @@ class NotificationSettings(ServiceSettings):
     # How long a send in flight holds its reminder: the process says "still working" every
     # third of it, so after a crash the reminder comes back (and is sent) within this time.
     due_ack_wait_seconds: float = 30.0
+    # A message that went out keeps trying to record so for this long (a bus outage): else
+    # a retry after the lease would send it twice.
+    settle_seconds: float = 600.0
     log_ttl_days: int = 30  # delivery log and idempotency keys
     seed_default_rules: bool = True  # when the rules bucket is empty at start

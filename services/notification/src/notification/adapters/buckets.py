@@ -15,14 +15,31 @@ DAY = 86400.0
 
 
 class JsonBucket:
-    def __init__(self, broker: NatsBroker, name: str, ttl_days: float | None = None) -> None:
+    def __init__(
+        self, broker: NatsBroker, name: str, ttl_days: float | None = None, replicas: int = 1
+    ) -> None:
         self.broker = broker
         self.name = name
         self.ttl = ttl_days * DAY if ttl_days else None
+        self.replicas = replicas
+        self._replicated = replicas == 1
 
     async def kv(self) -> KeyValue:
         # FastStream caches declared buckets, so this is cheap after the first call.
-        return await self.broker.key_value(self.name, ttl=self.ttl)
+        kv = await self.broker.key_value(self.name, ttl=self.ttl, replicas=self.replicas)
+        if not self._replicated:
+            await self._replicate()
+        return kv
+
+    async def _replicate(self) -> None:
+        """A bucket made before the cluster (one replica) gets the replicas asked for now: on a
+        cluster, a bucket on one node stops the service whenever that node is down."""
+        js = self.broker.connection.jetstream()
+        info = await js.stream_info(f"KV_{self.name}")
+        if (info.config.num_replicas or 1) < self.replicas:
+            info.config.num_replicas = self.replicas
+            await js.update_stream(info.config)
+        self._replicated = True
 
     async def get(self, key: str) -> dict[str, Any] | None:
         try:

@@ -13,8 +13,8 @@ from notification.domain.deliveries import FINAL, Delivery
 
 
 class DeliveryLog:
-    def __init__(self, broker: NatsBroker, ttl_days: int) -> None:
-        self.bucket = JsonBucket(broker, "notification_deliveries", ttl_days)
+    def __init__(self, broker: NatsBroker, ttl_days: int, replicas: int = 1) -> None:
+        self.bucket = JsonBucket(broker, "notification_deliveries", ttl_days, replicas)
 
     async def get(self, delivery_id: str) -> Delivery | None:
         value = await self.bucket.get(delivery_id)

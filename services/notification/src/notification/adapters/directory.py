@@ -36,12 +36,12 @@ def _order(event: Event) -> list[Any]:
 
 
 class Directory:
-    def __init__(self, broker: NatsBroker) -> None:
-        self.managers = JsonBucket(broker, "notification_managers")
-        self.clients = JsonBucket(broker, "notification_clients", KEEP_DAYS)
-        self.leads = JsonBucket(broker, "notification_leads", KEEP_DAYS)
-        self.deals = JsonBucket(broker, "notification_deals", KEEP_DAYS)
-        self.tasks = JsonBucket(broker, "notification_tasks", KEEP_DAYS)
+    def __init__(self, broker: NatsBroker, replicas: int = 1) -> None:
+        self.managers = JsonBucket(broker, "notification_managers", replicas=replicas)
+        self.clients = JsonBucket(broker, "notification_clients", KEEP_DAYS, replicas)
+        self.leads = JsonBucket(broker, "notification_leads", KEEP_DAYS, replicas)
+        self.deals = JsonBucket(broker, "notification_deals", KEEP_DAYS, replicas)
+        self.tasks = JsonBucket(broker, "notification_tasks", KEEP_DAYS, replicas)
         self._buckets: dict[CardKind, JsonBucket] = {
             "managers": self.managers,
             "clients": self.clients,

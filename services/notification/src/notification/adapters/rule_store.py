@@ -16,8 +16,8 @@ SEEDED = "meta.seeded"  # not a valid rule id, so never listed as one
 
 
 class RuleStore:
-    def __init__(self, broker: NatsBroker) -> None:
-        self.bucket = JsonBucket(broker, "notification_rules")
+    def __init__(self, broker: NatsBroker, replicas: int = 1) -> None:
+        self.bucket = JsonBucket(broker, "notification_rules", replicas=replicas)
 
     async def all(self) -> list[Rule]:
         rules = []

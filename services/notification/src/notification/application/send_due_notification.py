@@ -4,7 +4,9 @@ transient failures with exponential backoff; every send ends `sent`, `failed` or
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -181,12 +183,36 @@ class Deliverer:
                 mine, lease, keepalive, self._attempt(rule, mine, to, tz, context, trigger_type)
             )
         except RenderError as exc:
-            await self.outcomes.failed(mine, str(exc), due)
+            reason = str(exc)  # `exc` is gone once the block ends, the retries are not
+            await self._settle(lambda: self.outcomes.failed(mine, reason, due), keepalive)
         except SendError as exc:
             return await self._after_failure(mine, exc, due)
         else:
-            await self.outcomes.sent(mine, due.correlation_id)
+            # The message is out: its record must say so, or a retry after our lease would
+            # send it again. A bus outage here (a node down, a leader moving) is waited out.
+            await self._settle(lambda: self.outcomes.sent(mine, due.correlation_id), keepalive)
         return None
+
+    async def _settle(
+        self, write: Callable[[], Awaitable[None]], keepalive: KeepAlive | None
+    ) -> None:
+        """Retries writing a send's final record until the bus takes it (bounded by
+        `settle_seconds`), telling JetStream all the while that the message is still ours."""
+        deadline = time.monotonic() + self.settings.settle_seconds
+        pause = 0.2
+        while True:
+            try:
+                await write()
+                return
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("recording a send's outcome failed, again in %.1fs: %r", pause, exc)
+            await asyncio.sleep(pause)
+            pause = min(2.0, pause * 2)
+            if keepalive is not None:
+                with contextlib.suppress(Exception):
+                    await keepalive()
 
     async def _duplicate(self, known: Delivery, due: Due) -> None:
         DUPLICATES.labels(known.rule_id).inc()
@@ -237,14 +263,20 @@ class Deliverer:
         at it: a slow send is neither redelivered nor started again by another copy, and a
         crash frees it within one ack wait."""
         task = asyncio.ensure_future(work)
-        while True:
-            done, _ = await asyncio.wait({task}, timeout=lease.total_seconds() / 3)
-            if done:
-                return task.result()
-            renewed = datetime.now(UTC) + lease
-            await self.deliveries.put(record.model_copy(update={"lease_until": renewed}))
-            if keepalive is not None:
-                await keepalive()
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=lease.total_seconds() / 3)
+                if done:
+                    return task.result()
+                try:
+                    renewed = datetime.now(UTC) + lease
+                    await self.deliveries.put(record.model_copy(update={"lease_until": renewed}))
+                    if keepalive is not None:
+                        await keepalive()
+                except Exception as exc:  # the send goes on: giving up now would orphan it
+                    log.warning("renewing the lease on %s failed: %r", record.id, exc)
+        finally:
+            task.cancel()  # only ever left running when we are cancelled ourselves
 
     async def _after_failure(self, record: Delivery, exc: SendError, due: Due) -> float | None:
         s = self.settings
