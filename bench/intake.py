@@ -3,7 +3,14 @@ JSON and publishes it to JetStream awaiting the ack, on one nats-server, in the 
 
 Every request is a distinct lead (its own phone, e-mail and Idempotency-Key), so neither the
 submission-key check nor the stream's dedup short-circuits it; every answer must be a 2xx and
-every 202 must be a message on the stream, or the bench fails."""
+every 202 must be a message on the stream, or the bench fails.
+
+Then what sharing the rate limits between replicas costs: the public form route
+(`POST /v1/forms/{id}/submit`) on two intake processes side by side, one with `rate_limits=local`
+(its own token buckets in memory), one with `shared` (buckets in NATS KV, taken by
+compare-and-set), limits set so high that nothing is refused. Every request comes from one
+address to one form, so every take of the shared limiter hits the same two KV keys: the worst
+case for it (takes of one key queue behind each other)."""
 
 from __future__ import annotations
 
@@ -35,12 +42,26 @@ GOAL_RATIO = 0.5
 
 # One Lua state per wrk thread: the thread number and a counter make every lead distinct.
 # `done` prints the figures as one JSON line (latencies in microseconds).
-WRK_SCRIPT = """
+WRK_THREADS = """
 local threads = {}
 function setup(thread)
   thread:set("tid", #threads + 1)
   table.insert(threads, thread)
 end
+"""
+WRK_DONE = """
+function done(summary, latency, requests)
+  io.write(string.format(
+    '{"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,' ..
+    '"timeout":%d,"p50_us":%d,"p99_us":%d}\\n',
+    summary.requests, summary.duration, summary.errors.connect, summary.errors.read,
+    summary.errors.write, summary.errors.status, summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+WRK_SCRIPT = (
+    WRK_THREADS
+    + """
 function init(args)
   n = 0
   run = args[1] or "0"
@@ -59,15 +80,48 @@ function request()
     id, id, id, id)
   return wrk.format(nil, "/v1/leads", nil, body)
 end
-function done(summary, latency, requests)
-  io.write(string.format(
-    '{"requests":%d,"duration_us":%d,"connect":%d,"read":%d,"write":%d,"status":%d,' ..
-    '"timeout":%d,"p50_us":%d,"p99_us":%d}\\n',
-    summary.requests, summary.duration, summary.errors.connect, summary.errors.read,
-    summary.errors.write, summary.errors.status, summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99)))
+"""
+    + WRK_DONE
+)
+
+# The form as a page's script posts it: a JSON answer, a submission id, rendered 10 s before.
+ORIGIN = "https://shop.example"
+FORM = {
+    "title": "Bench",
+    "fields": [{"name": "name", "type": "string"}, {"name": "phone", "type": "phone"}],
+    "allowed_origins": [ORIGIN],
+    "public_key": "bench-form-key",
+}
+FORM_SCRIPT = (
+    WRK_THREADS
+    + f"""
+function init(args)
+  n = 0
+  run = args[1] or "0"
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+  wrk.headers["Accept"] = "application/json"
+  wrk.headers["Origin"] = "{ORIGIN}"
+end
+function request()
+  n = n + 1
+  local id = string.format("%d%06d", tid, n)
+  local body = string.format(
+    "name=Bench+Lead+%s&phone=%%2B7916%s&_form_key={FORM["public_key"]}" ..
+    "&_rendered_at=%d&_submission_id=%s-%s",
+    id, id, (os.time() - 10) * 1000, run, id)
+  return wrk.format(nil, "/v1/forms/bench/submit", nil, body)
 end
 """
+    + WRK_DONE
+)
+# Limits nothing reaches in a run: what is measured is the cost of taking, not refusing.
+NO_LIMIT = {
+    "LEAD_INTAKE_RATE_BURST_PER_IP": str(10**9),
+    "LEAD_INTAKE_RATE_PER_IP_PER_MINUTE": str(10**9),
+    "LEAD_INTAKE_RATE_BURST_PER_FORM": str(10**9),
+    "LEAD_INTAKE_RATE_PER_FORM_PER_MINUTE": str(10**9),
+}
 
 
 class BenchFailed(RuntimeError):
@@ -208,10 +262,41 @@ def combined(runs: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
-def run() -> list[Measurement]:
+def intake_server(root: Path, nats_url: str, name: str, env: dict[str, str]) -> Server:
+    return Server(
+        "lead_intake",
+        {
+            "LEAD_INTAKE_NATS_URL": nats_url,
+            "LEAD_INTAKE_PORT": "{port}",
+            "LEAD_INTAKE_DATA_DIR": str(root / name),
+            "LEAD_INTAKE_INTEGRATION_API_KEY": API_KEY,
+        }
+        | env,
+        root / f"{name}.log",
+        "/readyz",
+    )
+
+
+def nothing_spooled_or_repeated(intake: Server) -> None:
+    page = httpx.get(intake.url + "/metrics", timeout=5).text
+    spooled = metric(page, "crm_intake_spooled_total")
+    repeats = metric(page, 'crm_intake_accepted_total{status="duplicate"}')
+    if spooled or repeats:
+        raise BenchFailed(f"{intake.url} spooled {spooled} and saw {repeats} repeats")
+
+
+def rounds_and_seconds() -> tuple[int, int]:
     # Alternating rounds, both servers up: on a shared machine, load that comes and goes then
     # falls on both sides alike instead of on whichever ran at the time.
-    rounds, seconds = (3, 5) if scale() >= 0.1 else (1, 5)
+    return (3, 5) if scale() >= 0.1 else (1, 5)
+
+
+def run() -> list[Measurement]:
+    return leads_against_bare_app() + rate_limit_cost()
+
+
+def leads_against_bare_app() -> list[Measurement]:
+    rounds, seconds = rounds_and_seconds()
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
         root = Path(tmp)
         (root / "nats").mkdir()
@@ -228,17 +313,7 @@ def run() -> list[Measurement]:
                 "/",
             )
             servers.append(bare)
-            intake = Server(
-                "lead_intake",
-                {
-                    "LEAD_INTAKE_NATS_URL": server.url,
-                    "LEAD_INTAKE_PORT": "{port}",
-                    "LEAD_INTAKE_DATA_DIR": str(root / "intake"),
-                    "LEAD_INTAKE_INTEGRATION_API_KEY": API_KEY,
-                },
-                root / "intake.log",
-                "/readyz",
-            )
+            intake = intake_server(root, server.url, "intake", {})
             servers.append(intake)
             bare.wait(lambda r: r.status_code == 200)
             intake.wait(intake_ready)
@@ -248,11 +323,7 @@ def run() -> list[Measurement]:
             for n in range(rounds):
                 bare_runs.append(measure(bare, script, seconds, server.url, f"bare{n}"))
                 intake_runs.append(measure(intake, script, seconds, server.url, f"intake{n}"))
-            page = httpx.get(intake.url + "/metrics", timeout=5).text
-            spooled = metric(page, "crm_intake_spooled_total")
-            repeats = metric(page, 'crm_intake_accepted_total{status="duplicate"}')
-            if spooled or repeats:
-                raise BenchFailed(f"intake spooled {spooled} and saw {repeats} repeats")
+            nothing_spooled_or_repeated(intake)
         finally:
             for s in servers:
                 s.stop()
@@ -293,4 +364,65 @@ def run() -> list[Measurement]:
                 ratio=round(base["p99_ms"] / got["p99_ms"], 3),
             )
         ),
+    ]
+
+
+def rate_limit_cost() -> list[Measurement]:
+    """Form submissions on an intake with shared limits against one with local limits."""
+    rounds, seconds = rounds_and_seconds()
+    with tempfile.TemporaryDirectory(prefix="bench-intake-limits-") as tmp:
+        root = Path(tmp)
+        (root / "nats").mkdir()
+        script = root / "form.lua"
+        script.write_text(FORM_SCRIPT)
+        server = NatsServer(root / "nats").start()
+        servers: list[Server] = []
+        try:
+            asyncio.run(declare_streams(server.url))
+            for mode in ("local", "shared"):
+                env = NO_LIMIT | {"LEAD_INTAKE_RATE_LIMITS": mode, "LEAD_INTAKE_API_KEY": API_KEY}
+                servers.append(intake_server(root, server.url, f"intake-{mode}", env))
+            local, shared = servers
+            for intake in servers:
+                intake.wait(intake_ready)
+            form = httpx.put(
+                f"{local.url}/v1/forms/bench", json=FORM, headers={"X-API-Key": API_KEY}
+            )
+            if form.status_code != 200:
+                raise BenchFailed(f"defining the bench form: {form.status_code} {form.text}")
+            warm_up(local, script, "local")
+            warm_up(shared, script, "shared")
+            local_runs, shared_runs = [], []
+            for n in range(rounds):
+                local_runs.append(measure(local, script, seconds, server.url, f"local{n}"))
+                shared_runs.append(measure(shared, script, seconds, server.url, f"shared{n}"))
+            for intake in servers:
+                nothing_spooled_or_repeated(intake)
+        finally:
+            for s in servers:
+                s.stop()
+            server.stop()
+    base, got = combined(local_runs), combined(shared_runs)
+    size = {"connections": CONNECTIONS, "wrk_threads": THREADS, "seconds": rounds * seconds}
+    return [
+        emit(
+            Measurement(
+                name="intake form submit, rate limits shared through NATS KV",
+                figure=round(got["rate"], 1),
+                unit="req/s",
+                size=size | {"requests": got["requests"], "clients": 1, "forms": 1},
+                goal="reported (issue 12: the cost of sharing the limits)",
+                met=True,
+                baseline=round(base["rate"], 1),
+                baseline_name="the same intake with each replica's own limits (rate_limits=local)",
+                ratio=round(got["rate"] / base["rate"], 3),
+                extra={
+                    "p50_ms": got["p50_ms"],
+                    "p99_ms": got["p99_ms"],
+                    "baseline_p99_ms": base["p99_ms"],
+                    "cpu_ms_per_request": round(got["cpu_ms"], 3),
+                    "baseline_cpu_ms_per_request": round(base["cpu_ms"], 3),
+                },
+            )
+        )
     ]

@@ -78,7 +78,7 @@ def test_generated_requests_get_no_5xx(case, data, intake_url):
 @pytest.fixture
 def form_client(client, parts):
     client.put("/v1/forms/contact", json=CONTACT_FORM, headers=OPERATOR)
-    parts.per_ip.burst = parts.per_form.burst = 1_000_000
+    parts.per_ip.limiter.burst = parts.per_form.limiter.burst = 1_000_000
     return client
 
 

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from crm_contracts.runtime.service import service_app
+from lead_intake.adapters.rate_limits import LocalRateLimit
 from lead_intake.api import forms as forms_api
 from lead_intake.api import leads, public
 from lead_intake.api.guard import BodyGuard
@@ -54,7 +55,7 @@ def client(forms, per_form):
     app = service_app("test", "lead-intake", readiness, lifespan, observe_refusals=count_refusal)
     app.add_middleware(BodyGuard, max_bytes=MAX_BYTES, observe=count_refusal)
     app.include_router(leads.build_router(submit, INTEGRATION_KEY))
-    limits = (RateLimiter(per_minute=600, burst=1000), per_form)
+    limits = (LocalRateLimit(RateLimiter(600, 1000)), LocalRateLimit(per_form))
     app.include_router(public.build_router(forms, submit, limits, 0.0, "RU"))
     app.include_router(forms_api.build_router(forms, OPERATOR_KEY))
     return TestClient(app)

@@ -215,8 +215,8 @@ def test_file_uploads_are_refused(client, contact_form):
 
 
 def test_rate_limit_per_form_is_429_naming_the_form(client, parts, contact_form):
-    parts.per_ip.burst = 1000
-    parts.per_form.burst = 3
+    parts.per_ip.limiter.burst = 1000
+    parts.per_form.limiter.burst = 3
     statuses = [
         client.post("/v1/forms/contact/submit", data=fields(_hp="x"), headers=JSON).status_code
         for _ in range(4)

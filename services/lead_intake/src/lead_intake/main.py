@@ -17,6 +17,7 @@ from crm_contracts.runtime.service import serve, service_app
 from lead_intake.adapters.bus import JetStreamPublisher
 from lead_intake.adapters.forms_store import FormStore
 from lead_intake.adapters.idempotency import IdempotencyStore
+from lead_intake.adapters.rate_limits import LocalRateLimit, SharedRateLimit
 from lead_intake.adapters.spool import Spool
 from lead_intake.api import forms, leads, public
 from lead_intake.api.guard import BodyGuard
@@ -42,8 +43,8 @@ class Components:
     keys: IdempotencyStore
     submit_lead: SubmitLead
     drain_spool: DrainSpool
-    per_ip: RateLimiter
-    per_form: RateLimiter
+    per_ip: LocalRateLimit | SharedRateLimit
+    per_form: LocalRateLimit | SharedRateLimit
 
 
 def build(settings: IntakeSettings) -> Components:
@@ -67,9 +68,26 @@ def build(settings: IntakeSettings) -> Components:
         drain_spool=DrainSpool(
             spool, publisher, keys, settings.publish_timeout, settings.drain_batch
         ),
-        per_ip=RateLimiter(settings.rate_per_ip_per_minute, settings.rate_burst_per_ip),
-        per_form=RateLimiter(settings.rate_per_form_per_minute, settings.rate_burst_per_form),
+        per_ip=rate_limit(
+            settings, broker, "ip", settings.rate_per_ip_per_minute, settings.rate_burst_per_ip
+        ),
+        per_form=rate_limit(
+            settings,
+            broker,
+            "form",
+            settings.rate_per_form_per_minute,
+            settings.rate_burst_per_form,
+        ),
     )
+
+
+def rate_limit(
+    settings: IntakeSettings, broker: NatsBroker, name: str, per_minute: float, burst: int
+) -> LocalRateLimit | SharedRateLimit:
+    rule = RateLimiter(per_minute, burst)
+    if settings.rate_limits == "local":
+        return LocalRateLimit(rule)
+    return SharedRateLimit(broker, name, rule, settings.stream_replicas)
 
 
 def app_for(parts: Components) -> FastAPI:

@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import SettingsConfigDict
 
@@ -18,6 +19,10 @@ class IntakeSettings(ServiceSettings):
     default_phone_region: str = "RU"
     max_body_bytes: int = 64 * 1024
     min_fill_seconds: float = 2.0  # a form posted sooner after render is a bot
+    # "shared": every replica spends from the same token buckets (NATS KV; a round trip per
+    # allowed form submission). "local": each replica has its own, so N replicas allow N times
+    # the rate. Shared is the default: a limit means what it says however many replicas run.
+    rate_limits: Literal["shared", "local"] = "shared"
     rate_per_ip_per_minute: float = 30
     rate_burst_per_ip: int = 10
     rate_per_form_per_minute: float = 600

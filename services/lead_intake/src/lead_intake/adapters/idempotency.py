@@ -76,26 +76,40 @@ class IdempotencyStore:
         self.index.add(self._digest(kv_key), lead_id, time.time())
         await self._writes.put((kv_key, lead_id))
 
-    async def write_forever(self) -> None:
+    async def write_forever(self, retry_seconds: float = 1.0) -> None:
         """Stores remembered keys in the bucket, many in flight at once (each put is bounded
-        by the JetStream context's own timeout)."""
+        by the JetStream context's own timeout). A key that failed is tried again: the other
+        replicas know a key only from the bucket, and once the stream's dedup window has
+        passed nothing else stops them from taking a retry as a new lead."""
         while True:
             batch = [await self._writes.get()]
             while len(batch) < WRITE_BATCH and not self._writes.empty():
                 batch.append(self._writes.get_nowait())
+            failed = batch
             try:
                 kv = await self._bucket()
                 done = await asyncio.gather(
                     *(kv.put(k, v.encode()) for k, v in batch), return_exceptions=True
                 )
-                failed = [r for r in done if isinstance(r, BaseException)]
-                if failed:
-                    raise failed[0]
+                errors = [
+                    (w, r) for w, r in zip(batch, done, strict=True) if isinstance(r, Exception)
+                ]
+                failed = [w for w, _ in errors]
+                if errors:
+                    raise errors[0][1]
             except Exception as exc:
-                log.warning("could not record idempotency keys: %r", exc)
-            finally:
-                for _ in batch:
-                    self._writes.task_done()
+                log.warning(
+                    "could not record %s idempotency keys, will retry: %r", len(failed), exc
+                )
+            for write in failed:
+                if self._writes.full():  # still in this replica's index; others may miss it
+                    log.warning("dropping %s idempotency key writes", len(failed))
+                    break
+                self._writes.put_nowait(write)
+            for _ in batch:
+                self._writes.task_done()
+            if failed:
+                await asyncio.sleep(retry_seconds)
 
     async def flush(self, timeout: float) -> None:
         """On shutdown: the keys remembered so far reach the bucket (bounded by `timeout`)."""

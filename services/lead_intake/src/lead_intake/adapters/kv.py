@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from faststream.nats import NatsBroker
+from nats.js.api import StorageType
 from nats.js.kv import KeyValue
 
 from crm_contracts.runtime.bus import bus_connected
@@ -22,12 +23,18 @@ class StoreUnavailable(Unavailable):
         super().__init__(reason[:200])  # the cause's text can be long
 
 
-async def bucket(broker: NatsBroker, name: str, ttl: float | None, replicas: int) -> KeyValue:
+async def bucket(
+    broker: NatsBroker,
+    name: str,
+    ttl: float | None,
+    replicas: int,
+    storage: StorageType | None = None,
+) -> KeyValue:
     if not bus_connected(broker):
         raise StoreUnavailable("NATS is not connected")
     try:
         return await asyncio.wait_for(
-            broker.key_value(name, ttl=ttl, replicas=replicas), KV_TIMEOUT
+            broker.key_value(name, ttl=ttl, replicas=replicas, storage=storage), KV_TIMEOUT
         )
     except Exception as exc:
         raise StoreUnavailable(str(exc)) from exc

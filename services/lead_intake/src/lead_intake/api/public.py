@@ -22,9 +22,9 @@ from starlette.datastructures import UploadFile
 from crm_contracts.envelope import utcnow
 from crm_contracts.runtime.errors import Invalid, NotFound, Refused, ServiceError
 from lead_intake.api.form_body import urlencoded_fields
-from lead_intake.application.ports import FormsStore
+from lead_intake.application.ports import FormsStore, RateLimit
 from lead_intake.application.submit_lead import SubmitLead
-from lead_intake.domain.abuse import RateLimiter, retry_after_header
+from lead_intake.domain.abuse import retry_after_header
 from lead_intake.domain.forms import (
     FORM_ID,
     FORM_KEY,
@@ -95,11 +95,10 @@ def cors_on_refusals(headers: dict[str, str]) -> Iterator[None]:
         raise
 
 
-def check_rate(limits: tuple[RateLimiter, RateLimiter], client: str, form: Form) -> None:
-    now = time.monotonic()
+async def check_rate(limits: tuple[RateLimit, RateLimit], client: str, form: Form) -> None:
     per_ip, per_form = limits
-    for limiter, key, field in ((per_ip, client, "ip"), (per_form, form.form_id, "form_id")):
-        wait = limiter.take(key, now)
+    for limit, key, field in ((per_ip, client, "ip"), (per_form, form.form_id, "form_id")):
+        wait = await limit.take(key)
         if wait is not None:
             raise Refused(
                 "too many submissions",
@@ -154,7 +153,7 @@ def success(
 def build_router(
     forms: FormsStore,
     submit_lead: SubmitLead,
-    limits: tuple[RateLimiter, RateLimiter],
+    limits: tuple[RateLimit, RateLimit],
     min_fill_seconds: float,
     phone_region: str,
 ) -> APIRouter:
@@ -181,7 +180,7 @@ def build_router(
         form = await live_form(forms, form_id)
         headers = check_origin(form, origin_of(origin, referer))
         with cors_on_refusals(headers):
-            check_rate(limits, request.client.host if request.client else "unknown", form)
+            await check_rate(limits, request.client.host if request.client else "unknown", form)
             values = await read_values(request)
             check_key(form, values, x_form_key)
             wants_json = "application/json" in (accept or "")

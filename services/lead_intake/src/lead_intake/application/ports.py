@@ -40,6 +40,14 @@ class SubmissionKeys(Protocol):
     async def remember(self, key: str, lead_id: str) -> None: ...
 
 
+class RateLimit(Protocol):
+    """Token buckets by key (a client address, a form id)."""
+
+    async def take(self, key: str) -> float | None:
+        """Spend a token: None if allowed, else the seconds until one is back."""
+        ...
+
+
 class LeadSpool(Protocol):
     """Leads kept on disk, in order, until JetStream acks them."""
 
