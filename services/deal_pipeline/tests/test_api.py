@@ -3,6 +3,7 @@
 import asyncio
 from datetime import UTC, datetime
 
+import nats
 import pytest
 from fastapi.testclient import TestClient
 
@@ -10,6 +11,7 @@ from crm_contracts.envelope import derived_id
 from crm_contracts.events import Contact, LeadReceived
 from crm_contracts.pipelines import DEFAULT_PIPELINE
 from crm_contracts.runtime.bus import make_broker, publish_event
+from crm_contracts.streams import ensure_streams
 from deal_pipeline.main import UseCases, create_app, use_cases_for
 from deal_pipeline.settings import PipelineSettings
 from tests.support.nats import stream_messages
@@ -104,6 +106,41 @@ def test_a_lead_on_the_bus_opens_a_deal_once_and_moves_are_relayed(client, nats_
         "crm.deals.opened",
         "crm.deals.stage_changed",
     ]
+
+
+def test_a_lead_that_fails_its_batch_holds_up_none_of_the_others(
+    settings, core, nats_server, monkeypatch
+):
+    async def declare() -> None:
+        connection = await nats.connect(nats_server.url)
+        await ensure_streams(connection.jetstream())
+        await connection.close()
+
+    asyncio.run(declare())
+    for i in range(6):  # on the bus before the service starts: they come as one batch
+        post_lead(nats_server.url, f"lead-{i}", phone=f"+7912000000{i}")
+    batches: list[int] = []
+    opening = core.opening.from_leads
+
+    def failing_on_lead_3(leads):
+        batches.append(len(leads))
+        if any(lead.lead_id == "lead-3" for lead in leads):
+            raise RuntimeError("lead-3 cannot be opened")
+        return opening(leads)
+
+    monkeypatch.setattr(core.opening, "from_leads", failing_on_lead_3)
+    with TestClient(create_app(settings, core)) as client:
+
+        def opened() -> list[int] | None:
+            found = [
+                i
+                for i in range(6)
+                if client.get(f"/v1/deals/by-lead/lead-{i}", headers=KEY).status_code == 200
+            ]
+            return found if len(found) == 5 else None
+
+        assert wait_until(opened, what="every other lead's deal") == [0, 1, 2, 4, 5]
+    assert batches[0] == 6  # tried together first, then one by one
 
 
 def test_a_deal_from_order_to_money_through_the_api(client):

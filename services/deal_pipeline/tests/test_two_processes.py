@@ -35,8 +35,10 @@ def test_two_processes_on_one_postgres_store_lose_no_update(postgres_server, tmp
             )
             for i, stages in enumerate((("qualified", "proposal"), ("invoice", "new")))
         ]
-        wait_until(
-            lambda: all((tmp_path / f"ready-{i}").exists() for i in range(2)), what="workers"
+        wait_until(  # two interpreters importing the service: slow on a loaded machine
+            lambda: all((tmp_path / f"ready-{i}").exists() for i in range(2)),
+            timeout=120,
+            what="workers",
         )
         go.touch()
         assert [w.wait(timeout=240) for w in workers] == [0, 0]

@@ -7,7 +7,7 @@ import pytest
 
 from deal_pipeline.application.client_cards import ClientCards
 from deal_pipeline.application.deal_commands import DealCommands
-from deal_pipeline.application.open_deal import OpenDeal
+from deal_pipeline.application.open_deal import LeadToOpen, OpenDeal
 from deal_pipeline.application.reference_data import ReferenceData
 from deal_pipeline.domain.deal import Deal
 from deal_pipeline.domain.errors import DealIsLost
@@ -29,6 +29,28 @@ def test_a_lead_opens_its_deal_with_its_new_client_in_one_save(memory, opening):
     assert memory.saves == [["Client", "ContactIndex", "ContactIndex", "Deal", "Counter"]]
     assert opening.from_lead("lead-1", "Ann", phone="+79120000001") == deal_id
     assert len(memory.saves) == 1  # a redelivered lead saves nothing
+
+
+def test_a_batch_of_leads_is_opened_in_one_save_as_if_one_by_one(memory, opening):
+    batch = [
+        LeadToOpen("a", "A", phone="+79120000001"),
+        LeadToOpen("b", "B", phone="+7 912 000-00-01"),  # a's new client
+        LeadToOpen("c", "C", email="c@mail.ru"),
+        LeadToOpen("a", "A", phone="+79120000001"),  # the same lead again
+        LeadToOpen("d", "D", email="C@Mail.ru"),  # c's new client
+    ]
+    ids = opening.from_leads(batch)
+    assert ids == [Deal.create_id(lead.lead_id) for lead in batch]
+    assert len(memory.saves) == 1
+    assert memory.saves[0].count("Deal") == 4 and memory.saves[0].count("Counter") == 1
+    deals = {lead: memory.find(Deal, Deal.create_id(lead)) for lead in "abcd"}
+    assert deals["a"].client_id == deals["b"].client_id != deals["c"].client_id
+    assert deals["c"].client_id == deals["d"].client_id
+    assert memory.saves[0].count("Client") == 2
+    assert [deals[k].manager_id for k in "abcd"] == ["m1", "m2", "m1", "m2"]
+    # The counter moved past every turn of the batch: the rotation goes on from there.
+    assert memory.find(Deal, opening.from_lead("e", "E")).manager_id == "m1"
+    assert opening.from_leads(batch) == ids and len(memory.saves) == 2  # redelivered: no save
 
 
 def test_an_invoice_is_saved_with_its_number_and_returned(memory, opening, deals):

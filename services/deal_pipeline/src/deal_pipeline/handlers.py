@@ -4,9 +4,15 @@ catalogue: the relay puts every stored event on the bus through `publish_event`)
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from typing import Annotated
 
+from faststream import Context
 from faststream.nats import NatsBroker, NatsRouter
-from faststream.nats.annotations import NatsMessage
+from faststream.nats.message import NatsBatchMessage
+from nats.aio.msg import Msg
+from pydantic import ValidationError
 
 from crm_contracts import subjects
 from crm_contracts.envelope import Event
@@ -17,9 +23,13 @@ from crm_contracts.events import (
     NotificationSent,
 )
 from crm_contracts.runtime.consuming import declare_dead_letters, handle, work_queue
-from deal_pipeline.application.open_deal import OpenDeal
+from crm_contracts.runtime.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
+from deal_pipeline.application.open_deal import LeadToOpen, OpenDeal
 
+log = logging.getLogger(__name__)
+BatchMessage = Annotated[NatsBatchMessage, Context("message")]
 SERVICE = "deal-pipeline"
+LEAD_TYPE = LeadReceived.model_fields["event_type"].default
 LEADS_CONSUMER = "deal_pipeline_leads"
 # Every contract event the relay can publish (adapters/event_mapping.py maps stored events).
 RELAYED: tuple[type[Event], ...] = tuple(
@@ -34,33 +44,60 @@ def lead_title(lead: LeadReceived) -> str:
     return f"{lead.contact.name or 'Lead'} ({lead.form_id})"
 
 
-def build_router(opening: OpenDeal, broker: NatsBroker) -> NatsRouter:
+def to_open(lead: LeadReceived) -> LeadToOpen:
+    return LeadToOpen(
+        lead.lead_id,
+        lead_title(lead),
+        name=lead.contact.name,
+        phone=lead.contact.phone,
+        email=lead.contact.email,
+        form_id=lead.form_id,
+        source=lead.source,
+        utm_source=lead.touch.utm_source,
+    )
+
+
+def build_router(opening: OpenDeal, broker: NatsBroker, batch_size: int = 50) -> NatsRouter:
     router = NatsRouter()
 
     @router.subscriber(  # type: ignore[untyped-decorator]  # faststream's decorator is untyped
         subjects.LEADS_RECEIVED,
-        **work_queue(LEADS_CONSUMER, ack_wait=10, batch_size=50),
+        **work_queue(LEADS_CONSUMER, ack_wait=30, batch_size=batch_size, batch=True),
         title="deal_pipeline.open_deal_from_lead",
         description=(
             "Finds or registers the client and opens a deal in the first stage for each "
-            "received lead, assigned by rule or round robin (idempotent)."
+            "received lead, assigned by rule or round robin (idempotent; a fetched batch of "
+            "leads is opened in one transaction)."
         ),
     )
-    async def on_lead(message: NatsMessage) -> None:
-        await handle(LEADS_CONSUMER, message, broker, LeadReceived, open_deal)
+    async def on_leads(message: BatchMessage) -> None:
+        raws: list[Msg] = message.raw_message
+        started = time.perf_counter()
+        batch: list[tuple[Msg, LeadReceived]] = []
+        for raw in raws:
+            try:
+                batch.append((raw, LeadReceived.model_validate_json(raw.data)))
+            except ValidationError:  # dead-lettered, with the reason, by `handle`
+                await handle(LEADS_CONSUMER, raw, broker, LeadReceived, open_one)
+        if not batch:
+            return
+        try:
+            await asyncio.to_thread(opening.from_leads, [to_open(lead) for _, lead in batch])
+        except Exception as exc:
+            # One bad lead must not hold up the others: each on its own, retried or parked.
+            log.warning("a batch of %d leads failed (%r): one by one", len(batch), exc)
+            for raw, _ in batch:
+                await handle(LEADS_CONSUMER, raw, broker, LeadReceived, open_one)
+            return
+        for raw, _ in batch:
+            await raw.ack()
+        EVENTS_CONSUMED.labels(LEADS_CONSUMER, LEAD_TYPE, "ok").inc(len(batch))
+        each = (time.perf_counter() - started) / len(batch)
+        for _ in batch:
+            HANDLER_SECONDS.labels(LEADS_CONSUMER).observe(each)
 
-    async def open_deal(lead: LeadReceived) -> None:
-        await asyncio.to_thread(
-            opening.from_lead,
-            lead.lead_id,
-            lead_title(lead),
-            name=lead.contact.name,
-            phone=lead.contact.phone,
-            email=lead.contact.email,
-            form_id=lead.form_id,
-            source=lead.source,
-            utm_source=lead.touch.utm_source,
-        )
+    async def open_one(lead: LeadReceived) -> None:
+        await asyncio.to_thread(opening.from_leads, [to_open(lead)])
 
     for event in RELAYED:
         router.publisher(

@@ -35,6 +35,9 @@ class PipelineSettings(ServiceSettings):
     # Phones typed without a country code (in a client search) are read in this region.
     default_phone_region: str = "RU"
     relay_batch: int = 500
+    # Leads fetched at once from the bus and opened in one transaction (one commit, one
+    # round-robin counter event); a batch that fails is retried lead by lead.
+    lead_batch: int = 50
     publish_timeout: float = 5.0
     # Saves of other processes on SQLite are seen by polling this often (PostgreSQL notifies).
     relay_idle_poll: float = 0.5

@@ -82,36 +82,39 @@ def declare_dead_letters(
 
 async def handle(
     consumer: str,
-    message: NatsMessage,
+    message: NatsMessage | Msg,
     broker: NatsBroker,
     model: type[E],
     work: Callable[[E], Awaitable[None]],
 ) -> None:
-    """Parse the message as `model` and run `work` on it, settling the message either way."""
+    """Parse the message as `model` and run `work` on it, settling the message either way.
+    `message` is FastStream's, or one raw message of a batch."""
     started = time.perf_counter()
     event_type = model.model_fields["event_type"].default
+    raw = message.raw_message if isinstance(message, NatsMessage) else message
+    retry = message.nack if isinstance(message, NatsMessage) else message.nak
     try:
-        event = model.model_validate_json(message.raw_message.data)
+        event = model.model_validate_json(raw.data)
     except ValidationError as exc:
         log.error("not a valid %s, dead-lettered: %s", event_type, exc)
         EVENTS_CONSUMED.labels(consumer, event_type, "invalid").inc()
-        await dead_letter(broker, message.raw_message, consumer, f"invalid: {exc}")
+        await dead_letter(broker, raw, consumer, f"invalid: {exc}")
         await message.ack()
         return
     token = correlation_id.set(event.correlation_id)
     try:
         await work(event)
     except Exception as exc:
-        attempt = message.raw_message.metadata.num_delivered
+        attempt = raw.metadata.num_delivered
         EVENTS_CONSUMED.labels(consumer, event_type, "error").inc()
         if attempt >= MAX_DELIVER:
             log.exception("giving up after %s deliveries, dead-lettered", attempt)
-            await dead_letter(broker, message.raw_message, consumer, repr(exc))
+            await dead_letter(broker, raw, consumer, repr(exc))
             await message.ack()
         else:
             delay = backoff_for(attempt)
             log.warning("handler failed (delivery %s), retry in %ss: %r", attempt, delay, exc)
-            await message.nack(delay=delay)
+            await retry(delay=delay)
     else:
         EVENTS_CONSUMED.labels(consumer, event_type, "ok").inc()
         await message.ack()

@@ -41,13 +41,22 @@ class ClientCards:
         return index.client_id if index is not None else None
 
     def resolve(
-        self, name: str | None, phone: str | None, email: str | None, lead_id: str | None
+        self,
+        name: str | None,
+        phone: str | None,
+        email: str | None,
+        lead_id: str | None,
+        unsaved: dict[Contact, str] | None = None,
     ) -> Resolved:
-        """The client known by this phone, else by this e-mail; else a new client."""
+        """The client known by this phone, else by this e-mail; else a new client. `unsaved`
+        holds the contacts of clients registered earlier in the same save (and gets this one's),
+        so two leads of one new client in a batch open deals for one client."""
+        known = unsaved if unsaved is not None else {}
         for kind, value in (("phone", phone), ("email", email)):
-            if value and (client_id := self.by_contact(kind, value)):
+            if value and (client_id := known.get((kind, value)) or self.by_contact(kind, value)):
                 return Resolved(client_id)
         client = Client.register(name, phone, email, lead_id)
+        known.update(dict.fromkeys(client.contacts, str(client.id)))
         return Resolved(str(client.id), [client, *self._claims(str(client.id), client.contacts)])
 
     def register(

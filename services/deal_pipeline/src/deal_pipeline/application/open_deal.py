@@ -3,16 +3,36 @@ contact or registered, with a manager by rule or round robin."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from uuid import UUID
+
+from eventsourcing.domain import Aggregate
 
 from deal_pipeline.application.client_cards import ClientCards, Resolved
 from deal_pipeline.application.ports import AggregateStore
 from deal_pipeline.application.reference_data import ReferenceData
-from deal_pipeline.domain.counter import Counter
+from deal_pipeline.domain.client import Contact
 from deal_pipeline.domain.deal import Deal
 from deal_pipeline.domain.errors import ContactTaken
+
+
+@dataclass(frozen=True)
+class LeadToOpen:
+    """What a received lead brings to its deal."""
+
+    lead_id: str
+    title: str
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    form_id: str | None = None
+    source: str | None = None
+    utm_source: str | None = None
+    pipeline_id: str = "default"
 
 
 class OpenDeal:
@@ -23,47 +43,48 @@ class OpenDeal:
         self.clients = clients
         self.reference = reference
 
-    def from_lead(
-        self,
-        lead_id: str,
-        title: str,
-        *,
-        name: str | None = None,
-        phone: str | None = None,
-        email: str | None = None,
-        form_id: str | None = None,
-        source: str | None = None,
-        utm_source: str | None = None,
-        pipeline_id: str = "default",
-    ) -> UUID:
-        """Idempotent: a lead already turned into a deal returns that deal's id. A lead from
-        a known client opens a new deal for that client (a repeat purchase)."""
-        deal_id = Deal.create_id(lead_id)
-        phone, email = self.clients.lead_contacts(phone, email)
+    def from_lead(self, lead_id: str, title: str, **details: Any) -> UUID:
+        """One lead (see `from_leads`)."""
+        return self.from_leads([LeadToOpen(lead_id, title, **details)])[0]
 
-        def use_case() -> UUID:
-            if self.store.find(Deal, deal_id) is not None:
-                return deal_id
-            rules = self.reference.rules(pipeline_id)
-            client = self.clients.resolve(name, phone, email, lead_id)
-            manager_id, turn = self.reference.pick_manager(rules, form_id, (source, utm_source))
-            deal = Deal.open(
-                rules.pipeline,
-                lead_id,
-                title,
-                manager_id,
-                client_id=client.client_id,
-                source=source,
-            )
-            self.store.save(*client.to_save, deal, turn)
-            return deal_id
+    def from_leads(self, leads: Sequence[LeadToOpen]) -> list[UUID]:
+        """Each lead's deal id, its deal opened in one save for the batch. Idempotent: a lead
+        already turned into a deal keeps that deal. A lead from a known client opens a new deal
+        for that client (a repeat purchase)."""
+        ids = [Deal.create_id(lead.lead_id) for lead in leads]
+
+        def use_case() -> None:
+            to_save: list[Aggregate] = []
+            unsaved: dict[Contact, str] = {}  # clients registered in this save, by contact
+            assigner = self.reference.assigner()
+            opened: set[UUID] = set()
+            for deal_id, lead in zip(ids, leads, strict=True):
+                if deal_id in opened or self.store.find(Deal, deal_id) is not None:
+                    continue
+                opened.add(deal_id)
+                rules = self.reference.rules(lead.pipeline_id)
+                phone, email = self.clients.lead_contacts(lead.phone, lead.email)
+                client = self.clients.resolve(lead.name, phone, email, lead.lead_id, unsaved)
+                manager_id = assigner.pick(rules, lead.form_id, (lead.source, lead.utm_source))
+                deal = Deal.open(
+                    rules.pipeline,
+                    lead.lead_id,
+                    lead.title,
+                    manager_id,
+                    client_id=client.client_id,
+                    source=lead.source,
+                )
+                to_save += [*client.to_save, deal]
+            if to_save:
+                self.store.save(*to_save, *assigner.to_save())
 
         try:
-            return self.store.retrying(use_case)
+            self.store.retrying(use_case)
         except ContactTaken:
-            # Another replica registered this contact between our lookup and our save: the
+            # Another replica registered a contact between our lookup and our save: the
             # lookup now finds that client, and the lead opens its deal for it.
-            return self.store.retrying(use_case)
+            self.store.retrying(use_case)
+        return ids
 
     def by_hand(
         self,
@@ -90,10 +111,8 @@ class OpenDeal:
                 client = Resolved(str(self.clients.get(client_id).id))
             else:
                 client = self.clients.resolve(name or title, phone, email, None)
-            turn: Counter | None = None
-            chosen = manager_id
-            if chosen is None:
-                chosen, turn = self.reference.pick_manager(rules)
+            assigner = self.reference.assigner()
+            chosen = manager_id if manager_id is not None else assigner.pick(rules)
             deal = Deal.open(
                 rules.pipeline,
                 None,
@@ -106,7 +125,7 @@ class OpenDeal:
                 cost=cost,
                 expected_close_date=expected_close_date,
             )
-            self.store.save(*client.to_save, deal, turn)
+            self.store.save(*client.to_save, deal, *assigner.to_save())
             return deal
 
         return self.store.retrying(use_case)

@@ -36,6 +36,47 @@ class PipelineRules:
     manager_ids: list[str]
 
 
+class Assigner:
+    """Picks the manager of each deal opened in one save: a rule's manager, else the next in
+    the pipeline's round robin. Active managers are read once per pipeline, and the turns drawn
+    are stored as one counter event (`to_save`), so a batch of leads costs one write."""
+
+    def __init__(self, reference: ReferenceData) -> None:
+        self.reference = reference
+        self._active: dict[str, list[str]] = {}
+        self._counters: dict[str, Counter] = {}
+        self._drawn: dict[str, int] = {}
+
+    def pick(
+        self, rules: PipelineRules, form_id: str | None = None, sources: Sequence[str | None] = ()
+    ) -> str | None:
+        pipeline_id = rules.pipeline.id
+        if pipeline_id not in self._active:
+            self._active[pipeline_id] = self.reference.active_managers(rules.manager_ids)
+        active = self._active[pipeline_id]
+        if not active:
+            return None
+        ruled = ruled_manager(self.reference.assignment_rules, active, form_id, sources)
+        if ruled is not None:
+            return ruled
+        return round_robin(active, self._turn(f"round-robin/{pipeline_id}"))
+
+    def _turn(self, name: str) -> int:
+        if name not in self._counters:
+            store = self.reference.store
+            found = store.find(Counter, Counter.create_id(name))
+            self._counters[name] = found or Counter(name=name)
+            self._drawn[name] = 0
+        self._drawn[name] += 1
+        return self._counters[name].value + self._drawn[name]
+
+    def to_save(self) -> list[Counter]:
+        """The counters advanced past every turn drawn (call once, at save)."""
+        for name, counter in self._counters.items():
+            counter.draw(self._drawn[name])
+        return list(self._counters.values())
+
+
 class ReferenceData:
     def __init__(
         self,
@@ -158,23 +199,9 @@ class ReferenceData:
             what = "active manager" if must_be_active else "manager"
             raise UnknownManager(f"no {what} {manager_id!r}", "manager_id")
 
-    def pick_manager(
-        self,
-        rules: PipelineRules,
-        form_id: str | None = None,
-        sources: Sequence[str | None] = (),
-    ) -> tuple[str | None, Counter | None]:
-        """A rule's manager, else the next one in the pipeline's round robin; the counter to
-        save with the deal is returned (None when no turn was drawn)."""
-        active = self.active_managers(rules.manager_ids)
-        if not active:
-            return None, None
-        ruled = ruled_manager(self.assignment_rules, active, form_id, sources)
-        if ruled is not None:
-            return ruled, None
-        name = f"round-robin/{rules.pipeline.id}"
-        counter = self.store.find(Counter, Counter.create_id(name)) or Counter(name=name)
-        return round_robin(active, counter.draw()), counter
+    def assigner(self) -> Assigner:
+        """Who gets the new deals of one save (see `Assigner`)."""
+        return Assigner(self)
 
     # -- plans -------------------------------------------------------------------------------
 

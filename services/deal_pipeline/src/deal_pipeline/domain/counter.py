@@ -29,7 +29,9 @@ class Counter(Aggregate):
         self.name = name
         self.value = 0
 
-    def draw(self) -> int:
-        """The next number, starting at 1."""
-        self.trigger_event(self.Advanced, value=self.value + 1)
+    def draw(self, count: int = 1) -> int:
+        """The next number, starting at 1; `count` numbers at once end at the one returned."""
+        if count < 1:
+            raise ValueError("draw at least one number")
+        self.trigger_event(self.Advanced, value=self.value + count)
         return self.value
