@@ -295,7 +295,24 @@ def test_a_replayed_dead_letter_is_projected_exactly_once(ops_stack):
         )
         reason = page.locator("#dlq tbody tr td.reason").first.inner_text()
         assert reason == "ClickHouse refused the batch"
+        # "Replay all" asks first; declined, nothing is sent.
+        asked: list[str] = []
+
+        def answer(dialog: Any, accept: bool) -> None:
+            asked.append(dialog.message)
+            if accept:
+                dialog.accept()
+            else:
+                dialog.dismiss()
+
+        page.once("dialog", lambda d: answer(d, False))
         page.locator(button).click()
+        assert len(asked) == 1 and "crm.leads.received" in asked[0]
+        parked = [e["reason"] for e in ops_status(url)["dlq"]["entries"]]
+        assert parked.count("ClickHouse refused the batch") == 2
+        page.once("dialog", lambda d: answer(d, True))
+        page.locator(button).click()
+        assert len(asked) == 2
         wait_until(
             lambda: "Replayed" in page.locator("#dlq .note").inner_text(),
             timeout=10,

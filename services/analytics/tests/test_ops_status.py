@@ -430,6 +430,7 @@ def test_the_page_and_its_api_are_for_operators():
     page = client.get("/ops")
     assert page.status_code == 200 and 'data-section="dlq"' in page.text and "olga" in page.text
     assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert 'data-refresh-ms="5000"' in page.text  # the status's scrape interval, for ops.js
     assert client.get("/ops/ops.js").headers["content-type"].startswith("text/javascript")
     assert client.get("/ops/nope.js").status_code == 404
     assert client.get("/v1/ops/status").json()["dlq"]["count"] == 1

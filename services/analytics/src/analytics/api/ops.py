@@ -52,7 +52,9 @@ def ops_router(
     browser without a session to the sign-in page); `operator` is `Auth.operator` for the
     data and the actions (the operator key, or an operator's session from this site)."""
     router = APIRouter()
-    page = (static_dir / "ops.html").read_text()
+    # The page asks for new data as often as the services are scraped: sooner shows nothing new.
+    every_ms = str(max(1000, round(status.interval * 1000)))
+    page = (static_dir / "ops.html").read_text().replace("__REFRESH_MS__", every_ms)
     files = {name: (static_dir / name).read_bytes() for name in FILES}
     etags = {
         name: '"' + hashlib.sha256(body).hexdigest()[:20] + '"' for name, body in files.items()

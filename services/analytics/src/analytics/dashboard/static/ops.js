@@ -1,7 +1,8 @@
 // The operators' live page: reads /v1/ops/status every few seconds and fills the sections;
 // the dead-letter buttons call the ops API. Self-contained: no other module, no inline code.
 
-const REFRESH_MS = 4000;
+// As often as the service scrapes (ANALYTICS_OPS_REFRESH_SECONDS), given by the page.
+const REFRESH_MS = Math.max(1000, Number(document.body.dataset.refreshMs) || 4000);
 const WORDS = {
   en: {},
   ru: {
@@ -20,6 +21,7 @@ const WORDS = {
     no_rebuild: "Перестроек не было", events_replayed: "событий", of: "из", eta: "осталось ≈",
     behind: "отставание", newest: "новейшее событие", leads_waiting: "лидов ждут NATS",
     empty: "пусто", collecting: "собираю…", replayed: "Повторено",
+    confirm_replay_all: "Повторить все отложенные события этой темы (до 1000)?",
   },
 };
 const EN = {
@@ -30,6 +32,7 @@ const EN = {
   events_replayed: "events", of: "of", eta: "about", behind: "behind",
   newest: "newest event", leads_waiting: "leads waiting for NATS", empty: "empty",
   collecting: "collecting…", replayed: "Replayed",
+  confirm_replay_all: "Replay every parked event of this subject (up to 1000)?",
 };
 const lang = (new URLSearchParams(location.search).get("lang")
   || (navigator.language || "en")).slice(0, 2) === "ru" ? "ru" : "en";
@@ -165,7 +168,11 @@ function renderDlq(dlq) {
     .sort();
   s.root.querySelector(".subjects").replaceChildren(...subjects.map((subject) => el("button", {
     type: "button", "data-action": "replay-all", "data-subject": subject,
-    onclick: () => act(call("POST", "/v1/ops/dlq/replay", { subject })),
+    // Up to 1000 events back on the bus in one click: asked first.
+    onclick: () => {
+      if (!confirm(`${t("confirm_replay_all")}\n${subject}`)) return;
+      act(call("POST", "/v1/ops/dlq/replay", { subject }));
+    },
   }, `${t("replay_all")}: ${subject}`)));
   if (!dlq.entries.length) note.textContent = note.textContent || t("empty");
   s.ok();
