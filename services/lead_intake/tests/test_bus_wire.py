@@ -8,6 +8,7 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+from crm_contracts.events import LeadReceived
 from crm_contracts.runtime.bus import make_broker, publish_event, start_when_reachable
 from lead_intake.adapters.bus import JetStreamPublisher
 from lead_intake.domain import LeadIn, build_lead_received
@@ -16,7 +17,7 @@ from tests.support.nats import stream_messages
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
-def lead(lead_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def lead(lead_id: uuid.UUID) -> LeadReceived:
     body = LeadIn(email="a@b.ru", phone="+79123456789", landing_url="https://x.ru/?utm_source=g")
     return build_lead_received(body, lead_id, AT, "RU")
 

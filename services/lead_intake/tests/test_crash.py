@@ -6,7 +6,6 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from lead_intake.application.submit_lead import CRASH_AFTER_PUBLISH
 from services.lead_intake.tests.helpers import (
     CONTACT_FORM,
     INTEGRATION,
@@ -60,14 +59,14 @@ def test_a_retry_after_a_crash_between_ack_and_key_is_the_same_lead(intake, nats
     put = httpx.put(f"{intake.url}/v1/forms/contact", json=CONTACT_FORM, headers={"X-API-Key": "k"})
     assert put.status_code == 200
     intake.stop()
-    intake.env[CRASH_AFTER_PUBLISH] = "1"
+    intake.env["LEAD_INTAKE_TEST_CRASH_AFTER_PUBLISH"] = "1"
     start(intake)
     with pytest.raises(httpx.TransportError):  # the process died before answering
         post(intake.url)
     assert intake.process.wait(timeout=20) == 137
     intake.process = None
 
-    del intake.env[CRASH_AFTER_PUBLISH]
+    del intake.env["LEAD_INTAKE_TEST_CRASH_AFTER_PUBLISH"]
     start(intake)
     retry, again = post(intake.url), post(intake.url)
     assert retry.status_code == again.status_code == 202, retry.text

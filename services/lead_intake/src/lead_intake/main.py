@@ -63,7 +63,12 @@ def build(settings: IntakeSettings) -> Components:
         forms=FormStore(broker, replicas, settings.data_dir / "forms.json"),
         keys=keys,
         submit_lead=SubmitLead(
-            publisher, spool, keys, settings.default_phone_region, settings.publish_timeout
+            publisher,
+            spool,
+            keys,
+            settings.default_phone_region,
+            settings.publish_timeout,
+            settings.test_crash_after_publish,
         ),
         drain_spool=DrainSpool(
             spool, publisher, keys, settings.publish_timeout, settings.drain_batch

@@ -16,6 +16,8 @@ class IntakeSettings(ServiceSettings):
     integration_api_key: str = "dev-api-key"  # POST /v1/leads (header X-API-Key)
     data_dir: Path = Path(".run/lead_intake")  # the spool lives here
     publish_timeout: float = 2.0  # no JetStream ack within this → the lead goes to the spool
+    # Fault injection for tests only: the process dies between JetStream's ack and the key write.
+    test_crash_after_publish: bool = False
     default_phone_region: str = "RU"
     max_body_bytes: int = 64 * 1024
     min_fill_seconds: float = 2.0  # a form posted sooner after render is a bot

@@ -15,7 +15,6 @@ from lead_intake.domain import LeadIn, build_lead_received, lead_id_for
 from lead_intake.metrics import ACCEPTED, PUBLISHING, SPOOLED
 
 log = logging.getLogger(__name__)
-CRASH_AFTER_PUBLISH = "LEAD_INTAKE_TEST_CRASH_AFTER_PUBLISH"  # see crash_if_testing
 
 
 @dataclass(frozen=True)
@@ -32,6 +31,7 @@ class SubmitLead:
     keys: SubmissionKeys
     phone_region: str
     publish_timeout: float
+    crash_after_publish: bool = False  # tests only: die as kill -9 would, after the ack
 
     async def accept(
         self, lead: LeadIn, idempotency_key: str | None, referer: str | None
@@ -67,16 +67,11 @@ class SubmitLead:
             except Exception as exc:
                 log.warning("no JetStream ack, spooling the lead: %r", exc)
             else:
-                crash_if_testing()
+                if self.crash_after_publish:
+                    os._exit(137)  # between the ack and storing the key
                 if key:
                     await self.keys.remember(key, event.lead_id)
                 return Outcome(event.lead_id, "accepted", duplicate=duplicate)
         await self.spool.add(event.lead_id, key, event.model_dump_json())
         SPOOLED.inc()
         return Outcome(event.lead_id, "queued")
-
-
-def crash_if_testing() -> None:
-    """Tests only: die as a kill -9 would, between the ack and storing the key."""
-    if os.environ.get(CRASH_AFTER_PUBLISH) == "1":
-        os._exit(137)
