@@ -22,10 +22,17 @@ def no_input_gets_a_server_error(
     at_least: int = 1,
     examples: int = 20,
     prepare: Prepare | None = None,
+    base_url: str | None = None,
 ) -> None:
-    """`prepare(case, turns)` may rewrite a case before it is sent; `turns` counts calls so a
-    preparer can alternate (real ids half the time, generated ones the other half)."""
-    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    """`app` is an ASGI app called in-process, or (with `base_url`) its OpenAPI document, the
+    cases then going over HTTP to a real process there. `prepare(case, turns)` may rewrite a
+    case before it is sent; `turns` counts calls so a preparer can alternate (real ids half the
+    time, generated ones the other half)."""
+    if base_url is None:
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    else:
+        schema = schemathesis.openapi.from_dict(app)
+    over = {} if base_url is None else {"base_url": base_url}
     operations = [op for op in (r.ok() for r in schema.get_all_operations()) if op.path not in skip]
     assert len(operations) >= at_least, [op.path for op in operations]
     turns = itertools.count()
@@ -41,7 +48,7 @@ def no_input_gets_a_server_error(
         def fuzz(case: Any) -> None:
             if prepare is not None:
                 prepare(case, turns)
-            response = case.call(headers=dict(headers))
+            response = case.call(headers=dict(headers), **over)
             where = f"{case.method} {case.formatted_path} {case.query!r} {case.body!r}"
             assert response.status_code < 500, f"{where}: {response.text[:500]}"
             if response.status_code >= 400:
