@@ -17,13 +17,12 @@ from pathlib import Path
 from bench import data
 from bench.progress import Progress
 from bench.record import Measurement, emit, note, scale
-from bench.stack import CACHE, memory_of
+from bench.stack import CACHE, CONSUMER, REPLICA, memory_of
 from tests.support.nats import NatsServer
 from tests.support.services import ServiceProcess
 
 FULL = 1_000_000  # events at BENCH_SCALE=1 (the size the issue measured at)
 BATCH = 5000  # the projection's default batch_size; the bare consumer fetches the same
-CONSUMER = "analytics_projection"
 GOAL = "≥ 0.8× bare nats-py pull-consume + ack, and ≥ 30 000 events/s"
 
 
@@ -107,6 +106,7 @@ def projection_rate(nats: NatsServer, events: int, work: Path) -> tuple[float, d
         {
             "ANALYTICS_NATS_URL": nats.url,
             "ANALYTICS_CHDB_PATH": str(work / "chdb"),
+            "ANALYTICS_REPLICA": REPLICA,
             "ANALYTICS_LOG_LEVEL": "WARNING",
             "ANALYTICS_OPS_SERVICES": "{}",
         },

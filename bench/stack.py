@@ -29,7 +29,7 @@ from typing import Any
 
 import httpx
 
-from analytics.handlers import PROJECTION_CONSUMER
+from analytics.handlers import own_consumer
 from bench import data
 from bench.progress import Progress
 from bench.record import note
@@ -50,7 +50,8 @@ PROJECTION_CODE = (
     "domain/hashing.py",
     "handlers.py",
 )
-CONSUMER = PROJECTION_CONSUMER  # the durable consumer the live projection reads with
+REPLICA = "bench"  # a fixed replica name: the cached chDB keeps its durable consumer
+CONSUMER = own_consumer(REPLICA)  # the durable consumer the live projection reads with
 OPERATOR_KEY = "bench-operator-key"
 VIEWER_KEY = "bench-viewer-key"
 LOAD_TIMEOUT = 6 * 3600.0  # seconds without a finished load before giving up
@@ -239,6 +240,7 @@ def _started(events: int) -> Iterator[ReportStack]:
             {
                 "ANALYTICS_NATS_URL": nats.url,
                 "ANALYTICS_CHDB_PATH": str(chdb),
+                "ANALYTICS_REPLICA": REPLICA,
                 "ANALYTICS_API_KEY": OPERATOR_KEY,
                 "ANALYTICS_VIEWER_API_KEY": VIEWER_KEY,
                 "ANALYTICS_NATS_MONITOR_URL": nats.monitor_url,

@@ -123,7 +123,7 @@ def ops_status(url: str) -> dict[str, Any]:
 
 def projection_idle(url: str) -> bool:
     consumers = {c["name"]: c for c in ops_status(url)["jetstream"]["consumers"]}
-    projection = consumers["analytics_projection"]
+    projection = consumers["analytics_projection_stack"]  # ANALYTICS_REPLICA of start_stack
     return projection["pending"] + projection["ack_pending"] == 0
 
 
@@ -177,7 +177,11 @@ def test_every_section_is_filled_on_a_live_stack(ops_stack, shots):
             assert row.nth(2).inner_text() == "0.1.0", name
         for stream in ("CRM", "CRM_DLQ", "CRM_REMINDERS"):
             assert page.locator(f'#streams tr[data-stream="{stream}"]').count() == 1
-        for consumer in ("analytics_projection", "deal_pipeline_leads", "notification_events"):
+        for consumer in (
+            "analytics_projection_stack",
+            "deal_pipeline_leads",
+            "notification_events",
+        ):
             assert page.locator(f'#consumers tr[data-consumer="{consumer}"]').count() == 1
         assert "invalid" in page.locator("#dlq tbody tr td.reason").first.inner_text()
         assert "behind" in page.locator("#projection .big").inner_text()

@@ -98,9 +98,7 @@ async def pay_through_both(replicas: list[ServiceProcess], deal_ids: list[str]) 
         return paid
 
     async with httpx.AsyncClient(timeout=60) as client:
-        done = await asyncio.gather(
-            *(pay(client, r.url, d) for d in deal_ids for r in replicas)
-        )
+        done = await asyncio.gather(*(pay(client, r.url, d) for d in deal_ids for r in replicas))
     return sum(done)
 
 

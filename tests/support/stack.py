@@ -53,6 +53,7 @@ def start_stack(
         "analytics": {
             "ANALYTICS_NATS_URL": nats.url,
             "ANALYTICS_CHDB_PATH": str(data / "chdb"),
+            "ANALYTICS_REPLICA": "stack",  # its consumer: analytics_projection_stack
             "ANALYTICS_VIEWER_API_KEY": VIEWER_KEY["X-API-Key"],
             "ANALYTICS_DASHBOARD_USERS": json.dumps(
                 {

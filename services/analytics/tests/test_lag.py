@@ -16,7 +16,7 @@ from services.analytics.tests.live import (
 )
 from tests.support.net import wait_until
 
-CONSUMER = 'consumer="analytics_projection"'
+CONSUMER = 'consumer="analytics_projection_lag"'  # this replica's own (ANALYTICS_REPLICA)
 OLDEST = "crm_consumer_oldest_unprocessed_age_seconds"
 
 
@@ -42,7 +42,10 @@ def publish_raw(url: str, subject: str, data: bytes) -> None:
 
 
 def test_the_backlog_shows_while_the_projection_is_held_and_drains_to_zero(nats_server, clickhouse):
-    with running_service(nats_server.url, clickhouse, lag_refresh_seconds=0.1) as (api, service):
+    with running_service(nats_server.url, clickhouse, replica="lag", lag_refresh_seconds=0.1) as (
+        api,
+        service,
+    ):
         wait_until(lambda: backlog(api) == 0, timeout=PROJECTION_WAIT, what="lag gauges at 0")
         api.portal.call(service.gate.pause)
         publish(nats_server.url, [opened(f"lag-{i}") for i in range(5)])
@@ -60,7 +63,9 @@ def test_the_backlog_shows_while_the_projection_is_held_and_drains_to_zero(nats_
 
 
 def test_the_dlq_size_counts_parked_messages(nats_server, clickhouse):
-    with running_analytics(nats_server.url, clickhouse, lag_refresh_seconds=0.1) as api:
+    with running_analytics(
+        nats_server.url, clickhouse, replica="lag", lag_refresh_seconds=0.1
+    ) as api:
         wait_until(lambda: gauge(api, "crm_dlq_messages") == 0, what="an empty DLQ")
         publish_raw(nats_server.url, "crm.leads.received", b"not an event")
         publish_raw(nats_server.url, "crm.deals.opened", b'{"event_type": 1}')

@@ -19,7 +19,16 @@ from crm_contracts import subjects
 from crm_contracts.runtime.consuming import backoff_for, dead_letter, work_queue
 
 log = logging.getLogger(__name__)
+# The shared durable of elected writers, and the name the projection dead-letters and counts
+# under whatever its durable (so two own replicas park an invalid message once: same msg id).
 PROJECTION_CONSUMER = "analytics_projection"
+
+
+def own_consumer(replica: str) -> str:
+    """The durable of a replica that keeps its own full copy."""
+    return f"{PROJECTION_CONSUMER}_{replica}"
+
+
 BatchMessage = Annotated[NatsBatchMessage, Context("message")]
 
 
@@ -48,24 +57,31 @@ def build_router(
     batch_timeout: float,
     gate: ProjectionGate | None = None,
     pulse: Pulse | None = None,
+    durable: str = PROJECTION_CONSUMER,
+    ack_wait: float = 30.0,
+    inactive_threshold: float | None = None,
 ) -> NatsRouter:
+    """`durable`: the shared consumer, or a replica's own (`own_consumer`), which NATS deletes
+    after `inactive_threshold` seconds without a pull (an abandoned replica's)."""
     gate = gate or ProjectionGate()
     router = NatsRouter()
 
     newest = [0.0]  # the newest event time projected by this process
+    # Unlimited redelivery: a ClickHouse outage must never drop events (invalid messages
+    # are dead-lettered below, so nothing loops forever on bad input).
+    options = work_queue(
+        durable,
+        ack_wait=ack_wait,
+        batch_size=batch_size,
+        timeout=batch_timeout,
+        batch=True,
+        max_deliver=-1,
+    )
+    options["config"].inactive_threshold = inactive_threshold
 
     @router.subscriber(
         subjects.ALL,
-        # Unlimited redelivery: a ClickHouse outage must never drop events (invalid messages
-        # are dead-lettered below, so nothing loops forever on bad input).
-        **work_queue(
-            PROJECTION_CONSUMER,
-            ack_wait=30,
-            batch_size=batch_size,
-            timeout=batch_timeout,
-            batch=True,
-            max_deliver=-1,
-        ),
+        **options,
         title="analytics.project",
         description="Projects every CRM event into ClickHouse (batched, idempotent).",
     )

@@ -4,12 +4,15 @@ every concrete class."""
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 from fastapi import Depends, FastAPI
+from faststream.nats import NatsBroker, NatsRouter
 
 from analytics.adapters.analyst_views import create_views
 from analytics.adapters.clickhouse import ClickHouse, connect
@@ -23,11 +26,14 @@ from analytics.adapters.ops_sources import (
     NotificationDeliveries,
 )
 from analytics.adapters.projection_store import ClickHouseProjectionStore
+from analytics.adapters.projection_switch import ProjectionSwitch
 from analytics.adapters.rebuild_tables import ClickHouseDatabases
+from analytics.adapters.replica_identity import store_id
 from analytics.adapters.schema import migrate
 from analytics.adapters.spend_store import ClickHouseSpendStore
 from analytics.adapters.sql_readonly import LazyAnalyst, limits
 from analytics.adapters.vitals_store import ClickHouseVitals
+from analytics.adapters.writer_lease import NatsWriterLease
 from analytics.api.ad_spend import build_ad_spend_router
 from analytics.api.admin import build_admin_router
 from analytics.api.auth import Auth, build_auth_router, install_sign_in, log_dashboard_config
@@ -46,9 +52,10 @@ from analytics.application.ops_status import DeadLetterActions, OpsSources, OpsS
 from analytics.application.periodic import Periodic
 from analytics.application.rebuild import Rebuilder
 from analytics.application.vitals import VitalsMonitor
+from analytics.application.writer_election import ProjectionRole, WriterElection
 from analytics.dashboard.assets import load_assets
 from analytics.dashboard.routes import build_dashboard_router
-from analytics.handlers import build_router
+from analytics.handlers import PROJECTION_CONSUMER, build_router, own_consumer
 from analytics.settings import AnalyticsSettings
 from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
 from crm_contracts.runtime.service import reachable, serve, service_app
@@ -65,6 +72,7 @@ class Service:
     gate: ProjectionGate
     pulse: Pulse
     rebuilder: Rebuilder
+    projection: ProjectionRole
 
 
 def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> Service:
@@ -78,9 +86,20 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
     pulse = Pulse()  # tells open dashboards that new events landed
     capacity = settings.projection_cache_keys
     projector = Projector(ClickHouseProjectionStore(ch), config, capacity)
-    broker.include_router(
-        build_router(projector, broker, settings.batch_size, settings.batch_timeout, gate, pulse)
+    elected = settings.writer_mode() == "elected"
+    own = None if elected else own_consumer(settings.replica or store_id(ch))
+    router = build_router(
+        projector,
+        broker,
+        settings.batch_size,
+        settings.batch_timeout,
+        gate,
+        pulse,
+        durable=own or PROJECTION_CONSUMER,
+        ack_wait=settings.projection_ack_wait,
+        inactive_threshold=settings.own_consumer_inactive_seconds if own else None,
     )
+    role = ProjectionRole(own or PROJECTION_CONSUMER)
     rebuilder = Rebuilder(
         ClickHouseDatabases(ch),
         lambda: JetStreamReplay(broker),
@@ -89,7 +108,12 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
         settings.rebuild_batch_size,
         capacity=capacity,
         on_swapped=projector.forget,  # the live tables are new: what it remembers is not theirs
+        is_writer=lambda: role.writing,
     )
+    if elected:
+        role.election = writer_election(settings, broker, router, projector, rebuilder, role)
+    else:
+        broker.include_router(router)
     lag = Periodic(LagMonitor(JetStreamLag(broker)).refresh, settings.lag_refresh_seconds, "lag")
     vitals = Periodic(
         VitalsMonitor(ClickHouseVitals(ch), settings.tz).refresh,
@@ -123,7 +147,12 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         log_dashboard_config(settings)
-        async with running_broker(broker, on_started=lag.start, replicas=replicas):
+
+        async def on_started() -> None:
+            await lag.start()
+            await role.start()
+
+        async with running_broker(broker, on_started=on_started, replicas=replicas):
             if analyst_http is not None:
                 await analyst_http.start()
             await ops.start()
@@ -135,13 +164,18 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
                     await analyst_http.stop()
                 await ops.stop()
                 await vitals.stop()
+                await role.stop()  # an elected writer stops and frees the lease at once
                 await rebuilder.stop()
                 await lag.stop()
         await ops_http.aclose()
 
     async def readiness() -> dict[str, object]:
         store_ok = await reachable(lambda: ch.rows("SELECT 1 AS ok"))
-        return {"nats": bus_connected(broker), "clickhouse": store_ok}
+        return {
+            "nats": bus_connected(broker),
+            "clickhouse": store_ok,
+            "projection": {"ok": True} | role.view(),  # a follower serves reports: ready
+        }
 
     app = service_app("CRM analytics", SERVICE, readiness, lifespan)
     auth = Auth(settings)
@@ -167,7 +201,32 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
     app.include_router(
         ops_router(ops, DeadLetterActions(jetstream), auth.browser_viewer, auth.operator)
     )
-    return Service(app, auth, gate, pulse, rebuilder)
+    return Service(app, auth, gate, pulse, rebuilder, role)
+
+
+def writer_election(
+    settings: AnalyticsSettings,
+    broker: NatsBroker,
+    router: NatsRouter,
+    projector: Projector,
+    rebuilder: Rebuilder,
+    role: ProjectionRole,
+) -> WriterElection:
+    """Elected mode: the projection's subscriber runs only while this replica holds the lease."""
+    switch = ProjectionSwitch(broker, router)
+
+    async def elected() -> None:
+        projector.forget()  # another writer may have written since: start cold
+        await switch.on()
+
+    async def deposed() -> None:
+        await rebuilder.stop()  # first: it may hold the gate the batch in flight waits at
+        await switch.off()
+
+    ttl = settings.writer_lease_seconds
+    holder = f"{settings.replica or socket.gethostname()}-{os.getpid()}"  # for the operators
+    lease = NatsWriterLease(broker, holder, ttl, settings.stream_replicas)
+    return WriterElection(lease, ttl, elected, deposed, signal=role.signal)
 
 
 def analysts_endpoint(settings: AnalyticsSettings, ch: ClickHouse) -> ClickHouseHttpServer | None:

@@ -17,6 +17,13 @@ NEWEST_EVENT = Gauge(
     "crm_projection_newest_event_timestamp_seconds",
     "When the newest event projected so far happened (freshness: now minus this)",
 )
+# The writer election (application/writer_election.py)
+WRITER = Gauge(
+    "crm_analytics_projection_writer",
+    "1 while this replica writes the projection through `consumer` (always, in own mode); "
+    "0 while it only serves reports",
+    ["consumer"],
+)
 
 # A rebuild from the stream (application/rebuild.py)
 REBUILD_RUNNING = Gauge("crm_rebuild_running", "1 while a rebuild replays the stream")

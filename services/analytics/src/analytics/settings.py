@@ -12,6 +12,7 @@ from analytics.projection.config import ProjectionConfig
 from crm_contracts.runtime.settings import ServiceSettings
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+REPLICA = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class DashboardUser(BaseModel):
@@ -97,6 +98,25 @@ class AnalyticsSettings(ServiceSettings):
     nats_monitor_url: str = "http://127.0.0.1:8222"
     ops_notification_api_key: str = "dev-api-key"
     ops_refresh_seconds: float = 4.0
+    # Replicas (docs/operations.md). `own`: this replica keeps a full copy in its own store
+    # through its own durable consumer `analytics_projection_<replica>`; `elected`: the
+    # replicas share one store, and only the holder of the `analytics_writer` lease (NATS KV)
+    # projects, through the shared consumer `analytics_projection`. Default: own with chDB,
+    # elected with a server.
+    projection_writer: Literal["own", "elected"] | None = None
+    # This replica's name in its consumer's; empty: the store's own id (kept in the store, so
+    # it lives and dies with the data: a wiped store starts a new consumer from the first event).
+    replica: str = ""
+    # An own consumer nobody has pulled from for this long is deleted by NATS (an abandoned
+    # replica's); a replica away longer replays the whole stream when it comes back.
+    own_consumer_inactive_seconds: float = Field(default=7 * 24 * 3600.0, gt=0)
+    # The writer's lease: renewed every third of it; a writer that has not renewed for half
+    # of it stops consuming; a dead writer's lease expires after it, and a replica takes over
+    # within about one more second.
+    writer_lease_seconds: float = Field(default=6.0, ge=1.0)
+    # How long a fetched batch may stay unacknowledged before NATS hands it out again (to the
+    # next writer, when this one died holding it).
+    projection_ack_wait: float = Field(default=30.0, gt=0)
 
     @field_validator("database")
     @classmethod
@@ -105,6 +125,19 @@ class AnalyticsSettings(ServiceSettings):
         if not IDENTIFIER.fullmatch(value):
             raise ValueError("must be a plain identifier: a letter or _, then letters, digits, _")
         return value
+
+    @field_validator("replica")
+    @classmethod
+    def _a_name_part(cls, value: str) -> str:
+        """It becomes part of a consumer's name: letters, digits, `_` and `-` only."""
+        if value and not REPLICA.fullmatch(value):
+            raise ValueError("letters, digits, _ and - only, at most 32")
+        return value
+
+    def writer_mode(self) -> Literal["own", "elected"]:
+        if self.projection_writer is not None:
+            return self.projection_writer
+        return "own" if self.clickhouse_mode == "chdb" else "elected"
 
     @field_validator("dashboard_users", "clickhouse_http_users", mode="before")
     @classmethod

@@ -7,8 +7,14 @@ from decimal import Decimal
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.application.vitals import Vitals
+from analytics.reports.sql import Sql
 
-TODAY = "toStartOfDay(now({tz:String}))"
+TODAY = Sql("toStartOfDay(now({tz:String}))")
+LEADS = Sql(
+    "SELECT channel, count() AS n FROM {db}.v_leads WHERE received_at >= {today} GROUP BY channel"
+)
+WON = Sql("SELECT count() AS n FROM {db}.v_deals WHERE status = 'won' AND closed_at >= {today}")
+REVENUE = Sql("SELECT sum(amount_base) AS s FROM {db}.v_payments WHERE paid_at >= {today}")
 
 
 class ClickHouseVitals:
@@ -16,21 +22,10 @@ class ClickHouseVitals:
         self.ch = ch
 
     def today(self, tz: str) -> Vitals:
-        params = {"tz": tz}
-        leads = self.ch.rows(
-            f"SELECT channel, count() AS n FROM {{db}}.v_leads WHERE received_at >= {TODAY} "
-            "GROUP BY channel",
-            params,
-        )
-        won = self.ch.rows(
-            "SELECT count() AS n FROM {db}.v_deals "
-            f"WHERE status = 'won' AND closed_at >= {TODAY}",
-            params,
-        )
-        revenue = self.ch.rows(
-            f"SELECT sum(amount_base) AS s FROM {{db}}.v_payments WHERE paid_at >= {TODAY}",
-            params,
-        )
+        today = TODAY.bind(tz=tz)
+        leads = self.ch.select(LEADS.fill(today=today))
+        won = self.ch.select(WON.fill(today=today))
+        revenue = self.ch.select(REVENUE.fill(today=today))
         return Vitals(
             leads_by_channel={r["channel"]: int(r["n"]) for r in leads},
             deals_won=int(won[0]["n"]),

@@ -113,6 +113,7 @@ class Rebuilder:
         batch_size: int = 5000,
         capacity: int = DEFAULT_CAPACITY,
         on_swapped: Callable[[], None] = lambda: None,
+        is_writer: Callable[[], bool] = lambda: True,  # elected replicas: only the writer
     ) -> None:
         self.databases, self.open_replay, self.gate, self.config = (
             databases,
@@ -121,10 +122,13 @@ class Rebuilder:
             config,
         )
         self.batch_size, self.capacity, self.on_swapped = batch_size, capacity, on_swapped
+        self.is_writer = is_writer
         self.jobs: dict[str, RebuildJob] = {}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> RebuildJob:
+        if not self.is_writer():
+            raise Conflict("this replica does not write the projection: ask the writer")
         if self._task is not None and not self._task.done():
             running = next(j for j in self.jobs.values() if j.finished_at is None)
             raise Conflict(f"rebuild {running.id} is still running")

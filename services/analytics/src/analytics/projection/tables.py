@@ -157,15 +157,22 @@ def rows_of(event: Event, config: ProjectionConfig) -> Iterator[Row]:
             updated_at=event.occurred_at,
         )
     elif isinstance(event, NotificationSent | NotificationFailed):
-        sent = isinstance(event, NotificationSent)
+        status, latency_ms, reason = _outcome(event)
         yield NotificationRow(
             notification_id=event.notification_id,
-            status="sent" if sent else "failed",
+            status=status,
             rule_id=event.rule_id,
             channel=event.channel,
             trigger_event_type=event.trigger_event_type,
             attempts=event.attempts,
-            latency_ms=event.latency_ms if sent else 0,
-            reason="" if sent else event.reason,
+            latency_ms=latency_ms,
+            reason=reason,
             occurred_at=event.occurred_at,
         )
+
+
+def _outcome(event: NotificationSent | NotificationFailed) -> tuple[str, int, str]:
+    """A notification's status, latency (sent) and reason (failed)."""
+    if isinstance(event, NotificationSent):
+        return "sent", event.latency_ms, ""
+    return "failed", 0, event.reason

@@ -20,14 +20,17 @@ from analytics.domain.channels import classify
 from analytics.reports.attribution_query import PATHS, credit_by_group, weighted
 from analytics.reports.attribution_query import credited_deals as credited_query
 from analytics.reports.common import in_period, payments_between
-from analytics.reports.filters import deal_conditions, deals_only
+from analytics.reports.filters import (
+    TOUCH_FIELDS,
+    deal_conditions,
+    deals_only,
+    touch_conditions,
+    touch_selected,
+)
 from analytics.reports.query import ReportQuery
 from analytics.reports.sql import Sql
 from crm_contracts.events import Touch
 from crm_contracts.runtime.errors import Invalid
-
-GROUPS = {"channel": "channel", "source": "source", "campaign": "campaign"}
-
 
 OWN_TOUCH_COUNTS = Sql(
     "SELECT channel, source, campaign, count() AS n FROM {db}.touchpoints FINAL "
@@ -58,21 +61,8 @@ SPEND_SQL = Sql(
 )
 
 
-def _selected(q: ReportQuery) -> Sql:
-    """The channel / source / campaign filters select touches (and their credit): conditions
-    on a path's touch fields as stored."""
-    return Sql.all(
-        Sql.equals(f, "t_" + f, getattr(q, f)) for f in GROUPS if getattr(q, f) is not None
-    )
-
-
-def _row_selected(q: ReportQuery, row: dict[str, Any]) -> bool:
-    """`_selected` for a row read into Python (leads, deals and spend by channel)."""
-    return all(getattr(q, f) is None or row[f] == getattr(q, f) for f in GROUPS)
-
-
 def _group_of(group_by: str, row: dict[str, Any]) -> str:
-    value = row[GROUPS[group_by]]
+    value = row[group_by]
     return value or _empty(group_by)
 
 
@@ -87,7 +77,8 @@ def _values_of(group_by: str, key: str) -> list[str]:
 
 def _deals(q: ReportQuery) -> Sql:
     """The deals attribution looks at (those won or paid in the period are credited). Pipeline
-    and manager filter the deals; channel / source / campaign select touches (`_selected`)."""
+    and manager filter the deals; channel / source / campaign select touches
+    (`filters.touch_conditions`)."""
     return DEALS_SQL.fill(where=deal_conditions(deals_only(q)))
 
 
@@ -119,7 +110,7 @@ def credit_of_groups(
     `revenue`, exact sums (Decimal) for the report to round. One query; no path leaves the
     engine. `paths`: where the paths come from (`attribution_query.PATHS` or a table)."""
     ctes = _weighted(q, model, lookback_days, half_life_days, paths)
-    return ch.select(credit_by_group(ctes, model, GROUPS[group_by], _selected(q)))
+    return ch.select(credit_by_group(ctes, model, group_by, touch_conditions(q)))
 
 
 def credited_deals(
@@ -136,8 +127,7 @@ def credited_deals(
     last_touch and last_non_direct as many as the group's `won`; under the fractional models
     `won` sums shares and may differ from the count) and those paid in the period."""
     ctes = _weighted(q, model, lookback_days, half_life_days)
-    column = None if group_by is None else GROUPS[group_by]
-    rows = ch.select(credited_query(ctes, model, _selected(q), column, groups or []))
+    rows = ch.select(credited_query(ctes, model, touch_conditions(q), group_by, groups or []))
     won = {r["deal_id"] for r in rows if r["won"]}
     paid = {r["deal_id"] for r in rows if r["paid"]}
     return won, paid
@@ -159,8 +149,8 @@ def attribution(
     `drill_revenue` (deals paid in the period whose path credits it)."""
     if model not in MODELS:
         raise Invalid(f"one of {', '.join(MODELS)}", "model")
-    if group_by not in GROUPS:
-        raise Invalid(f"one of {', '.join(GROUPS)}", "group_by")
+    if group_by not in TOUCH_FIELDS:  # a column name of the paths and the touches
+        raise Invalid(f"one of {', '.join(TOUCH_FIELDS)}", "group_by")
     deals = _deals(q)
     received = RECEIVED_SQL.fill(received_in=in_period("received_at", q.period))
     opened_sql = OPENED_SQL.fill(deals=deals, opened_in=in_period("opened_at", q.period))
@@ -178,9 +168,9 @@ def attribution(
         key = r["grp"] or _empty(group_by)
         credit[key]["won"] += r["won"]
         credit[key]["revenue"] += r["revenue"]
-    for r in filter(lambda r: _row_selected(q, r), leads):
+    for r in filter(lambda r: touch_selected(q, r), leads):
         credit[_group_of(group_by, r)]["leads"] += r["n"]
-    for r in filter(lambda r: _row_selected(q, r), opened):
+    for r in filter(lambda r: touch_selected(q, r), opened):
         credit[_group_of(group_by, r)]["deals"] += r["n"]
     for r in spend:
         touch = Touch(
@@ -193,7 +183,7 @@ def attribution(
             "source": r["source"].lower(),
             "campaign": r["campaign"],
         }
-        if _row_selected(q, row):
+        if touch_selected(q, row):
             credit[_group_of(group_by, row)]["spend"] += Decimal(r["cost"])
 
     def links(key: str | None) -> dict[str, str]:

@@ -3,7 +3,9 @@ that opened the deal (its own touch)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import Any
 
 from analytics.reports.query import ReportQuery
 from analytics.reports.sql import Sql
@@ -17,13 +19,20 @@ def _prefix(alias: str) -> str:
 
 
 def touch_conditions(q: ReportQuery, alias: str = "") -> Sql:
-    """Conditions on a lead's own touch (`touchpoints`) for the channel / source / campaign
-    filters, compared as stored: how the lead funnel and the leads drill-down read them."""
+    """Conditions on a touch for the channel / source / campaign filters, compared as stored:
+    how the lead funnel and the leads drill-down read a lead's own touch, and attribution the
+    touches of a path. An empty filter is no filter (as in `ReportQuery.filters`)."""
     return Sql.all(
         Sql.equals(_prefix(alias) + name, "t_" + name, value)
         for name in TOUCH_FIELDS
         if (value := getattr(q, name))
     )
+
+
+def touch_selected(q: ReportQuery, row: Mapping[str, Any]) -> bool:
+    """`touch_conditions` for a row read into Python (attribution's leads, deals and spend by
+    channel). An empty filter, like a missing one, selects everything."""
+    return all(not (value := getattr(q, name)) or row[name] == value for name in TOUCH_FIELDS)
 
 
 def lead_conditions(q: ReportQuery, alias: str = "") -> Sql:

@@ -10,13 +10,13 @@ from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.reports.common import filtered_deals, in_period
-from analytics.reports.filters import touch_conditions
+from analytics.reports.filters import TOUCH_FIELDS, touch_conditions
 from analytics.reports.pipelines import load_pipeline
 from analytics.reports.query import ReportQuery
 from analytics.reports.sql import Sql
 from crm_contracts.runtime.errors import Invalid
 
-GROUPS = ("channel", "source", "campaign")
+GROUPS = TOUCH_FIELDS  # what a lead funnel may be grouped by
 
 OWN_LEADS_SQL = Sql("""
     SELECT lead_id, {group} AS key FROM {db}.touchpoints FINAL
