@@ -38,7 +38,7 @@ schemas: setup  ## export the events' JSON Schemas (refuses an incompatible chan
 	$(UV) run --frozen python -m crm_contracts.schemas
 	$(UV) run --frozen python -m crm_contracts.catalogue
 
-lint: setup  ## ruff, and mypy: strict on the contracts and every service's domain
+lint: setup  ## ruff, and mypy: strict on the contracts, every service's domain and the pure packages
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen mypy
 

@@ -10,6 +10,7 @@ from crm_contracts.envelope import Event
 from crm_contracts.events.crm import (
     ClientRegistered,
     ClientUpdated,
+    ManagerRole,
     ManagerUpdated,
     PipelineDefined,
     PlanSet,
@@ -114,6 +115,7 @@ __all__ = [
     "DealStatus",
     "DealWon",
     "LeadReceived",
+    "ManagerRole",
     "ManagerUpdated",
     "NotificationFailed",
     "NotificationSent",

@@ -11,6 +11,8 @@ from crm_contracts.envelope import Event
 from crm_contracts.events.deals import Requisites
 from crm_contracts.pipelines import Stage
 
+ManagerRole = Literal["manager", "head"]  # "head": a head of sales (digests, escalations)
+
 
 class ClientRegistered(Event):
     """A new client, found by none of its phone and e-mail. Contacts are raw here (the bus is
@@ -57,9 +59,7 @@ class ManagerUpdated(Event):
     phone: str | None = Field(default=None, description="Phone for SMS.")
     timezone: str = Field(default="Europe/Moscow", description="IANA zone.")
     active: bool = Field(default=True, description="Takes new deals in round robin.")
-    role: Literal["manager", "head"] = Field(
-        default="manager", description="A head gets the digests."
-    )
+    role: ManagerRole = Field(default="manager", description="A head gets the digests.")
 
 
 class PlanSet(Event):

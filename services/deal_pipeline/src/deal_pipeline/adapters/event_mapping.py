@@ -4,7 +4,9 @@ manager roster stay inside the service (None)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TypedDict, TypeVar
+from uuid import UUID
 
 from eventsourcing.domain import AggregateEvent
 
@@ -20,6 +22,7 @@ from crm_contracts.events import (
     DealPaymentReceived,
     DealReopened,
     DealStageChanged,
+    DealStatus,
     DealWon,
     ManagerUpdated,
     PipelineDefined,
@@ -39,23 +42,56 @@ PRODUCER = "deal-pipeline"
 E = TypeVar("E", bound=AggregateEvent)
 
 
-def envelope(e: AggregateEvent, correlation_id: str | None) -> dict[str, Any]:
+# The fields several contracts share, as TypedDicts: mypy checks their keys and value types
+# where they are built, and a contract's required field missing from a spread.
+
+
+class Envelope(TypedDict):
+    event_id: UUID
+    occurred_at: datetime
+    aggregate_id: str
+    aggregate_version: int
+    correlation_id: str | None
+    producer: str
+
+
+class DealFields(Envelope):
+    deal_id: str
+    pipeline_id: str
+
+
+class Transition(DealFields):
+    from_stage: str
+    to_stage: str
+    from_stage_entered_at: datetime
+    from_stage_entered_version: int
+    status: DealStatus
+    manager_id: str | None
+
+
+class TaskFields(Envelope):
+    task_id: str
+    deal_id: str
+    manager_id: str | None
+    client_id: str | None
+
+
+def envelope(e: AggregateEvent, correlation_id: str | None) -> Envelope:
     """Event id derived from (aggregate, version): a re-publish after a crash is a duplicate."""
-    return {
-        "event_id": derived_id("event", e.originator_id, e.originator_version),
-        "occurred_at": e.timestamp,
-        "aggregate_id": str(e.originator_id),
-        "aggregate_version": e.originator_version,
-        "correlation_id": correlation_id,
-        "producer": PRODUCER,
-    }
+    return Envelope(
+        event_id=derived_id("event", e.originator_id, e.originator_version),
+        occurred_at=e.timestamp,
+        aggregate_id=str(e.originator_id),
+        aggregate_version=e.originator_version,
+        correlation_id=correlation_id,
+        producer=PRODUCER,
+    )
 
 
-def deal_fields(e: Deal.Event) -> dict[str, Any]:
-    return envelope(e, e.correlation_id) | {
-        "deal_id": str(e.originator_id),
-        "pipeline_id": e.pipeline_id,
-    }
+def deal_fields(e: Deal.Event) -> DealFields:
+    return DealFields(
+        **envelope(e, e.correlation_id), deal_id=str(e.originator_id), pipeline_id=e.pipeline_id
+    )
 
 
 def opened(e: Deal.Opened) -> Event:
@@ -77,14 +113,15 @@ def opened(e: Deal.Opened) -> Event:
 
 def stage_changed(e: Deal.StageChanged) -> Event:
     """Into a won stage: deal.won; into a lost one: deal.lost; out of either: deal.reopened."""
-    transition = deal_fields(e) | {
-        "from_stage": e.from_stage,
-        "to_stage": e.to_stage,
-        "from_stage_entered_at": e.from_stage_entered_at,
-        "from_stage_entered_version": e.from_stage_entered_version,
-        "status": e.status,
-        "manager_id": e.manager_id,
-    }
+    transition = Transition(
+        **deal_fields(e),
+        from_stage=e.from_stage,
+        to_stage=e.to_stage,
+        from_stage_entered_at=e.from_stage_entered_at,
+        from_stage_entered_version=e.from_stage_entered_version,
+        status=e.status,
+        manager_id=e.manager_id,
+    )
     if e.status == "won":
         return DealWon(**transition, amount=e.amount, currency=e.currency)
     if e.status == "lost":
@@ -138,13 +175,14 @@ def payment_received(e: Deal.PaymentReceived) -> Event:
     )
 
 
-def task_fields(e: Deal.TaskScheduled | Deal.TaskCompleted | Deal.TaskCancelled) -> dict[str, Any]:
-    return envelope(e, e.correlation_id) | {
-        "task_id": e.task_id,
-        "deal_id": str(e.originator_id),
-        "manager_id": e.manager_id,
-        "client_id": e.client_id,
-    }
+def task_fields(e: Deal.TaskScheduled | Deal.TaskCompleted | Deal.TaskCancelled) -> TaskFields:
+    return TaskFields(
+        **envelope(e, e.correlation_id),
+        task_id=e.task_id,
+        deal_id=str(e.originator_id),
+        manager_id=e.manager_id,
+        client_id=e.client_id,
+    )
 
 
 def task_scheduled(e: Deal.TaskScheduled) -> Event:
@@ -217,16 +255,21 @@ def pipeline_defined(e: PipelineDefinition.TermsSet) -> Event:
 
 
 class Mappings:
-    """Each domain event class with the function that maps it; `add` keeps each pair typed."""
+    """Each domain event class with the function that maps it. `add` checks each pair's types
+    and stores the function behind an `isinstance` that narrows its argument (always true:
+    the lookup is by the exact class), so nothing is typed `Any`."""
 
     def __init__(self) -> None:
-        self._by_type: dict[type, Callable[[Any], Event]] = {}
+        self._by_type: dict[type[object], Callable[[object], Event | None]] = {}
 
     def add(self, event_type: type[E], mapping: Callable[[E], Event]) -> Mappings:
-        self._by_type[event_type] = mapping
+        def narrowed(event: object) -> Event | None:
+            return mapping(event) if isinstance(event, event_type) else None
+
+        self._by_type[event_type] = narrowed
         return self
 
-    def get(self, event_type: type) -> Callable[[Any], Event] | None:
+    def get(self, event_type: type[object]) -> Callable[[object], Event | None] | None:
         return self._by_type.get(event_type)
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
+from crm_contracts.events import ManagerRole, TaskKind
 from crm_contracts.pipelines import Stage
 from crm_contracts.text import NulFree
 from deal_pipeline.domain.client import Client
@@ -101,7 +102,7 @@ class Assign(Body):
 class ScheduleTask(Body):
     task_id: Ident | None = Field(default=None, description="Given again, it reschedules")
     title: Text
-    kind: Literal["call", "meeting", "email", "other"] = "call"
+    kind: TaskKind = "call"
     due_at: Moment
 
 
@@ -141,7 +142,7 @@ class PutManager(Body):
     phone: Short | None = None
     active: bool = True
     timezone: TimeZone = "Europe/Moscow"
-    role: Literal["manager", "head"] = "manager"  # heads of sales get digests
+    role: ManagerRole = "manager"  # heads of sales get digests
 
 
 class PutPlan(Body):

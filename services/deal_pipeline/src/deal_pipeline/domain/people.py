@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, get_args
+from typing import get_args
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from crm_contracts.envelope import derived_id
+from crm_contracts.events.crm import ManagerRole
 from deal_pipeline.domain import values
 from deal_pipeline.domain.errors import InvalidValue
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-Role = Literal["manager", "head"]  # "head": a head of sales (digests, escalations)
-ROLES: tuple[Role, ...] = get_args(Role)
+ROLES: tuple[ManagerRole, ...] = get_args(ManagerRole)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,7 +29,7 @@ class ManagerCard:
     phone: str | None
     active: bool
     timezone: str
-    role: Role = "manager"  # events stored before roles existed have none
+    role: ManagerRole = "manager"  # events stored before roles existed have none
 
     @classmethod
     def checked(
@@ -54,7 +54,7 @@ class ManagerCard:
             phone=values.phone(phone) if phone else phone,
             active=active,
             timezone=timezone,
-            role=role,  # narrowed to Role by the check above
+            role=role,  # narrowed to ManagerRole by the check above
         )
 
 
