@@ -41,7 +41,7 @@ CACHE = ROOT / ".bench"
 ANALYTICS = ROOT / "services" / "analytics" / "src" / "analytics"
 # What decides the projected rows: a change here means the cached chDB is stale.
 PROJECTION_CODE = (
-    "projection/*.py",
+    "domain/projection/*.py",
     "application/ingest.py",
     "adapters/schema.py",
     "adapters/projection_store.py",

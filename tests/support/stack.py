@@ -9,7 +9,7 @@ from typing import Protocol
 
 import httpx
 
-from analytics.auth.passwords import hash_password
+from analytics.domain.auth.passwords import hash_password
 from tests.support.services import PREFIX, ServiceProcess
 
 API_KEY = "e2e-key"

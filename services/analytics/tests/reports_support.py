@@ -8,11 +8,11 @@ from typing import Any
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.adapters.projection_store import ClickHouseProjectionStore
 from analytics.application.ingest import ingest
-from analytics.projection.config import ProjectionConfig
-from analytics.reports.compare import compared
-from analytics.reports.period import Period
-from analytics.reports.query import ReportQuery
-from analytics.reports.serialize import report_json
+from analytics.application.reports.compare import compared
+from analytics.application.reports.period import Period
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.serialize import report_json
+from analytics.domain.projection.config import ProjectionConfig
 from crm_contracts.envelope import Event
 
 Compute = Callable[[ClickHouse, ReportQuery], dict[str, Any]]

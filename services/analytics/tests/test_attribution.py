@@ -7,17 +7,17 @@ from decimal import Decimal
 
 import pytest
 
-from analytics.domain.attribution import MODELS, PathTouch, as_decimal, weights
-from analytics.reports.attribution import CENT, attribution
-from analytics.reports.attribution_query import (
+from analytics.application.reports.attribution import CENT, attribution
+from analytics.application.reports.attribution_query import (
     credit_by_group,
     credited_deals,
     stored_paths,
     weighted,
 )
-from analytics.reports.period import Period
-from analytics.reports.query import ReportQuery
-from analytics.reports.sql import Sql
+from analytics.application.reports.period import Period
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.sql import Sql
+from analytics.domain.attribution import MODELS, PathTouch, as_decimal, weights
 from services.analytics.tests.history import DealStory, lead
 from services.analytics.tests.reports_support import by, load, run
 
@@ -444,8 +444,8 @@ EVERY_DEAL = (
 
 
 def test_stored_paths_give_the_same_credit(march, clickhouse):
-    from analytics.reports.attribution import credit_of_groups
-    from analytics.reports.attribution_query import PATHS
+    from analytics.application.reports.attribution import credit_of_groups
+    from analytics.application.reports.attribution_query import PATHS
 
     clickhouse.command(PATH_TABLE.format(name="deal_paths", key="deal_id"))
     clickhouse.command(PATH_TABLE.format(name="owner_paths", key="owner"))

@@ -19,8 +19,8 @@ from honcho.environ import parse as parse_env_file
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.api.auth import COOKIE, Auth, Principal
-from analytics.auth import sessions
-from analytics.auth.passwords import hash_password, verify_password
+from analytics.domain.auth import sessions
+from analytics.domain.auth.passwords import hash_password, verify_password
 from analytics.main import build_service, create_app
 from analytics.settings import AnalyticsSettings
 from services.analytics.tests.apps import offline_settings

@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from analytics.api.auth import safe_next
-from analytics.auth import sessions
-from analytics.auth.passwords import hash_password, parse_hash, verify_password
-from analytics.auth.sessions import SessionRefused
-from analytics.auth.throttle import LoginThrottle
+from analytics.domain.auth import sessions
+from analytics.domain.auth.passwords import hash_password, parse_hash, verify_password
+from analytics.domain.auth.sessions import SessionRefused
+from analytics.domain.auth.throttle import LoginThrottle
 
 SECRET = b"unit-secret"
 

@@ -30,7 +30,7 @@ from analytics.adapters.analyst_views import create_views
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.adapters.clickhouse_protocol import ClickHouseException, split_settings
 from analytics.api.clickhouse_protocol import ClickHouseHttpServer, build_clickhouse_http_app
-from analytics.auth.passwords import hash_password
+from analytics.domain.auth.passwords import hash_password
 from services.analytics.tests.history import DealStory, lead
 from services.analytics.tests.reports_support import load
 

@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.api.auth import COOKIE
+from analytics.api.dashboard.assets import STATIC, load_assets
 from analytics.application.live import Pulse
-from analytics.auth import sessions
-from analytics.dashboard.assets import STATIC, load_assets
+from analytics.domain.auth import sessions
 from analytics.main import create_app
 from services.analytics.tests.history import DealStory, lead, manager
 from services.analytics.tests.live import opened, publish, running_analytics

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.cohorts import amount_distribution, parse_edges
-from analytics.reports.funnel import sales_funnel
-from analytics.reports.money import dynamics
-from analytics.reports.sales import weighted_pipeline
+from analytics.application.reports.cohorts import amount_distribution, parse_edges
+from analytics.application.reports.funnel import sales_funnel
+from analytics.application.reports.money import dynamics
+from analytics.application.reports.sales import weighted_pipeline
 from services.analytics.tests.apps import offline_client
 from services.analytics.tests.history import DealStory
 from services.analytics.tests.reports_support import Compute, load, run

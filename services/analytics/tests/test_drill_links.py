@@ -9,12 +9,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.attribution import attribution
-from analytics.reports.cohorts import amount_distribution, cohorts, parse_edges
-from analytics.reports.funnel import sales_funnel
-from analytics.reports.leads import lead_funnel
-from analytics.reports.money import abc, active_clients, dynamics, repeat_sales
-from analytics.reports.sales import managers, weighted_pipeline
+from analytics.application.reports.attribution import attribution
+from analytics.application.reports.cohorts import amount_distribution, cohorts, parse_edges
+from analytics.application.reports.funnel import sales_funnel
+from analytics.application.reports.leads import lead_funnel
+from analytics.application.reports.money import abc, active_clients, dynamics, repeat_sales
+from analytics.application.reports.sales import managers, weighted_pipeline
 from services.analytics.tests.apps import offline_client
 from services.analytics.tests.history import DealStory, lead
 from services.analytics.tests.reports_support import Compute, load, run

@@ -2,18 +2,18 @@
 
 import pytest
 
-from analytics.reports.attribution import attribution
-from analytics.reports.cohorts import amount_distribution, cohorts, parse_edges
-from analytics.reports.funnel import sales_funnel
-from analytics.reports.leads import lead_funnel
-from analytics.reports.money import (
+from analytics.application.reports.attribution import attribution
+from analytics.application.reports.cohorts import amount_distribution, cohorts, parse_edges
+from analytics.application.reports.funnel import sales_funnel
+from analytics.application.reports.leads import lead_funnel
+from analytics.application.reports.money import (
     abc,
     active_clients,
     client_profitability,
     dynamics,
     repeat_sales,
 )
-from analytics.reports.sales import managers, weighted_pipeline
+from analytics.application.reports.sales import managers, weighted_pipeline
 from services.analytics.tests.reports_support import run
 
 REPORTS = {

@@ -6,12 +6,12 @@ import pytest
 
 from analytics.adapters.projection_store import ClickHouseProjectionStore
 from analytics.application.ingest import ingest as ingest_with
-from analytics.projection.config import ProjectionConfig
-from analytics.reports.compare import compared
-from analytics.reports.funnel import sales_funnel
-from analytics.reports.period import Period
-from analytics.reports.query import ReportQuery
-from analytics.reports.serialize import report_json
+from analytics.application.reports.compare import compared
+from analytics.application.reports.funnel import sales_funnel
+from analytics.application.reports.period import Period
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.serialize import report_json
+from analytics.domain.projection.config import ProjectionConfig
 from crm_contracts.runtime.errors import Invalid
 from services.analytics.tests.history import DealStory, payloads
 

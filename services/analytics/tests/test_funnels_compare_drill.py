@@ -3,11 +3,11 @@
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 
-from analytics.reports.drill import drill_deals, drill_leads
-from analytics.reports.funnel import sales_funnel
-from analytics.reports.leads import lead_funnel
-from analytics.reports.period import Period
-from analytics.reports.query import ReportQuery
+from analytics.application.reports.drill import drill_deals, drill_leads
+from analytics.application.reports.funnel import sales_funnel
+from analytics.application.reports.leads import lead_funnel
+from analytics.application.reports.period import Period
+from analytics.application.reports.query import ReportQuery
 from services.analytics.tests.history import DealStory, lead
 from services.analytics.tests.reports_support import by, load, run
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from analytics.application.ingest import Projector, ingest, parse_batch
-from analytics.projection.config import ProjectionConfig
-from analytics.projection.rows import (
+from analytics.domain.projection.config import ProjectionConfig
+from analytics.domain.projection.rows import (
     DealRow,
     EventRow,
     FoldEventRow,

@@ -5,15 +5,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from analytics.reports.cohorts import amount_distribution, cohorts, parse_edges
-from analytics.reports.money import (
+from analytics.application.reports.cohorts import amount_distribution, cohorts, parse_edges
+from analytics.application.reports.money import (
     abc,
     active_clients,
     client_profitability,
     dynamics,
     repeat_sales,
 )
-from analytics.reports.sales import managers, weighted_pipeline
+from analytics.application.reports.sales import managers, weighted_pipeline
 from services.analytics.tests.history import DealStory, manager, plan
 from services.analytics.tests.reports_support import by, load, run
 

@@ -24,6 +24,8 @@ from analytics.adapters.ops_sources import (
     parse_jsz,
     parse_metrics,
 )
+from analytics.api.dashboard.assets import load_assets
+from analytics.api.dashboard.routes import build_dashboard_router
 from analytics.api.ops import ops_router
 from analytics.application.ops_status import (
     ConsumerState,
@@ -39,8 +41,6 @@ from analytics.application.ops_status import (
     window_figures,
 )
 from analytics.application.rebuild import RebuildJob
-from analytics.dashboard.assets import load_assets
-from analytics.dashboard.routes import build_dashboard_router
 from crm_contracts.runtime.errors import Invalid, NotFound, Unavailable
 from crm_contracts.runtime.http_errors import install_error_handlers
 from crm_contracts.streams import stream_configs

@@ -3,10 +3,10 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from analytics.projection.config import ProjectionConfig
-from analytics.projection.folds import apply_deal, deal_key, fold
-from analytics.projection.rows import PaymentRow, StageIntervalRow
-from analytics.projection.tables import rows_of
+from analytics.domain.projection.config import ProjectionConfig
+from analytics.domain.projection.folds import apply_deal, deal_key, fold
+from analytics.domain.projection.rows import PaymentRow, StageIntervalRow
+from analytics.domain.projection.tables import rows_of
 from services.analytics.tests.history import DealStory
 
 T0 = datetime(2026, 3, 1, 7, 0, tzinfo=UTC)
@@ -65,7 +65,7 @@ def test_reopened_deal_is_open_again_then_won():
 
 
 def test_amount_payments_and_tasks():
-    from analytics.projection.folds import apply_task, task_key
+    from analytics.domain.projection.folds import apply_task, task_key
 
     story = DealStory("d1", T0, "100", client="c1").set_amount("250.50", T0 + H, cost="80")
     story.pay("100", T0 + 2 * H).pay("150.50", T0 + 3 * H)

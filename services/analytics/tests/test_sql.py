@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.adapters.projection_store import ClickHouseProjectionStore
+from analytics.domain.projection.rows import PaymentRow
 from analytics.main import create_app
-from analytics.projection.rows import PaymentRow
 from analytics.settings import AnalyticsSettings
 
 KEY = {"X-API-Key": "sql-key"}

@@ -2,7 +2,7 @@
 
 import pytest
 
-from analytics.reports.sql import Sql
+from analytics.application.reports.sql import Sql
 
 
 def test_fill_puts_fragments_into_slots_and_joins_their_parameters():

@@ -1,10 +1,10 @@
 """The channel / source / campaign filters on touches: the SQL conditions and their twin for
 rows read into Python select the same touches (attribution uses both)."""
 
-from analytics.reports.filters import touch_conditions, touch_selected
-from analytics.reports.period import Period
-from analytics.reports.query import ReportQuery
-from analytics.reports.sql import Sql
+from analytics.application.reports.filters import touch_conditions, touch_selected
+from analytics.application.reports.period import Period
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.sql import Sql
 
 PERIOD = Period.parse("2026-03-01", "2026-04-01", "UTC")
 ROW = {"channel": "paid", "source": "yandex", "campaign": ""}

@@ -38,6 +38,8 @@ from analytics.api.ad_spend import build_ad_spend_router
 from analytics.api.admin import build_admin_router
 from analytics.api.auth import Auth, build_auth_router, install_sign_in, log_dashboard_config
 from analytics.api.clickhouse_protocol import ClickHouseHttpServer, build_clickhouse_http_app
+from analytics.api.dashboard.assets import load_assets
+from analytics.api.dashboard.routes import build_dashboard_router
 from analytics.api.dimensions import build_dimensions_router
 from analytics.api.drill import build_drill_router
 from analytics.api.live import build_live_router
@@ -53,8 +55,6 @@ from analytics.application.periodic import Periodic
 from analytics.application.rebuild import Rebuilder
 from analytics.application.vitals import VitalsMonitor
 from analytics.application.writer_election import ProjectionRole, WriterElection
-from analytics.dashboard.assets import load_assets
-from analytics.dashboard.routes import build_dashboard_router
 from analytics.handlers import PROJECTION_CONSUMER, build_router, own_consumer
 from analytics.settings import AnalyticsSettings
 from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker

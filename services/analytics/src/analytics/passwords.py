@@ -7,7 +7,7 @@ from __future__ import annotations
 import getpass
 import sys
 
-from analytics.auth.passwords import hash_password
+from analytics.domain.auth.passwords import hash_password
 
 
 def read_password() -> str:

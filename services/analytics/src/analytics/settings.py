@@ -6,9 +6,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from analytics.auth.passwords import parse_hash
-from analytics.auth.sessions import Role
-from analytics.projection.config import ProjectionConfig
+from analytics.domain.auth.passwords import parse_hash
+from analytics.domain.auth.sessions import Role
+from analytics.domain.projection.config import ProjectionConfig
 from crm_contracts.runtime.settings import ServiceSettings
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")

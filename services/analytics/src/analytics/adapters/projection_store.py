@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from operator import attrgetter
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.projection.rows import Row
+from analytics.domain.projection.rows import Row
 from crm_contracts.envelope import Event
 from crm_contracts.events import ANY_EVENT
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.adapters.projection_store import ClickHouseProjectionStore
 from analytics.adapters.schema import migrate
-from analytics.reports.sql import Sql
+from analytics.application.reports.sql import Sql
 
 DROP = Sql("DROP DATABASE IF EXISTS {db} SYNC")
 EXCHANGE = Sql("EXCHANGE TABLES {pairs}")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from analytics.adapters.clickhouse import ClickHouse
+from analytics.application.reports.sql import Sql
 from analytics.application.vitals import Vitals
-from analytics.reports.sql import Sql
 
 TODAY = Sql("toStartOfDay(now({tz:String}))")
 LEADS = Sql(

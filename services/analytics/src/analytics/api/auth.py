@@ -28,10 +28,10 @@ from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from fastapi.responses import RedirectResponse, Response
 
 from analytics.api.login_page import TEXT, disabled_page, login_page, pick_lang
-from analytics.auth import sessions
-from analytics.auth.passwords import hash_password, verify_password
-from analytics.auth.sessions import Role, SessionRefused
-from analytics.auth.throttle import LoginThrottle
+from analytics.domain.auth import sessions
+from analytics.domain.auth.passwords import hash_password, verify_password
+from analytics.domain.auth.sessions import Role, SessionRefused
+from analytics.domain.auth.throttle import LoginThrottle
 from analytics.settings import AnalyticsSettings
 from crm_contracts.runtime.errors import Refused, Unavailable
 from crm_contracts.runtime.http_errors import response

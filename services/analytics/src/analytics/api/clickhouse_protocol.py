@@ -11,7 +11,7 @@ curl) talk to it as to a ClickHouse server with a read-only `analyst` user:
   ClickHouse output format itself (Native, RowBinaryWithNamesAndTypes, JSON, JSONEachRow,
   TSVWithNamesAndTypes, CSV, Parquet, ...);
 - basic auth, `X-ClickHouse-User`/`X-ClickHouse-Key` or `user`/`password` parameters against
-  scrypt hashes (`analytics.auth.passwords`); a wrong or missing password is Code 516
+  scrypt hashes (`analytics.domain.auth.passwords`); a wrong or missing password is Code 516
   AUTHENTICATION_FAILED (HTTP 401);
 - errors as ClickHouse writes them (`Code: N. DB::Exception: ... (NAME) (version ...)`,
   header `X-ClickHouse-Exception-Code`); writes, DDL, SYSTEM, SET, file()/url() and a
@@ -59,7 +59,7 @@ from analytics.adapters.clickhouse_protocol.guard import (
     split_settings,
     valid_format,
 )
-from analytics.auth.passwords import verify_password
+from analytics.domain.auth.passwords import verify_password
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.pipelines import load_pipelines
+from analytics.application.reports.pipelines import load_pipelines
 
 LIMIT = 500  # a filter list longer than this is no longer a list a person picks from
 TOUCH_VALUES = (

@@ -20,8 +20,8 @@ from pydantic import StringConstraints
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.api.reports import Model
-from analytics.reports.deal_card import deal_card
-from analytics.reports.drill import (
+from analytics.application.reports.deal_card import deal_card
+from analytics.application.reports.drill import (
     EXPORT_CAP,
     Listing,
     clients_listing,
@@ -30,8 +30,8 @@ from analytics.reports.drill import (
     leads_listing,
     page,
 )
-from analytics.reports.query import ReportQuery
-from analytics.reports.serialize import report_json
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.serialize import report_json
 from analytics.settings import AnalyticsSettings
 from crm_contracts.runtime.errors import Invalid, NotFound
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from analytics.application.ops_status import DeadLetterActions, OpsStatus
 from crm_contracts.runtime.errors import NotFound
 
-STATIC = Path(__file__).resolve().parents[1] / "dashboard" / "static"
+STATIC = Path(__file__).resolve().parent / "dashboard" / "static"
 FILES = {"ops.js": "text/javascript; charset=utf-8", "ops.css": "text/css; charset=utf-8"}
 # Nothing but this origin, and no inline script or style at all.
 CSP = (

@@ -10,24 +10,24 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.domain.channels import classify
-from analytics.projection.config import ProjectionConfig
-from analytics.reports.attribution import attribution
-from analytics.reports.cohorts import amount_distribution, cohorts, parse_edges
-from analytics.reports.compare import compared
-from analytics.reports.funnel import sales_funnel
-from analytics.reports.leads import lead_funnel
-from analytics.reports.money import (
+from analytics.application.reports.attribution import attribution
+from analytics.application.reports.cohorts import amount_distribution, cohorts, parse_edges
+from analytics.application.reports.compare import compared
+from analytics.application.reports.funnel import sales_funnel
+from analytics.application.reports.leads import lead_funnel
+from analytics.application.reports.money import (
     abc,
     active_clients,
     client_profitability,
     dynamics,
     repeat_sales,
 )
-from analytics.reports.period import Period
-from analytics.reports.query import Compare, ReportQuery
-from analytics.reports.sales import managers, weighted_pipeline
-from analytics.reports.serialize import report_json
+from analytics.application.reports.period import Period
+from analytics.application.reports.query import Compare, ReportQuery
+from analytics.application.reports.sales import managers, weighted_pipeline
+from analytics.application.reports.serialize import report_json
+from analytics.domain.channels import classify
+from analytics.domain.projection.config import ProjectionConfig
 from analytics.settings import AnalyticsSettings
 from crm_contracts.events import Touch
 from crm_contracts.runtime.errors import NotFound

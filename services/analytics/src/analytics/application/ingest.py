@@ -1,12 +1,13 @@
 """The projection's use case: a batch of bus messages into the analytics tables.
 
 Each message is parsed once. Events and single-event rows collapse on their keys in
-ReplacingMergeTree, so a redelivery changes nothing. Latest-state rows (deals, tasks, clients)
-are kept in memory (projection/latest.py): an event newer than every version of its key seen so
-far is applied to the row at once. A key is re-folded from its stored history (`fold_events`)
-only when that is the only way to be right: an older version shows up late, or the key is not
-in memory but may have been stored before (after a restart or an eviction). A re-folded row of
-an unchanged version is written again, and being the fuller one it wins."""
+ReplacingMergeTree, so a redelivery changes nothing. Latest-state rows (deals, tasks,
+clients) are kept in memory (domain/projection/latest.py): an event newer than every version
+of its key seen so far is applied to the row at once. A key is re-folded from its stored
+history (`fold_events`) only when that is the only way to be right: an older version shows up
+late, or the key is not in memory but may have been stored before (after a restart or an
+eviction). A re-folded row of an unchanged version is written again, and being the fuller one
+it wins."""
 
 from __future__ import annotations
 
@@ -20,11 +21,11 @@ from typing import Any, Generic, Protocol
 from pydantic import ValidationError
 
 from analytics.domain.hashing import scrub
-from analytics.projection.config import ProjectionConfig
-from analytics.projection.folds import FOLDS, fold, pseudonymise
-from analytics.projection.latest import KnownKeys, Latest, LatestRows, R
-from analytics.projection.rows import EventRow, FoldEventRow, Row
-from analytics.projection.tables import event_row, rows_of
+from analytics.domain.projection.config import ProjectionConfig
+from analytics.domain.projection.folds import FOLDS, fold, pseudonymise
+from analytics.domain.projection.latest import KnownKeys, Latest, LatestRows, R
+from analytics.domain.projection.rows import EventRow, FoldEventRow, Row
+from analytics.domain.projection.tables import event_row, rows_of
 from crm_contracts.envelope import Event
 from crm_contracts.events import BY_TYPE
 

@@ -31,9 +31,9 @@ from analytics.application.ingest import (
     Projector,
     parse_batch,
 )
+from analytics.domain.projection.config import ProjectionConfig
+from analytics.domain.projection.rows import PROJECTED_ROWS
 from analytics.metrics import REBUILD_POSITION, REBUILD_RUNNING, REBUILD_TARGET
-from analytics.projection.config import ProjectionConfig
-from analytics.projection.rows import PROJECTED_ROWS
 from crm_contracts.runtime.errors import Conflict
 
 log = logging.getLogger(__name__)

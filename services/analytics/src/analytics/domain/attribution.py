@@ -1,8 +1,9 @@
 """Attribution models (docs/reports.md): how one conversion's credit is split over its path of
 touches t1..tn, oldest first. Pure functions; weights sum to 1.
 
-The report computes the same models inside ClickHouse (reports/attribution_query.py); these
-exact ones (fractions, 40-digit decimals) are the reference its tests compare it with."""
+The report computes the same models inside ClickHouse
+(application/reports/attribution_query.py); these exact ones (fractions, 40-digit decimals) are
+the reference its tests compare it with."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.drill import DEAL_FIELDS
+from analytics.application.reports.drill import DEAL_FIELDS
 
 CARD_FIELDS = (*DEAL_FIELDS, "lost_at_stage", "updated_at", "version")
 DEAL_SQL = (

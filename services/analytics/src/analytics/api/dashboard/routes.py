@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from analytics.dashboard.assets import Asset
+from analytics.api.dashboard.assets import Asset
 from crm_contracts.runtime.errors import NotFound
 
 # Nothing but this origin: scripts, styles, charts (inline SVG) and the live stream.

@@ -9,8 +9,8 @@ from dataclasses import replace
 from typing import TypeVar
 
 from analytics.domain.hashing import contact_hash, mask_contacts
-from analytics.projection.config import ProjectionConfig
-from analytics.projection.rows import ClientRow, DealRow, FoldedRow, TaskRow
+from analytics.domain.projection.config import ProjectionConfig
+from analytics.domain.projection.rows import ClientRow, DealRow, FoldedRow, TaskRow
 from crm_contracts.envelope import Event
 from crm_contracts.events import (
     ClientRegistered,

@@ -8,16 +8,16 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.common import (
+from analytics.application.reports.common import (
     bucket_period,
     bucket_sql,
     filtered_deals,
     in_period,
     payments_between,
 )
-from analytics.reports.period import Period
-from analytics.reports.query import ReportQuery
-from analytics.reports.sql import Sql
+from analytics.application.reports.period import Period
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.sql import Sql
 from crm_contracts.runtime.errors import Invalid
 
 # Every payment up to the period's end by client and local month; each client's first month.

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from analytics.projection.rows import ClientRow, DealRow, TaskRow
+from analytics.domain.projection.rows import ClientRow, DealRow, TaskRow
 
 R = TypeVar("R", DealRow, TaskRow, ClientRow)
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.common import (
+from analytics.application.reports.common import (
     bucket_period,
     bucket_sql,
     bucket_starts,
@@ -15,9 +15,9 @@ from analytics.reports.common import (
     in_period,
     payments_between,
 )
-from analytics.reports.period import Period
-from analytics.reports.query import ReportQuery
-from analytics.reports.sql import Sql
+from analytics.application.reports.period import Period
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.sql import Sql
 
 ZERO = Decimal(0)
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from analytics.reports.sql import Sql
+from analytics.application.reports.sql import Sql
 
 # Decimal256 holds 76 digits and a division scales its dividend by 10^scale of the divisor:
 # weights (≤ 1) at 35 decimals divide without overflow, and weight × revenue keeps 37.

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from analytics.reports.query import ReportQuery
+from analytics.application.reports.query import ReportQuery
 
 KEYS = (
     "key",

@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.common import elapsed_days, filtered_deals, payments_between
-from analytics.reports.pipelines import load_pipelines
-from analytics.reports.query import ReportQuery
-from analytics.reports.sql import Sql
+from analytics.application.reports.common import elapsed_days, filtered_deals, payments_between
+from analytics.application.reports.pipelines import load_pipelines
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.sql import Sql
 
 ZERO = Decimal(0)
 

@@ -8,8 +8,8 @@ from datetime import date
 
 from analytics.domain.channels import classify, host_of, source_of
 from analytics.domain.hashing import contact_hash
-from analytics.projection.config import ProjectionConfig
-from analytics.projection.rows import (
+from analytics.domain.projection.config import ProjectionConfig
+from analytics.domain.projection.rows import (
     EventRow,
     LeadRow,
     ManagerRow,

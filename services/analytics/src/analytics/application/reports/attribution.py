@@ -15,20 +15,20 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.domain.attribution import MODELS
-from analytics.domain.channels import classify
-from analytics.reports.attribution_query import PATHS, credit_by_group, weighted
-from analytics.reports.attribution_query import credited_deals as credited_query
-from analytics.reports.common import in_period, payments_between
-from analytics.reports.filters import (
+from analytics.application.reports.attribution_query import PATHS, credit_by_group, weighted
+from analytics.application.reports.attribution_query import credited_deals as credited_query
+from analytics.application.reports.common import in_period, payments_between
+from analytics.application.reports.filters import (
     TOUCH_FIELDS,
     deal_conditions,
     deals_only,
     touch_conditions,
     touch_selected,
 )
-from analytics.reports.query import ReportQuery
-from analytics.reports.sql import Sql
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.sql import Sql
+from analytics.domain.attribution import MODELS
+from analytics.domain.channels import classify
 from crm_contracts.events import Touch
 from crm_contracts.runtime.errors import Invalid
 

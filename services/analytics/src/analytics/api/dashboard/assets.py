@@ -11,7 +11,7 @@ from pathlib import Path
 
 STATIC = Path(__file__).parent / "static"
 # services/analytics/web/node_modules, installed by `npm ci` (make setup, the Dockerfile)
-VENDOR = Path(__file__).resolve().parents[3] / "web" / "node_modules"
+VENDOR = Path(__file__).resolve().parents[4] / "web" / "node_modules"
 VENDOR_FILES = {
     "vendor/echarts.min.js": "echarts/dist/echarts.min.js",
     "vendor/echarts-ru.js": "echarts/i18n/langRU.js",

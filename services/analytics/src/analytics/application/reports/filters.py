@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from analytics.reports.query import ReportQuery
-from analytics.reports.sql import Sql
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.sql import Sql
 
 LEAD_FIELDS = {"channel": "channel", "source": "utm_source", "campaign": "utm_campaign"}
 TOUCH_FIELDS = ("channel", "source", "campaign")

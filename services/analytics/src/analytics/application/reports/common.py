@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from analytics.reports.filters import deal_conditions
-from analytics.reports.period import Period
-from analytics.reports.query import ReportQuery
-from analytics.reports.sql import Sql, placeholder
+from analytics.application.reports.filters import deal_conditions
+from analytics.application.reports.period import Period
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.sql import Sql, placeholder
 
 BUCKETS = {"day": "toStartOfDay", "week": "toMonday", "month": "toStartOfMonth"}
 

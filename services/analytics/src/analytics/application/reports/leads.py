@@ -9,11 +9,11 @@ from functools import partial
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.common import filtered_deals, in_period
-from analytics.reports.filters import TOUCH_FIELDS, touch_conditions
-from analytics.reports.pipelines import load_pipeline
-from analytics.reports.query import ReportQuery
-from analytics.reports.sql import Sql
+from analytics.application.reports.common import filtered_deals, in_period
+from analytics.application.reports.filters import TOUCH_FIELDS, touch_conditions
+from analytics.application.reports.pipelines import load_pipeline
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.sql import Sql
 from crm_contracts.runtime.errors import Invalid
 
 GROUPS = TOUCH_FIELDS  # what a lead funnel may be grouped by

@@ -15,17 +15,17 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
+from analytics.application.reports.attribution import credited_deals
+from analytics.application.reports.cohorts import cohort_clients
+from analytics.application.reports.common import filtered_deals, in_period, payments_between
+from analytics.application.reports.filters import TOUCH_FIELDS, deals_only, touch_conditions
+from analytics.application.reports.funnel import LOST_REASON
+from analytics.application.reports.leads import own_leads
+from analytics.application.reports.money import abc_ranks, repeat_set, win_back_clients
+from analytics.application.reports.pipelines import load_pipeline, load_pipelines
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.sql import Sql, placeholder
 from analytics.domain.attribution import MODELS
-from analytics.reports.attribution import credited_deals
-from analytics.reports.cohorts import cohort_clients
-from analytics.reports.common import filtered_deals, in_period, payments_between
-from analytics.reports.filters import TOUCH_FIELDS, deals_only, touch_conditions
-from analytics.reports.funnel import LOST_REASON
-from analytics.reports.leads import own_leads
-from analytics.reports.money import abc_ranks, repeat_set, win_back_clients
-from analytics.reports.pipelines import load_pipeline, load_pipelines
-from analytics.reports.query import ReportQuery
-from analytics.reports.sql import Sql, placeholder
 from crm_contracts.runtime.errors import Invalid
 
 EXPORT_CAP = 100_000  # rows of one CSV export

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Literal
 from urllib.parse import urlencode
 
-from analytics.reports.period import Period
+from analytics.application.reports.period import Period
 
 Compare = Literal["previous_period", "previous_year"]
 

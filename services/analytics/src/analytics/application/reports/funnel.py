@@ -13,10 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.reports.common import filtered_deals, in_period
-from analytics.reports.pipelines import load_pipeline
-from analytics.reports.query import ReportQuery
-from analytics.reports.sql import Sql
+from analytics.application.reports.common import filtered_deals, in_period
+from analytics.application.reports.pipelines import load_pipeline
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.sql import Sql
 
 COHORT = Sql("""
     SELECT deal_id, stage, status, amount_base AS amount, lost_reason, lost_at_stage

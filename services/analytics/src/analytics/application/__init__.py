@@ -1,0 +1,1 @@
+"""Use cases: the projection, rebuild, ad spend, lag and ops status; `reports/` the read side."""
