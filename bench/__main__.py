@@ -17,6 +17,7 @@ from bench import stack
 from bench.record import Measurement, machine, note, scale
 
 PARTS = ("intake", "deal_commands", "projection", "rebuild", "reports", "memory", "freshness")
+PARTS += ("notification",)
 
 
 def selected() -> list[str]:

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Callable, Iterator
 
 import httpx
+import nats
 import pytest
 from fastapi.testclient import TestClient
 
@@ -91,6 +92,21 @@ def publish(nats_server) -> Callable[..., None]:
         asyncio.run(run())
 
     return go
+
+
+@pytest.fixture
+def events_handled(nats_server) -> Callable[[], None]:
+    """Waits until the events consumer has settled every event on the bus."""
+
+    async def settled() -> bool:
+        nc = await nats.connect(nats_server.url)
+        try:
+            info = await nc.jetstream().consumer_info("CRM", "notification_events")
+        finally:
+            await nc.close()
+        return info.num_pending == 0 and info.num_ack_pending == 0
+
+    return lambda: wait_until(lambda: asyncio.run(settled()), what="the events handled")
 
 
 def _put_rule(client: TestClient | str, rule_id: str, rule: dict) -> dict:

@@ -41,7 +41,7 @@ async def fire(url: str, schedule: RawStreamMsg) -> None:
 
 
 def test_daily_digest_reads_reports_and_goes_to_heads_once(
-    start_service, publish, gateway, smtp_server, nats_server, deliveries
+    start_service, publish, gateway, smtp_server, nats_server, deliveries, events_handled
 ):
     gateway.answer(
         "/v1/reports/dynamics", {"totals": {"won": 3, "revenue": "4500.00"}, "currency": "RUB"}
@@ -72,7 +72,7 @@ def test_daily_digest_reads_reports_and_goes_to_heads_once(
     assert daily.headers["Nats-Schedule"] == "0 0 9 * * *"
     assert weekly.headers["Nats-Schedule"] == "0 0 9 * * 1"
     assert daily.headers["Nats-Schedule-Time-Zone"] == "Europe/Moscow"
-    time.sleep(0.5)  # the directory has the heads
+    events_handled()  # the directory has the heads
 
     asyncio.run(fire(nats_server.url, daily))
     asyncio.run(fire(nats_server.url, daily))  # fired twice for one period: one e-mail

@@ -3,10 +3,17 @@
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from crm_contracts.envelope import Event
-from crm_contracts.events import ManagerUpdated, TaskCompleted, TaskScheduled
+from crm_contracts.events import (
+    DealOpened,
+    DealWon,
+    ManagerUpdated,
+    TaskCompleted,
+    TaskScheduled,
+)
 from crm_contracts.runtime.bus import make_broker
 from notification.adapters.directory import Directory
 
@@ -74,3 +81,42 @@ def test_task_events_are_ordered_by_version_not_by_clock(nats_server):
     )
     task = run(nats_server.url, [scheduled, completed], lambda d: d.get(d.tasks, "t1"))
     assert task["status"] != "scheduled", task
+
+
+def test_an_older_event_landing_late_adds_only_what_nothing_newer_said(nats_server):
+    """A deal won (v2) recorded before its opening (v1): two replicas, or one batch's updates
+    running at once. The opening still brings the client and the title, not its stage."""
+    opened = DealOpened(
+        aggregate_id="d7",
+        aggregate_version=1,
+        producer="t",
+        deal_id="d7",
+        stage="new",
+        title="Deal d7",
+        manager_id="anna",
+        client_id="c7",
+        amount=Decimal("100"),
+    )
+    won = DealWon(
+        aggregate_id="d7",
+        aggregate_version=2,
+        producer="t",
+        deal_id="d7",
+        from_stage="invoice",
+        to_stage="won",
+        from_stage_entered_at=T0,
+        from_stage_entered_version=1,
+        amount=Decimal("120"),
+    )
+    deal = run(nats_server.url, [won, opened], lambda d: d.get(d.deals, "d7"))
+    assert (deal["client_id"], deal["title"]) == ("c7", "Deal d7")
+    assert (deal["stage"], deal["status"], deal["amount"]) == ("won", "won", "120")
+
+
+def test_an_older_full_card_landing_late_changes_nothing(nats_server):
+    card = run(
+        nats_server.url,
+        [manager(2, None), manager(1, "12345")],
+        lambda d: d.get(d.managers, "anna"),
+    )
+    assert card["telegram_chat_id"] is None

@@ -24,7 +24,7 @@ from notification.application.manage_rules import RuleAdmin
 from notification.application.plan_notifications import Planner
 from notification.application.schedule_digests import DigestClock
 from notification.application.send_due_notification import Deliverer
-from notification.handlers import build_router
+from notification.handlers import EventsBatch, build_router
 from notification.settings import NotificationSettings
 
 SERVICE = "notification"
@@ -50,7 +50,19 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         AnalyticsReports(settings.analytics_url, settings.http_timeout, settings.analytics_api_key),
         settings,
     )
-    broker.include_router(build_router(broker, planner, deliverer, settings.due_ack_wait_seconds))
+    broker.include_router(
+        build_router(
+            broker,
+            planner,
+            deliverer,
+            settings.due_ack_wait_seconds,
+            EventsBatch(
+                settings.events_batch_size,
+                settings.events_batch_wait_seconds,
+                settings.events_ack_wait_seconds,
+            ),
+        )
+    )
     state = {"rules": False}
 
     async def on_started() -> None:
@@ -70,7 +82,6 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     app = service_app("CRM notification", SERVICE, readiness, lifespan)
     app.include_router(rules_router(settings.api_key, RuleAdmin(rules, clock)))
     app.include_router(deliveries_router(settings.api_key, deliveries))
-    app.state.settings = settings
     return app
 
 

@@ -47,6 +47,13 @@ class NotificationSettings(ServiceSettings):
     default_language: str = "en"
     recipient_salt: str = "crm-dev-salt"  # for recipient_hash in crm.notifications.*
 
+    # The events consumer takes up to this many at a time (its directory updates run at once,
+    # then its plans), waiting at most `events_batch_wait_seconds` for a batch to fill.
+    events_batch_size: int = 100
+    events_batch_wait_seconds: float = 0.1
+    # How long a fetched batch is ours: after a crash, its events are planned by another
+    # replica within this time (plans made twice are dropped as repeats).
+    events_ack_wait_seconds: float = 60.0
     delivery_attempts: int = 5  # tries per send before `failed`
     retry_base_seconds: float = 1.0  # 1, 2, 4, 8 s … between tries (JetStream redelivery)
     retry_max_seconds: float = 60.0

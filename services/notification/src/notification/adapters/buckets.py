@@ -23,13 +23,16 @@ class JsonBucket:
         self.ttl = ttl_days * DAY if ttl_days else None
         self.replicas = replicas
         self._replicated = replicas == 1
+        self._kv: KeyValue | None = None
 
     async def kv(self) -> KeyValue:
-        # FastStream caches declared buckets, so this is cheap after the first call.
-        kv = await self.broker.key_value(self.name, ttl=self.ttl, replicas=self.replicas)
-        if not self._replicated:
-            await self._replicate()
-        return kv
+        # Kept once declared: even FastStream's cached lookup costs as much as a get.
+        if self._kv is None:
+            kv = await self.broker.key_value(self.name, ttl=self.ttl, replicas=self.replicas)
+            if not self._replicated:
+                await self._replicate()
+            self._kv = kv
+        return self._kv
 
     async def _replicate(self) -> None:
         """A bucket made before the cluster (one replica) gets the replicas asked for now: on a

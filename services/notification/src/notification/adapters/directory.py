@@ -59,20 +59,31 @@ class Directory:
         **fields: Any,
     ) -> bool:
         """Apply unless something newer is already stored; False if the event is stale. A
-        `full` card (manager, client) also clears what it leaves empty."""
+        `full` card (manager, client) also clears what it leaves empty.
+
+        A stale event still adds the fields nothing newer has set: events of one aggregate
+        may land out of order (replicas, or one batch's updates running at once), and a
+        deal won before its opening is recorded must still get its client and title. A
+        `full` card is replaced by the newer one whole."""
         if not key:
             return False
         order = _order(event)
         changes = fields if full else {k: v for k, v in fields.items() if v is not None}
+        stale = False
 
         def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+            nonlocal stale
             current = current or {}
             stored = current.get("_order")
-            if stored and isinstance(stored[0], int) and stored > order:
-                return None
-            return current | changes | {"_order": order}
+            stale = bool(stored and isinstance(stored[0], int) and stored > order)
+            if not stale:
+                return current | changes | {"_order": order}
+            # Absent, not None: a newer `full` card stores its empty fields, and they stay so.
+            missing = {k: v for k, v in changes.items() if k not in current}
+            return None if full or not missing else current | missing
 
-        return await bucket.modify(token(key), change)
+        written = await bucket.modify(token(key), change)
+        return written and not stale
 
     async def apply(self, event: Event) -> bool:
         """Record what the event says. False only for a task event older than the one stored

@@ -3,6 +3,7 @@ test, gathered from the trigger event and the directory."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from crm_contracts.envelope import Event
@@ -53,11 +54,13 @@ async def event_context(
     deal_id = getattr(event, "deal_id", None)
     deal = await directory.card("deals", deal_id)
     ids = ids_of(event, deal)
-    lead = await directory.card("leads", ids["lead_id"])
-    client = await directory.card("clients", ids["client_id"])
+    lead, client, manager = await asyncio.gather(
+        directory.card("leads", ids["lead_id"]),
+        directory.card("clients", ids["client_id"]),
+        directory.card("managers", ids["manager_id"]),
+    )
     if not client and lead:  # a client not registered yet is still reachable through its lead
         client = {k: lead.get(k) for k in ("name", "email", "phone")} | {"id": None}
-    manager = await directory.card("managers", ids["manager_id"])
     data = event.model_dump()
     task = data if hasattr(event, "task_id") else {}
     if deal_id:

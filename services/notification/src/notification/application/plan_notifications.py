@@ -24,6 +24,7 @@ from notification.settings import NotificationSettings
 
 log = logging.getLogger(__name__)
 NOW_SLACK = timedelta(milliseconds=200)  # closer than this is "now"
+OWN = (NotificationSent, NotificationFailed)  # our own outcomes: nothing to record or plan
 
 
 class Planner:
@@ -40,9 +41,21 @@ class Planner:
         self.settings = settings
 
     async def on_event(self, event: Event) -> None:
-        if isinstance(event, (NotificationSent, NotificationFailed)):
-            return  # our own outcomes
-        in_force = await self.directory.apply(event)
+        await self.react(event, await self.record(event))
+
+    async def record(self, event: Event) -> bool:
+        """The directory part: store what the event says. False when the event is stale (or
+        our own outcome), so `react` leaves it alone. Safe to run for many events at once:
+        a card keeps its newest version's fields whatever order the writes land in."""
+        if isinstance(event, OWN):
+            return False
+        return await self.directory.apply(event)
+
+    async def react(self, event: Event, in_force: bool, rules: list[Rule] | None = None) -> None:
+        """The planning part, once the directory has the event (and those before it). A
+        batch passes the rules it read once for all its events."""
+        if isinstance(event, OWN):
+            return
         if isinstance(event, (TaskCompleted, TaskCancelled, TaskScheduled)) and in_force:
             # Whatever was planned for the task's previous due time is void now.
             await self.reminders.cancel(task_key(event.task_id))
@@ -51,7 +64,7 @@ class Planner:
             return
         context = await event_context(event, self.directory, self.settings)
         wanted = facts(context)
-        for rule in await self.rules.all():
+        for rule in rules if rules is not None else await self.rules.all():
             if matches(rule, event.event_type, wanted):
                 await self.plan(rule, event)
 

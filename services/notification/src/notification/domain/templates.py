@@ -4,9 +4,11 @@ template can read the context but not reach Python internals. No I/O."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, pass_context
+from jinja2 import Template as Compiled
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -94,6 +96,13 @@ _ENV.filters |= {
 }
 
 
+@lru_cache(maxsize=1024)
+def _compiled(text: str) -> Compiled:
+    """Compiling costs far more than rendering (it was most of a send's CPU): once per text.
+    The rules are few, so their texts are too."""
+    return _ENV.from_string(text)
+
+
 def pick_language(texts: dict[str, str], wanted: str | None, default: str) -> tuple[str, str]:
     """(language, text): the recipient's, else the default, else the first there is."""
     for language in (wanted, default):
@@ -112,15 +121,14 @@ def render(
 ) -> tuple[str, str]:
     """(subject, body) in the recipient's language; `timezone` is the recipient's zone.
     Money and dates follow the language of the text chosen, so they match its words."""
-    env = _ENV
     try:
         language, text = pick_language(template.body, language, default_language)
         context = {**context, "timezone": tz, "language": language, "now": now}
         subject = ""
         if template.subject:
             _, title = pick_language(template.subject, language, default_language)
-            subject = env.from_string(title).render(context).strip()
-        return subject, env.from_string(text).render(context)
+            subject = _compiled(title).render(context).strip()
+        return subject, _compiled(text).render(context)
     except TemplateError as exc:
         raise RenderError(f"template: {exc}") from exc
     except Exception as exc:  # a filter or attribute blowing up inside the sandbox
