@@ -21,7 +21,7 @@ from services.lead_intake.tests.helpers import (
     wait_on_the_bus,
 )
 from tests.support.net import wait_until
-from tests.support.services import ServiceProcess
+from tests.support.services import ServiceProcess, running
 
 BURST = 10  # per client address; both replicas' clients are 127.0.0.1
 SUBMIT = "/v1/forms/contact/submit"
@@ -47,18 +47,12 @@ def replicas(nats_server, tmp_path: Path):
         )
         for i in range(2)
     ]
-    try:
+    with running(procs):
         for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.wait_ready()
             wait_on_the_bus(proc.url)
         form = httpx.put(f"{procs[0].url}/v1/forms/contact", json=CONTACT_FORM, headers=OPERATOR)
         assert form.status_code == 200, form.text
         yield procs
-    finally:
-        for proc in procs:
-            proc.stop()
 
 
 def form_fields(i: int, **extra: str) -> dict[str, str]:

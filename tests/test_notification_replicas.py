@@ -32,7 +32,7 @@ from crm_contracts.events import DealOpened, TaskScheduled
 from crm_contracts.runtime.bus import event_headers
 from crm_contracts.streams import CRM
 from tests.support.net import wait_until
-from tests.support.services import ServiceProcess
+from tests.support.services import ServiceProcess, running
 from tests.support.smtp import SmtpServer, _Inbox
 
 N = 300  # deal.opened events, each one new-deal e-mail to its manager
@@ -84,15 +84,8 @@ def replicas(nats_server, smtp, tmp_path: Path) -> Iterator[list[ServiceProcess]
         ServiceProcess("notification", dict(env), tmp_path / f"notification-{i}.log")
         for i in range(2)
     ]
-    try:
-        for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.wait_ready()
+    with running(procs):
         yield procs
-    finally:
-        for proc in procs:
-            proc.stop()
 
 
 def opened(i: int) -> DealOpened:

@@ -20,7 +20,7 @@ from crm_contracts.streams import CRM
 from services.analytics.tests.history import lead
 from tests.support.nats import stream_messages
 from tests.support.net import wait_until
-from tests.support.services import ServiceProcess
+from tests.support.services import ServiceProcess, running
 
 LEADS = 120
 CONTESTED = 12  # deals paid through both replicas at once
@@ -46,14 +46,9 @@ def replicas(nats_server, postgres_server, tmp_path: Path):
         for i in range(2)
     ]
     try:
-        for proc in procs:
-            proc.start()
-        for proc in procs:
-            proc.wait_ready()
-        yield procs
+        with running(procs):
+            yield procs
     finally:
-        for proc in procs:
-            proc.stop()
         postgres_server.drop_database(database)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,3 +68,17 @@ class ServiceProcess:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+
+@contextmanager
+def running(procs: list[ServiceProcess]) -> Iterator[list[ServiceProcess]]:
+    """Start them all, wait until each is ready, and stop them all however the block ends."""
+    try:
+        for proc in procs:
+            proc.start()
+        for proc in procs:
+            proc.wait_ready()
+        yield procs
+    finally:
+        for proc in procs:
+            proc.stop()

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from crm_contracts.runtime.errors import Invalid, NotFound
+from crm_contracts.runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -298,10 +299,7 @@ class Refreshing:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(task)
 
 
 # ---------------------------------------------------------------------------- the page
@@ -367,10 +365,7 @@ class OpsStatus:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(task)
         await self._notification.stop()
 
     async def _loop(self) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
+
+from crm_contracts.runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -24,17 +25,10 @@ class Periodic:
         self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
-        """Ends the loop. On Python 3.11 a cancellation can be swallowed by an `asyncio.wait_for`
-        inside nats-py that completes at the same moment (a shutdown then hung for good), so
-        the loop also checks a flag and the cancel is repeated until the task is done."""
+        """Ends the loop (the flag too: a cancellation swallowed inside nats-py must not keep
+        it going)."""
         self._stopping = True
-        task = self._task
-        while task is not None and not task.done():
-            task.cancel()
-            await asyncio.wait({task}, timeout=0.2)
-        if task is not None and not task.cancelled():
-            with suppress(Exception):
-                task.result()
+        await cancel_and_wait(self._task)
 
     async def _loop(self) -> None:
         while not self._stopping:

@@ -16,10 +16,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from typing import Protocol
 
 from analytics.metrics import WRITER
+from crm_contracts.runtime.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,7 @@ class WriterElection:
     async def stop(self) -> None:
         """On shutdown: stop writing, then free the lease for the next writer at once."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with suppress(asyncio.CancelledError, Exception):
-                await task
+        await cancel_and_wait(task)
         if self.writer:
             await self._step_down("shutting down", logging.INFO)
         await self.lease.release()
