@@ -249,6 +249,7 @@ def test_a_declared_charset_is_honoured(client, nats_server, contact_form):
         b"\xff\xfe" + urlencoded(fields(name="Bob"), "utf-16-le"),  # UTF-16 with a BOM
         urlencoded(fields(name="Борис"), "windows-1251"),  # no charset declared: UTF-8
     ],
+    ids=["utf-16-with-bom", "windows-1251-undeclared"],  # the bodies hold the time of import
 )
 def test_bytes_not_valid_in_the_charset_are_400_naming_the_body(
     client, nats_server, contact_form, body
