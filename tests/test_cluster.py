@@ -120,7 +120,16 @@ async def post_leads(intake: str, cluster: NatsCluster, events: list[str]) -> li
         while not queue.empty():
             i = queue.get_nowait()
             body = {"name": f"Lead {i:04d}", "email": f"lead{i:04d}@mail.ru"}
-            response = await client.post(f"{intake}/v1/leads", json=body, headers=INTAKE_KEY)
+            # As a real client does: a key per lead, and a retry when the connection drops
+            # (a keep-alive closed by the server as a request goes out); the key keeps it once.
+            headers = INTAKE_KEY | {"Idempotency-Key": f"cluster-{i}"}
+            for attempt in range(3):
+                try:
+                    response = await client.post(f"{intake}/v1/leads", json=body, headers=headers)
+                    break
+                except httpx.TransportError:
+                    if attempt == 2:
+                        raise
             assert response.status_code == 202, response.text
             accepted.append(response.json()["lead_id"])
             await fault_at(len(accepted))
