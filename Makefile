@@ -29,7 +29,8 @@ system-packages:  ## Debian packages the tests use (PostgreSQL, Chromium, Promet
 	@deploy/local/system-packages.sh
 
 test: setup system-packages  ## unit, service and end-to-end tests against real servers
-	$(UV) run --frozen pytest -n 2 --dist loadfile  # two workers: most tests wait on servers
+	$(UV) run --frozen pytest -n 2 --dist loadfile -m "not solo"  # most tests wait on servers
+	$(UV) run --frozen pytest -m solo  # the cluster test, with the machine to itself
 
 bench: setup system-packages  ## throughput and latency against same-run baselines, JSON lines (BENCH_SCALE=0.1: quick)
 	$(UV) run --frozen python -m bench

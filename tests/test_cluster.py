@@ -139,6 +139,7 @@ async def post_leads(intake: str, cluster: NatsCluster, events: list[str]) -> li
     return accepted
 
 
+@pytest.mark.solo  # three nats-servers and four services: not beside another worker's tests
 @pytest.mark.timeout(900)  # 2 000 leads through four services; measured in the closing note
 def test_a_node_killed_and_a_leader_stepping_down_lose_and_double_nothing(
     cluster, smtp_server, tmp_path
