@@ -7,13 +7,13 @@ import asyncio
 import re
 import signal
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import nats
 
 from tests.support.nats import nats_server_binary
-from tests.support.net import free_port, port_open, wait_until
+from tests.support.net import free_ports, port_open, wait_until
 
 CONFIGS = Path(__file__).resolve().parents[2] / "deploy" / "nats"
 NODES = ("nats-1", "nats-2", "nats-3")
@@ -23,9 +23,9 @@ NODES = ("nats-1", "nats-2", "nats-3")
 class Node:
     name: str
     store_dir: Path
-    port: int = field(default_factory=free_port)
-    monitor_port: int = field(default_factory=free_port)
-    cluster_port: int = field(default_factory=free_port)
+    port: int
+    monitor_port: int
+    cluster_port: int
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -72,7 +72,11 @@ class NatsCluster:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.nodes = [Node(name, root / name / "jetstream") for name in NODES]
+        ports = free_ports(3 * len(NODES))  # nine at once: no two nodes can meet on one
+        self.nodes = [
+            Node(name, root / name / "jetstream", *ports[3 * i : 3 * i + 3])
+            for i, name in enumerate(NODES)
+        ]
 
     @property
     def url(self) -> str:
@@ -89,7 +93,7 @@ class NatsCluster:
         for node in self.nodes:
             self.start_node(node, wait=False)
         for node in self.nodes:
-            wait_until(lambda n=node: port_open(n.port), what=f"{node.name} to listen")
+            self._wait_listening(node)
         # Listening is not serving: JetStream answers once the nodes have elected a leader.
         wait_until(self._jetstream_ready, timeout=60, interval=0.5, what="a JetStream leader")
         return self
@@ -115,7 +119,21 @@ class NatsCluster:
             stderr=open(self.root / f"{node.name}.log", "ab"),  # noqa: SIM115
         )
         if wait:
-            wait_until(lambda: port_open(node.port), what=f"{node.name} to listen")
+            self._wait_listening(node)
+
+    def _wait_listening(self, node: Node) -> None:
+        """Up to 60 s (a loaded machine); a node that exits or never listens shows its log."""
+
+        def listening() -> bool:
+            if node.process is not None and node.process.poll() is not None:
+                raise RuntimeError(f"{node.name} exited")
+            return port_open(node.port)
+
+        try:
+            wait_until(listening, timeout=60, what=f"{node.name} to listen")
+        except (TimeoutError, RuntimeError) as exc:
+            log = (self.root / f"{node.name}.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{exc}; its log ends:\n{log}") from exc
 
     def kill(self, node: Node) -> None:
         """kill -9: no goodbye to the other nodes, no flush."""
