@@ -46,10 +46,17 @@ class ServiceProcess:
         )
         return self
 
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of the service's log, so a failure on a CI machine says why."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError as exc:
+            return f"(no log: {exc})"
+
     def wait_ready(self, timeout: float = 60) -> None:
         def ready() -> bool:
             if self.process and self.process.poll() is not None:
-                raise RuntimeError(f"{self.module} exited; see {self.log_path}")
+                raise RuntimeError(f"{self.module} exited:\n{self.log_tail()}")
             # Every check, not just readiness: intake is ready without NATS (its spool takes
             # leads), but a test wants its leads on the bus, not queued.
             response = httpx.get(f"{self.url}/readyz", timeout=2)

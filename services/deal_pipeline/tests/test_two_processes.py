@@ -3,6 +3,8 @@ the retry keep every update, and the final history is one consistent chain."""
 
 import subprocess
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from tests.support.nats import env_without_service_settings
 from tests.support.net import wait_until
 
 MOVES = 40
+STARTERS = 6
 
 
 def test_two_processes_on_one_postgres_store_lose_no_update(postgres_server, tmp_path):
@@ -63,4 +66,26 @@ def test_two_processes_on_one_postgres_store_lose_no_update(postgres_server, tmp
         assert switches > 1
     finally:
         app.close()
+        postgres_server.drop_database(name)
+
+
+def test_replicas_starting_together_on_a_fresh_database_all_come_up(postgres_server):
+    # Both create the store's tables and types at once: PostgreSQL refuses one of two racing
+    # CREATE ... IF NOT EXISTS, and the loser must try again rather than exit.
+    name = postgres_server.create_database()
+    env = postgres_server.env(name)
+    gate = threading.Barrier(STARTERS)
+
+    def start(_: int) -> int | None:
+        gate.wait()
+        app = use_cases(env, managers=["m1"])
+        try:
+            return app.store.recorder.max_notification_id()
+        finally:
+            app.close()
+
+    try:
+        with ThreadPoolExecutor(STARTERS) as pool:
+            assert list(pool.map(start, range(STARTERS))) == [None] * STARTERS
+    finally:
         postgres_server.drop_database(name)

@@ -17,9 +17,8 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import (
     DataError,
-    InternalError,
     JSONTranscoder,
-    OperationalError,
+    PersistenceError,
     RecordConflictError,
     Transcoding,
 )
@@ -86,14 +85,17 @@ class EventStore(Application[UUID]):
         self, env: Mapping[str, str] | None = None, snapshot_interval: int = SNAPSHOT_INTERVAL
     ) -> None:
         # Replicas starting together on a fresh PostgreSQL database race on creating the
-        # tables ("tuple concurrently updated"): try again, the second time they exist.
+        # tables: "tuple concurrently updated", a unique violation on pg_type, or "already
+        # exists" despite IF NOT EXISTS. Try again: the second time they exist.
         for attempt in range(STARTUP_ATTEMPTS):
             try:
                 super().__init__(env)
                 break
-            except (InternalError, OperationalError):
+            except PersistenceError:
                 if attempt == STARTUP_ATTEMPTS - 1:
                     raise
+                if hasattr(self, "factory"):  # the failed attempt's connection pool
+                    self.factory.close()
                 time.sleep(0.2 * (attempt + 1))
         counters = min(snapshot_interval, COUNTER_SNAPSHOT_INTERVAL)
         intervals: dict[type[Any], int] = {Deal: snapshot_interval, Counter: counters}
