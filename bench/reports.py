@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import statistics
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import httpx
 
@@ -22,6 +23,7 @@ COMPARE_GOAL = "≤ 2× 300 ms = 600 ms at 10 M events"
 COMPARES = ("previous_period", "previous_year")
 FUNNELS = ("sales-funnel", "lead-funnel")
 PREFIX = "/v1/reports/"
+T = TypeVar("T")
 ran = False  # set once the reports ran in this process (bench/memory.py reads it)
 
 
@@ -50,18 +52,28 @@ def cases(http: httpx.Client) -> list[tuple[str, str, dict[str, str]]]:
     return out
 
 
+def request(http: httpx.Client, report: str, params: dict[str, str]) -> httpx.Response:
+    """One report over HTTP; anything but a 200 is an error."""
+    response = http.get(f"{PREFIX}{report}", params=params)
+    if response.status_code != 200:
+        raise RuntimeError(f"{report} {params}: {response.status_code} {response.text[:300]}")
+    return response
+
+
+def runs(call: Callable[[], T]) -> tuple[list[float], T]:
+    """Milliseconds of RUNS calls after a warm-up (which must succeed), and the last result."""
+    result = call()
+    times = []
+    for _ in range(RUNS):
+        started = time.perf_counter()
+        result = call()
+        times.append((time.perf_counter() - started) * 1000)
+    return times, result
+
+
 def timed(http: httpx.Client, report: str, params: dict[str, str]) -> list[float]:
     """Milliseconds of RUNS requests after a warm-up (which must succeed)."""
-    times = []
-    for attempt in range(RUNS + 1):
-        started = time.perf_counter()
-        response = http.get(f"{PREFIX}{report}", params=params)
-        elapsed = (time.perf_counter() - started) * 1000
-        if response.status_code != 200:
-            raise RuntimeError(f"{report} {params}: {response.status_code} {response.text[:300]}")
-        if attempt:
-            times.append(elapsed)
-    return times
+    return runs(lambda: request(http, report, params))[0]
 
 
 def exercise(s: ReportStack) -> None:
