@@ -90,12 +90,17 @@ class NatsCluster:
         return next(node for node in self.nodes if node.name == name)
 
     def start(self) -> NatsCluster:
-        for node in self.nodes:
-            self.start_node(node, wait=False)
-        for node in self.nodes:
-            self._wait_listening(node)
-        # Listening is not serving: JetStream answers once the nodes have elected a leader.
-        wait_until(self._jetstream_ready, timeout=60, interval=0.5, what="a JetStream leader")
+        """All three nodes serving, or none left running."""
+        try:
+            for node in self.nodes:
+                self.start_node(node, wait=False)
+            for node in self.nodes:
+                self._wait_listening(node)
+            # Listening is not serving: JetStream answers once the nodes have elected a leader.
+            wait_until(self._jetstream_ready, timeout=60, interval=0.5, what="a JetStream leader")
+        except BaseException:
+            self.stop()
+            raise
         return self
 
     def _jetstream_ready(self) -> bool:

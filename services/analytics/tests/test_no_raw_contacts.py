@@ -1,9 +1,13 @@
 """Analysts get hashed contact identifiers, never raw phones and e-mails (docs/operations.md)."""
 
+import json
 from datetime import UTC, datetime
 
-from analytics.domain.hashing import contact_hash, scrub
-from crm_contracts.events import ClientRegistered, ClientUpdated
+import pytest
+
+from analytics.domain.hashing import ScrubPlan, contact_hash, scrub, scrub_plan
+from crm_contracts.events import BY_TYPE, ClientRegistered, ClientUpdated
+from crm_contracts.examples import example_of
 from services.analytics.tests.history import lead
 from services.analytics.tests.reports_support import load
 
@@ -126,3 +130,49 @@ def test_contacts_inside_titles_messages_and_custom_fields_are_masked(clickhouse
     assert clickhouse.rows(
         "SELECT count() AS n FROM {db}.events WHERE positionCaseInsensitive(payload, 'sofa') > 0"
     ) == [{"n": 1}]
+
+
+@pytest.mark.parametrize("event_type", sorted(BY_TYPE))
+def test_the_plan_of_a_known_event_scrubs_as_scrub_does(event_type):
+    # Every string the plan does not prove typed carries a phone and an e-mail: the plan must
+    # mask, hash and drop exactly what `scrub` does. Its typed fields (validated ids, times,
+    # amounts, dates, literals) are kept as they are; `scrub` took a date for a phone.
+    model = BY_TYPE[event_type]
+    plan = scrub_plan(model)
+    data = with_contacts(example_of(model), plan)
+    planned = plan.apply(data, "s")
+    expected = scrub(data, "s", known=True)
+    assert planned == kept(expected, planned, plan)
+    assert "ann@mail.ru" not in json.dumps(planned, ensure_ascii=False)
+    assert "345-67-89" not in json.dumps(planned, ensure_ascii=False)
+
+
+def with_contacts(data: dict, plan: ScrubPlan) -> dict:
+    def salted(value: object) -> object:
+        if isinstance(value, str):
+            return f"{value} +7 912 345-67-89 ann@mail.ru"
+        if isinstance(value, list):
+            return [salted(v) for v in value]
+        if isinstance(value, dict):
+            return {k: salted(v) for k, v in value.items()}
+        return value
+
+    return {
+        k: v
+        if k in plan.keep
+        else with_contacts(v, plan.nested[k])
+        if k in plan.nested and isinstance(v, dict)
+        else salted(v)
+        for k, v in data.items()
+    }
+
+
+def kept(expected: dict, planned: dict, plan: ScrubPlan) -> dict:
+    """`scrub`'s result with the plan's typed fields as the plan keeps them."""
+    out = dict(expected)
+    for key in plan.keep & planned.keys():
+        out[key] = planned[key]
+    for key, inner in plan.nested.items():
+        if isinstance(out.get(key), dict):
+            out[key] = kept(out[key], planned[key], inner)
+    return out

@@ -12,7 +12,7 @@ from faststream.nats import NatsBroker
 from nats.js.api import PubAck
 
 from crm_contracts.envelope import Event
-from crm_contracts.runtime import nats_timeouts  # noqa: F401 - fixes fetch timeouts on import
+from crm_contracts.runtime import nats_headers, nats_timeouts  # noqa: F401 - fixes fetch timeouts on import
 from crm_contracts.runtime.metrics import EVENTS_PUBLISHED, PUBLISH_SECONDS
 from crm_contracts.streams import CRM, ensure_streams
 
@@ -45,6 +45,7 @@ async def publish_event(broker: NatsBroker, event: Event, timeout: float = 2.0) 
 
 def make_broker(servers: str, name: str) -> NatsBroker:
     """A broker that keeps reconnecting forever once it has connected."""
+    nats_headers.install()
     return NatsBroker(
         servers.split(","),
         name=name,

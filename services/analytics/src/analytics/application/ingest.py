@@ -11,16 +11,16 @@ it wins."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol
 
+import orjson
 from pydantic import ValidationError
 
-from analytics.domain.hashing import scrub
+from analytics.domain.hashing import scrub, scrub_plan
 from analytics.domain.projection.config import ProjectionConfig
 from analytics.domain.projection.folds import FOLDS, fold, pseudonymise
 from analytics.domain.projection.latest import KnownKeys, Latest, LatestRows, R
@@ -58,14 +58,14 @@ class Parsed:
 
     @property
     def payloads(self) -> list[str]:
-        return [json.dumps(d, separators=(",", ":"), ensure_ascii=False) for d in self.data]
+        return [orjson.dumps(d).decode() for d in self.data]
 
 
 def parse_batch(bodies: Sequence[bytes | str]) -> Parsed:
     parsed = Parsed()
     for index, body in enumerate(bodies):
         try:
-            data = json.loads(body)
+            data = orjson.loads(body)
             if not isinstance(data, dict):
                 raise ValueError("not a JSON object")
             known = BY_TYPE.get(data.get("event_type"))
@@ -182,10 +182,12 @@ class Projector:
             for row in rows_of(event, config):
                 by_table[type(row)].append(row)
         private = [pseudonymise(e, config.hash_salt) for e in events]
-        for e in private:  # each folded key's history, contacts pseudonymised
+        for e, original, d in zip(private, events, data, strict=True):
+            # Each folded key's history, contacts pseudonymised. An event with nothing to
+            # pseudonymise is stored as it came (the same JSON, without a second dump).
             keyed = [(t.row_type.TABLE, k) for t in self.tables if (k := t.key_of(e))]
             if keyed:
-                dumped = e.model_dump_json()
+                dumped = orjson.dumps(d).decode() if e is original else e.model_dump_json()
                 by_table[FoldEventRow].extend(
                     FoldEventRow(stream, key, e.aggregate_version, e.event_id, dumped)
                     for stream, key in keyed
@@ -204,12 +206,13 @@ class Projector:
 
 def _scrubbed(event: Event, data: dict[str, Any], salt: str) -> str:
     """The payload for the raw `events` table."""
-    known = not isinstance(event, GenericEvent)
-    return json.dumps(scrub(data, salt, known=known), ensure_ascii=False)
+    if isinstance(event, GenericEvent):
+        return orjson.dumps(scrub(data, salt)).decode()
+    return orjson.dumps(scrub_plan(type(event)).apply(data, salt)).decode()
 
 
 def ingest(
     store: ProjectionStore, events: list[Event], payloads: list[str], config: ProjectionConfig
 ) -> None:
     """One batch by a projector that remembers nothing (every key folded from its history)."""
-    Projector(store, config).project(events, [json.loads(p) for p in payloads])
+    Projector(store, config).project(events, [orjson.loads(p) for p in payloads])

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+from enum import Enum
+from types import NoneType, UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 PHONE = re.compile(r"\+?\d[\d\s().-]{8,}\d")
@@ -43,29 +53,122 @@ def scrub(data: object, salt: str, personal: bool = False, known: bool = False) 
     """A copy of an event payload with phones and e-mails hashed and people's names dropped
     (inside `contact` and in client events), for the raw `events` table. `known`: the payload
     was validated as a known event type, so its typed fields are left as they are."""
-    if isinstance(data, list):
-        return [scrub(item, salt, personal, known) for item in data]
+    if isinstance(data, list):  # a list's own strings are text too (reasons, stage names)
+        return [
+            _masked(item, salt, known) if type(item) is str else scrub(item, salt, personal, known)
+            for item in data
+        ]
     if not isinstance(data, dict):
         return data
     personal = personal or str(data.get("event_type", "")).startswith("client.")
     out: dict[str, object] = {}
     for key, value in data.items():
-        kind = type(value)
-        if kind is str:  # the common case first: one event is mostly short strings
-            if key in CONTACT_KEYS:
-                out[f"{key}_hash"] = contact_hash(value, salt)
-            elif key == "name" and personal:
-                continue
-            elif known and (key in NOT_TEXT or key.endswith("_at") or _is_uuid(value)):
-                out[key] = value
-            else:
-                out[key] = mask_contacts(value, salt)
-        elif value is None or kind is int or kind is bool or kind is float:
-            out[key] = value
-        elif key in CONTACT_LISTS and kind is list:
-            out[f"{key}_hashes"] = [contact_hash(v, salt) for v in value if isinstance(v, str)]
-        elif key == "name" and personal:
-            continue
-        else:
-            out[key] = scrub(value, salt, personal or key == "contact", known)
+        _scrub_item(out, key, value, salt, personal, known)
     return out
+
+
+def _masked(text: str, salt: str, known: bool) -> str:
+    return text if known and _is_uuid(text) else mask_contacts(text, salt)
+
+
+def _scrub_item(
+    out: dict[str, object], key: str, value: object, salt: str, personal: bool, known: bool
+) -> None:
+    kind = type(value)
+    if kind is str:  # the common case first: one event is mostly short strings
+        text = str(value)
+        if key in CONTACT_KEYS:
+            out[f"{key}_hash"] = contact_hash(text, salt)
+        elif key == "name" and personal:
+            return
+        elif known and (key in NOT_TEXT or key.endswith("_at")):
+            out[key] = value
+        else:
+            out[key] = _masked(text, salt, known)
+    elif value is None or kind is int or kind is bool or kind is float:
+        out[key] = value
+    elif key in CONTACT_LISTS and isinstance(value, list):
+        out[f"{key}_hashes"] = [contact_hash(v, salt) for v in value if isinstance(v, str)]
+    elif key == "name" and personal:
+        return
+    else:
+        out[key] = scrub(value, salt, personal or key == "contact", known)
+
+
+@dataclass(frozen=True)
+class ScrubPlan:
+    """What a known event type's validation already proves about its keys, so that most of
+    them skip `scrub`'s checks: `keep` holds the fields typed as numbers, ids, dates, times,
+    enums or literals (no contact can hide there) and the named time and amount fields;
+    `text` the other plain strings; `nested` the fields holding one model, scrubbed by its
+    own plan. Any other key takes `scrub`'s way; the result is the same as `scrub`'s."""
+
+    keep: frozenset[str]
+    text: frozenset[str]
+    nested: Mapping[str, ScrubPlan]
+
+    def apply(self, data: dict[str, Any], salt: str, personal: bool = False) -> dict[str, Any]:
+        personal = personal or str(data.get("event_type", "")).startswith("client.")
+        keep, text, nested = self.keep, self.text, self.nested
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if key in keep:
+                out[key] = value
+            elif key in text and type(value) is str:
+                # Shorter than any phone and no "@": `mask_contacts` would return it as is.
+                if (len(value) < 10 and "@" not in value) or _is_uuid(value):
+                    out[key] = value
+                else:
+                    out[key] = mask_contacts(value, salt)
+            elif key in nested and type(value) is dict:
+                out[key] = nested[key].apply(value, salt, personal or key == "contact")
+            else:
+                _scrub_item(out, key, value, salt, personal, True)
+        return out
+
+
+_PLANS: dict[type[BaseModel], ScrubPlan] = {}
+_TYPED = (int, float, bool, Decimal, UUID, datetime, date, time, Enum, AwareDatetime)
+_ALWAYS_SCRUBBED = CONTACT_KEYS | CONTACT_LISTS | {"name"}
+
+
+def scrub_plan(model: type[BaseModel]) -> ScrubPlan:
+    """The plan of one model class (built once, from its fields' annotations)."""
+    plan = _PLANS.get(model)
+    if plan is None:
+        keep, text, nested = set(), set(), {}
+        for name, field in model.model_fields.items():
+            if name in _ALWAYS_SCRUBBED or field.alias not in (None, name):
+                continue
+            shape = _shape(field.annotation)
+            if shape == "typed" or (shape == "str" and (name in NOT_TEXT or name.endswith("_at"))):
+                keep.add(name)
+            elif shape == "str":
+                text.add(name)
+            elif isinstance(shape, type):
+                nested[name] = scrub_plan(shape)
+        plan = _PLANS[model] = ScrubPlan(frozenset(keep), frozenset(text), nested)
+    return plan
+
+
+def _shape(annotation: Any) -> str | type[BaseModel] | None:
+    """ "typed" when every value of the annotation is a JSON number, bool, null, or a string
+    that `mask_contacts` leaves alone by its type; "str" for a plain string (or null); a model
+    class; else None (lists, dicts, unions of several shapes)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _shape(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        shapes = {_shape(a) for a in get_args(annotation) if a is not NoneType}
+        return shapes.pop() if len(shapes) == 1 else None
+    if origin is Literal:
+        values = [str(v) for v in get_args(annotation)]
+        return "typed" if all(mask_contacts(v, "") == v for v in values) else None
+    if isinstance(annotation, type):
+        if issubclass(annotation, _TYPED):
+            return "typed"
+        if annotation is str:
+            return "str"
+        if issubclass(annotation, BaseModel):
+            return annotation
+    return None
