@@ -15,6 +15,7 @@ from faststream.nats.message import NatsBatchMessage
 from analytics.application.gate import ProjectionGate
 from analytics.application.ingest import Parsed, Projector, parse_batch
 from analytics.application.live import Pulse
+from analytics.application.ordered_batches import OrderedBatches
 from analytics.metrics import BATCH_SIZE, EVENTS_CONSUMED, NEWEST_EVENT, PROJECTION_FAILURES
 from crm_contracts import subjects
 from crm_contracts.runtime.consuming import backoff_for, dead_letter, work_queue
@@ -67,9 +68,11 @@ def build_router(
     durable: str = PROJECTION_CONSUMER,
     ack_wait: float = 30.0,
     inactive_threshold: float | None = None,
+    batches: OrderedBatches | None = None,
 ) -> NatsRouter:
     """`durable`: the shared consumer, or a replica's own (`own_consumer`), which NATS deletes
-    after `inactive_threshold` seconds without a pull (an abandoned replica's)."""
+    after `inactive_threshold` seconds without a pull (an abandoned replica's). `batches`:
+    write each batch one ahead of the fetching (else within the handler)."""
     gate = gate or ProjectionGate()
     router = NatsRouter()
 
@@ -94,6 +97,12 @@ def build_router(
         description="Projects every CRM event into ClickHouse (batched, idempotent).",
     )
     async def project(message: BatchMessage) -> None:
+        if batches is None:
+            await write(message)
+        else:  # written in order on its own task while the next batch is fetched
+            await batches.put(lambda: write(message))
+
+    async def write(message: NatsBatchMessage) -> None:
         # A rebuild may hold the projection here between batches (application/gate.py).
         async with gate.batch():
             raws = message.raw_message

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import Depends, FastAPI
-from faststream.nats import NatsBroker, NatsRouter
+from faststream.nats import NatsBroker
 
 from analytics.adapters.analyst_views import create_views
 from analytics.adapters.clickhouse import ClickHouse, connect
@@ -51,6 +51,7 @@ from analytics.application.ingest import Projector
 from analytics.application.lag import LagMonitor
 from analytics.application.live import Pulse
 from analytics.application.ops_status import DeadLetterActions, OpsSources, OpsStatus
+from analytics.application.ordered_batches import OrderedBatches
 from analytics.application.periodic import Periodic
 from analytics.application.rebuild import Rebuilder
 from analytics.application.vitals import VitalsMonitor
@@ -88,6 +89,7 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
     projector = Projector(ClickHouseProjectionStore(ch), config, capacity)
     elected = settings.writer_mode() == "elected"
     own = None if elected else own_consumer(settings.replica or store_id(ch))
+    batches = OrderedBatches()  # one batch written while the next is fetched
     router = build_router(
         projector,
         broker,
@@ -98,6 +100,7 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
         durable=own or PROJECTION_CONSUMER,
         ack_wait=settings.projection_ack_wait,
         inactive_threshold=settings.own_consumer_inactive_seconds if own else None,
+        batches=batches,
     )
     role = ProjectionRole(own or PROJECTION_CONSUMER)
     rebuilder = Rebuilder(
@@ -111,7 +114,9 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
         is_writer=lambda: role.writing,
     )
     if elected:
-        role.election = writer_election(settings, broker, router, projector, rebuilder, role)
+        role.election = writer_election(
+            settings, broker, ProjectionSwitch(broker, router, batches), projector, rebuilder, role
+        )
     else:
         broker.include_router(router)
     lag = Periodic(LagMonitor(JetStreamLag(broker)).refresh, settings.lag_refresh_seconds, "lag")
@@ -165,6 +170,7 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
                 await ops.stop()
                 await vitals.stop()
                 await role.stop()  # an elected writer stops and frees the lease at once
+                await batches.stop()  # the batch being written completes; no other starts
                 await rebuilder.stop()
                 await lag.stop()
         await ops_http.aclose()
@@ -207,13 +213,12 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
 def writer_election(
     settings: AnalyticsSettings,
     broker: NatsBroker,
-    router: NatsRouter,
+    switch: ProjectionSwitch,
     projector: Projector,
     rebuilder: Rebuilder,
     role: ProjectionRole,
 ) -> WriterElection:
     """Elected mode: the projection's subscriber runs only while this replica holds the lease."""
-    switch = ProjectionSwitch(broker, router)
 
     async def elected() -> None:
         projector.forget()  # another writer may have written since: start cold

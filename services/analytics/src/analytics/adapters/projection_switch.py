@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from faststream.nats import NatsBroker, NatsRouter
 
+from analytics.application.ordered_batches import OrderedBatches
+
 
 class ProjectionSwitch:
-    def __init__(self, broker: NatsBroker, router: NatsRouter) -> None:
-        self.broker, self.router = broker, router
+    def __init__(self, broker: NatsBroker, router: NatsRouter, batches: OrderedBatches) -> None:
+        self.broker, self.router, self.batches = broker, router, batches
 
     async def on(self) -> None:
+        self.batches.resume()
         # Included only now: a router included before the broker starts is started with it.
         # Once included, the broker also stops it at shutdown.
         self.broker.include_router(self.router)
@@ -18,8 +21,10 @@ class ProjectionSwitch:
             await subscriber.start()
 
     async def off(self) -> None:
-        """No batch is fetched any more once this begins; returns when the batch in flight is
-        written (or after the broker's graceful timeout). What was fetched and not acked goes
-        to the next writer after the consumer's ack wait."""
+        """No batch is fetched or started any more once this begins; returns when the batch in
+        flight is written (or after the broker's graceful timeout). What was fetched and not
+        acked goes to the next writer after the consumer's ack wait."""
+        self.batches.stopping()  # a handler waiting to hand its batch over returns at once
         for subscriber in self.router.subscribers:
             await subscriber.stop()
+        await self.batches.stop()
