@@ -97,3 +97,42 @@ def test_keys_stored_before_a_start_are_loaded_into_memory(nats_server):
             await later.stop()
 
     assert asyncio.run(scenario()) == 20
+
+
+def test_a_key_write_that_never_reaches_the_bucket_is_published_again(nats_server):
+    """Key writes wait for no ack: the writer's own watch showing the key back is the ack, and
+    a key it does not show back in time is published again."""
+
+    async def scenario() -> tuple[str | None, int]:
+        brokers = [make_broker(nats_server.url, f"replica-{n}") for n in range(2)]
+        stores = [IdempotencyStore(b, DAY, 1, max_cached=1000) for b in brokers]
+        tasks = []
+        for broker, store in zip(brokers, stores, strict=True):
+            await start_when_reachable(broker)
+            tasks += [
+                asyncio.create_task(store.follow_forever()),
+                asyncio.create_task(store.write_forever()),
+            ]
+        try:
+            a, b = stores
+            for _ in range(100):
+                if a._watching and b.index.complete:
+                    break
+                await asyncio.sleep(0.05)
+            a.subject_prefix, prefix = "lost.", a.subject_prefix  # the first publish goes nowhere
+            await a.remember("form/key-lost", "lead-lost")
+            a.subject_prefix = prefix
+            digest = b._digest(b._key("form/key-lost"))
+            for _ in range(200):  # published again after CONFIRM_SECONDS
+                if b.index.get(digest, now=time.time()) is not None and not a._unseen:
+                    break
+                await asyncio.sleep(0.05)
+            return b.index.get(digest, now=time.time()), len(a._unseen)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for broker in brokers:
+                await broker.stop()
+
+    assert asyncio.run(scenario()) == ("lead-lost", 0)

@@ -7,9 +7,12 @@ evicted live keys. A key stored by another replica that the watch has not delive
 still safe: the lead id, and so the Nats-Msg-Id, is derived from the key, so the stream drops
 the repeat as a duplicate within its 5-minute window.
 
-A key is stored after the lead's ack (as before), written by a background writer so the
-client does not wait for that second round trip; a crash before the write is the case the
-Nats-Msg-Id already covers (see `SubmitLead.deliver`)."""
+A key is stored after the lead's ack (as before), without a round trip of its own: it is
+published to the bucket's subject without waiting for JetStream's ack, and the replica's own
+watch, which delivers every write to the bucket anyway, is the ack. A key not seen back within
+`CONFIRM_SECONDS` is published again (less and less often while it stays unseen). A crash
+before the key is stored is the case the Nats-Msg-Id already covers (see `SubmitLead.deliver`);
+on shutdown, keys not seen back yet are put with JetStream's ack."""
 
 from __future__ import annotations
 
@@ -31,8 +34,9 @@ from lead_intake.application.ports import Seen
 log = logging.getLogger(__name__)
 IDEMPOTENCY_BUCKET = "intake_idempotency"
 DIGEST_BYTES = 16  # of the sha256 kept in memory: 128 bits never collide in practice
-WRITE_BATCH = 256  # key writes in flight at once
-WRITE_BACKLOG = 10_000  # beyond this, remembering waits for the writer
+WRITE_BACKLOG = 10_000  # keys not seen back yet; beyond this the oldest is given up on
+CONFIRM_SECONDS = 2.0  # a key not seen back on the watch by then is published again
+RESEND_MAX_SECONDS = 60.0  # the longest wait between publishes of a key never seen back
 CHECK_EVERY = 1.0  # seconds between checks of the connection (and sweeps of expired keys)
 
 
@@ -44,7 +48,12 @@ class IdempotencyStore:
         self.ttl = ttl
         self.replicas = replicas
         self.index = KeyIndex(ttl, max_cached)
-        self._writes: asyncio.Queue[tuple[str, str]] = asyncio.Queue(WRITE_BACKLOG)
+        self.subject_prefix = f"$KV.{IDEMPOTENCY_BUCKET}."  # a key's write goes to prefix+key
+        # kv key → (lead id, when to publish it again, publishes so far); oldest first
+        self._unseen: dict[str, tuple[str, float, int]] = {}
+        self._bucket_ready = False  # publishes before the bucket exists would go nowhere
+        self._watching = False  # the watch is live: it will show this replica's writes
+        self._dropped = 0  # keys given up on (backlog full) since last told
 
     @staticmethod
     def _key(key: str) -> str:
@@ -74,47 +83,68 @@ class IdempotencyStore:
     async def remember(self, key: str, lead_id: str) -> None:
         kv_key = self._key(key)
         self.index.add(self._digest(kv_key), lead_id, time.time())
-        await self._writes.put((kv_key, lead_id))
+        self._unseen.pop(kv_key, None)
+        if len(self._unseen) >= WRITE_BACKLOG:  # still in this replica's index
+            del self._unseen[next(iter(self._unseen))]
+            self._dropped += 1  # told by the writer
+        self._unseen[kv_key] = (lead_id, 0.0, 0)
+        if self._bucket_ready and bus_connected(self.broker):
+            await self._publish(kv_key, lead_id, time.monotonic())
+
+    async def _publish(self, kv_key: str, lead_id: str, now: float) -> None:
+        """A KV put as JetStream takes it (the bucket's subject), without waiting for the ack."""
+        _, _, sent = self._unseen[kv_key]
+        self._unseen[kv_key] = (lead_id, now + resend_after(sent), sent + 1)
+        try:
+            await self.broker.connection.publish(self.subject_prefix + kv_key, lead_id.encode())
+        except Exception as exc:  # published again when due
+            log.debug("publishing idempotency key failed, will retry: %r", exc)
 
     async def write_forever(self, retry_seconds: float = 1.0) -> None:
-        """Stores remembered keys in the bucket, many in flight at once (each put is bounded
-        by the JetStream context's own timeout). A key that failed is tried again: the other
-        replicas know a key only from the bucket, and once the stream's dedup window has
-        passed nothing else stops them from taking a retry as a new lead."""
+        """Publishes again the keys the watch has not shown back in time. A key must reach the
+        bucket: the other replicas know it only from there, and once the stream's dedup window
+        has passed nothing else stops them from taking a retry as a new lead."""
         while True:
-            batch = [await self._writes.get()]
-            while len(batch) < WRITE_BATCH and not self._writes.empty():
-                batch.append(self._writes.get_nowait())
-            failed = batch
             try:
-                kv = await self._bucket()
-                done = await asyncio.gather(
-                    *(kv.put(k, v.encode()) for k, v in batch), return_exceptions=True
-                )
-                errors = [
-                    (w, r) for w, r in zip(batch, done, strict=True) if isinstance(r, Exception)
-                ]
-                failed = [w for w, _ in errors]
-                if errors:
-                    raise errors[0][1]
+                if bus_connected(self.broker):
+                    await self._bucket()
+                    self._bucket_ready = True
+                    await self._publish_due(time.monotonic())
             except Exception as exc:
-                log.warning(
-                    "could not record %s idempotency keys, will retry: %r", len(failed), exc
-                )
-            for write in failed:
-                if self._writes.full():  # still in this replica's index; others may miss it
-                    log.warning("dropping %s idempotency key writes", len(failed))
-                    break
-                self._writes.put_nowait(write)
-            for _ in batch:
-                self._writes.task_done()
-            if failed:
-                await asyncio.sleep(retry_seconds)
+                log.warning("could not store idempotency keys, will retry: %r", exc)
+            await asyncio.sleep(retry_seconds)
+
+    async def _publish_due(self, now: float) -> None:
+        if self._dropped:
+            log.warning("gave up on storing %s idempotency keys (backlog full)", self._dropped)
+            self._dropped = 0
+        due = [(k, lead_id) for k, (lead_id, at, _) in self._unseen.items() if at <= now]
+        late = sum(1 for k, _ in due if self._unseen[k][2])
+        if late:
+            log.warning("%s idempotency keys not stored yet, publishing them again", late)
+        for kv_key, lead_id in due:
+            if kv_key in self._unseen:
+                await self._publish(kv_key, lead_id, now)
 
     async def flush(self, timeout: float) -> None:
-        """On shutdown: the keys remembered so far reach the bucket (bounded by `timeout`)."""
-        with suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._writes.join(), timeout)
+        """On shutdown: the keys remembered so far reach the bucket (bounded by `timeout`):
+        those the watch does not show back soon are put with JetStream's ack."""
+        deadline = time.monotonic() + timeout
+        with suppress(Exception):
+            await asyncio.wait_for(self.broker.connection.flush(), timeout / 2)
+        while self._unseen and self._watching and time.monotonic() < deadline - timeout / 2:
+            await asyncio.sleep(0.02)  # in flight: the watch shows them shortly
+        if not self._unseen:
+            return
+        with suppress(Exception):
+            kv = await self._bucket()
+            writes = list(self._unseen.items())
+            await asyncio.wait_for(
+                asyncio.gather(*(kv.put(k, v.encode()) for k, (v, _, _) in writes)),
+                max(deadline - time.monotonic(), 0.1),
+            )
+            for k, _ in writes:
+                self._unseen.pop(k, None)
 
     async def follow_forever(self, retry_seconds: float = 1.0) -> None:
         """Keeps the local copy caught up with the bucket, restarting the watch after any
@@ -130,6 +160,7 @@ class IdempotencyStore:
 
     async def _follow(self) -> None:
         watcher = await (await self._bucket()).watchall()
+        self._bucket_ready = self._watching = True
         watching = asyncio.create_task(self._watch(watcher))
         connection = self.broker.connection
         reconnects = connection.stats["reconnects"]
@@ -142,7 +173,7 @@ class IdempotencyStore:
                 self.index.expire(time.time())
             watching.result()
         finally:
-            self.index.complete = False
+            self.index.complete = self._watching = False
             with suppress(Exception):
                 await watcher.stop()
             watching.cancel()
@@ -160,6 +191,12 @@ class IdempotencyStore:
                     self.index.discard(digest)
                 else:
                     self.index.add(digest, (entry.value or b"").decode(), stamp_of(entry))
+                    self._unseen.pop(entry.key, None)  # stored: the ack of our own write
+
+
+def resend_after(sent: int) -> float:
+    """Seconds until a key published `sent` times before is published again if unseen."""
+    return min(CONFIRM_SECONDS * 2**sent, RESEND_MAX_SECONDS)
 
 
 def stamp_of(entry: KeyValue.Entry) -> float:

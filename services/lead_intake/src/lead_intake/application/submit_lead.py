@@ -15,6 +15,7 @@ from lead_intake.domain import LeadIn, build_lead_received, lead_id_for
 from lead_intake.metrics import ACCEPTED, PUBLISHING, SPOOLED
 
 log = logging.getLogger(__name__)
+COUNTED = {status: ACCEPTED.labels(status) for status in ("accepted", "queued", "duplicate")}
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,10 @@ class SubmitLead:
         correlation_id.set(str(lead_id))
         event = build_lead_received(lead, lead_id, utcnow(), self.phone_region, referer)
         if scoped_key and (seen := await self.keys.seen(scoped_key)):
-            ACCEPTED.labels("duplicate").inc()
+            COUNTED["duplicate"].inc()
             return Outcome(seen.lead_id, "accepted", duplicate=True)
         outcome = await self.deliver(event, scoped_key)
-        ACCEPTED.labels("duplicate" if outcome.duplicate else outcome.status).inc()
+        COUNTED["duplicate" if outcome.duplicate else outcome.status].inc()
         # A line per published lead costs as much as validating it; the access log has each
         # request with the lead id as its correlation id. A spooled lead is worth a line.
         level = logging.INFO if outcome.status == "queued" else logging.DEBUG

@@ -1,11 +1,11 @@
 """Pure rules of lead intake: no I/O here."""
 
+from lead_intake.domain.emails import normalise_email
 from lead_intake.domain.leads import (
     LeadIn,
     TouchIn,
     build_lead_received,
     lead_id_for,
-    normalise_email,
     normalise_phone,
     touch_from,
 )

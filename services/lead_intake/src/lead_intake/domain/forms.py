@@ -12,12 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, mod
 
 from crm_contracts.runtime.errors import Invalid
 from crm_contracts.text import NUL, NulFree
+from lead_intake.domain.emails import normalise_email
 from lead_intake.domain.leads import (
     CLICK_IDS,
     UTM_FIELDS,
     LeadIn,
     TouchIn,
-    normalise_email,
     normalise_phone,
 )
 

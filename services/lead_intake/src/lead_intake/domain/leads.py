@@ -7,13 +7,13 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from pydantic import AwareDatetime, ConfigDict, Field
 
 from crm_contracts.envelope import derived_id
 from crm_contracts.events import Contact, LeadReceived, Touch
 from crm_contracts.runtime.errors import Invalid
 from crm_contracts.text import NulFree
+from lead_intake.domain.emails import normalise_email
 
 PRODUCER = "lead-intake"
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
@@ -65,21 +65,15 @@ def normalise_phone(raw: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def normalise_email(raw: str) -> str:
-    try:
-        return validate_email(raw, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
-        raise Invalid(str(exc), "email") from None
-
-
-TOUCH_FIELDS: set[str] = set(Touch.model_fields)  # never changed
+TOUCH_FIELDS: tuple[str, ...] = tuple(Touch.model_fields)  # never changed
 
 
 def touch_from(
     data: TouchIn, referer_header: str | None = None, default_at: datetime | None = None
 ) -> Touch:
     """Fields win; UTM and click ids missing from fields are read from the landing URL."""
-    values = data.model_dump(include=TOUCH_FIELDS, exclude_none=True)
+    # What model_dump(include=..., exclude_none=True) gives (plain values), at a third of the cost
+    values = {name: v for name in TOUCH_FIELDS if (v := getattr(data, name)) is not None}
     if data.landing_url:
         try:
             query = parse_qs(urlsplit(data.landing_url).query)
