@@ -55,6 +55,10 @@ class Relay:
         loop = asyncio.get_running_loop()
 
         def wake() -> None:  # called from the thread that saved, or the store watch
+            # Already set: a batch is due and reads only after clearing it, so it will see
+            # this save too. Under load that spares a wake-up of the event loop per save.
+            if self._wake.is_set():
+                return
             with suppress(RuntimeError):  # the loop has already closed: nobody to wake
                 loop.call_soon_threadsafe(self._wake.set)
 

@@ -28,6 +28,10 @@ class Follower:
         loop = asyncio.get_running_loop()
 
         def wake() -> None:  # called from the thread that saved
+            # Already set: a batch is due and reads only after clearing it, so it will see
+            # this save too. Under load that spares a wake-up of the event loop per save.
+            if self._wake.is_set():
+                return
             with suppress(RuntimeError):  # the loop has already closed: nobody to wake
                 loop.call_soon_threadsafe(self._wake.set)
 
