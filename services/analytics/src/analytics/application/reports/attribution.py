@@ -15,9 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.application.reports.attribution_query import PATHS, credit_by_group, weighted
+from analytics.application.reports.attribution_query import (
+    CREDITED_PATHS,
+    credit_by_group,
+    weighted,
+)
 from analytics.application.reports.attribution_query import credited_deals as credited_query
-from analytics.application.reports.common import in_period, payments_between
+from analytics.application.reports.common import in_period, paid_in
 from analytics.application.reports.filters import (
     TOUCH_FIELDS,
     deal_conditions,
@@ -32,16 +36,15 @@ from analytics.domain.channels import classify
 from crm_contracts.events import Touch
 from crm_contracts.runtime.errors import Invalid
 
-OWN_TOUCH_COUNTS = Sql(
-    "SELECT channel, source, campaign, count() AS n FROM {db}.touchpoints FINAL "
-    "WHERE kind = 'lead' AND lead_id IN ({lead_ids}) GROUP BY channel, source, campaign"
-)
-
-
-def own_touch_counts(lead_ids: Sql) -> Sql:
-    """How many of the given leads came through each channel / source / campaign (by the
-    lead's own touch)."""
-    return OWN_TOUCH_COUNTS.fill(lead_ids=lead_ids)
+# How many leads received in the period, and leads that opened a deal in it, came through
+# each channel / source / campaign (by the lead's own touch); one read of the touches.
+OWN_TOUCH_COUNTS = Sql("""
+SELECT channel, source, campaign, countIf(lead_id IN ({received})) AS leads,
+       countIf(lead_id IN ({opened})) AS deals
+FROM {db}.touchpoints FINAL
+WHERE kind = 'lead' AND (lead_id IN ({received}) OR lead_id IN ({opened}))
+GROUP BY channel, source, campaign
+""")
 
 
 ZERO = Decimal(0)
@@ -51,7 +54,8 @@ DEALS_SQL = Sql("""
 SELECT deal_id, lead_id, client_id, opened_at, status, closed_at
 FROM {db}.deals FINAL WHERE {where}
 """)
-PAID_SQL = Sql("SELECT deal_id, sum(amount) AS revenue FROM ({payments}) GROUP BY deal_id")
+# Every deal's payments in the period: `credited` joins them to the filtered deals.
+PAID_SQL = Sql("SELECT deal_id, sum(amount_base) AS revenue FROM ({paid}) GROUP BY deal_id")
 RECEIVED_SQL = Sql("SELECT lead_id FROM {db}.leads FINAL WHERE {received_in}")
 OPENED_SQL = Sql("SELECT lead_id FROM ({deals}) WHERE {opened_in}")
 SPEND_SQL = Sql(
@@ -83,13 +87,17 @@ def _deals(q: ReportQuery) -> Sql:
 
 
 def _weighted(
-    q: ReportQuery, model: str, lookback_days: int, half_life_days: float, paths: Sql = PATHS
+    q: ReportQuery,
+    model: str,
+    lookback_days: int,
+    half_life_days: float,
+    paths: Sql = CREDITED_PATHS,
 ) -> Sql:
     """The credited deals' paths with the model's weights (`attribution_query.weighted`)."""
     return weighted(
         model,
         deals=_deals(q),
-        paid=PAID_SQL.fill(payments=payments_between(deals_only(q))),
+        paid=PAID_SQL.fill(paid=paid_in(q)),
         closed_in=in_period("d.closed_at", q.period),
         lookback_days=lookback_days,
         half_life_days=half_life_days,
@@ -104,11 +112,11 @@ def credit_of_groups(
     group_by: str,
     lookback_days: int,
     half_life_days: float,
-    paths: Sql = PATHS,
+    paths: Sql = CREDITED_PATHS,
 ) -> list[dict[str, Any]]:
     """Per stored value of the group (`grp`) the selected touches' credit: `won` and
     `revenue`, exact sums (Decimal) for the report to round. One query; no path leaves the
-    engine. `paths`: where the paths come from (`attribution_query.PATHS` or a table)."""
+    engine. `paths`: where the paths come from (`attribution_query.CREDITED_PATHS` or a table)."""
     ctes = _weighted(q, model, lookback_days, half_life_days, paths)
     return ch.select(credit_by_group(ctes, model, group_by, touch_conditions(q)))
 
@@ -157,8 +165,7 @@ def attribution(
     first_day = q.period.local(q.period.start).date()
     with ch.consistent():
         credits = credit_of_groups(ch, q, model, group_by, lookback_days, half_life_days)
-        leads = ch.select(own_touch_counts(received))
-        opened = ch.select(own_touch_counts(opened_sql))
+        counts = ch.select(OWN_TOUCH_COUNTS.fill(received=received, opened=opened_sql))
         spend = ch.select(SPEND_SQL.bind(first_day=first_day, end_day=_end_day(q)))
 
     credit: dict[str, dict[str, Any]] = defaultdict(
@@ -168,10 +175,10 @@ def attribution(
         key = r["grp"] or _empty(group_by)
         credit[key]["won"] += r["won"]
         credit[key]["revenue"] += r["revenue"]
-    for r in filter(lambda r: touch_selected(q, r), leads):
-        credit[_group_of(group_by, r)]["leads"] += r["n"]
-    for r in filter(lambda r: touch_selected(q, r), opened):
-        credit[_group_of(group_by, r)]["deals"] += r["n"]
+    for r in filter(lambda r: touch_selected(q, r), counts):
+        group = credit[_group_of(group_by, r)]
+        group["leads"] += r["leads"]
+        group["deals"] += r["deals"]
     for r in spend:
         touch = Touch(
             utm_source=r["source"] or None,

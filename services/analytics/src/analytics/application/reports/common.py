@@ -19,18 +19,31 @@ FILTERED_DEALS = Sql("""
         ON r.currency = d.currency AND r.date <= toDate(coalesce(d.closed_at, now64(3)))
 """)
 
-# The period filter goes on the payments before the join, so the join sees one period's.
+# Payments in a period with `amount_base`: at the latest rate on or before the payment's date
+# (a currency with no rate yet keeps its amount). The period filter goes on the payments
+# before any join, so a join sees one period's.
+PAID_IN = Sql("""
+    SELECT p.payment_id AS payment_id, p.deal_id AS deal_id, p.client_id AS client_id,
+           p.manager_id AS manager_id, p.paid_at AS paid_at,
+           if(p.currency = {base:String} OR r.rate = 0, p.amount,
+              toDecimal64(round(p.amount * r.rate, 2), 2)) AS amount_base
+    FROM (SELECT * FROM {db}.payments AS p FINAL WHERE {paid_in}) AS p
+    ASOF LEFT JOIN (SELECT currency, date, rate FROM {db}.currency_rates FINAL) AS r
+        ON r.currency = p.currency AND r.date <= toDate(p.paid_at)
+""")
+
+# The deals side is only what a payment takes from its deal (and the filters): the same rows
+# as a join with `filtered_deals` (its rate join yields one row per deal), without pricing
+# every deal.
 PAYMENTS_BETWEEN = Sql("""
     SELECT p.payment_id AS payment_id, p.deal_id AS deal_id,
            if(p.client_id != '', p.client_id, d.client_id) AS client_id,
            if(p.manager_id != '', p.manager_id, d.manager_id) AS manager_id,
-           if(p.currency = {base:String} OR r.rate = 0, p.amount,
-              toDecimal64(round(p.amount * r.rate, 2), 2)) AS amount,
-           p.paid_at AS paid_at
-    FROM (SELECT * FROM {db}.payments AS p FINAL WHERE {paid_in}) AS p
-    INNER JOIN ({deals}) AS d ON d.deal_id = p.deal_id
-    ASOF LEFT JOIN (SELECT currency, date, rate FROM {db}.currency_rates FINAL) AS r
-        ON r.currency = p.currency AND r.date <= toDate(p.paid_at)
+           p.amount_base AS amount, p.paid_at AS paid_at
+    FROM ({paid}) AS p
+    INNER JOIN (
+        SELECT deal_id, client_id, manager_id FROM {db}.deals FINAL WHERE {conditions}
+    ) AS d ON d.deal_id = p.deal_id
 """)
 
 
@@ -57,15 +70,19 @@ def in_period(column: str, period: Period, prefix: str = "") -> Sql:
     )
 
 
+def paid_in(q: ReportQuery, within: Period | None = None, prefix: str = "") -> Sql:
+    """Every payment in the query's period (or `within`, its bounds bound with `prefix`), of
+    any deal, with `amount_base` (see `PAID_IN`); the filters are not applied."""
+    period = in_period("p.paid_at", within or q.period, prefix)
+    return PAID_IN.fill(paid_in=period).bind(base=q.base_currency)
+
+
 def payments_between(q: ReportQuery, within: Period | None = None, prefix: str = "") -> Sql:
     """Payments of the filtered deals in the query's period (or `within`, its bounds bound
     with `prefix`), with client and manager resolved and the amount in the base currency (at
     the latest rate on or before the payment's date; a payment in a currency with no rate
     yet keeps its amount)."""
-    paid_in = in_period("p.paid_at", within or q.period, prefix)
-    return PAYMENTS_BETWEEN.fill(deals=filtered_deals(q), paid_in=paid_in).bind(
-        base=q.base_currency
-    )
+    return PAYMENTS_BETWEEN.fill(paid=paid_in(q, within, prefix), conditions=deal_conditions(q))
 
 
 def bucket_sql(column: str, bucket: str, q: ReportQuery) -> Sql:

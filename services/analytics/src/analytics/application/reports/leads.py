@@ -9,8 +9,8 @@ from functools import partial
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.application.reports.common import filtered_deals, in_period
-from analytics.application.reports.filters import TOUCH_FIELDS, touch_conditions
+from analytics.application.reports.common import in_period
+from analytics.application.reports.filters import TOUCH_FIELDS, deal_conditions, touch_conditions
 from analytics.application.reports.pipelines import load_pipeline
 from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.sql import Sql
@@ -24,28 +24,38 @@ OWN_LEADS_SQL = Sql("""
         SELECT lead_id FROM {db}.leads FINAL WHERE {received_in})
 """)
 
+# Each deal is on one row of the join (one own touch per lead, one row per deal), so a
+# stage's reach is a count, summed per group as an array over the stages; the rows then
+# come out per group and stage.
 LEAD_FUNNEL_SQL = Sql("""
 WITH own AS ({own}),
 d AS (
-    SELECT deal_id, lead_id, status, paid_total FROM ({deals})
-    WHERE pipeline_id = {pipeline:String} AND lead_id IN (SELECT lead_id FROM own)
+    SELECT deal_id, lead_id, status, paid_total FROM {db}.deals FINAL
+    WHERE {conditions} AND pipeline_id = {pipeline:String}
+      AND lead_id IN (SELECT lead_id FROM own)
 ),
 reach AS (
     SELECT deal_id, max(indexOf({stages:Array(String)}, stage)) AS max_index
     FROM {db}.deal_stage_intervals FINAL WHERE deal_id IN (SELECT deal_id FROM d)
     GROUP BY deal_id
+),
+groups AS (
+    SELECT own.key AS key,
+           uniqExact(own.lead_id) AS leads,
+           uniqExactIf(d.deal_id, d.deal_id != '') AS deals,
+           sumForEach(arrayMap(k -> toUInt64(d.deal_id != '' AND reach.max_index >= k),
+                               range(1, length({stages:Array(String)}) + 1))) AS reached_by_k,
+           uniqExactIf(d.deal_id, d.status = 'won') AS won,
+           uniqExactIf(d.deal_id, d.deal_id != '' AND d.paid_total > 0) AS paid
+    FROM own
+    LEFT JOIN d ON d.lead_id = own.lead_id
+    LEFT JOIN reach ON reach.deal_id = d.deal_id
+    GROUP BY key
 )
-SELECT own.key AS key, k,
-       uniqExact(own.lead_id) AS leads,
-       uniqExactIf(d.deal_id, d.deal_id != '') AS deals,
-       uniqExactIf(d.deal_id, d.deal_id != '' AND reach.max_index >= k) AS reached,
-       uniqExactIf(d.deal_id, d.status = 'won') AS won,
-       uniqExactIf(d.deal_id, d.deal_id != '' AND d.paid_total > 0) AS paid
-FROM own
-LEFT JOIN d ON d.lead_id = own.lead_id
-LEFT JOIN reach ON reach.deal_id = d.deal_id
+SELECT key, k, leads, deals, reached_by_k[k] AS reached, won, paid
+FROM groups
 ARRAY JOIN range(1, length({stages:Array(String)}) + 1) AS k
-GROUP BY key, k ORDER BY key, k
+ORDER BY key, k
 """)
 
 
@@ -71,9 +81,13 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
     names = [s.name for s in pipeline.funnel_stages]
     # Deals are filtered by manager only (the pipeline below); the lead's touch selects the
     # leads.
-    deals = filtered_deals(replace(q, pipeline=None, channel=None, source=None, campaign=None))
+    conditions = deal_conditions(
+        replace(q, pipeline=None, channel=None, source=None, campaign=None)
+    )
     rows = ch.select(
-        LEAD_FUNNEL_SQL.fill(own=own, deals=deals).bind(pipeline=pipeline.id, stages=names)
+        LEAD_FUNNEL_SQL.fill(own=own, conditions=conditions).bind(
+            pipeline=pipeline.id, stages=names
+        )
     )
     groups: dict[str, dict[str, Any]] = {}
     for r in rows:

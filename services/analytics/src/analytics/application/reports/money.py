@@ -15,6 +15,7 @@ from analytics.application.reports.common import (
     in_period,
     payments_between,
 )
+from analytics.application.reports.filters import deal_conditions
 from analytics.application.reports.period import Period
 from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.sql import Sql
@@ -86,28 +87,23 @@ def dynamics(ch: ClickHouse, q: ReportQuery, bucket: str = "day") -> dict[str, A
 
 ACTIVE_CTE = "WITH now_paid AS ({current}), before_paid AS ({previous})"
 WIN_BACK = "client_id != '' AND client_id NOT IN (SELECT client_id FROM now_paid)"
-
-ACTIVE_SQL = Sql(
-    ACTIVE_CTE
-    + """
-SELECT
-    (SELECT uniqExactIf(client_id, client_id != '') FROM now_paid) AS active,
-    (SELECT uniqExactIf(client_id, client_id != '') FROM before_paid) AS active_before
-"""
-)
-
-WINBACK_SQL = Sql(
-    ACTIVE_CTE
-    + """
-SELECT client_id, sum(amount) AS revenue_before, max(paid_at) AS last_paid_at
-FROM before_paid
-WHERE """
-    + WIN_BACK
-    + """
-GROUP BY client_id ORDER BY revenue_before DESC, client_id
-"""
-)
 WIN_BACK_IDS = Sql(ACTIVE_CTE + " SELECT client_id FROM before_paid WHERE " + WIN_BACK)
+
+# Both periods' payments read once (they are adjacent): per client whether it paid now and
+# before; one row with the counts and the win-back clients (paid before, not now).
+ACTIVE_SQL = Sql("""
+WITH per_client AS (
+    SELECT client_id, max(now) AS paid_now, min(now) = 0 AS paid_before,
+           sumIf(amount, NOT now) AS revenue_before, maxIf(paid_at, NOT now) AS last_paid_at
+    FROM (SELECT client_id, amount, paid_at, {now_in} AS now FROM ({payments}))
+    WHERE client_id != ''
+    GROUP BY client_id
+)
+SELECT sum(paid_now) AS active, sum(paid_before) AS active_before,
+       groupArrayIf((client_id, revenue_before, last_paid_at), paid_before AND NOT paid_now)
+           AS win_back
+FROM per_client
+""")
 
 
 def _before(q: ReportQuery) -> Period:
@@ -130,9 +126,16 @@ def active_clients(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     """АКБ: distinct clients with a payment in the period; the win-back list: clients who paid
     in the previous period (same length just before) but not in this one. Links: `drill` (the
     active clients), `drill_previous`, `drill_win_back`."""
-    with ch.consistent():
-        counts = ch.select(_active(ACTIVE_SQL, q))[0]
-        winback = ch.select(_active(WINBACK_SQL, q))
+    before = _before(q)
+    both = Period(before.start, q.period.end, q.period.tz)
+    counts = ch.select(
+        ACTIVE_SQL.fill(
+            payments=payments_between(q, both, "both_"), now_in=in_period("paid_at", q.period)
+        )
+    )[0]
+    # By revenue in the previous period, descending; ties by id.
+    winback = sorted(counts["win_back"], key=lambda r: (-r[1], r[0]))
+    deals = q.keyed_linker("deals", "client")
     return {
         **q.header("active-clients"),
         "totals": {
@@ -140,17 +143,17 @@ def active_clients(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
             "active_clients_previous_period": counts["active_before"],
             "win_back": len(winback),
             "drill": q.drill("clients", basis="paid"),
-            "drill_previous": q.drill("clients", within=_before(q), basis="paid"),
+            "drill_previous": q.drill("clients", within=before, basis="paid"),
             "drill_win_back": q.drill("clients", basis="win_back"),
         },
         "win_back": [
             {
-                "client_id": r["client_id"],
-                "revenue_previous_period": Decimal(r["revenue_before"]),
-                "last_paid_at": r["last_paid_at"],
-                "drill": q.drill("deals", client=r["client_id"]),
+                "client_id": client_id,
+                "revenue_previous_period": Decimal(revenue),
+                "last_paid_at": last_paid_at,
+                "drill": deals(client_id),
             }
-            for r in winback
+            for client_id, revenue, last_paid_at in winback
         ],
     }
 
@@ -221,20 +224,18 @@ def repeat_sales(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     }
 
 
-def _revenue_by_client(ch: ClickHouse, q: ReportQuery) -> list[dict[str, Any]]:
-    return ch.select(
-        Sql(
-            "SELECT client_id, sum(amount) AS revenue, count() AS payments "
-            "FROM ({payments}) WHERE client_id != '' GROUP BY client_id"
-        ).fill(payments=payments_between(q))
-    )
+# Revenue per client in the period, largest first (ties by id): the ABC order.
+REVENUE_BY_CLIENT = Sql("""
+SELECT client_id, sum(amount) AS revenue FROM ({payments}) WHERE client_id != ''
+GROUP BY client_id ORDER BY revenue DESC, client_id
+""")
 
 
 def abc_ranks(ch: ClickHouse, q: ReportQuery) -> list[dict[str, Any]]:
     """Clients by revenue in the period, descending (ties by id), each with its rank, `before`
     (the share of all revenue held by the clients ranked above, %) and class: A if before <
     80 %, B if < 95 %, else C."""
-    rows = sorted(_revenue_by_client(ch, q), key=lambda r: (-r["revenue"], r["client_id"]))
+    rows = ch.select(REVENUE_BY_CLIENT.fill(payments=payments_between(q)))
     total = sum((Decimal(r["revenue"]) for r in rows), ZERO)
     out, above = [], ZERO
     for rank, r in enumerate(rows, start=1):
@@ -266,6 +267,7 @@ def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
         }
         for c in "ABC"
     }
+    deals = q.keyed_linker("deals", "client", basis="paid")
     out = []
     for r in ranks:
         out.append(
@@ -275,7 +277,7 @@ def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
                 "revenue": r["revenue"],
                 "share_before_pct": float(round(r["before"], 4)),
                 "class": r["class"],
-                "drill": q.drill("deals", client=r["client_id"], basis="paid"),
+                "drill": deals(r["client_id"]),
             }
         )
         summary[r["class"]]["clients"] += 1
@@ -293,28 +295,46 @@ def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     }
 
 
+# Per client: revenue (its payments in the period) and cost (of its deals won in the period),
+# by margin, largest first (ties by id).
+PROFITABILITY_SQL = Sql("""
+WITH revenue AS (
+    SELECT client_id, sum(amount) AS revenue FROM ({payments}) WHERE client_id != ''
+    GROUP BY client_id
+),
+costs AS (
+    SELECT client_id, sum(cost) AS cost FROM {db}.deals FINAL
+    WHERE {conditions} AND status = 'won' AND client_id != '' AND {closed_in}
+    GROUP BY client_id
+)
+SELECT if(r.client_id != '', r.client_id, c.client_id) AS client, r.revenue AS revenue,
+       c.cost AS cost
+FROM revenue AS r FULL OUTER JOIN costs AS c ON c.client_id = r.client_id
+ORDER BY revenue - cost DESC, client
+""")
+
+
 def client_profitability(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     """Per client: revenue (payments in the period), cost (the cost of the client's deals won
     in the period) and margin = revenue − cost."""
-    won_costs = Sql(
-        "SELECT client_id, sum(cost) AS cost FROM ({deals}) "
-        "WHERE status = 'won' AND client_id != '' AND {closed_in} GROUP BY client_id"
-    ).fill(deals=filtered_deals(q), closed_in=in_period("closed_at", q.period))
-    with ch.consistent():
-        revenue = {r["client_id"]: Decimal(r["revenue"]) for r in _revenue_by_client(ch, q)}
-        costs = {r["client_id"]: Decimal(r["cost"]) for r in ch.select(won_costs)}
+    deals = q.keyed_linker("deals", "client")
     rows = []
-    for client in sorted(revenue.keys() | costs.keys()):
-        rev, cost = revenue.get(client, ZERO), costs.get(client, ZERO)
+    for r in ch.select(
+        PROFITABILITY_SQL.fill(
+            payments=payments_between(q),
+            conditions=deal_conditions(q),
+            closed_in=in_period("closed_at", q.period),
+        )
+    ):
+        rev, cost = Decimal(r["revenue"]), Decimal(r["cost"])
         rows.append(
             {
-                "client_id": client,
+                "client_id": r["client"],
                 "revenue": rev,
                 "cost": cost,
                 "margin": rev - cost,
-                "drill": q.drill("deals", client=client),
+                "drill": deals(r["client"]),
             }
         )
-    rows.sort(key=lambda r: (-r["margin"], r["client_id"]))
     totals = {k: sum((r[k] for r in rows), ZERO) for k in ("revenue", "cost", "margin")}
     return {**q.header("client-profitability"), "totals": totals, "rows": rows}

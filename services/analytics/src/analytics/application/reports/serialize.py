@@ -10,7 +10,12 @@ from typing import Any
 CENT = Decimal("0.01")
 
 
+PLAIN = frozenset((str, int, float, bool, type(None)))  # as they are in JSON
+
+
 def report_json(value: Any) -> Any:
+    if type(value) in PLAIN:  # most values of a long report: checked first, by exact type
+        return value
     if isinstance(value, Decimal):
         return str(value.quantize(CENT))
     if isinstance(value, dict):
