@@ -84,6 +84,32 @@ def test_bodies_that_are_not_events_are_rejected_by_index():
     assert len(parsed.events) == len(parsed.payloads) == 1
 
 
+def test_an_event_type_that_is_not_a_string_is_rejected_not_raised():
+    event = DealStory("d1", T0).events[0].model_dump(mode="json")
+    odd = json.dumps(event | {"event_type": ["deal.opened"]}).encode()
+    parsed = parse_batch([odd, json.dumps(event).encode()])
+    assert [index for index, _ in parsed.rejected] == [0]
+    assert len(parsed.events) == 1
+
+
+def test_fold_history_keeps_no_unknown_key_and_no_default_made_at_parse_time():
+    # A producer's extra key (with a contact in it) must not reach fold_events, and an event
+    # without `occurred_at` must read back with the time it was projected with, every time.
+    moved = story("d9").events[1].model_dump(mode="json")
+    extra = moved | {"payer_email": "ann@mail.ru"}
+    opened = story("d9").events[0].model_dump(mode="json")
+    del opened["occurred_at"]
+    store = FakeStore()
+    parsed = parse_batch([json.dumps(opened).encode(), json.dumps(extra).encode()])
+    Projector(store, ProjectionConfig()).project(parsed.events, parsed.data)
+    folds = [r for r in store.rows(FoldEventRow) if isinstance(r, FoldEventRow)]
+    assert folds and all("ann@mail.ru" not in r.payload for r in folds)
+    first = next(r for r in folds if r.version == 1)
+    assert ANY_EVENT.validate_json(first.payload).occurred_at == parsed.events[0].occurred_at
+    events = [r for r in store.rows(EventRow) if isinstance(r, EventRow)]
+    assert all("ann@mail.ru" not in r.payload for r in events)
+
+
 class CountingStore(FakeStore):
     """Counts the history reads, the cost the in-memory rows are there to avoid."""
 

@@ -3,7 +3,9 @@ fetching; a stop lets the batch in progress finish and drops the ones waiting.""
 
 import asyncio
 
+from analytics.application.ingest import Parsed
 from analytics.application.ordered_batches import OrderedBatches
+from analytics.handlers import ingest_until_stored
 
 
 def job(log: list[str], name: str, gate: asyncio.Event | None = None, fail: bool = False):
@@ -79,3 +81,64 @@ def test_a_stop_finishes_the_batch_in_progress_drops_the_waiting_and_resume_star
         return log
 
     assert asyncio.run(scenario()) == ["start a", "end a", "start resumed", "end resumed"]
+
+
+def test_a_waiting_batch_is_kept_alive_until_its_turn():
+    async def scenario() -> tuple[int, int]:
+        log: list[str] = []
+        pings = {"a": 0, "b": 0}
+
+        def ping(name: str):
+            async def run() -> None:
+                pings[name] += 1
+
+            return run
+
+        batches = OrderedBatches(keep_alive_every=0.02, depth=1)
+        held = asyncio.Event()
+        await batches.put(job(log, "a", held), ping("a"))
+        await batches.put(job(log, "b"), ping("b"))
+        await asyncio.sleep(0.2)
+        waiting = pings["b"]
+        held.set()
+        while "end b" not in log:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        await batches.stop()
+        return waiting, pings["b"] - waiting
+
+    waiting, after = asyncio.run(scenario())
+    assert waiting >= 3  # pinged while it waited
+    assert after <= 1  # and no more once it ran
+
+
+class FailingProjector:
+    def project(self, events, data) -> None:
+        raise RuntimeError("ClickHouse is down")
+
+
+class Batch:
+    def __init__(self) -> None:
+        self.in_progress_calls = 0
+
+    async def in_progress(self) -> None:
+        self.in_progress_calls += 1
+
+
+def test_a_batch_that_cannot_be_stored_gives_up_at_a_stop_and_is_kept_alive_meanwhile():
+    async def scenario() -> tuple[bool, int]:
+        stop = asyncio.Event()
+        batch = Batch()
+        parsed = Parsed(events=[object()], data=[{}])  # type: ignore[list-item]
+        stored = asyncio.create_task(
+            ingest_until_stored(
+                FailingProjector(), parsed, batch, keep_alive_every=0.02, give_up=stop.is_set
+            )  # type: ignore[arg-type]
+        )
+        await asyncio.sleep(0.3)  # the first backoff is longer: pings every 0.02 s meanwhile
+        stop.set()
+        return await asyncio.wait_for(stored, 1), batch.in_progress_calls
+
+    stored, pings = asyncio.run(scenario())
+    assert stored is False
+    assert pings >= 3

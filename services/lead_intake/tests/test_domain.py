@@ -3,8 +3,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from crm_contracts.events import Touch
 from crm_contracts.runtime.errors import Invalid
 from lead_intake.domain import LeadIn, build_lead_received, lead_id_for
+from lead_intake.domain.leads import TouchIn
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -73,3 +75,9 @@ def test_event_carries_lead_id_as_event_id_and_correlation():
     event = build_lead_received(LeadIn(email="a@b.ru"), lead_id, NOW, "RU")
     assert event.event_id == lead_id
     assert event.correlation_id == event.lead_id == event.aggregate_id == str(lead_id)
+
+
+def test_every_touch_field_of_the_contract_is_read_from_the_forms_touch():
+    # touch_from reads each contract field from TouchIn by name: a field added to the
+    # contract's Touch alone would fail every lead.
+    assert set(Touch.model_fields) <= set(TouchIn.model_fields)

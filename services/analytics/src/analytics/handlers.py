@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from faststream import Context
@@ -41,21 +42,33 @@ async def raw_bodies(message: StreamMessage[Any]) -> Any:
 
 
 async def ingest_until_stored(
-    projector: Projector, parsed: Parsed, message: NatsBatchMessage
-) -> None:
+    projector: Projector,
+    parsed: Parsed,
+    message: NatsBatchMessage,
+    keep_alive_every: float = 10.0,
+    give_up: Callable[[], bool] = lambda: False,
+) -> bool:
     """Retry the same batch in place until ClickHouse takes it. Not nack-and-move-on: the
-    deal rows are folded in version order, so a later batch must never land first."""
+    deal rows are folded in version order, so a later batch must never land first. While it
+    waits it tells JetStream it is still working, so the batch is not delivered again. False
+    when `give_up()` said so between attempts (a stop: the batch is left unacked)."""
     attempt = 0
     while True:
         try:
             await asyncio.to_thread(projector.project, parsed.events, parsed.data)
-            return
+            return True
         except Exception:
             attempt += 1
             PROJECTION_FAILURES.inc()
             log.exception("projection batch failed (attempt %s); retrying", attempt)
-            await message.in_progress()  # keep JetStream from redelivering it elsewhere
-            await asyncio.sleep(backoff_for(attempt))
+        deadline = asyncio.get_running_loop().time() + backoff_for(attempt)
+        while (left := deadline - asyncio.get_running_loop().time()) > 0:
+            if give_up():
+                return False
+            await message.in_progress()  # keep JetStream from redelivering it
+            await asyncio.sleep(min(left, keep_alive_every))
+        if give_up():
+            return False
 
 
 def build_router(
@@ -89,6 +102,8 @@ def build_router(
     )
     options["config"].inactive_threshold = inactive_threshold
 
+    keep_alive_every = ack_wait / 3
+
     @router.subscriber(
         subjects.ALL,
         **options,
@@ -100,7 +115,7 @@ def build_router(
         if batches is None:
             await write(message)
         else:  # written in order on its own task while the next batch is fetched
-            await batches.put(lambda: write(message))
+            await batches.put(lambda: write(message), message.in_progress)
 
     async def write(message: NatsBatchMessage) -> None:
         # A rebuild may hold the projection here between batches (application/gate.py).
@@ -111,8 +126,11 @@ def build_router(
             for index, reason in parsed.rejected:
                 log.error("not an event, dead-lettered: %s", reason)
                 await dead_letter(broker, raws[index], PROJECTION_CONSUMER, f"invalid: {reason}")
-            if parsed.events:
-                await ingest_until_stored(projector, parsed, message)
+            stopping = (lambda: batches.stopping) if batches is not None else (lambda: False)
+            if parsed.events and not await ingest_until_stored(
+                projector, parsed, message, keep_alive_every, stopping
+            ):
+                return  # stopped before it was stored: JetStream delivers it again
             await message.ack()  # only after ClickHouse has the rows
             BATCH_SIZE.observe(len(raws))
             for event_type, count in Counter(e.event_type for e in parsed.events).items():

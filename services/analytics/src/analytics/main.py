@@ -89,7 +89,8 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
     projector = Projector(ClickHouseProjectionStore(ch), config, capacity)
     elected = settings.writer_mode() == "elected"
     own = None if elected else own_consumer(settings.replica or store_id(ch))
-    batches = OrderedBatches()  # one batch written while the next is fetched
+    # One batch written while the next is fetched; the waiting ones kept alive.
+    batches = OrderedBatches(keep_alive_every=settings.projection_ack_wait / 3)
     router = build_router(
         projector,
         broker,
@@ -113,10 +114,9 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
         on_swapped=projector.forget,  # the live tables are new: what it remembers is not theirs
         is_writer=lambda: role.writing,
     )
+    switch = ProjectionSwitch(broker, router, batches)
     if elected:
-        role.election = writer_election(
-            settings, broker, ProjectionSwitch(broker, router, batches), projector, rebuilder, role
-        )
+        role.election = writer_election(settings, broker, switch, projector, rebuilder, role)
     else:
         broker.include_router(router)
     lag = Periodic(LagMonitor(JetStreamLag(broker)).refresh, settings.lag_refresh_seconds, "lag")
@@ -170,8 +170,9 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
                 await ops.stop()
                 await vitals.stop()
                 await role.stop()  # an elected writer stops and frees the lease at once
-                await batches.stop()  # the batch being written completes; no other starts
-                await rebuilder.stop()
+                await rebuilder.stop()  # first: it may hold the gate a batch waits at
+                if not elected:  # no batch fetched and dropped while the broker stops
+                    await switch.off()
                 await lag.stop()
         await ops_http.aclose()
 

@@ -1,5 +1,5 @@
 """The projection's subscriber, started and stopped while the broker runs: an elected writer
-consumes only while it holds the lease."""
+consumes only while it holds the lease; an own-copy replica stops it this way at shutdown."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class ProjectionSwitch:
         """No batch is fetched or started any more once this begins; returns when the batch in
         flight is written (or after the broker's graceful timeout). What was fetched and not
         acked goes to the next writer after the consumer's ack wait."""
-        self.batches.stopping()  # a handler waiting to hand its batch over returns at once
+        self.batches.stop_taking()  # a handler waiting to hand its batch over returns at once
         for subscriber in self.router.subscribers:
             await subscriber.stop()
         await self.batches.stop()

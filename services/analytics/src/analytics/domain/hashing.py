@@ -44,9 +44,12 @@ CONTACT_LISTS = {"phones", "emails"}
 NOT_TEXT = {"event_id", "event_type", "amount", "cost", "paid_total", "previous_amount", "at"}
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
 def _is_uuid(value: str) -> bool:
-    """Shaped like a UUID (a validated id, whose all-digit runs are no phone number)."""
-    return len(value) == 36 and value[8] == value[13] == value[18] == value[23] == "-"
+    """A UUID (a validated id, whose all-digit runs are no phone number)."""
+    return len(value) == 36 and value[8] == "-" and _UUID.fullmatch(value) is not None
 
 
 def scrub(data: object, salt: str, personal: bool = False, known: bool = False) -> object:
@@ -106,13 +109,15 @@ class ScrubPlan:
     keep: frozenset[str]
     text: frozenset[str]
     nested: Mapping[str, ScrubPlan]
+    numbers: frozenset[str]  # in `keep`; lax validation takes "79123456789" for an int
+    fields: frozenset[str]  # every field of the model: any other key was never validated
 
     def apply(self, data: dict[str, Any], salt: str, personal: bool = False) -> dict[str, Any]:
         personal = personal or str(data.get("event_type", "")).startswith("client.")
         keep, text, nested = self.keep, self.text, self.nested
         out: dict[str, Any] = {}
         for key, value in data.items():
-            if key in keep:
+            if key in keep and not (key in self.numbers and type(value) is str):
                 out[key] = value
             elif key in text and type(value) is str:
                 # Shorter than any phone and no "@": `mask_contacts` would return it as is.
@@ -123,7 +128,7 @@ class ScrubPlan:
             elif key in nested and type(value) is dict:
                 out[key] = nested[key].apply(value, salt, personal or key == "contact")
             else:
-                _scrub_item(out, key, value, salt, personal, True)
+                _scrub_item(out, key, value, salt, personal, key in self.fields)
         return out
 
 
@@ -136,19 +141,38 @@ def scrub_plan(model: type[BaseModel]) -> ScrubPlan:
     """The plan of one model class (built once, from its fields' annotations)."""
     plan = _PLANS.get(model)
     if plan is None:
-        keep, text, nested = set(), set(), {}
+        keep, text, nested, numbers = set(), set(), {}, set()
         for name, field in model.model_fields.items():
-            if name in _ALWAYS_SCRUBBED or field.alias not in (None, name):
+            aliased = field.alias not in (None, name) or field.validation_alias not in (None, name)
+            if name in _ALWAYS_SCRUBBED or aliased:
                 continue
             shape = _shape(field.annotation)
+            if _number(field.annotation):
+                numbers.add(name)
             if shape == "typed" or (shape == "str" and (name in NOT_TEXT or name.endswith("_at"))):
                 keep.add(name)
             elif shape == "str":
                 text.add(name)
             elif isinstance(shape, type):
                 nested[name] = scrub_plan(shape)
-        plan = _PLANS[model] = ScrubPlan(frozenset(keep), frozenset(text), nested)
+        plan = _PLANS[model] = ScrubPlan(
+            frozenset(keep),
+            frozenset(text),
+            nested,
+            frozenset(numbers),
+            frozenset(model.model_fields),
+        )
     return plan
+
+
+def _number(annotation: Any) -> bool:
+    """An int, float or bool field (maybe optional, maybe constrained)."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _number(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return any(_number(a) for a in get_args(annotation))
+    return isinstance(annotation, type) and issubclass(annotation, int | float)
 
 
 def _shape(annotation: Any) -> str | type[BaseModel] | None:

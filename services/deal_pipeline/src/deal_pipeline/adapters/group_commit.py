@@ -85,7 +85,10 @@ class GroupCommitRecorder(SQLiteApplicationRecorder):
                         save.notification_ids = self._insert_events(
                             cursor, save.events, **save.kwargs
                         )
-                    except Exception as exc:  # this save only: the others go on
+                    except (sqlite3.IntegrityError, sqlite3.DataError) as exc:
+                        # A conflict or a bad value: this save only, the others go on. Any
+                        # other error (the file locked past the busy timeout, a full disk)
+                        # fails the whole batch at once instead of each save in turn.
                         cursor.execute("ROLLBACK TO save")
                         save.error = as_library_error(exc)
                     cursor.execute("RELEASE save")

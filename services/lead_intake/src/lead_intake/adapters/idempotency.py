@@ -139,12 +139,17 @@ class IdempotencyStore:
         with suppress(Exception):
             kv = await self._bucket()
             writes = list(self._unseen.items())
-            await asyncio.wait_for(
-                asyncio.gather(*(kv.put(k, v.encode()) for k, (v, _, _) in writes)),
+            results = await asyncio.wait_for(
+                asyncio.gather(
+                    *(kv.put(k, v.encode()) for k, (v, _, _) in writes), return_exceptions=True
+                ),
                 max(deadline - time.monotonic(), 0.1),
             )
-            for k, _ in writes:
-                self._unseen.pop(k, None)
+            for (k, _), result in zip(writes, results, strict=True):
+                if not isinstance(result, BaseException):
+                    self._unseen.pop(k, None)
+        if self._unseen:  # a retry of these after the stream's dedup window publishes again
+            log.warning("%s idempotency keys could not be stored at shutdown", len(self._unseen))
 
     async def follow_forever(self, retry_seconds: float = 1.0) -> None:
         """Keeps the local copy caught up with the bucket, restarting the watch after any

@@ -65,7 +65,8 @@ def normalise_phone(raw: str, region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-TOUCH_FIELDS: tuple[str, ...] = tuple(Touch.model_fields)  # never changed
+# The contract's touch fields, each read from the form's touch (a test checks TouchIn has them).
+TOUCH_FIELDS: tuple[str, ...] = tuple(Touch.model_fields)
 
 
 def touch_from(
