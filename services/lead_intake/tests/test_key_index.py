@@ -4,12 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from crm_contracts.runtime.bus import make_broker, start_when_reachable
 from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.adapters.key_index import KeyIndex
 
 DAY = 86400.0
+
+
+@asynccontextmanager
+async def two_replicas(url: str) -> AsyncIterator[tuple[IdempotencyStore, IdempotencyStore]]:
+    """Two intake replicas' key stores on one bus, each following and writing the bucket."""
+    brokers = [make_broker(url, f"replica-{n}") for n in range(2)]
+    stores = [IdempotencyStore(b, DAY, 1, max_cached=1000) for b in brokers]
+    tasks = []
+    for broker, store in zip(brokers, stores, strict=True):
+        await start_when_reachable(broker)
+        tasks += [
+            asyncio.create_task(store.follow_forever()),
+            asyncio.create_task(store.write_forever()),
+        ]
+    try:
+        yield stores[0], stores[1]
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for broker in brokers:
+            await broker.stop()
 
 
 def test_a_key_is_known_until_its_ttl_and_a_miss_is_final_only_when_caught_up():
@@ -35,17 +59,7 @@ def test_evicting_a_live_key_makes_misses_ask_the_bucket_until_it_would_have_exp
 
 def test_a_key_one_replica_stores_is_answered_by_another_from_memory(nats_server):
     async def scenario() -> tuple[str | None, str | None, bool]:
-        brokers = [make_broker(nats_server.url, f"replica-{n}") for n in range(2)]
-        stores = [IdempotencyStore(b, DAY, 1, max_cached=1000) for b in brokers]
-        tasks = []
-        for broker, store in zip(brokers, stores, strict=True):
-            await start_when_reachable(broker)
-            tasks += [
-                asyncio.create_task(store.follow_forever()),
-                asyncio.create_task(store.write_forever()),
-            ]
-        try:
-            a, b = stores
+        async with two_replicas(nats_server.url) as (a, b):
             await a.remember("form/key-1", "lead-1")
             await a.flush(5)
             digest = b._digest(b._key("form/key-1"))
@@ -57,12 +71,6 @@ def test_a_key_one_replica_stores_is_answered_by_another_from_memory(nats_server
             unseen = await b.seen("form/key-2")
             final = b.index.misses_are_final(now=time.time())
             return (seen.lead_id if seen else None), (unseen.lead_id if unseen else None), final
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for broker in brokers:
-                await broker.stop()
 
     seen, unseen, final = asyncio.run(scenario())
     assert (seen, unseen) == ("lead-1", None)
@@ -104,17 +112,7 @@ def test_a_key_write_that_never_reaches_the_bucket_is_published_again(nats_serve
     a key it does not show back in time is published again."""
 
     async def scenario() -> tuple[str | None, int]:
-        brokers = [make_broker(nats_server.url, f"replica-{n}") for n in range(2)]
-        stores = [IdempotencyStore(b, DAY, 1, max_cached=1000) for b in brokers]
-        tasks = []
-        for broker, store in zip(brokers, stores, strict=True):
-            await start_when_reachable(broker)
-            tasks += [
-                asyncio.create_task(store.follow_forever()),
-                asyncio.create_task(store.write_forever()),
-            ]
-        try:
-            a, b = stores
+        async with two_replicas(nats_server.url) as (a, b):
             for _ in range(100):
                 if a._watching and b.index.complete:
                     break
@@ -128,11 +126,5 @@ def test_a_key_write_that_never_reaches_the_bucket_is_published_again(nats_serve
                     break
                 await asyncio.sleep(0.05)
             return b.index.get(digest, now=time.time()), len(a._unseen)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for broker in brokers:
-                await broker.stop()
 
     assert asyncio.run(scenario()) == ("lead-lost", 0)
