@@ -1,5 +1,5 @@
 """HTTP command and query API of the deal pipeline (every route needs the API key). Each
-router is built from the use-case objects it serves; blocking store work runs in a worker
+group of routes is added from the use-case objects it serves; blocking store work runs in a worker
 thread, off the event loop."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from crm_contracts.runtime.security import api_key_required
-from deal_pipeline.api.deals import deals_router
-from deal_pipeline.api.listings import listings_router
-from deal_pipeline.api.reference import reference_router
+from deal_pipeline.api.deals import add_deal_routes
+from deal_pipeline.api.listings import add_listing_routes
+from deal_pipeline.api.reference import add_reference_routes
 from deal_pipeline.application.client_cards import ClientCards
 from deal_pipeline.application.deal_commands import DealCommands
 from deal_pipeline.application.listings import Listings
@@ -27,9 +27,12 @@ def build_router(
     listings: Listings,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", dependencies=[Depends(api_key_required(api_key))])
-    router.include_router(listings_router(listings))
-    router.include_router(deals_router(deals, opening))
-    router.include_router(reference_router(reference, clients))
+    # One flat router: FastAPI matches a request against every level of included routers,
+    # twice, on every request. Routes are tried in order: the deal commands, most of the
+    # traffic, first (no path of theirs overlaps a list's: `/deals` differs by method).
+    add_deal_routes(router, deals, opening)
+    add_listing_routes(router, listings)
+    add_reference_routes(router, reference, clients)
     return router
 
 

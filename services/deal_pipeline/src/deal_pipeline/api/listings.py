@@ -48,9 +48,7 @@ def moment(micros: int) -> datetime:
     return datetime.fromtimestamp(micros / 1_000_000, UTC)
 
 
-def listings_router(listings: Listings) -> APIRouter:
-    router = APIRouter()
-
+def add_listing_routes(router: APIRouter, listings: Listings) -> None:
     @router.get("/deals", response_model=DealPage, tags=["deals"])
     async def list_deals(
         request: Request,
@@ -123,5 +121,3 @@ def listings_router(listings: Listings) -> APIRouter:
         """Replay the whole event store into the list tables (one transaction: lists keep
         answering from the old rows meanwhile)."""
         return RebuildView(position=await to_thread(listings.rebuild))
-
-    return router

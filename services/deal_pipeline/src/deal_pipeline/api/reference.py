@@ -28,9 +28,7 @@ IdPath = Annotated[str, Path(pattern=ID_PATTERN)]
 MonthPath = Annotated[str, Path(pattern=MONTH_PATTERN, description="YYYY-MM")]
 
 
-def reference_router(reference: ReferenceData, clients: ClientCards) -> APIRouter:
-    router = APIRouter()
-
+def add_reference_routes(router: APIRouter, reference: ReferenceData, clients: ClientCards) -> None:
     @router.put("/pipelines/{pipeline_id}", response_model=PipelineView, tags=["pipelines"])
     async def define_pipeline(pipeline_id: IdPath, body: DefinePipeline) -> PipelineView:
         """Ordered stages, each open/won/lost with a win probability: unique names, at least
@@ -90,5 +88,3 @@ def reference_router(reference: ReferenceData, clients: ClientCards) -> APIRoute
         """The whole card: contacts (unique across clients) and requisites for invoices."""
         card = body.model_dump()
         return ClientView.of(await to_thread(lambda: clients.update(client_id, **card)))
-
-    return router
