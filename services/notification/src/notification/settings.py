@@ -24,6 +24,10 @@ class NotificationSettings(ServiceSettings):
     smtp_password: str | None = None
     smtp_starttls: bool = False
     smtp_timeout: float = 10.0
+    # Sessions to the SMTP server kept open between sends (at most this many at once), and
+    # how long one may sit idle and still be reused (servers drop idle ones after minutes).
+    smtp_connections: int = 4
+    smtp_idle_seconds: float = 30.0
 
     # Channels without their settings are off: their rules end as `skipped`, not as errors.
     telegram_base_url: str = "https://api.telegram.org"

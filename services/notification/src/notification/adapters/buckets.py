@@ -45,27 +45,32 @@ class JsonBucket:
         self._replicated = True
 
     async def get(self, key: str) -> dict[str, Any] | None:
+        return (await self.read(key))[0]
+
+    async def read(self, key: str) -> tuple[dict[str, Any] | None, int]:
+        """The value and its revision (0: none yet), for a `modify` that follows."""
         try:
             entry = await (await self.kv()).get(key)
         except NotFoundError:  # never written, or deleted
-            return None
-        return json.loads(entry.value) if entry.value else None
+            return None, 0
+        return (json.loads(entry.value) if entry.value else None), entry.revision or 0
 
     async def put(self, key: str, value: dict[str, Any]) -> None:
         await (await self.kv()).put(key, json.dumps(value, default=str).encode())
 
     async def modify(
-        self, key: str, change: Callable[[dict[str, Any] | None], dict[str, Any] | None]
+        self,
+        key: str,
+        change: Callable[[dict[str, Any] | None], dict[str, Any] | None],
+        seen: tuple[dict[str, Any] | None, int] | None = None,
     ) -> bool:
         """Read, change, write back only if nobody wrote in between (else again): safe with
-        concurrent handlers and replicas. `change` returns None to leave the key alone."""
+        concurrent handlers and replicas. `change` returns None to leave the key alone. `seen`
+        is a `read` just made: the first try starts from it (a write since fails, as above)."""
         kv = await self.kv()
         while True:
-            try:
-                entry = await kv.get(key)
-                current, revision = json.loads(entry.value) if entry.value else None, entry.revision
-            except NotFoundError:
-                current, revision = None, 0
+            current, revision = seen or await self.read(key)
+            seen = None
             new = change(current)
             if new is None:
                 return False

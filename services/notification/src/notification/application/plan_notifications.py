@@ -62,9 +62,13 @@ class Planner:
         if not in_force:
             log.info("stale %s ignored", event.event_type)
             return
+        rules = rules if rules is not None else await self.rules.all()
+        # Most events (a client's card, a payment) start no rule: no context to read for them.
+        if not any(r.enabled and r.trigger.event_type == event.event_type for r in rules):
+            return
         context = await event_context(event, self.directory, self.settings)
         wanted = facts(context)
-        for rule in rules if rules is not None else await self.rules.all():
+        for rule in rules:
             if matches(rule, event.event_type, wanted):
                 await self.plan(rule, event)
 

@@ -18,3 +18,10 @@ def build_channels(settings: NotificationSettings) -> dict[str, Channel]:
         WebhookChannel(settings),
     ]
     return {c.name: c for c in channels}
+
+
+async def close_channels(channels: dict[str, Channel]) -> None:
+    """At shutdown: the SMTP sessions kept open between sends say goodbye."""
+    for channel in channels.values():
+        if isinstance(channel, EmailChannel):
+            await channel.close()
