@@ -4,6 +4,7 @@ docs and the event catalogue (`/asyncapi`), and a uvicorn runner with JSON logs.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Callable, Collection
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
@@ -76,9 +77,14 @@ async def reachable(probe: Callable[[], Any]) -> bool:
 
 def serve(service: str, settings: S, create_app: Callable[[S], FastAPI]) -> None:
     setup_logging(service, settings.log_level)
+    app = create_app(settings)
+    # What imports and the app's construction made (modules, schemas, routes) lives as long
+    # as the process: out of the collector's way, whose full passes over it cost a busy
+    # service a fifth of its CPU (measured in notification).
+    gc.freeze()
     # A bounded drain: long-lived streams (the dashboard's live events) must not hold a stop.
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,
