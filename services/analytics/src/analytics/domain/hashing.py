@@ -147,9 +147,11 @@ def scrub_plan(model: type[BaseModel]) -> ScrubPlan:
             if name in _ALWAYS_SCRUBBED or aliased:
                 continue
             shape = _shape(field.annotation)
-            if _number(field.annotation):
+            if shape == "number":
                 numbers.add(name)
-            if shape == "typed" or (shape == "str" and (name in NOT_TEXT or name.endswith("_at"))):
+            if shape in ("typed", "number") or (
+                shape == "str" and (name in NOT_TEXT or name.endswith("_at"))
+            ):
                 keep.add(name)
             elif shape == "str":
                 text.add(name)
@@ -165,20 +167,10 @@ def scrub_plan(model: type[BaseModel]) -> ScrubPlan:
     return plan
 
 
-def _number(annotation: Any) -> bool:
-    """An int, float or bool field (maybe optional, maybe constrained)."""
-    origin = get_origin(annotation)
-    if origin is Annotated:
-        return _number(get_args(annotation)[0])
-    if origin in (Union, UnionType):
-        return any(_number(a) for a in get_args(annotation))
-    return isinstance(annotation, type) and issubclass(annotation, int | float)
-
-
 def _shape(annotation: Any) -> str | type[BaseModel] | None:
-    """ "typed" when every value of the annotation is a JSON number, bool, null, or a string
-    that `mask_contacts` leaves alone by its type; "str" for a plain string (or null); a model
-    class; else None (lists, dicts, unions of several shapes)."""
+    """ "number" for an int, float or bool; "typed" when every value of the annotation is a
+    string that `mask_contacts` leaves alone by its type (or null); "str" for a plain string
+    (or null); a model class; else None (lists, dicts, unions of several shapes)."""
     origin = get_origin(annotation)
     if origin is Annotated:
         return _shape(get_args(annotation)[0])
@@ -189,6 +181,8 @@ def _shape(annotation: Any) -> str | type[BaseModel] | None:
         values = [str(v) for v in get_args(annotation)]
         return "typed" if all(mask_contacts(v, "") == v for v in values) else None
     if isinstance(annotation, type):
+        if issubclass(annotation, int | float):  # bool too
+            return "number"
         if issubclass(annotation, _TYPED):
             return "typed"
         if annotation is str:
