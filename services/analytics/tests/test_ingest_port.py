@@ -3,6 +3,7 @@ that latest-state rows are applied in memory, and folded from the stored history
 returns only when a late event, a restart or an eviction makes that necessary."""
 
 import json
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -225,3 +226,42 @@ def test_a_batch_that_failed_half_way_lands_whole_when_it_comes_again():
     assert store.rows(DealRow) == []
     project(projector, events)  # the handler retries the same batch
     assert latest(store, "d1").version == 5
+
+
+class SlowHistories(CountingStore):
+    """A store whose `fold_events` INSERT takes a while: the batch's other rows are computed
+    meanwhile, on another thread."""
+
+    def write(self, rows: Sequence[Row]) -> None:
+        if rows and isinstance(rows[0], FoldEventRow):
+            time.sleep(0.05)
+        super().write(rows)
+
+
+def test_a_refold_reads_the_history_only_once_its_own_batch_is_stored():
+    store = SlowHistories()
+    projector = Projector(store, ProjectionConfig())
+    events = story("d1").events
+    amount_changed = events[2]
+    project(projector, [e for e in events if e is not amount_changed])
+    project(projector, [amount_changed])  # late: re-folded from a history that must hold it
+    assert store.reads == [{"d1"}]
+    assert (latest(store, "d1").cost, latest(store, "d1").version) == (30, 5)
+
+
+class FailingHistories(CountingStore):
+    def write(self, rows: Sequence[Row]) -> None:
+        if rows and isinstance(rows[0], FoldEventRow):
+            raise ConnectionError("ClickHouse went away")
+        super().write(rows)
+
+
+def test_a_failed_write_fails_the_batch_after_every_other_write_of_it_settled():
+    store = FailingHistories()
+    projector = Projector(store, ProjectionConfig())
+    with pytest.raises(ConnectionError):
+        project(projector, story("d1").events)
+    settled = len(store.writes)
+    time.sleep(0.05)
+    assert len(store.writes) == settled  # nothing of the failed batch still being written
+    assert store.rows(FoldEventRow) == [] and projector.tables[0].latest.get("d1") is None

@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Generic, Protocol
@@ -25,7 +27,7 @@ from analytics.domain.hashing import scrub, scrub_plan
 from analytics.domain.projection.config import ProjectionConfig
 from analytics.domain.projection.folds import FOLDS, fold, pseudonymise
 from analytics.domain.projection.latest import KnownKeys, Latest, LatestRows, R
-from analytics.domain.projection.rows import EventRow, FoldEventRow, Row
+from analytics.domain.projection.rows import FoldEventRow, Row
 from analytics.domain.projection.tables import event_row, rows_of
 from crm_contracts.envelope import Event
 from crm_contracts.events import BY_TYPE
@@ -107,10 +109,14 @@ class FoldedTable(Generic[R]):
             self.loaded = True
 
     def project(
-        self, store: ProjectionStore, events: list[Event], config: ProjectionConfig
+        self,
+        store: ProjectionStore,
+        events: list[Event],
+        config: ProjectionConfig,
+        stored: Callable[[], None] = lambda: None,
     ) -> list[R]:
-        """The rows this batch changed, in their final state (`fold_events` of the batch are
-        already stored, so a history read includes them)."""
+        """The rows this batch changed, in their final state. `stored()` returns once the
+        batch's `fold_events` are stored, so that a history read includes them."""
         by_key: dict[str, list[Event]] = defaultdict(list)
         for event in events:
             if key := self.key_of(event):
@@ -138,6 +144,7 @@ class FoldedTable(Generic[R]):
                 if row is not None:
                     entry.row = changed[key] = row
         if refold:
+            stored()
             history = store.history(self.row_type.TABLE, refold)
             folded = fold(history, {}, self.key_of, self.apply, config)
             versions: dict[str, set[int]] = defaultdict(set)
@@ -174,18 +181,39 @@ class Projector:
         config, store = self.config, self.store
         for table in self.tables:
             table.learn_keys(store)
-        by_table: dict[type[Row], list[Row]] = defaultdict(list)
-        salt = config.hash_salt
-        by_table[EventRow] = [
-            event_row(e, _scrubbed(e, d, salt)) for e, d in zip(events, data, strict=True)
-        ]
-        for event in events:
-            for row in rows_of(event, config):
-                by_table[type(row)].append(row)
-        private = [pseudonymise(e, config.hash_salt) for e in events]
+        writes = BatchWrites(store)
+        try:
+            private = [pseudonymise(e, config.hash_salt) for e in events]
+            # The histories first: their INSERT runs while the rest is computed, and a
+            # re-fold below reads them back.
+            writes.submit(self._history_rows(private, events, data))
+            salt = config.hash_salt
+            writes.submit(
+                [event_row(e, _scrubbed(e, d, salt)) for e, d in zip(events, data, strict=True)]
+            )
+            by_table: dict[type[Row], list[Row]] = defaultdict(list)
+            for event in events:
+                for row in rows_of(event, config):
+                    by_table[type(row)].append(row)
+            for rows in by_table.values():
+                writes.submit(rows)
+            for table in self.tables:
+                writes.submit(table.project(store, private, config, writes.wait))
+            writes.wait()
+        except BaseException:
+            writes.settle()
+            # Memory ran ahead of the store: the batch comes again, and must not be taken
+            # for a redelivery. Start cold; what was stored is read back from the store.
+            self.forget()
+            raise
+
+    def _history_rows(
+        self, private: list[Event], events: list[Event], data: list[dict[str, Any]]
+    ) -> list[FoldEventRow]:
+        """Each folded key's history, contacts pseudonymised. An event with nothing to
+        pseudonymise is stored as it came (the same JSON, without a second dump)."""
+        rows: list[FoldEventRow] = []
         for e, original, d in zip(private, events, data, strict=True):
-            # Each folded key's history, contacts pseudonymised. An event with nothing to
-            # pseudonymise is stored as it came (the same JSON, without a second dump).
             keyed = [(t.row_type.TABLE, k) for t in self.tables if (k := t.key_of(e))]
             if keyed:
                 dumped = (
@@ -193,20 +221,47 @@ class Projector:
                     if _as_it_came(e, original, d)
                     else (e.model_dump_json())
                 )
-                by_table[FoldEventRow].extend(
+                rows.extend(
                     FoldEventRow(stream, key, e.aggregate_version, e.event_id, dumped)
                     for stream, key in keyed
                 )
-        try:
-            for rows in by_table.values():
-                store.write(rows)
-            for table in self.tables:
-                store.write(table.project(store, private, config))
-        except BaseException:
-            # Memory ran ahead of the store: the batch comes again, and must not be taken
-            # for a redelivery. Start cold; what was stored is read back from the store.
-            self.forget()
-            raise
+        return rows
+
+
+class BatchWrites:
+    """A batch's INSERTs, run in order on the one writer thread while the rest of the batch is
+    still computed: the engine writes without the GIL, so the two overlap."""
+
+    def __init__(self, store: ProjectionStore) -> None:
+        self.store = store
+        self.pending: list[Future[None]] = []
+
+    def submit(self, rows: Sequence[Row]) -> None:
+        if rows:
+            self.pending.append(_writer().submit(self.store.write, rows))
+
+    def wait(self) -> None:
+        """Every INSERT submitted so far has landed; the first failure raised."""
+        pending, self.pending = self.pending, []
+        failure: BaseException | None = None
+        for write in pending:
+            try:
+                write.result()
+            except BaseException as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+
+    def settle(self) -> None:
+        """After a failure: nothing of this batch is left writing (its errors are moot)."""
+        with suppress(BaseException):
+            self.wait()
+
+
+@cache
+def _writer() -> ThreadPoolExecutor:
+    """One writer thread for the process: INSERTs land in the order they were submitted."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="projection-writer")
 
 
 def _as_it_came(event: Event, original: Event, data: dict[str, Any]) -> bool:
