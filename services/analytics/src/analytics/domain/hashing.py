@@ -28,7 +28,23 @@ def contact_hash(value: str | None, salt: str) -> str:
 def mask_contacts(text: str, salt: str) -> str:
     """Free text (a deal title, a message, a custom field) with any e-mail or phone number in
     it replaced by a short salted hash."""
+    key = (text, salt)
+    done = _MASKED.get(key)
+    if done is None:
+        done = _mask(text, salt)
+        if len(_MASKED) >= MASKED_KEPT:
+            _MASKED.clear()
+        _MASKED[key] = done
+    return done
 
+
+# The same texts come again and again (landing pages, titles, visitor ids, campaign names):
+# their masked form is kept, so each is searched for contacts once, not at every event.
+MASKED_KEPT = 65_536
+_MASKED: dict[tuple[str, str], str] = {}
+
+
+def _mask(text: str, salt: str) -> str:
     def masked(match: re.Match[str]) -> str:
         return f"[{contact_hash(match.group(0), salt)[:12]}]"
 
