@@ -17,7 +17,7 @@ from analytics.domain.projection.rows import ClientRow, DealRow, TaskRow
 R = TypeVar("R", DealRow, TaskRow, ClientRow)
 
 
-@dataclass
+@dataclass(slots=True)
 class Latest(Generic[R]):
     """A key's row as folded from every version in `versions` (None until one makes a row)."""
 

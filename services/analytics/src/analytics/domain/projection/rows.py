@@ -12,7 +12,7 @@ from typing import ClassVar
 from uuid import UUID
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     TABLE: ClassVar[str]
 
@@ -25,7 +25,7 @@ class Row:
         return [data[c] for c in self.columns()]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EventRow(Row):
     """Every event as received (payload scrubbed of contacts)."""
 
@@ -42,7 +42,7 @@ class EventRow(Row):
     payload: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FoldEventRow(Row):
     """One event of a folded key's history (contacts pseudonymised)."""
 
@@ -55,7 +55,7 @@ class FoldEventRow(Row):
     payload: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LeadRow(Row):
     TABLE: ClassVar[str] = "leads"
 
@@ -76,7 +76,7 @@ class LeadRow(Row):
     visitor_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TouchRow(Row):
     TABLE: ClassVar[str] = "touchpoints"
 
@@ -90,7 +90,7 @@ class TouchRow(Row):
     visitor_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StageIntervalRow(Row):
     TABLE: ClassVar[str] = "deal_stage_intervals"
 
@@ -103,7 +103,7 @@ class StageIntervalRow(Row):
     version: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PaymentRow(Row):
     TABLE: ClassVar[str] = "payments"
 
@@ -118,7 +118,7 @@ class PaymentRow(Row):
     paid_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanRow(Row):
     TABLE: ClassVar[str] = "plans"
 
@@ -129,7 +129,7 @@ class PlanRow(Row):
     updated_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ManagerRow(Row):
     TABLE: ClassVar[str] = "managers"
 
@@ -140,7 +140,7 @@ class ManagerRow(Row):
     updated_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PipelineRow(Row):
     TABLE: ClassVar[str] = "pipelines"
 
@@ -152,7 +152,7 @@ class PipelineRow(Row):
     updated_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NotificationRow(Row):
     TABLE: ClassVar[str] = "notifications"
 
@@ -167,7 +167,7 @@ class NotificationRow(Row):
     occurred_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DealRow(Row):
     TABLE: ClassVar[str] = "deals"
 
@@ -192,7 +192,7 @@ class DealRow(Row):
     closed_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskRow(Row):
     TABLE: ClassVar[str] = "tasks"
 
@@ -208,7 +208,7 @@ class TaskRow(Row):
     closed_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClientRow(Row):
     TABLE: ClassVar[str] = "clients"
 
