@@ -3,8 +3,9 @@ stage intervals, payments, plans, managers, pipelines, notifications."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
+from typing import Any
 
 from analytics.domain.channels import classify, host_of, source_of
 from analytics.domain.hashing import contact_hash
@@ -65,110 +66,154 @@ def _touch_row(lead: LeadReceived, kind: str, touch: Touch, config: ProjectionCo
 
 def rows_of(event: Event, config: ProjectionConfig) -> Iterator[Row]:
     """The rows one event contributes to the stateless tables."""
-    if isinstance(event, LeadReceived):
-        touch, salt = event.touch, config.hash_salt
-        lead_touch = _touch_row(event, "lead", touch, config)
-        yield LeadRow(
-            lead_id=event.lead_id,
-            received_at=event.received_at,
-            form_id=event.form_id,
-            source=event.source,
-            phone_hash=contact_hash(event.contact.phone, salt),
-            email_hash=contact_hash(event.contact.email, salt),
-            consent=int(event.consent),
-            channel=lead_touch.channel,
-            utm_source=(touch.utm_source or "").lower(),
-            utm_medium=(touch.utm_medium or "").lower(),
-            utm_campaign=touch.utm_campaign or "",
-            utm_content=touch.utm_content or "",
-            utm_term=touch.utm_term or "",
-            referrer_host=host_of(touch.referrer),
-            visitor_id=touch.visitor_id or "",
+    kind = type(event)
+    make = _MAKERS.get(kind)
+    if make is None:  # the first of `_BY_CLASS` the type is an instance of; found once
+        make = _MAKERS[kind] = next(
+            (m for classes, m in _BY_CLASS if issubclass(kind, classes)), _no_rows
         )
-        yield lead_touch
-        if event.first_touch is not None and event.first_touch.at is not None:
-            yield _touch_row(event, "first", event.first_touch, config)
-    elif isinstance(event, DealOpened):
-        yield StageIntervalRow(
-            deal_id=event.deal_id,
-            pipeline_id=event.pipeline_id,
-            stage=event.stage,
-            entered_version=event.aggregate_version,
-            entered_at=event.occurred_at,
-            left_at=None,
-            version=event.aggregate_version,
-        )
-    elif isinstance(event, StageTransition):
-        # Both rows are self-contained: the stay that ended and the one that began.
-        yield StageIntervalRow(
-            deal_id=event.deal_id,
-            pipeline_id=event.pipeline_id,
-            stage=event.from_stage,
-            entered_version=event.from_stage_entered_version,
-            entered_at=event.from_stage_entered_at,
-            left_at=event.occurred_at,
-            version=event.aggregate_version,
-        )
-        yield StageIntervalRow(
-            deal_id=event.deal_id,
-            pipeline_id=event.pipeline_id,
-            stage=event.to_stage,
-            entered_version=event.aggregate_version,
-            entered_at=event.occurred_at,
-            left_at=None,
-            version=event.aggregate_version,
-        )
-    elif isinstance(event, DealPaymentReceived):
-        yield PaymentRow(
-            payment_id=event.payment_id,
-            deal_id=event.deal_id,
-            client_id=event.client_id or "",
-            manager_id=event.manager_id or "",
-            pipeline_id=event.pipeline_id,
-            invoice_id=event.invoice_id or "",
-            amount=event.amount,
-            currency=event.currency,
-            paid_at=event.paid_at,
-        )
-    elif isinstance(event, PlanSet):
-        year, month = map(int, event.month.split("-"))
-        yield PlanRow(
-            manager_id=event.manager_id,
-            month=date(year, month, 1),
-            amount=event.amount,
-            currency=event.currency,
-            updated_at=event.occurred_at,
-        )
-    elif isinstance(event, ManagerUpdated):
-        yield ManagerRow(
-            manager_id=event.manager_id,
-            name=event.name,
-            role=event.role,
-            active=int(event.active),
-            updated_at=event.occurred_at,
-        )
-    elif isinstance(event, PipelineDefined):
-        yield PipelineRow(
-            pipeline_id=event.pipeline_id,
-            name=event.name,
-            stage_names=[s.name for s in event.stages],
-            stage_kinds=[s.kind for s in event.stages],
-            stage_probabilities=[s.probability for s in event.stages],
-            updated_at=event.occurred_at,
-        )
-    elif isinstance(event, NotificationSent | NotificationFailed):
-        status, latency_ms, reason = _outcome(event)
-        yield NotificationRow(
-            notification_id=event.notification_id,
-            status=status,
-            rule_id=event.rule_id,
-            channel=event.channel,
-            trigger_event_type=event.trigger_event_type,
-            attempts=event.attempts,
-            latency_ms=latency_ms,
-            reason=reason,
-            occurred_at=event.occurred_at,
-        )
+    return make(event, config)
+
+
+def _no_rows(event: Event, config: ProjectionConfig) -> Iterator[Row]:
+    return iter(())
+
+
+def _lead_rows(event: LeadReceived, config: ProjectionConfig) -> Iterator[Row]:
+    touch, salt = event.touch, config.hash_salt
+    lead_touch = _touch_row(event, "lead", touch, config)
+    yield LeadRow(
+        lead_id=event.lead_id,
+        received_at=event.received_at,
+        form_id=event.form_id,
+        source=event.source,
+        phone_hash=contact_hash(event.contact.phone, salt),
+        email_hash=contact_hash(event.contact.email, salt),
+        consent=int(event.consent),
+        channel=lead_touch.channel,
+        utm_source=(touch.utm_source or "").lower(),
+        utm_medium=(touch.utm_medium or "").lower(),
+        utm_campaign=touch.utm_campaign or "",
+        utm_content=touch.utm_content or "",
+        utm_term=touch.utm_term or "",
+        referrer_host=host_of(touch.referrer),
+        visitor_id=touch.visitor_id or "",
+    )
+    yield lead_touch
+    if event.first_touch is not None and event.first_touch.at is not None:
+        yield _touch_row(event, "first", event.first_touch, config)
+
+
+def _opened_rows(event: DealOpened, config: ProjectionConfig) -> Iterator[Row]:
+    yield StageIntervalRow(
+        deal_id=event.deal_id,
+        pipeline_id=event.pipeline_id,
+        stage=event.stage,
+        entered_version=event.aggregate_version,
+        entered_at=event.occurred_at,
+        left_at=None,
+        version=event.aggregate_version,
+    )
+
+
+def _transition_rows(event: StageTransition, config: ProjectionConfig) -> Iterator[Row]:
+    # Both rows are self-contained: the stay that ended and the one that began.
+    yield StageIntervalRow(
+        deal_id=event.deal_id,
+        pipeline_id=event.pipeline_id,
+        stage=event.from_stage,
+        entered_version=event.from_stage_entered_version,
+        entered_at=event.from_stage_entered_at,
+        left_at=event.occurred_at,
+        version=event.aggregate_version,
+    )
+    yield StageIntervalRow(
+        deal_id=event.deal_id,
+        pipeline_id=event.pipeline_id,
+        stage=event.to_stage,
+        entered_version=event.aggregate_version,
+        entered_at=event.occurred_at,
+        left_at=None,
+        version=event.aggregate_version,
+    )
+
+
+def _payment_rows(event: DealPaymentReceived, config: ProjectionConfig) -> Iterator[Row]:
+    yield PaymentRow(
+        payment_id=event.payment_id,
+        deal_id=event.deal_id,
+        client_id=event.client_id or "",
+        manager_id=event.manager_id or "",
+        pipeline_id=event.pipeline_id,
+        invoice_id=event.invoice_id or "",
+        amount=event.amount,
+        currency=event.currency,
+        paid_at=event.paid_at,
+    )
+
+
+def _plan_rows(event: PlanSet, config: ProjectionConfig) -> Iterator[Row]:
+    year, month = map(int, event.month.split("-"))
+    yield PlanRow(
+        manager_id=event.manager_id,
+        month=date(year, month, 1),
+        amount=event.amount,
+        currency=event.currency,
+        updated_at=event.occurred_at,
+    )
+
+
+def _manager_rows(event: ManagerUpdated, config: ProjectionConfig) -> Iterator[Row]:
+    yield ManagerRow(
+        manager_id=event.manager_id,
+        name=event.name,
+        role=event.role,
+        active=int(event.active),
+        updated_at=event.occurred_at,
+    )
+
+
+def _pipeline_rows(event: PipelineDefined, config: ProjectionConfig) -> Iterator[Row]:
+    yield PipelineRow(
+        pipeline_id=event.pipeline_id,
+        name=event.name,
+        stage_names=[s.name for s in event.stages],
+        stage_kinds=[s.kind for s in event.stages],
+        stage_probabilities=[s.probability for s in event.stages],
+        updated_at=event.occurred_at,
+    )
+
+
+def _notification_rows(
+    event: NotificationSent | NotificationFailed, config: ProjectionConfig
+) -> Iterator[Row]:
+    status, latency_ms, reason = _outcome(event)
+    yield NotificationRow(
+        notification_id=event.notification_id,
+        status=status,
+        rule_id=event.rule_id,
+        channel=event.channel,
+        trigger_event_type=event.trigger_event_type,
+        attempts=event.attempts,
+        latency_ms=latency_ms,
+        reason=reason,
+        occurred_at=event.occurred_at,
+    )
+
+
+# Which rows an event class makes (StageTransition: every stage move, won, lost, reopened).
+# Looked up once per concrete type (`_MAKERS`), not by a chain of isinstance per event.
+_BY_CLASS: tuple[tuple[Any, Callable[[Any, ProjectionConfig], Iterator[Row]]], ...] = (
+    (LeadReceived, _lead_rows),
+    (DealOpened, _opened_rows),
+    (StageTransition, _transition_rows),
+    (DealPaymentReceived, _payment_rows),
+    (PlanSet, _plan_rows),
+    (ManagerUpdated, _manager_rows),
+    (PipelineDefined, _pipeline_rows),
+    ((NotificationSent, NotificationFailed), _notification_rows),
+)
+_MAKERS: dict[type[Event], Callable[[Any, ProjectionConfig], Iterator[Row]]] = {}
 
 
 def _outcome(event: NotificationSent | NotificationFailed) -> tuple[str, int, str]:
