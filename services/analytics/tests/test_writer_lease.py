@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import pytest
+from nats.js.errors import KeyNotFoundError
 
 from analytics.adapters.writer_lease import NatsWriterLease
 from analytics.application.writer_election import LeaseLost, WriterElection
@@ -145,3 +146,22 @@ async def test_a_killed_writer_is_replaced_after_the_ttl(nats_server):
 
 async def _true(value: bool) -> bool:
     return value
+
+
+class ExpiringMeanwhile:
+    """A bucket whose key expires between nats-py's create finding it taken and looking it up
+    (seen under load: the lookup raised instead of the take being refused)."""
+
+    async def create(self, key: str, value: bytes) -> int:
+        raise KeyNotFoundError
+
+
+async def test_a_lease_that_expires_while_being_taken_is_simply_not_taken_this_time():
+    lease = NatsWriterLease(broker=None, holder="a", ttl=TTL)  # type: ignore[arg-type]
+
+    async def bucket() -> ExpiringMeanwhile:
+        return ExpiringMeanwhile()
+
+    lease._bucket = bucket  # type: ignore[method-assign]
+    assert await lease.acquire() is False
+    assert lease.revision is None

@@ -11,7 +11,7 @@ import json
 from contextlib import suppress
 
 from faststream.nats import NatsBroker
-from nats.js.errors import KeyWrongLastSequenceError
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from analytics.application.writer_election import LeaseLost
@@ -35,6 +35,10 @@ class NatsWriterLease:
         try:
             self.revision = await (await self._bucket()).create(KEY, self._value)
         except KeyWrongLastSequenceError:
+            return False
+        except KeyNotFoundError:
+            # nats-py's create found the key taken, then looked it up to see whether it was
+            # a delete marker, and by then it had expired: free now, taken at the next try.
             return False
         return True
 
