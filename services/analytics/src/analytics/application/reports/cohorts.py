@@ -30,9 +30,17 @@ FROM firsts AS f INNER JOIN paid AS p ON p.client_id = f.client_id
 WHERE {where}
 """)
 PAID_MONTHS = Sql("SELECT client_id, {month} AS month FROM ({payments}) WHERE client_id != ''")
-CELL_COUNTS = Sql("""
-    f.first_month AS cohort, dateDiff('month', f.first_month, p.month) AS offset,
-    uniqExact(p.client_id) AS clients
+# The same cells in one pass over the payments (the join above reads them twice): each
+# client's distinct months, its cohort the first of them; a (client, month) pair is one
+# client of its cell.
+CELLS_SQL = Sql("""
+SELECT cohort, dateDiff('month', cohort, month) AS offset, count() AS clients
+FROM (
+    SELECT arrayMin(months) AS cohort, arrayJoin(months) AS month
+    FROM (SELECT client_id, groupUniqArray(month) AS months FROM ({paid}) GROUP BY client_id)
+)
+WHERE cohort >= {cohort_start:Date}
+GROUP BY cohort, offset ORDER BY cohort, offset
 """)
 CELL = Sql("""
     f.first_month = {cohort:Date}
@@ -40,13 +48,17 @@ CELL = Sql("""
 """)
 
 
-def _join(q: ReportQuery, select: Sql, where: Sql) -> Sql:
-    """COHORT_JOIN over the query's payments (filters apply) since ever up to its end."""
+def _paid_months(q: ReportQuery) -> Sql:
+    """PAID_MONTHS over the query's payments (filters apply) since ever up to its end."""
     ever = Period(q.period.start.replace(year=1970), q.period.end, q.period.tz)
-    paid = PAID_MONTHS.fill(
+    return PAID_MONTHS.fill(
         month=bucket_sql("paid_at", "month", q), payments=payments_between(q, ever, "ever_")
     )
-    return COHORT_JOIN.fill(paid=paid, select=select, where=where)
+
+
+def _join(q: ReportQuery, select: Sql, where: Sql) -> Sql:
+    """COHORT_JOIN over `_paid_months`."""
+    return COHORT_JOIN.fill(paid=_paid_months(q), select=select, where=where)
 
 
 def cohort_clients(q: ReportQuery, cohort: date, offset: int = 0) -> Sql:
@@ -63,11 +75,7 @@ def cohorts(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     start_month = q.period.local(q.period.start).date().replace(day=1)
     if q.period.local(q.period.start).date() != start_month:
         start_month = _next_month(start_month)  # only whole months make a cohort
-    first_months = Sql("f.first_month >= {cohort_start:Date}", {"cohort_start": start_month})
-    cells = Sql("{join} GROUP BY cohort, offset ORDER BY cohort, offset").fill(
-        join=_join(q, CELL_COUNTS, first_months)
-    )
-    rows = ch.select(cells)
+    rows = ch.select(CELLS_SQL.fill(paid=_paid_months(q)).bind(cohort_start=start_month))
     by_cohort: dict[date, dict[int, int]] = {}
     for r in rows:
         by_cohort.setdefault(r["cohort"], {})[r["offset"]] = r["clients"]

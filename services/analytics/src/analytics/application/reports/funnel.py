@@ -14,6 +14,7 @@ from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.application.reports.common import filtered_deals, in_period
+from analytics.application.reports.filters import deal_conditions
 from analytics.application.reports.pipelines import load_pipeline
 from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.sql import Sql
@@ -24,35 +25,40 @@ COHORT = Sql("""
     WHERE pipeline_id = {pipeline:String} AND {opened_in}
 """)
 
-STAGES_SQL = Sql("""
-WITH cohort AS ({cohort}),
-reach AS (
-    SELECT deal_id, max(indexOf({stages:Array(String)}, stage)) AS max_index
-    FROM {db}.deal_stage_intervals FINAL
-    WHERE deal_id IN (SELECT deal_id FROM cohort)
+# Every stay of the deals opened in the period, without FINAL: filtering the raw rows on
+# `opened_at` keeps every deal whose latest row is in the period (a superset of the cohort,
+# which the join below narrows). A stay's rows (its opening and its closing, a higher version)
+# share its stage, so the furthest stage needs no dedupe; `left_at` is only on the closing row,
+# so the closed stays are those rows, each kept once (a redelivery repeats it as it was).
+STAYS_SQL = Sql("""
+    SELECT deal_id, max(indexOf({stages:Array(String)}, stage)) AS max_index,
+           groupUniqArrayIf((entered_version, indexOf({stages:Array(String)}, stage),
+                             dateDiff('millisecond', entered_at, assumeNotNull(left_at))),
+                            left_at IS NOT NULL) AS closed
+    FROM {db}.deal_stage_intervals
+    WHERE deal_id IN (SELECT deal_id FROM {db}.deals WHERE {opened_in})
     GROUP BY deal_id
-)
-SELECT k,
-       countIf(reach.max_index >= k) AS reached,
-       countIf(indexOf({stages:Array(String)}, cohort.stage) = k) AS current,
-       sumIf(cohort.amount, reach.max_index >= k) AS amount
-FROM cohort LEFT JOIN reach ON reach.deal_id = cohort.deal_id
-ARRAY JOIN range(1, length({stages:Array(String)}) + 1) AS k
-GROUP BY k ORDER BY k
 """)
 
-DURATIONS_SQL = Sql("""
-WITH cohort AS ({cohort})
-SELECT stage, avg(dateDiff('millisecond', entered_at, left_at)) / 1000 AS avg_seconds
-FROM {db}.deal_stage_intervals FINAL
-WHERE deal_id IN (SELECT deal_id FROM cohort) AND left_at IS NOT NULL
-GROUP BY stage
+# One pass over the cohort: per stage k (arrays over the stages) the deals that reached it,
+# are in it now, their amount, and the milliseconds and number of the completed stays in it.
+STAGES_SQL = Sql("""
+WITH range(1, length({stages:Array(String)}) + 1) AS ks
+SELECT sumForEach(arrayMap(k -> toUInt64(s.max_index >= k), ks)) AS reached,
+       sumForEach(arrayMap(k -> toUInt64(indexOf({stages:Array(String)}, c.stage) = k), ks))
+           AS current,
+       sumForEach(arrayMap(k -> if(s.max_index >= k, c.amount, 0), ks)) AS amount,
+       sumForEach(arrayMap(k -> arraySum(arrayMap(x -> x.3, arrayFilter(x -> x.2 = k, s.closed))),
+                           ks)) AS stay_ms,
+       sumForEach(arrayMap(k -> toUInt64(arrayCount(x -> x.2 = k, s.closed)), ks)) AS stays
+FROM ({cohort}) AS c LEFT JOIN ({stays}) AS s ON s.deal_id = c.deal_id
 """)
 
+# The cohort's lost deals; no amounts needed, so the filtered deals without their pricing.
 LOST_SQL = Sql("""
-WITH cohort AS ({cohort})
 SELECT lost_at_stage, lost_reason, count() AS deals
-FROM cohort WHERE status = 'lost'
+FROM {db}.deals FINAL
+WHERE {conditions} AND pipeline_id = {pipeline:String} AND {opened_in} AND status = 'lost'
 GROUP BY lost_at_stage, lost_reason
 """)
 
@@ -68,34 +74,44 @@ def ratio(numerator: float, denominator: float) -> float | None:
 def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     pipeline = load_pipeline(ch, q.pipeline)
     names = [s.name for s in pipeline.funnel_stages]
+    opened_in = in_period("opened_at", q.period)
     cohort = COHORT.fill(
         deals=filtered_deals(q),  # amounts in the base currency
-        opened_in=in_period("opened_at", q.period),
+        opened_in=opened_in,
     ).bind(pipeline=pipeline.id)
+    stays = STAYS_SQL.fill(opened_in=opened_in)
     with ch.consistent():
-        counts = {r["k"]: r for r in ch.select(STAGES_SQL.fill(cohort=cohort).bind(stages=names))}
-        durations = {
-            r["stage"]: r["avg_seconds"] for r in ch.select(DURATIONS_SQL.fill(cohort=cohort))
-        }
-        lost_rows = ch.select(LOST_SQL.fill(cohort=cohort))
+        (totals,) = ch.select(STAGES_SQL.fill(cohort=cohort, stays=stays).bind(stages=names))
+        lost_rows = ch.select(
+            LOST_SQL.fill(conditions=deal_conditions(q), opened_in=opened_in).bind(
+                pipeline=pipeline.id
+            )
+        )
+
+    def at(figure: str, k: int) -> Any:
+        """The figure of stage k; an empty cohort sums to empty arrays: zero."""
+        values = totals[figure]
+        return values[k - 1] if values else 0
 
     cohort_link = q.linker("deals", basis="opened", pipeline=pipeline.id)
     stages, first, previous = [], 0, 0
     for k, name in enumerate(names, start=1):
-        row = counts.get(k, {"reached": 0, "current": 0, "amount": Decimal(0)})
-        reached = row["reached"]
+        reached = at("reached", k)
         if k == 1:
             first = previous = reached
-        avg = durations.get(name)
+        completed = at("stays", k)
         stages.append(
             {
                 "stage": name,
                 "reached": reached,
-                "current": row["current"],
+                "current": at("current", k),
                 "conversion_prev": ratio(reached, previous),
                 "conversion_first": ratio(reached, first),
-                "amount": Decimal(row["amount"]),
-                "avg_duration_seconds": round(avg, 3) if avg is not None else None,
+                "amount": Decimal(at("amount", k)),
+                # The mean as ClickHouse's avg makes it (the sum as Float64 ÷ the count).
+                "avg_duration_seconds": round(float(at("stay_ms", k)) / completed / 1000, 3)
+                if completed
+                else None,
                 "drill": cohort_link(reached_stage=name),
                 "drill_current": cohort_link(stage=name),
             }

@@ -26,17 +26,22 @@ OWN_LEADS_SQL = Sql("""
 
 # Each deal is on one row of the join (one own touch per lead, one row per deal), so a
 # stage's reach is a count, summed per group as an array over the stages; the rows then
-# come out per group and stage.
+# come out per group and stage. The deals and stays are narrowed by the leads received in the
+# period as stored (raw rows: a superset of the funnel's leads, which the joins narrow), so
+# each CTE is read once. A stay's rows share its stage: the furthest needs no FINAL.
 LEAD_FUNNEL_SQL = Sql("""
 WITH own AS ({own}),
 d AS (
     SELECT deal_id, lead_id, status, paid_total FROM {db}.deals FINAL
     WHERE {conditions} AND pipeline_id = {pipeline:String}
-      AND lead_id IN (SELECT lead_id FROM own)
+      AND lead_id IN (SELECT lead_id FROM {db}.leads WHERE {received_in})
 ),
 reach AS (
     SELECT deal_id, max(indexOf({stages:Array(String)}, stage)) AS max_index
-    FROM {db}.deal_stage_intervals FINAL WHERE deal_id IN (SELECT deal_id FROM d)
+    FROM {db}.deal_stage_intervals
+    WHERE deal_id IN (
+        SELECT deal_id FROM {db}.deals
+        WHERE lead_id IN (SELECT lead_id FROM {db}.leads WHERE {received_in}))
     GROUP BY deal_id
 ),
 groups AS (
@@ -85,9 +90,9 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
         replace(q, pipeline=None, channel=None, source=None, campaign=None)
     )
     rows = ch.select(
-        LEAD_FUNNEL_SQL.fill(own=own, conditions=conditions).bind(
-            pipeline=pipeline.id, stages=names
-        )
+        LEAD_FUNNEL_SQL.fill(
+            own=own, conditions=conditions, received_in=in_period("received_at", q.period)
+        ).bind(pipeline=pipeline.id, stages=names)
     )
     groups: dict[str, dict[str, Any]] = {}
     for r in rows:
