@@ -18,52 +18,70 @@ from analytics.adapters.clickhouse import ClickHouse
 from analytics.application.reports.drill import DEAL_FIELDS
 
 CARD_FIELDS = (*DEAL_FIELDS, "lost_at_stage", "updated_at", "version")
+
+# Every read is of one deal's rows under FINAL, so each first narrows the table by its sort
+# key: in PREWHERE, before FINAL merges (all versions of a row share their sort key, so the
+# rows FINAL picks do not change), and the wide columns are read for the matching rows only.
+# `payments` and `tasks` are not sorted by deal: their keys are first looked up among the
+# deal's rows of any version; the deal's condition then applies to the latest rows.
 DEAL_SQL = (
-    "SELECT " + ", ".join(CARD_FIELDS) + " FROM {db}.deals FINAL WHERE deal_id = {deal_id:String}"
+    "SELECT " + ", ".join(CARD_FIELDS) + " FROM {db}.deals FINAL "
+    "PREWHERE deal_id = {deal_id:String}"
 )
 
 STAGES_SQL = """
 SELECT stage, entered_at, left_at,
        dateDiff('millisecond', entered_at, left_at) / 1000 AS duration_seconds
-FROM {db}.deal_stage_intervals FINAL WHERE deal_id = {deal_id:String}
+FROM {db}.deal_stage_intervals FINAL PREWHERE deal_id = {deal_id:String}
 ORDER BY entered_at, entered_version
 """
 
 EVENTS_SQL = """
 SELECT payload FROM {db}.fold_events FINAL
-WHERE stream = 'deals' AND key = {deal_id:String}
+PREWHERE stream = 'deals' AND key = {deal_id:String}
 ORDER BY version, event_id
 """
 
 PAYMENTS_SQL = """
 SELECT payment_id, invoice_id, amount, currency, paid_at FROM {db}.payments FINAL
+PREWHERE (paid_at, payment_id) IN (
+    SELECT paid_at, payment_id FROM {db}.payments WHERE deal_id = {deal_id:String}
+)
 WHERE deal_id = {deal_id:String} ORDER BY paid_at, payment_id
 """
 
 TASKS_SQL = """
 SELECT task_id, title, kind, status, manager_id, due_at, scheduled_at, closed_at
-FROM {db}.tasks FINAL WHERE deal_id = {deal_id:String} ORDER BY due_at, task_id
+FROM {db}.tasks FINAL
+PREWHERE task_id IN (SELECT task_id FROM {db}.tasks WHERE deal_id = {deal_id:String})
+WHERE deal_id = {deal_id:String} ORDER BY due_at, task_id
 """
 
 # The attribution path (reports/attribution_query.py PATHS) of one deal: the touches of every
 # lead of its client (of its own lead without a client) up to its opening, within the
-# lookback window; one row per distinct touch, as the models count them.
+# lookback window; one row per distinct touch, as the models count them. The owner's deals
+# are those whose latest row names it, found among the deals with any row naming it.
 TOUCHES_SQL = """
 WITH deal AS (
     SELECT opened_at, if(client_id != '', client_id, concat('lead:', lead_id)) AS owner
-    FROM {db}.deals FINAL WHERE deal_id = {deal_id:String}
+    FROM {db}.deals FINAL PREWHERE deal_id = {deal_id:String}
 ),
 owners AS (
     SELECT lead_id, if(client_id != '', client_id, concat('lead:', lead_id)) AS owner
-    FROM {db}.deals FINAL WHERE lead_id != ''
+    FROM {db}.deals FINAL
+    PREWHERE deal_id IN (
+        SELECT deal_id FROM {db}.deals
+        WHERE client_id = (SELECT owner FROM deal)
+           OR (client_id = '' AND concat('lead:', lead_id) = (SELECT owner FROM deal))
+    )
+    WHERE lead_id != ''
 )
 SELECT t.touch_at AS touch_at, t.channel AS channel, t.source AS source,
        t.campaign AS campaign, arraySort(groupUniqArray(t.lead_id)) AS lead_ids,
        arraySort(groupUniqArray(t.kind)) AS kinds
 FROM {db}.touchpoints AS t FINAL
-INNER JOIN owners AS o ON o.lead_id = t.lead_id
-WHERE o.owner = (SELECT owner FROM deal)
-  AND t.touch_at <= (SELECT opened_at FROM deal)
+PREWHERE t.lead_id IN (SELECT lead_id FROM owners WHERE owner = (SELECT owner FROM deal))
+WHERE t.touch_at <= (SELECT opened_at FROM deal)
   AND t.touch_at >= (SELECT opened_at FROM deal) - toIntervalDay({lookback:UInt32})
 GROUP BY touch_at, channel, source, campaign
 ORDER BY touch_at, channel, source, campaign

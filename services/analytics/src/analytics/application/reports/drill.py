@@ -80,12 +80,14 @@ MONTH = re.compile(r"(\d{4})-(\d{2})")
 
 @dataclass(frozen=True)
 class Listing:
-    """A drill-down as one SELECT: its columns, default order and the id breaking ties."""
+    """A drill-down as one SELECT: its columns, default order and the id breaking ties;
+    `rows`, when given, a cheaper SELECT with as many rows, for the total."""
 
     sql: Sql
     columns: tuple[str, ...]
     order: str
     id_column: str
+    rows: Sql | None = None
 
 
 # ---------------------------------------------------------------- paging, sorting, export
@@ -107,7 +109,7 @@ def page(
     ch: ClickHouse, listing: Listing, limit: int, offset: int, sort: str | None = None
 ) -> dict[str, Any]:
     order = order_by(listing, sort)  # columns of the listing, checked
-    count = Sql("SELECT count() AS n FROM ({listing})").fill(listing=listing.sql)
+    count = Sql("SELECT count() AS n FROM ({listing})").fill(listing=listing.rows or listing.sql)
     rows_sql = Sql(
         "SELECT * FROM ({listing}) ORDER BY {order} "
         "LIMIT {page_limit:UInt32} OFFSET {page_offset:UInt32}"
@@ -191,7 +193,8 @@ def _deal_parts(
     ch: ClickHouse, q: ReportQuery, scope: ReportQuery, basis: str, sel: dict[str, Any]
 ) -> list[Sql]:
     """Conditions on a deals row, each with its parameters."""
-    parts = [_basis_part(q, scope, basis, sel)]
+    basis_part = _basis_part(q, scope, basis, sel)
+    parts = [basis_part]
     for name, column in (
         ("stage", "stage"),
         ("status", "status"),
@@ -209,7 +212,7 @@ def _deal_parts(
     if "repeat" in sel:
         parts.append(Sql("deal_id IN ({repeat})").fill(repeat=repeat_set(scope, "repeat_deals")))
     if "reached_stage" in sel:
-        parts.append(_reached_part(ch, q, sel))
+        parts.append(_reached_part(ch, q, sel, basis_part))
     if "open_stage" in sel:
         parts.append(_open_stage_part(ch))
     parts += _amount_parts(sel)
@@ -239,8 +242,11 @@ def _basis_part(q: ReportQuery, scope: ReportQuery, basis: str, sel: dict[str, A
     )
 
 
-def _reached_part(ch: ClickHouse, q: ReportQuery, sel: dict[str, Any]) -> Sql:
-    """Entered the stage or any later one (the funnel's `reached`: a skipped stage counts)."""
+def _reached_part(ch: ClickHouse, q: ReportQuery, sel: dict[str, Any], basis_part: Sql) -> Sql:
+    """Entered the stage or any later one (the funnel's `reached`: a skipped stage counts).
+    Only the stays of deals with a row of any version in the basis are read (a superset of
+    the deals listed, whose latest row is one of theirs), narrowed by the sort key before
+    FINAL merges them: the same latest stays, without grouping every deal's."""
     stages = sel.get("stages_order")
     if stages is None:
         stages = [s.name for s in load_pipeline(ch, q.pipeline).funnel_stages]
@@ -248,10 +254,11 @@ def _reached_part(ch: ClickHouse, q: ReportQuery, sel: dict[str, Any]) -> Sql:
         raise Invalid(f"one of {', '.join(stages)}", "reached_stage")
     return Sql(
         "deal_id IN (SELECT deal_id FROM {db}.deal_stage_intervals FINAL "
+        "PREWHERE deal_id IN (SELECT deal_id FROM {db}.deals WHERE {basis}) "
         "GROUP BY deal_id HAVING max(indexOf({s_stages:Array(String)}, stage)) >= "
         "indexOf({s_stages:Array(String)}, {s_reached:String}))",
         {"s_stages": list(stages), "s_reached": sel["reached_stage"]},
-    )
+    ).fill(basis=basis_part)
 
 
 def _open_stage_part(ch: ClickHouse) -> Sql:
@@ -314,8 +321,9 @@ SELECT l.lead_id AS lead_id, l.received_at AS received_at, l.form_id AS form_id,
        l.source AS lead_source, t.channel AS channel, t.source AS source,
        t.campaign AS campaign, l.phone_hash AS phone_hash, l.email_hash AS email_hash
 FROM {db}.leads AS l FINAL
-INNER JOIN (SELECT * FROM {db}.touchpoints FINAL WHERE kind = 'lead') AS t
-    ON t.lead_id = l.lead_id
+INNER JOIN (
+    SELECT * FROM {db}.touchpoints FINAL PREWHERE lead_id IN ({candidates}) WHERE kind = 'lead'
+) AS t ON t.lead_id = l.lead_id
 WHERE {where}
 """)
 
@@ -329,13 +337,22 @@ def leads_listing(
     `deals`)."""
     sel = {k: v for k, v in (sel or {}).items() if v is not None}
     conditions = [touch_conditions(q, "t")]
+    # Leads with a row of any version in the basis: a superset of those listed, so that
+    # FINAL merges only their touches (narrowed by the touches' sort key).
     if basis == "received":
         conditions.append(in_period("l.received_at", q.period))
+        candidates = Sql("SELECT lead_id FROM {db}.leads WHERE {received_in}").fill(
+            received_in=in_period("received_at", q.period)
+        )
     elif basis == "opened_deal":
+        opened_in = in_period("opened_at", q.period)
         conditions.append(
             Sql("l.lead_id IN (SELECT lead_id FROM ({deals}) WHERE {opened_in})").fill(
-                deals=filtered_deals(deals_only(q)), opened_in=in_period("opened_at", q.period)
+                deals=filtered_deals(deals_only(q)), opened_in=opened_in
             )
+        )
+        candidates = Sql("SELECT lead_id FROM {db}.deals WHERE {opened_in}").fill(
+            opened_in=opened_in
         )
     else:
         raise Invalid(f"one of {', '.join(LEAD_BASES)}", "basis")
@@ -346,7 +363,7 @@ def leads_listing(
                 column=sel["group_by"]
             )
         )
-    sql = LEADS_SQL.fill(where=Sql.all(conditions))
+    sql = LEADS_SQL.fill(candidates=candidates, where=Sql.all(conditions))
     return Listing(sql, LEAD_FIELDS, "received_at, lead_id", "lead_id")
 
 
@@ -364,20 +381,32 @@ def drill_leads(
 
 # ---------------------------------------------------------------- clients
 
+CHOSEN_CLIENTS = Sql("SELECT DISTINCT client_id FROM ({chosen}) WHERE {where}")
+PAID_BY_CLIENT = Sql("""
+SELECT client_id, sum(amount) AS revenue, count() AS payments,
+       toNullable(max(paid_at)) AS last_paid_at
+FROM ({paid}) GROUP BY client_id
+""")
+WON_BY_CLIENT = Sql("""
+SELECT client_id, count() AS won_deals FROM ({deals})
+WHERE status = 'won' AND {closed_in}
+GROUP BY client_id
+""")
+# One row per chosen client: the joined sides are grouped by client.
 CLIENTS_SQL = Sql("""
 SELECT c.client_id AS client_id, p.revenue AS revenue, p.payments AS payments,
        p.last_paid_at AS last_paid_at, w.won_deals AS won_deals
-FROM (SELECT DISTINCT client_id FROM ({chosen}) WHERE {where}) AS c
-LEFT JOIN (
-    SELECT client_id, sum(amount) AS revenue, count() AS payments,
-           toNullable(max(paid_at)) AS last_paid_at
-    FROM ({paid}) GROUP BY client_id
-) AS p ON p.client_id = c.client_id
-LEFT JOIN (
-    SELECT client_id, count() AS won_deals FROM ({deals})
-    WHERE status = 'won' AND {closed_in}
-    GROUP BY client_id
-) AS w ON w.client_id = c.client_id
+FROM ({clients}) AS c
+LEFT JOIN ({by_client}) AS p ON p.client_id = c.client_id
+LEFT JOIN ({won}) AS w ON w.client_id = c.client_id
+""")
+# The same rows when the chosen clients are those who paid: their payments are the rows
+# grouped, read once.
+PAYING_CLIENTS_SQL = Sql("""
+SELECT p.client_id AS client_id, p.revenue AS revenue, p.payments AS payments,
+       p.last_paid_at AS last_paid_at, w.won_deals AS won_deals
+FROM (SELECT * FROM ({by_client}) WHERE {where}) AS p
+LEFT JOIN ({won}) AS w ON w.client_id = p.client_id
 """)
 
 
@@ -396,14 +425,15 @@ def clients_listing(
             raise Invalid("only with basis=paid", "abc_class")
         ids = [r["client_id"] for r in abc_ranks(ch, q) if r["class"] == sel["abc_class"]]
         where = where & Sql("client_id IN {s_ids:Array(String)}", {"s_ids": ids})
-    sql = CLIENTS_SQL.fill(
-        chosen=chosen,
-        where=where,
-        paid=payments_between(q),
-        deals=filtered_deals(q),
-        closed_in=in_period("closed_at", q.period),
-    )
-    return Listing(sql, CLIENT_FIELDS, "revenue DESC, client_id", "client_id")
+    clients = CHOSEN_CLIENTS.fill(chosen=chosen, where=where)
+    paid = payments_between(q)
+    won = WON_BY_CLIENT.fill(deals=filtered_deals(q), closed_in=in_period("closed_at", q.period))
+    by_client = PAID_BY_CLIENT.fill(paid=paid)
+    if basis == "paid":  # `chosen` is `paid`, and `where` is on the client alone
+        sql = PAYING_CLIENTS_SQL.fill(by_client=by_client, where=where, won=won)
+    else:
+        sql = CLIENTS_SQL.fill(clients=clients, by_client=by_client, won=won)
+    return Listing(sql, CLIENT_FIELDS, "revenue DESC, client_id", "client_id", clients)
 
 
 def drill_clients(
