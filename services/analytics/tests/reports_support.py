@@ -36,3 +36,18 @@ def run(
 
 def by(rows: list[dict], key: str) -> dict[str, dict]:
     return {r[key]: r for r in rows}
+
+
+def merged(ch: ClickHouse, tables: tuple[str, ...]) -> None:
+    """Every key of `tables` down to its one latest row, as a report should see it."""
+    for table in tables:
+        ch.command(f"OPTIMIZE TABLE {{db}}.{table} FINAL")
+
+
+def awaiting_merge(ch: ClickHouse, tables: tuple[str, ...], redelivered: bool) -> None:
+    """Merges held, so that rows added now stay beside the latest ones; `redelivered`: every
+    row of `tables` once more, as it was."""
+    for table in tables:
+        ch.command(f"SYSTEM STOP MERGES {{db}}.{table}")
+        if redelivered:
+            ch.command(f"INSERT INTO {{db}}.{table} SELECT * FROM {{db}}.{table}")

@@ -9,7 +9,7 @@ from analytics.application.reports.drill import drill_clients, drill_deals, dril
 from analytics.application.reports.period import Period
 from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.serialize import report_json
-from services.analytics.tests.reports_support import load
+from services.analytics.tests.reports_support import awaiting_merge, load, merged
 from services.analytics.tests.test_drill_api import card_history
 from services.analytics.tests.test_money_reports import history
 
@@ -42,18 +42,14 @@ def answers(ch):
 @pytest.mark.parametrize("extra", ["duplicates", "older_versions"])
 def test_rows_awaiting_a_merge_change_no_list_and_no_card(clickhouse, extra):
     load(clickhouse, history() + card_history())
-    for table in TABLES:
-        clickhouse.command(f"OPTIMIZE TABLE {{db}}.{table} FINAL")
+    merged(clickhouse, TABLES)
     expected = answers(clickhouse)
     reached = {r["deal_id"] for r in expected["lists"]["reached"]["rows"]}
     assert {"e1", "e2"} <= reached and "e3" not in reached
     assert expected["cards"]["w1"]["touches"] and expected["cards"]["w1"]["payments"]
     assert [t["task_id"] for t in expected["cards"]["a2"]["tasks"]] == ["t1", "t2"]
     assert expected["lists"]["leads"]["total"] == 2
-    for table in TABLES:
-        clickhouse.command(f"SYSTEM STOP MERGES {{db}}.{table}")
-        if extra == "duplicates":  # a redelivery: every row again, as it was
-            clickhouse.command(f"INSERT INTO {{db}}.{table} SELECT * FROM {{db}}.{table}")
+    awaiting_merge(clickhouse, TABLES, redelivered=extra == "duplicates")
     if extra == "older_versions":
         # Late rows of lower versions naming what the latest ones do not: a stay still open,
         # other deals once of client W (w1's) and at a later stage, tasks once of deal w1.

@@ -15,7 +15,7 @@ from analytics.application.reports.money import (
 )
 from analytics.domain.attribution import MODELS
 from services.analytics.tests.history import DealStory, lead
-from services.analytics.tests.reports_support import load, run
+from services.analytics.tests.reports_support import awaiting_merge, load, merged, run
 
 TABLES = ("leads", "touchpoints", "deals", "payments")
 
@@ -74,17 +74,13 @@ def answers(ch):
 @pytest.mark.parametrize("extra", ["duplicates", "older_versions"])
 def test_rows_awaiting_a_merge_change_nothing(clickhouse, extra):
     load(clickhouse, history())
-    for table in TABLES:
-        clickhouse.command(f"OPTIMIZE TABLE {{db}}.{table} FINAL")
+    merged(clickhouse, TABLES)
     expected = answers(clickhouse)
     repeat = expected["repeat-sales"][0]["totals"]
     assert (repeat["won_deals"], repeat["repeat_deals"], repeat["repeat_clients"]) == (2, 2, 1)
     assert [r["client_id"] for r in expected["active-clients"][0]["win_back"]] == ["B"]
     assert expected["attribution linear"][0]["totals"]["won"] == 3
-    for table in TABLES:
-        clickhouse.command(f"SYSTEM STOP MERGES {{db}}.{table}")
-        if extra == "duplicates":  # a redelivery: every row again, as it was
-            clickhouse.command(f"INSERT INTO {{db}}.{table} SELECT * FROM {{db}}.{table}")
+    awaiting_merge(clickhouse, TABLES, redelivered=extra == "duplicates")
     if extra == "older_versions":
         # Each deal's state before its latest change, arriving late: open, another client and
         # manager, not closed.

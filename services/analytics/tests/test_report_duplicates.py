@@ -11,7 +11,7 @@ from analytics.application.reports.funnel import sales_funnel
 from analytics.application.reports.leads import lead_funnel
 from analytics.application.reports.sales import managers, weighted_pipeline
 from services.analytics.tests.history import DealStory, lead
-from services.analytics.tests.reports_support import load, run
+from services.analytics.tests.reports_support import awaiting_merge, load, merged, run
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 EDGES = parse_edges("0,500,1000")
@@ -63,17 +63,13 @@ def answers(ch):
 @pytest.mark.parametrize("extra", ["duplicates", "older_versions"])
 def test_rows_awaiting_a_merge_change_nothing(clickhouse, extra):
     load(clickhouse, history())
-    for table in TABLES:
-        clickhouse.command(f"OPTIMIZE TABLE {{db}}.{table} FINAL")
+    merged(clickhouse, TABLES)
     expected = answers(clickhouse)
     assert expected["sales-funnel"]["deals"] == 4
     assert [s["avg_duration_seconds"] is not None for s in expected["sales-funnel"]["stages"]][
         :2
     ] == [True, True]
-    for table in TABLES:
-        clickhouse.command(f"SYSTEM STOP MERGES {{db}}.{table}")
-        if extra == "duplicates":  # a redelivery: every row again, as it was
-            clickhouse.command(f"INSERT INTO {{db}}.{table} SELECT * FROM {{db}}.{table}")
+    awaiting_merge(clickhouse, TABLES, redelivered=extra == "duplicates")
     if extra == "duplicates":  # and one deal's stays once more (a mean over all twice is equal)
         clickhouse.command(
             "INSERT INTO {db}.deal_stage_intervals "

@@ -4,7 +4,7 @@ stage intervals, payments, plans, managers, pipelines, notifications."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from analytics.domain.channels import classify, host_of, source_of
@@ -105,35 +105,36 @@ def _lead_rows(event: LeadReceived, config: ProjectionConfig) -> Iterator[Row]:
 
 
 def _opened_rows(event: DealOpened, config: ProjectionConfig) -> Iterator[Row]:
-    yield StageIntervalRow(
-        deal_id=event.deal_id,
-        pipeline_id=event.pipeline_id,
-        stage=event.stage,
-        entered_version=event.aggregate_version,
-        entered_at=event.occurred_at,
-        left_at=None,
-        version=event.aggregate_version,
-    )
+    yield _stay(event, event.stage, event.aggregate_version, event.occurred_at, None)
 
 
 def _transition_rows(event: StageTransition, config: ProjectionConfig) -> Iterator[Row]:
     # Both rows are self-contained: the stay that ended and the one that began.
-    yield StageIntervalRow(
-        deal_id=event.deal_id,
-        pipeline_id=event.pipeline_id,
-        stage=event.from_stage,
-        entered_version=event.from_stage_entered_version,
-        entered_at=event.from_stage_entered_at,
-        left_at=event.occurred_at,
-        version=event.aggregate_version,
+    yield _stay(
+        event,
+        event.from_stage,
+        event.from_stage_entered_version,
+        event.from_stage_entered_at,
+        event.occurred_at,
     )
-    yield StageIntervalRow(
+    yield _stay(event, event.to_stage, event.aggregate_version, event.occurred_at, None)
+
+
+def _stay(
+    event: DealOpened | StageTransition,
+    stage: str,
+    entered_version: int,
+    entered_at: datetime,
+    left_at: datetime | None,
+) -> StageIntervalRow:
+    """A stay of the deal in `stage`, as this event (its version) records it."""
+    return StageIntervalRow(
         deal_id=event.deal_id,
         pipeline_id=event.pipeline_id,
-        stage=event.to_stage,
-        entered_version=event.aggregate_version,
-        entered_at=event.occurred_at,
-        left_at=None,
+        stage=stage,
+        entered_version=entered_version,
+        entered_at=entered_at,
+        left_at=left_at,
         version=event.aggregate_version,
     )
 
