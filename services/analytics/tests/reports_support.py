@@ -51,3 +51,13 @@ def awaiting_merge(ch: ClickHouse, tables: tuple[str, ...], redelivered: bool) -
         ch.command(f"SYSTEM STOP MERGES {{db}}.{table}")
         if redelivered:
             ch.command(f"INSERT INTO {{db}}.{table} SELECT * FROM {{db}}.{table}")
+
+
+def late_stay_openings(ch: ClickHouse) -> None:
+    """Each completed stay's opening row (its lower version, no `left_at`) once more, as if it
+    arrived after the closing one."""
+    ch.command(
+        "INSERT INTO {db}.deal_stage_intervals SELECT deal_id, pipeline_id, stage, "
+        "entered_version, entered_at, NULL, entered_version "
+        "FROM {db}.deal_stage_intervals WHERE left_at IS NOT NULL"
+    )

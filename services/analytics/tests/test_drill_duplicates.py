@@ -9,7 +9,12 @@ from analytics.application.reports.drill import drill_clients, drill_deals, dril
 from analytics.application.reports.period import Period
 from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.serialize import report_json
-from services.analytics.tests.reports_support import awaiting_merge, load, merged
+from services.analytics.tests.reports_support import (
+    awaiting_merge,
+    late_stay_openings,
+    load,
+    merged,
+)
 from services.analytics.tests.test_drill_api import card_history
 from services.analytics.tests.test_money_reports import history
 
@@ -53,11 +58,7 @@ def test_rows_awaiting_a_merge_change_no_list_and_no_card(clickhouse, extra):
     if extra == "older_versions":
         # Late rows of lower versions naming what the latest ones do not: a stay still open,
         # other deals once of client W (w1's) and at a later stage, tasks once of deal w1.
-        clickhouse.command(
-            "INSERT INTO {db}.deal_stage_intervals SELECT deal_id, pipeline_id, stage, "
-            "entered_version, entered_at, NULL, entered_version "
-            "FROM {db}.deal_stage_intervals WHERE left_at IS NOT NULL"
-        )
+        late_stay_openings(clickhouse)
         clickhouse.command(
             "INSERT INTO {db}.deal_stage_intervals SELECT * REPLACE ("
             "'invoice' AS stage, version - 1 AS version) "

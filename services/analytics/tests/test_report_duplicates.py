@@ -11,7 +11,13 @@ from analytics.application.reports.funnel import sales_funnel
 from analytics.application.reports.leads import lead_funnel
 from analytics.application.reports.sales import managers, weighted_pipeline
 from services.analytics.tests.history import DealStory, lead
-from services.analytics.tests.reports_support import awaiting_merge, load, merged, run
+from services.analytics.tests.reports_support import (
+    awaiting_merge,
+    late_stay_openings,
+    load,
+    merged,
+    run,
+)
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 EDGES = parse_edges("0,500,1000")
@@ -78,11 +84,7 @@ def test_rows_awaiting_a_merge_change_nothing(clickhouse, extra):
     if extra == "older_versions":
         # Late rows of lower versions: a stay's opening row after its closing one, and each
         # deal's and task's state before its latest change.
-        clickhouse.command(
-            "INSERT INTO {db}.deal_stage_intervals SELECT deal_id, pipeline_id, stage, "
-            "entered_version, entered_at, NULL, entered_version "
-            "FROM {db}.deal_stage_intervals WHERE left_at IS NOT NULL"
-        )
+        late_stay_openings(clickhouse)
         clickhouse.command(
             "INSERT INTO {db}.deals SELECT * REPLACE (version - 1 AS version, "
             "'open' AS status, 'new' AS stage, 'nobody' AS manager_id) "
