@@ -7,6 +7,7 @@ The stream is cached under `.bench/` (published once); every run projects into a
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import shutil
 import tempfile
@@ -37,10 +38,15 @@ def stream(events: int) -> tuple[Path, bool]:
     return folder, (folder / "published.json").exists()
 
 
-async def bare_consume(url: str, events: int) -> float:
-    """Events per second of a durable pull consumer that fetches and acks each message."""
+async def bare_consume(url: str, events: int, batched: bool = False) -> float:
+    """Events per second of a durable pull consumer that fetches and acks each message: with
+    nats-py's own `fetch` (the issue's baseline), or `batched` with the services' batched
+    fetch (`crm_contracts.runtime.nats_fetch`), the bus at its best from Python."""
     import nats
     from nats.js.api import AckPolicy, ConsumerConfig
+    from nats.js.client import JetStreamContext
+
+    from crm_contracts.runtime import nats_fetch  # noqa: F401 - installs the batched fetch
 
     nc = await nats.connect(url)
     js = nc.jetstream()
@@ -53,11 +59,15 @@ async def bare_consume(url: str, events: int) -> float:
         stream="CRM",
         config=ConsumerConfig(ack_policy=AckPolicy.EXPLICIT, max_ack_pending=4 * BATCH),
     )
-    progress = Progress("bare nats-py consume+ack", events)
+    # The services patch `fetch` on import; unwrapped, it is nats-py's own.
+    fetch = JetStreamContext.PullSubscription.fetch
+    fetch = fetch if batched else inspect.unwrap(fetch)
+    label = "batched fetch" if batched else "nats-py fetch"
+    progress = Progress(f"bare consume+ack, {label}", events)
     got, started = 0, time.monotonic()
     try:
         while got < events:
-            messages = await sub.fetch(BATCH, timeout=5)
+            messages = await fetch(sub, BATCH, timeout=5)
             for message in messages:
                 await message.ack()
             got += len(messages)
@@ -149,6 +159,7 @@ def run() -> list[Measurement]:
             count = asyncio.run(data.publish(nats.url, events))
             (folder / "published.json").write_text(json.dumps({"events": count}))
         bare = asyncio.run(bare_consume(nats.url, events))
+        bus = asyncio.run(bare_consume(nats.url, events, batched=True))
         # The stream is cached with its consumers: the projection must start from the first.
         asyncio.run(forget_consumer(nats.url, CONSUMER))
         with tempfile.TemporaryDirectory(prefix="bench-projection-") as tmp:
@@ -168,7 +179,11 @@ def run() -> list[Measurement]:
                 baseline=round(bare),
                 baseline_name="bare nats-py pull-consume + ack, same messages and batch size",
                 ratio=round(ratio, 3),
-                extra={"rss_bytes": memory.get("VmHWM", 0)},
+                extra={
+                    "rss_bytes": memory.get("VmHWM", 0),
+                    "bare_batched_fetch": round(bus),
+                    "ratio_to_batched_fetch": round(rate / bus, 3),
+                },
             )
         )
     ]

@@ -12,7 +12,7 @@ from faststream.nats import NatsBroker
 from nats.js.api import PubAck
 
 from crm_contracts.envelope import Event
-from crm_contracts.runtime import nats_headers, nats_timeouts  # noqa: F401 - fixes fetch timeouts on import
+from crm_contracts.runtime import nats_fetch, nats_headers, nats_timeouts  # noqa: F401 - patched on import
 from crm_contracts.runtime.metrics import EVENTS_PUBLISHED, PUBLISH_SECONDS
 from crm_contracts.streams import CRM, ensure_streams
 
