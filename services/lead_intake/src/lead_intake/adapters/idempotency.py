@@ -22,6 +22,7 @@ import logging
 import time
 from contextlib import suppress
 from datetime import datetime
+from functools import lru_cache
 
 from faststream.nats import NatsBroker
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
@@ -38,6 +39,7 @@ WRITE_BACKLOG = 10_000  # keys not seen back yet; beyond this the oldest is give
 CONFIRM_SECONDS = 2.0  # a key not seen back on the watch by then is published again
 RESEND_MAX_SECONDS = 60.0  # the longest wait between publishes of a key never seen back
 CHECK_EVERY = 1.0  # seconds between checks of the connection (and sweeps of expired keys)
+HASHED_KEYS = 1024  # keys between their `seen` and `remember`: far more than leads in flight
 
 
 class IdempotencyStore:
@@ -66,10 +68,18 @@ class IdempotencyStore:
     async def _bucket(self) -> KeyValue:
         return await bucket(self.broker, IDEMPOTENCY_BUCKET, self.ttl, self.replicas)
 
+    @staticmethod
+    @lru_cache(maxsize=HASHED_KEYS)
+    def _hashed(key: str) -> tuple[str, bytes]:
+        """(KV key, digest) of a submission key: pure, so kept for the `remember` that follows
+        a `seen` of the same key."""
+        kv_key = IdempotencyStore._key(key)
+        return kv_key, IdempotencyStore._digest(kv_key)
+
     async def seen(self, key: str) -> Seen | None:
         """None also when NATS is down: then the stream's dedup window is the guard."""
-        kv_key = self._key(key)
-        digest, now = self._digest(kv_key), time.time()
+        kv_key, digest = self._hashed(key)
+        now = time.time()
         if lead_id := self.index.get(digest, now):
             return Seen(lead_id=lead_id)
         if self.index.misses_are_final(now):
@@ -81,8 +91,8 @@ class IdempotencyStore:
         return Seen(lead_id=(entry.value or b"").decode())
 
     async def remember(self, key: str, lead_id: str) -> None:
-        kv_key = self._key(key)
-        self.index.add(self._digest(kv_key), lead_id, time.time())
+        kv_key, digest = self._hashed(key)
+        self.index.add(digest, lead_id, time.time())
         self._unseen.pop(kv_key, None)
         if len(self._unseen) >= WRITE_BACKLOG:  # still in this replica's index
             del self._unseen[next(iter(self._unseen))]

@@ -83,8 +83,8 @@ class LeadFastPath:
             return await self.app(scope, again(first, receive), send)
         status = 500
         try:
-            answer = await answer_lead(self.submit, lead, idempotency_key, referer)
-            content = accepted_body(answer)
+            outcome = await answer_lead(self.submit, lead, idempotency_key, referer)
+            content = accepted_body(outcome)
             headers = [*JSON_HEADERS, (b"content-length", str(len(content)).encode())]
             status = 202
             await send({"type": "http.response.start", "status": 202, "headers": headers})

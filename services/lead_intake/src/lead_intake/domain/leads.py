@@ -107,13 +107,14 @@ def build_lead_received(
     if not (phone or email):
         raise Invalid("give at least a phone or an email", "contact")
     touch = touch_from(lead, referer_header, default_at=received_at)
+    lead_text = str(lead_id)
     return LeadReceived(
         event_id=lead_id,
         occurred_at=received_at,
-        aggregate_id=str(lead_id),
-        correlation_id=str(lead_id),
+        aggregate_id=lead_text,
+        correlation_id=lead_text,
         producer=PRODUCER,
-        lead_id=str(lead_id),
+        lead_id=lead_text,
         form_id=lead.form_id,
         source=lead.source,
         received_at=received_at,
