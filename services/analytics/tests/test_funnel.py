@@ -71,6 +71,43 @@ def test_funnel_of_a_moscow_day(clickhouse):
     assert report["lost"]["by_reason"] == [{"reason": "price", "deals": 1}]
 
 
+def test_lost_deals_are_listed_by_stage_as_the_pipeline_runs_and_by_reason_most_first(
+    clickhouse,
+):
+    at = utc(2026, 3, 1, 9)
+    lost = [  # (stage lost at, reason), in an order that is neither of the two
+        ("proposal", "competitor"),
+        ("new", "price"),
+        ("qualified", None),
+        ("new", "no_budget"),
+        ("proposal", "price"),
+        ("qualified", "no_budget"),
+        ("qualified", "price"),
+    ]
+    deals = []
+    for n, (stage, reason) in enumerate(lost):
+        deal = DealStory(f"lost{n}", at, "10")
+        for step in ("qualified", "proposal")[: ("new", "qualified", "proposal").index(stage)]:
+            deal.move(step, at + H)
+        deals.append(deal.move("lost", at + 2 * H, "lost", reason))
+    events = [e for d in deals for e in d.events]
+    ingest(clickhouse, events, payloads(events))
+    report = funnel(clickhouse)["lost"]
+    assert report["by_stage"] == [
+        {"stage": "new", "deals": 2},
+        {"stage": "qualified", "deals": 3},
+        {"stage": "proposal", "deals": 2},
+    ]
+    assert [r["reason"] for r in report["by_reason"]] == [
+        "price",  # 3
+        "no_budget",  # 2
+        "competitor",  # 1, before the unspecified one by name
+        "unspecified",
+    ]
+    assert [r["deals"] for r in report["by_reason"]] == [3, 2, 1, 1]
+    assert list(report["drill_by_stage"]) == ["new", "qualified", "proposal"]
+
+
 def test_the_same_day_in_utc_takes_other_deals(clickhouse):
     events = all_events()
     ingest(clickhouse, events, payloads(events))

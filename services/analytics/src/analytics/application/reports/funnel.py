@@ -124,6 +124,11 @@ def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
         by_stage[r["lost_at_stage"]] = by_stage.get(r["lost_at_stage"], 0) + r["deals"]
         reason = r["lost_reason"] or UNSPECIFIED
         by_reason[reason] = by_reason.get(reason, 0) + r["deals"]
+    # A stable order, not the engine's grouping order: stages as the pipeline runs (any
+    # stage it no longer has after, by name), reasons by deals, most first, then by name.
+    order = {name: k for k, name in enumerate(names)}
+    by_stage = dict(sorted(by_stage.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+    by_reason = dict(sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0])))
     lost_link = q.linker("deals", basis="opened", pipeline=pipeline.id, status="lost")
     return {
         **q.header("sales-funnel"),
