@@ -115,6 +115,17 @@ async def test_what_an_earlier_request_delivered_late_comes_first_next_time(nats
         assert got == list(range(40))
 
 
+async def test_leftovers_in_hand_are_returned_without_waiting_out_the_timeout(nats_server):
+    async with pull(nats_server.url) as (js, sub):
+        await sub._nc.publish(sub._nms, b'{"batch": 5, "no_wait": true}', sub._deliver)
+        await put(js, 0, 5)
+        await asyncio.sleep(0.3)  # five messages and the request's end sit on the inbox
+        started = time.monotonic()
+        got = numbers(await sub.fetch(50, timeout=5))
+        assert got == list(range(5))
+        assert time.monotonic() - started < 2.5  # the server's at-once answer, not the 5 s
+
+
 async def test_an_unknown_status_raises_like_nats_py(nats_server):
     async with pull(nats_server.url) as (js, sub):
         fetching = asyncio.ensure_future(sub.fetch(10, timeout=3))

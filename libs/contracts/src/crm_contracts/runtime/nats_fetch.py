@@ -75,10 +75,7 @@ def _drain(sub: Any, request: _Request, current: bool) -> None:
     """Move what the inbox already holds into the request, without waiting."""
     queue: asyncio.Queue[Msg] = sub._pending_queue
     while not request.full and not request.ended and not queue.empty():
-        msg = queue.get_nowait()
-        sub._pending_size -= len(msg.data)
-        queue.task_done()
-        request.take(msg, current)
+        request.take(_taken(sub, queue.get_nowait()), current)
 
 
 async def _next(sub: Any, left: float) -> Msg | None:
@@ -87,8 +84,13 @@ async def _next(sub: Any, left: float) -> Msg | None:
         msg = await asyncio.wait_for(queue.get(), left)
     except TimeoutError:
         return None
+    return _taken(sub, msg)
+
+
+def _taken(sub: Any, msg: Msg) -> Msg:
+    """The subscription's own bookkeeping of a message taken off its queue (as `next_msg`)."""
     sub._pending_size -= len(msg.data)
-    queue.task_done()
+    sub._pending_queue.task_done()
     return msg
 
 
@@ -105,11 +107,10 @@ async def batched_fetch(pull: Any, batch: int, timeout: float) -> list[Msg]:
         raise NatsTimeoutError
     # no_wait with expires: the server waits for a first message, sends what is there by
     # then (up to the batch) and ends the request; nats-py's own first request is the same.
-    wanted = {
-        "batch": batch - len(request.messages),
-        "expires": int((left - EXPIRES_MARGIN) * 1e9),
-        "no_wait": True,
-    }
+    # With leftovers in hand there is no waiting: no expiry, so the server answers at once.
+    wanted: dict[str, Any] = {"batch": batch - len(request.messages), "no_wait": True}
+    if not request.messages:
+        wanted["expires"] = int((left - EXPIRES_MARGIN) * 1e9)
     await pull._nc.publish(pull._nms, json.dumps(wanted).encode(), pull._deliver)
     while not request.full and not request.ended:
         left = timeout - (time.monotonic() - started)
