@@ -5,9 +5,10 @@ annotated with its local `Query_`, which FastAPI can only see as an object, not 
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.application.reports.attribution import attribution
@@ -25,7 +26,7 @@ from analytics.application.reports.money import (
 from analytics.application.reports.period import Period
 from analytics.application.reports.query import Compare, ReportQuery
 from analytics.application.reports.sales import managers, weighted_pipeline
-from analytics.application.reports.serialize import report_json
+from analytics.application.reports.serialize import report_bytes
 from analytics.domain.channels import classify
 from analytics.domain.projection.config import ProjectionConfig
 from analytics.settings import AnalyticsSettings
@@ -98,30 +99,37 @@ def build_reports_router(
     Query_ = Annotated[ReportQuery, Depends(query)]
     config: ProjectionConfig = settings.projection_config()
 
-    async def run_report(q: ReportQuery, compute: Compute) -> dict[str, Any]:
-        result = await asyncio.to_thread(compared, q, lambda query: compute(ch, query))
-        answer: dict[str, Any] = report_json(result)
-        return answer
+    # Each route answers with the JSON it wrote (`run_report`); the OpenAPI still shows an object.
+    get = partial(router.get, response_model=dict[str, Any])
 
-    @router.get("/sales-funnel")
-    async def get_sales_funnel(q: Query_) -> dict[str, Any]:
+    async def run_report(q: ReportQuery, compute: Compute) -> Response:
+        """Computed and written in a worker thread: a long client list must not hold the event
+        loop (health, live updates) while it is turned into JSON."""
+
+        def answer() -> bytes:
+            return report_bytes(compared(q, lambda query: compute(ch, query)))
+
+        return Response(await asyncio.to_thread(answer), media_type="application/json")
+
+    @get("/sales-funnel")
+    async def get_sales_funnel(q: Query_) -> Response:
         """Deals opened in `[from, to)` and how far they went through the pipeline's stages."""
         return await run_report(q, sales_funnel)
 
-    @router.get("/lead-funnel")
-    async def get_lead_funnel(q: Query_, group_by: GroupBy = "channel") -> dict[str, Any]:
+    @get("/lead-funnel")
+    async def get_lead_funnel(q: Query_, group_by: GroupBy = "channel") -> Response:
         """Leads received in the period → deals → stages → won → paid, by the leads' own
         touch."""
         return await run_report(q, lambda ch, qq: lead_funnel(ch, qq, group_by))
 
-    @router.get("/attribution")
+    @get("/attribution")
     async def get_attribution(
         q: Query_,
         model: Annotated[Model, Query()] = "last_touch",
         group_by: GroupBy = "channel",
         lookback_days: Annotated[int | None, Query(ge=1, le=3650)] = None,
         half_life_days: Annotated[float | None, Query(gt=0, le=365)] = None,
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Credit for won deals and revenue by channel / source / campaign under a model."""
         lookback = lookback_days or settings.attribution_lookback_days
         half_life = half_life_days or settings.time_decay_half_life_days
@@ -134,33 +142,35 @@ def build_reports_router(
             lambda ch, qq: attribution(ch, qq, model, group_by, lookback, half_life, spend_channel),
         )
 
-    @router.get("/dynamics")
-    async def get_dynamics(q: Query_, bucket: Annotated[Bucket, Query()] = "day") -> dict[str, Any]:
+    @get("/dynamics")
+    async def get_dynamics(q: Query_, bucket: Annotated[Bucket, Query()] = "day") -> Response:
         """Revenue (payments) and won deals per day, week or month."""
         return await run_report(q, lambda ch, qq: dynamics(ch, qq, bucket))
 
-    @router.get("/amount-distribution")
+    @get("/amount-distribution")
     async def get_amount_distribution(
         q: Query_,
         edges: Annotated[
             str, Query(max_length=1000, description="e.g. 0,10000,50000,100000")
         ] = "0,10000,50000,100000,500000",
-    ) -> dict[str, Any]:
+    ) -> Response:
         """Histogram of won-deal amounts over the given bucket edges, per month."""
         parsed = parse_edges(edges)
         return await run_report(q, lambda ch, qq: amount_distribution(ch, qq, parsed))
 
-    @router.get("/managers")
-    async def get_managers(q: Query_) -> dict[str, Any]:
+    @get("/managers")
+    async def get_managers(q: Query_) -> Response:
         """Per manager: deals, conversion, revenue, cycle, tasks, plan and run-rate forecast."""
         return await run_report(q, managers)
 
     def simple_route(name: str, compute: Compute, doc: str) -> None:
-        async def endpoint(q: Query_) -> dict[str, Any]:
+        async def endpoint(q: Query_) -> Response:
             return await run_report(q, compute)
 
         endpoint.__doc__ = doc
-        router.add_api_route(f"/{name}", endpoint, methods=["GET"], name=name)
+        router.add_api_route(
+            f"/{name}", endpoint, methods=["GET"], name=name, response_model=dict[str, Any]
+        )
 
     for name, (compute, doc) in SIMPLE.items():
         simple_route(name, compute, doc)

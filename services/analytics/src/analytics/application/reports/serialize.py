@@ -1,11 +1,15 @@
 """JSON for reports: money as decimal strings with kopecks, never floats (the analysts' SQL
-answers with `adapters.sql_readonly.exact_json`, which keeps every digit instead)."""
+answers with `adapters.sql_readonly.exact_json`, which keeps every digit instead).
+`report_json` gives the values, `report_bytes` the API's answer: the same JSON, written in one
+pass."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
+
+import orjson
 
 CENT = Decimal("0.01")
 
@@ -27,3 +31,21 @@ def report_json(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return value
+
+
+# As `report_json` writes them: a naive date-time is UTC; keys that are not text as text.
+OPTIONS = orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
+
+
+def report_bytes(value: Any) -> bytes:
+    """`report_json(value)` as compact JSON, written by orjson straight from the values: a
+    client list at 10 M events has some 200 000 rows, and converting them to a copy first,
+    then having the framework walk that copy again, cost seconds."""
+    return orjson.dumps(value, default=_money, option=OPTIONS)
+
+
+def _money(value: Any) -> Any:
+    """What orjson cannot write itself: money (`report_json` writes any other value as is)."""
+    if isinstance(value, Decimal):
+        return str(value.quantize(CENT))
+    raise TypeError(f"no JSON for {type(value).__name__}")
