@@ -15,8 +15,9 @@ from clickhouse_connect.driver.client import Client
 from analytics.settings import AnalyticsSettings
 
 # Query parameters are naive UTC date-times; the engine must read them as UTC whatever the
-# host's or the server's time zone is.
-SESSION = {"session_timezone": "UTC"}
+# host's or the server's time zone is. `FINAL` merges within a partition only, and takes a
+# partition of one merged part as it is: no key of ours spans two partitions (schema.py).
+SESSION = {"session_timezone": "UTC", "do_not_merge_across_partitions_select_final": 1}
 
 
 def connect(settings: AnalyticsSettings) -> Client:

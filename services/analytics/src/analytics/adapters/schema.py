@@ -5,13 +5,56 @@ A migration is never edited once released: add a new one instead."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from analytics.adapters.clickhouse import ClickHouse
 
 log = logging.getLogger(__name__)
 
+Step = str | Callable[[ClickHouse], None]  # a statement, or a step that reads before it writes
 
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+# Deals by the quarter they were opened in. Every row of a deal carries its opening, so a deal
+# never spans two quarters, and the session reads `FINAL` one partition at a time, taking a
+# partition that is one merged part as it is (`do_not_merge_across_partitions_select_final`):
+# a quarter nobody writes to any more costs a `FINAL` nothing. Quarters, not months: an
+# insert may touch at most 100 partitions, and one batch can pay deals opened years apart.
+# A quarter left alone for an hour is merged into one part.
+PARTITIONED_DEALS = """CREATE TABLE {db}.deals_partitioned AS {db}.deals
+    ENGINE = ReplacingMergeTree(version)
+    PARTITION BY toStartOfQuarter(opened_at)
+    ORDER BY deal_id
+    SETTINGS min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1"""
+
+
+def partition_deals(ch: ClickHouse) -> None:
+    """Copy the deals into a partitioned table that then takes their name. Rows written
+    meanwhile (another node's projection) are in parts the first copy did not know, and are
+    copied after the swap; a row copied twice collapses on its version. Safe to run again."""
+    deals = {"database": ch.db, "table": "deals"}
+    if ch.rows(TABLE_PARTITION_KEY, deals)[0]["partition_key"]:
+        ch.command("DROP TABLE IF EXISTS {db}.deals_partitioned SYNC")  # a swap's leftover
+        return
+    ch.command("DROP TABLE IF EXISTS {db}.deals_partitioned SYNC")
+    ch.command(PARTITIONED_DEALS)
+    copied = [r["name"] for r in ch.rows(ACTIVE_PARTS, deals)]
+    ch.command("INSERT INTO {db}.deals_partitioned SELECT * FROM {db}.deals")
+    ch.command("EXCHANGE TABLES {db}.deals AND {db}.deals_partitioned")
+    ch.command(
+        "INSERT INTO {db}.deals SELECT * FROM {db}.deals_partitioned"
+        " WHERE _part NOT IN {copied:Array(String)}",
+        {"copied": copied},
+    )
+    ch.command("DROP TABLE {db}.deals_partitioned SYNC")
+    ch.command("OPTIMIZE TABLE {db}.deals FINAL")  # each quarter one part, from the start
+
+
+TABLE_PARTITION_KEY = """SELECT partition_key FROM system.tables
+    WHERE database = {database:String} AND name = {table:String}"""
+ACTIVE_PARTS = """SELECT name FROM system.parts
+    WHERE database = {database:String} AND table = {table:String} AND active"""
+
+
+MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (
         1,
         "event log and the report tables",
@@ -208,6 +251,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             ORDER BY (stream, key, version, event_id)""",
         ],
     ),
+    (3, "deals partitioned by the quarter they were opened in", [partition_deals]),
 ]
 
 
@@ -223,8 +267,11 @@ def migrate(ch: ClickHouse) -> int:
     for version, description, statements in MIGRATIONS:
         if version in applied:
             continue
-        for statement in statements:
-            ch.command(statement)
+        for step in statements:
+            if callable(step):
+                step(ch)
+            else:
+                ch.command(step)
         ch.insert("schema_migrations", [[version, description]], ["version", "description"])
         log.info("applied migration %s: %s", version, description)
     return max(v for v, _, _ in MIGRATIONS)
