@@ -25,7 +25,9 @@ wide_money = st.decimals(allow_nan=False, allow_infinity=False, places=6).filter
     lambda d: abs(d) < Decimal("1e15")
 )
 instants = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1))
-zones = st.sampled_from([UTC, timezone(timedelta(hours=3)), timezone(timedelta(hours=-5, minutes=-30))])
+zones = st.sampled_from(
+    [UTC, timezone(timedelta(hours=3)), timezone(timedelta(hours=-5, minutes=-30))]
+)
 leaves = st.one_of(
     st.none(),
     st.booleans(),
