@@ -3,6 +3,7 @@ install of the earlier schema, with `FINAL` read one partition at a time."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,3 +106,89 @@ def test_final_merges_a_quarter_that_has_late_rows(clickhouse: ClickHouse) -> No
     assert latest(clickhouse) == [("a", 2, "won"), ("b", 3, "lost")]
     count = clickhouse.rows("SELECT count() AS n FROM {db}.deals FINAL WHERE stage = 'proposal'")
     assert count[0]["n"] == 0
+
+
+def copies(monkeypatch: pytest.MonkeyPatch, during: Any = None) -> list[str]:
+    """Counts the copies into the new table (and runs `during` after the first one); a
+    refused claim of the new table is counted as "refused"."""
+    done: list[str] = []
+    command = ClickHouse.command
+
+    def counted(self: ClickHouse, sql: str, params: dict[str, Any] | None = None) -> Any:
+        try:
+            result = command(self, sql, params)
+        except Exception:
+            if sql == schema.PARTITIONED_DEALS:
+                done.append("refused")
+            raise
+        if sql.startswith("INSERT INTO {db}.deals_partitioned"):
+            done.append(sql)
+            if during is not None and len(done) == 1:
+                during()
+        return result
+
+    monkeypatch.setattr(ClickHouse, "command", counted)
+    return done
+
+
+def test_two_nodes_upgrading_at_once_copy_once(earlier: ClickHouse, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Replicas of a new release start together on one server: the second finds the new table
+    claimed and waits for the first to finish, rather than dropping it and copying again."""
+    import threading
+
+    earlier.insert("deals", [deal("a", JAN, 1), deal("a", JAN, 2, "won")], COLUMNS)
+    earlier.insert("deals", [deal("b", MAY, 1), deal("c", NOV, 3, "lost")], COLUMNS)
+    before = latest(earlier)
+    monkeypatch.setattr(schema, "CLAIM_PAUSE_SECONDS", 0.01)
+    second: list[int] = []
+    node = threading.Thread(target=lambda: second.append(migrate(earlier)))
+
+    def other_node() -> None:
+        """Starts mid-copy, and is either refused the claim or done before the first goes on."""
+        node.start()
+        deadline = time.monotonic() + 30
+        while "refused" not in done and node.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    done = copies(monkeypatch, during=other_node)
+    assert migrate(earlier) == 3
+    node.join(timeout=30)
+    assert second == [3]
+    assert [d for d in done if d != "refused"] == done[:1]  # one copy, by the claimant
+    assert "refused" in done
+    assert partition_key(earlier) == "toStartOfQuarter(opened_at)"
+    assert latest(earlier) == before
+
+
+def test_a_copy_left_by_a_dead_node_is_dropped_and_made_again(
+    earlier: ClickHouse, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A node died mid-copy: its half-filled table holds nobody's work any more."""
+    earlier.insert("deals", [deal("a", JAN, 1), deal("b", MAY, 2, "proposal")], COLUMNS)
+    earlier.command(schema.PARTITIONED_DEALS)
+    earlier.insert("deals_partitioned", [deal("a", JAN, 1)], COLUMNS)  # half a copy
+    monkeypatch.setattr(schema, "CLAIM_STALE_SECONDS", 0.05)
+    monkeypatch.setattr(schema, "CLAIM_PAUSE_SECONDS", 0.01)
+    done = copies(monkeypatch)
+    assert migrate(earlier) == 3
+    assert done[0] == "refused"  # until it had been idle long enough; then dropped
+    assert [d for d in done if d != "refused"] == done[-1:]  # and copied once
+    assert latest(earlier) == [("a", 1, "new"), ("b", 2, "proposal")]
+
+
+def test_rows_left_after_the_swap_by_a_dead_node_are_copied(earlier: ClickHouse) -> None:
+    """A node died between the swap and the second copy: the rows written in between are in
+    the old table, now under the new one's name, and the next start copies them over."""
+    earlier.insert("deals", [deal("a", JAN, 1)], COLUMNS)
+    earlier.command(schema.PARTITIONED_DEALS)
+    earlier.command("INSERT INTO {db}.deals_partitioned SELECT * FROM {db}.deals")
+    earlier.command("EXCHANGE TABLES {db}.deals AND {db}.deals_partitioned")
+    # Written to the old table after the first copy, before the swap.
+    earlier.insert("deals_partitioned", [deal("a", JAN, 2, "won"), deal("n", NOV, 1)], COLUMNS)
+    assert migrate(earlier) == 3
+    assert latest(earlier) == [("a", 2, "won"), ("n", 1, "new")]
+    tables = earlier.rows(
+        "SELECT name FROM system.tables WHERE database = {d:String} AND name LIKE 'deals%'",
+        {"d": earlier.db},
+    )
+    assert [t["name"] for t in tables] == ["deals"]

@@ -5,7 +5,10 @@ A migration is never edited once released: add a new one instead."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+
+from clickhouse_connect.driver.exceptions import DatabaseError
 
 from analytics.adapters.clickhouse import ClickHouse
 
@@ -26,16 +29,56 @@ PARTITIONED_DEALS = """CREATE TABLE {db}.deals_partitioned AS {db}.deals
     SETTINGS min_age_to_force_merge_seconds = 3600, min_age_to_force_merge_on_partition_only = 1"""
 
 
+TABLE_PARTITION_KEY = """SELECT partition_key FROM system.tables
+    WHERE database = {database:String} AND name = {table:String}"""
+ACTIVE_PARTS = """SELECT name FROM system.parts
+    WHERE database = {database:String} AND table = {table:String} AND active"""
+# This very statement mentions the table too: it is told apart by its own text.
+RUNNING_ON = """SELECT count() AS running FROM system.processes
+    WHERE position(query, {table:String}) > 0 AND position(query, 'system.processes') = 0"""
+CLAIM_STALE_SECONDS = 30.0  # no statement on a claimed table for this long: its node is gone
+CLAIM_PAUSE_SECONDS = 1.0  # between looks at a claim another node holds
+TABLE_ALREADY_EXISTS = 57  # the server's error code
+
+
 def partition_deals(ch: ClickHouse) -> None:
     """Copy the deals into a partitioned table that then takes their name. Rows written
     meanwhile (another node's projection) are in parts the first copy did not know, and are
-    copied after the swap; a row copied twice collapses on its version. Safe to run again."""
-    deals = {"database": ch.db, "table": "deals"}
-    if ch.rows(TABLE_PARTITION_KEY, deals)[0]["partition_key"]:
-        ch.command("DROP TABLE IF EXISTS {db}.deals_partitioned SYNC")  # a swap's leftover
+    copied after the swap; a row copied twice collapses on its version. Safe to run again, and
+    on several nodes at once (replicas of a new release starting together on one server):
+    creating the new table is the claim, and a node that finds it taken waits for the deals to
+    be partitioned instead of starting a copy of its own."""
+    idle_since: float | None = None
+    while not _partitioned(ch):
+        try:
+            ch.command(PARTITIONED_DEALS)  # the claim: refused while the table exists
+        except DatabaseError as exc:
+            if getattr(exc, "code", None) != TABLE_ALREADY_EXISTS:
+                raise
+            # Taken by another node, or left by one that died before the swap. Before the swap
+            # the new table holds nothing that is not in the old one, so dropping it loses
+            # nothing: done once no statement has used it for CLAIM_STALE_SECONDS.
+            now = time.monotonic()
+            idle_since = None if _in_use(ch) else (idle_since or now)
+            if idle_since is not None and now - idle_since >= CLAIM_STALE_SECONDS:
+                log.warning("dropping deals_partitioned: left by a migration that did not finish")
+                ch.command("DROP TABLE IF EXISTS {db}.deals_partitioned SYNC")
+                idle_since = None
+            else:
+                time.sleep(CLAIM_PAUSE_SECONDS)
+            continue
+        _copy_and_swap(ch)
         return
-    ch.command("DROP TABLE IF EXISTS {db}.deals_partitioned SYNC")
-    ch.command(PARTITIONED_DEALS)
+    # After the swap the new table holds the old deals: a node that died before copying the
+    # rows written in between, and dropping it, left them there. Copied again (any repeat
+    # collapses on its version), unless the node doing it is still at it.
+    if _exists(ch, "deals_partitioned") and not _in_use(ch):
+        ch.command("INSERT INTO {db}.deals SELECT * FROM {db}.deals_partitioned")
+        ch.command("DROP TABLE IF EXISTS {db}.deals_partitioned SYNC")
+
+
+def _copy_and_swap(ch: ClickHouse) -> None:
+    deals = {"database": ch.db, "table": "deals"}
     copied = [r["name"] for r in ch.rows(ACTIVE_PARTS, deals)]
     ch.command("INSERT INTO {db}.deals_partitioned SELECT * FROM {db}.deals")
     ch.command("EXCHANGE TABLES {db}.deals AND {db}.deals_partitioned")
@@ -48,10 +91,19 @@ def partition_deals(ch: ClickHouse) -> None:
     ch.command("OPTIMIZE TABLE {db}.deals FINAL")  # each quarter one part, from the start
 
 
-TABLE_PARTITION_KEY = """SELECT partition_key FROM system.tables
-    WHERE database = {database:String} AND name = {table:String}"""
-ACTIVE_PARTS = """SELECT name FROM system.parts
-    WHERE database = {database:String} AND table = {table:String} AND active"""
+def _partitioned(ch: ClickHouse) -> bool:
+    rows = ch.rows(TABLE_PARTITION_KEY, {"database": ch.db, "table": "deals"})
+    return bool(rows[0]["partition_key"])
+
+
+def _exists(ch: ClickHouse, table: str) -> bool:
+    return bool(ch.rows(TABLE_PARTITION_KEY, {"database": ch.db, "table": table}))
+
+
+def _in_use(ch: ClickHouse) -> bool:
+    """A statement on the new table is running (another node's copy), as the server lists them."""
+    rows = ch.rows(RUNNING_ON, {"table": f"{ch.db}.deals_partitioned"})
+    return bool(rows[0]["running"])
 
 
 MIGRATIONS: list[tuple[int, str, list[Step]]] = [
