@@ -49,6 +49,7 @@ def partition_deals(ch: ClickHouse) -> None:
     creating the new table is the claim, and a node that finds it taken waits for the deals to
     be partitioned instead of starting a copy of its own."""
     idle_since: float | None = None
+    waited = False
     while not _partitioned(ch):
         try:
             ch.command(PARTITIONED_DEALS)  # the claim: refused while the table exists
@@ -59,6 +60,9 @@ def partition_deals(ch: ClickHouse) -> None:
             # the new table holds nothing that is not in the old one, so dropping it loses
             # nothing: done once no statement has used it for CLAIM_STALE_SECONDS.
             now = time.monotonic()
+            if not waited:
+                log.info("deals_partitioned exists: waiting for another node's migration 3")
+                waited = True
             idle_since = None if _in_use(ch) else (idle_since or now)
             if idle_since is not None and now - idle_since >= CLAIM_STALE_SECONDS:
                 log.warning("dropping deals_partitioned: left by a migration that did not finish")
