@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -30,7 +29,7 @@ from typing import Any
 import httpx
 import nats
 
-from bench.record import Measurement, emit, note, scale
+from bench.record import Measurement, cpu_seconds, emit, note, scale
 from crm_contracts import subjects
 from crm_contracts.streams import CRM, ensure_streams
 from tests.support.nats import NatsServer, env_without_service_settings
@@ -215,13 +214,6 @@ def metric(text: str, name: str) -> float:
         for line in text.splitlines()
         if line.startswith(name) and not line.startswith("#")
     )
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time the server used so far: per request, it tells more than a rate on a busy
-    machine."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def warm_up(server: Server, script: Path, tag: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 import httpx
 
 from bench import data, stack
-from bench.record import Measurement, emit, note
+from bench.record import Measurement, cpu_seconds, emit, note
 from bench.stack import ReportStack
 
 RUNS = int(os.environ.get("BENCH_REPORT_RUNS", "5"))
@@ -61,20 +61,29 @@ def request(http: httpx.Client, report: str, params: dict[str, str]) -> httpx.Re
     return response
 
 
-def runs(call: Callable[[], T]) -> tuple[list[float], T]:
-    """Milliseconds of RUNS calls after a warm-up (which must succeed), and the last result."""
+def runs(
+    call: Callable[[], T], cpu: list[float] | None = None, pid: int | None = None
+) -> tuple[list[float], T]:
+    """Milliseconds of RUNS calls after a warm-up (which must succeed), and the last result;
+    with `pid`, the CPU milliseconds that process spent on each call are added to `cpu`."""
     result = call()
     times = []
     for _ in range(RUNS):
+        spent = cpu_seconds(pid) if pid else 0.0
         started = time.perf_counter()
         result = call()
         times.append((time.perf_counter() - started) * 1000)
+        if pid and cpu is not None:
+            cpu.append((cpu_seconds(pid) - spent) * 1000)
     return times, result
 
 
-def timed(http: httpx.Client, report: str, params: dict[str, str]) -> list[float]:
-    """Milliseconds of RUNS requests after a warm-up (which must succeed)."""
-    return runs(lambda: request(http, report, params))[0]
+def timed(
+    http: httpx.Client, report: str, params: dict[str, str], cpu: list[float], pid: int
+) -> list[float]:
+    """Milliseconds of RUNS requests after a warm-up (which must succeed); the service's CPU
+    milliseconds of each are added to `cpu`."""
+    return runs(lambda: request(http, report, params), cpu, pid)[0]
 
 
 def exercise(s: ReportStack) -> None:
@@ -94,14 +103,18 @@ def run() -> list[Measurement]:
     with stack.report_stack() as s, s.viewer() as http:
         plain: dict[str, float] = {}
         for name, report, extra in cases(http):
+            cpu: list[float] = []
             try:
-                times = timed(http, report, period | extra)
+                times = timed(http, report, period | extra, cpu, s.pid)
             except Exception as exc:  # one broken report must not hide the others' figures
                 note(f"{name}: FAILED {exc}")
                 continue
             median = statistics.median(times)
             extra_info: dict[str, Any] = {
                 "runs_ms": [round(t, 1) for t in times],
+                # The service's own CPU (its engine's threads too): steadier than the wall
+                # time when other work shares the machine; ticks of 10 ms.
+                "cpu_ms": round(statistics.median(cpu)),
                 "period": period,
                 "query": extra,
                 "load_average": round(os.getloadavg()[0], 1),  # other work on the machine
