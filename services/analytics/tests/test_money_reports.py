@@ -276,3 +276,19 @@ def test_a_period_shorter_than_a_day_has_its_forecast_once_over(ch):
     report = run(ch, lambda c, q: managers(c, q, now=at(3, 1)), "2026-02-11", "2026-02-11T12:00")
     assert report["forecast_note"] is None
     assert by(report["rows"], "manager_id")["m2"]["forecast"] == "3000.00"
+
+
+@pytest.mark.parametrize(
+    ("edges", "counts"),
+    [
+        # d1 (100.00) is below the first edge and left out; 3000 reaches the edge it equals.
+        ("100.001,500,3000,1E+20", [0, 1, 1, 0]),
+        # Edges between two cents: an amount with cents reaches the edge iff it reaches the
+        # next cent up, so 100.00 is in [99.995, 100.005) and 500 in the last bucket.
+        ("99.995,100.005", [1, 2]),
+        ("0.001,0.002", [0, 3]),  # both edges round up to one cent: the first bucket is empty
+    ],
+)
+def test_amount_buckets_follow_the_edges_exactly(ch, edges, counts):
+    report = feb(ch, lambda c, q: amount_distribution(c, q, parse_edges(edges)))
+    assert [b["deals"] for b in report["rows"][0]["buckets"]] == counts

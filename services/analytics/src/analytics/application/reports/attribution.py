@@ -18,6 +18,7 @@ from analytics.adapters.clickhouse import ClickHouse
 from analytics.application.reports.attribution_query import (
     CREDITED_PATHS,
     credit_by_group,
+    report,
     weighted,
 )
 from analytics.application.reports.attribution_query import credited_deals as credited_query
@@ -37,15 +38,15 @@ from crm_contracts.events import Touch
 from crm_contracts.runtime.errors import Invalid
 
 # How many leads received in the period, and leads that opened a deal in it, came through
-# each channel / source / campaign (by the lead's own touch); one read of the touches. The
+# each group (by the lead's own touch, the touch filters on it); one read of the touches. The
 # sets stay out of WHERE: there, on the sort key, the engine would look up every lead of
 # them in the index, which costs more than the read (HAVING drops the groups of neither).
 OWN_TOUCH_COUNTS = Sql("""
-SELECT channel, source, campaign, countIf(lead_id IN ({received})) AS leads,
+SELECT {group} AS grp, countIf(lead_id IN ({received})) AS leads,
        countIf(lead_id IN ({opened})) AS deals
 FROM {db}.touchpoints FINAL
-WHERE kind = 'lead'
-GROUP BY channel, source, campaign
+WHERE kind = 'lead' AND {selected}
+GROUP BY grp
 HAVING leads > 0 OR deals > 0
 """)
 
@@ -162,39 +163,29 @@ def attribution(
         raise Invalid(f"one of {', '.join(MODELS)}", "model")
     if group_by not in TOUCH_FIELDS:  # a column name of the paths and the touches
         raise Invalid(f"one of {', '.join(TOUCH_FIELDS)}", "group_by")
-    deals = _deals(q)
-    received = RECEIVED_SQL.fill(received_in=in_period("received_at", q.period))
-    opened_sql = OPENED_SQL.fill(deals=deals, opened_in=in_period("opened_at", q.period))
-    first_day = q.period.local(q.period.start).date()
-    with ch.consistent():
-        credits = credit_of_groups(ch, q, model, group_by, lookback_days, half_life_days)
-        counts = ch.select(OWN_TOUCH_COUNTS.fill(received=received, opened=opened_sql))
-        spend = ch.select(SPEND_SQL.bind(first_day=first_day, end_day=_end_day(q)))
-
+    credits, counts, spend = _parts(ch, q, model, group_by, lookback_days, half_life_days)
     credit: dict[str, dict[str, Any]] = defaultdict(
         lambda: {"won": Decimal(0), "revenue": Decimal(0), "leads": 0, "deals": 0, "spend": ZERO}
     )
-    for r in credits:  # a row per group, not per deal
-        key = r["grp"] or _empty(group_by)
-        credit[key]["won"] += r["won"]
-        credit[key]["revenue"] += r["revenue"]
-    for r in filter(lambda r: touch_selected(q, r), counts):
-        group = credit[_group_of(group_by, r)]
-        group["leads"] += r["leads"]
-        group["deals"] += r["deals"]
-    for r in spend:
+    for grp, won, revenue in credits:  # a row per group, not per deal
+        key = grp or _empty(group_by)
+        credit[key]["won"] += won
+        credit[key]["revenue"] += revenue
+    for grp, leads, opened in counts:
+        group = credit[grp or _empty(group_by)]
+        group["leads"] += leads
+        group["deals"] += opened
+    for source, medium, campaign, cost in spend:
         touch = Touch(
-            utm_source=r["source"] or None,
-            utm_medium=r["medium"] or None,
-            utm_campaign=r["campaign"] or None,
+            utm_source=source or None, utm_medium=medium or None, utm_campaign=campaign or None
         )
         row = {
             "channel": (channel_of_spend or classify)(touch),
-            "source": r["source"].lower(),
-            "campaign": r["campaign"],
+            "source": source.lower(),
+            "campaign": campaign,
         }
         if touch_selected(q, row):
-            credit[_group_of(group_by, row)]["spend"] += Decimal(r["cost"])
+            credit[_group_of(group_by, row)]["spend"] += Decimal(cost)
 
     def links(key: str | None) -> dict[str, str]:
         group = {} if key is None else {"group_by": group_by, "group": _values_of(group_by, key)}
@@ -233,6 +224,29 @@ def attribution(
         "totals": totals,
         "rows": rows,
     }
+
+
+def _parts(
+    ch: ClickHouse,
+    q: ReportQuery,
+    model: str,
+    group_by: str,
+    lookback_days: int,
+    half_life_days: float,
+) -> tuple[list[tuple[Any, ...]], ...]:
+    """The credit (grp, won, revenue), the own-touch counts (grp, leads, deals) of the
+    selected touches and the spend rows (source, medium, campaign, cost) of the period, read
+    by one statement (one snapshot of the tables)."""
+    selected = touch_conditions(q)
+    received = RECEIVED_SQL.fill(received_in=in_period("received_at", q.period))
+    opened = OPENED_SQL.fill(deals=_deals(q), opened_in=in_period("opened_at", q.period))
+    counts = OWN_TOUCH_COUNTS.fill(
+        group=group_by, received=received, opened=opened, selected=selected
+    )
+    spend = SPEND_SQL.bind(first_day=q.period.local(q.period.start).date(), end_day=_end_day(q))
+    ctes = _weighted(q, model, lookback_days, half_life_days)
+    row = ch.select(report(ctes, model, group_by, selected, counts, spend))[0]
+    return row["credit"], row["counts"], row["spend"]
 
 
 def _end_day(q: ReportQuery) -> date:

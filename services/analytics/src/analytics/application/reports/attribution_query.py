@@ -254,6 +254,23 @@ def credited_deals(
     return _then(ctes, query)
 
 
+# The report in one statement: its three parts as arrays of one row, each part keeping its
+# own column types (a UNION would cast them to one). `credit` reads the CTEs; `counts` (the
+# leads and deals per group) and `spend` read the tables themselves.
+REPORT = Sql("""
+SELECT (SELECT groupArray((grp, won, revenue)) FROM ({credit})) AS credit,
+       (SELECT groupArray((grp, leads, deals)) FROM ({counts})) AS counts,
+       (SELECT groupArray((source, medium, campaign, cost)) FROM ({spend})) AS spend
+""")
+
+
+def report(ctes: Sql, model: str, group_column: str, selected: Sql, counts: Sql, spend: Sql) -> Sql:
+    """`credit_by_group`, `counts` (grp, leads, deals) and `spend` (source, medium, campaign,
+    cost) as the arrays `credit`, `counts` and `spend` of one row."""
+    credit = credit_by_group(Sql(""), model, group_column, selected)
+    return _then(ctes, REPORT.fill(credit=credit, counts=counts, spend=spend))
+
+
 def _then(ctes: Sql, query: Sql) -> Sql:
     """The CTEs followed by the query that reads them."""
     return Sql(ctes.text + query.text, ctes.params).bind(**query.params)

@@ -4,7 +4,7 @@ months after; and the distribution of won-deal amounts (docs/reports.md)."""
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
@@ -19,6 +19,8 @@ from analytics.application.reports.period import Period
 from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.sql import Sql
 from crm_contracts.runtime.errors import Invalid
+
+CENT = Decimal("0.01")
 
 # Every payment up to the period's end by client and local month; each client's first month.
 # A row of the join is (cohort, offset, client): the client paid `offset` months after its first.
@@ -120,27 +122,37 @@ def parse_edges(raw: str) -> list[Decimal]:
     return edges
 
 
+# Won deals of the period per local month and amount bucket: the bucket of an amount is the
+# number of lower edges (in cents) it reaches, less one (-1: below the first edge, left out).
+AMOUNT_BUCKETS_SQL = Sql("""
+SELECT {month} AS month, arrayCount(e -> amount_base >= e, {edges:Array(Decimal(38, 2))}) - 1
+       AS bucket, count() AS deals
+FROM ({deals}) WHERE bucket >= 0
+GROUP BY month, bucket
+""")
+MAX_AMOUNT = Decimal(10) ** 17  # above any Decimal(18, 2) amount: a larger edge changes nothing
+
+
+def _edge_cents(edge: Decimal) -> Decimal:
+    """The edge as a bound in cents that the same amounts (which have cents) reach."""
+    return min(edge, MAX_AMOUNT).quantize(CENT, rounding=ROUND_CEILING)
+
+
 def amount_distribution(ch: ClickHouse, q: ReportQuery, edges: list[Decimal]) -> dict[str, Any]:
     """Won deals of the period by amount bucket [edge_i, edge_i+1) (the last is open), per
     month of winning in the report's zone. Each count links to its deals (`amount_min`,
     `amount_max`: the same bucket rule over the same amount, the deal's in the base currency)."""
+    won = Sql("status = 'won' AND {closed_in}").fill(closed_in=in_period("closed_at", q.period))
     rows = ch.select(
-        Sql(
-            "SELECT {month} AS month, amount_base AS amount FROM ({deals}) "
-            "WHERE status = 'won' AND {closed_in}"
-        ).fill(
-            month=bucket_sql("closed_at", "month", q),
-            deals=filtered_deals(q),
-            closed_in=in_period("closed_at", q.period),
-        )
+        AMOUNT_BUCKETS_SQL.fill(
+            month=bucket_sql("closed_at", "month", q), deals=filtered_deals(q, narrow=won)
+        ).bind(edges=[_edge_cents(e) for e in edges])
     )
     bounds = list(zip(edges, [*edges[1:], None], strict=True))
     labels = [f"{lo}-{hi}" if hi is not None else f"{lo}+" for lo, hi in bounds]
     months: dict[date, list[int]] = {}
     for r in rows:
-        index = sum(1 for e in edges if r["amount"] >= e) - 1
-        if index >= 0:  # amounts below the first edge fall outside the histogram
-            months.setdefault(r["month"], [0] * len(labels))[index] += 1
+        months.setdefault(r["month"], [0] * len(labels))[r["bucket"]] = r["deals"]
 
     def links(within: Any = None) -> list[str]:
         won = q.linker("deals", within, basis="won")

@@ -34,26 +34,33 @@ PAID_IN = Sql("""
 
 # The deals side is only what a payment takes from its deal (and the filters): the same rows
 # as a join with `filtered_deals` (its rate join yields one row per deal), without pricing
-# every deal.
+# every deal. Only deals with a payment row in the period are merged: PREWHERE on the sort
+# key keeps or drops every row of a deal together, so FINAL still picks each one's latest
+# row and the filters (WHERE, after FINAL) see only that. The payments, the smaller side,
+# are the joined (hashed) one.
 PAYMENTS_BETWEEN = Sql("""
     SELECT p.payment_id AS payment_id, p.deal_id AS deal_id,
            if(p.client_id != '', p.client_id, d.client_id) AS client_id,
            if(p.manager_id != '', p.manager_id, d.manager_id) AS manager_id,
            p.amount_base AS amount, p.paid_at AS paid_at
-    FROM ({paid}) AS p
-    INNER JOIN (
-        SELECT deal_id, client_id, manager_id FROM {db}.deals FINAL WHERE {conditions}
-    ) AS d ON d.deal_id = p.deal_id
+    FROM (
+        SELECT deal_id, client_id, manager_id FROM {db}.deals FINAL
+        PREWHERE deal_id IN (SELECT deal_id FROM {db}.payments AS p WHERE {paid_in})
+        WHERE {conditions}
+    ) AS d
+    INNER JOIN ({paid}) AS p ON p.deal_id = d.deal_id
 """)
 
 
-def filtered_deals(q: ReportQuery) -> Sql:
+def filtered_deals(q: ReportQuery, narrow: Sql | None = None) -> Sql:
     """`SELECT ... FROM deals` with the query's filters: the deals a report may look at, with
     `amount_base`, the amount in the base currency: a closed deal's at the latest rate on or
     before its closing date, an open deal's at today's latest rate; a currency with no rate
     keeps its amount, as payments do. Every report and drill reads this one column, so a
-    figure and its rows agree."""
-    return FILTERED_DEALS.fill(conditions=deal_conditions(q)).bind(base=q.base_currency)
+    figure and its rows agree. `narrow`: a report's own conditions on the latest row (its
+    cohort), applied before any deal is priced."""
+    conditions = deal_conditions(q) if narrow is None else deal_conditions(q) & narrow
+    return FILTERED_DEALS.fill(conditions=conditions).bind(base=q.base_currency)
 
 
 def in_period(column: str, period: Period, prefix: str = "") -> Sql:
@@ -82,7 +89,10 @@ def payments_between(q: ReportQuery, within: Period | None = None, prefix: str =
     with `prefix`), with client and manager resolved and the amount in the base currency (at
     the latest rate on or before the payment's date; a payment in a currency with no rate
     yet keeps its amount)."""
-    return PAYMENTS_BETWEEN.fill(paid=paid_in(q, within, prefix), conditions=deal_conditions(q))
+    period = in_period("p.paid_at", within or q.period, prefix)
+    return PAYMENTS_BETWEEN.fill(
+        paid=paid_in(q, within, prefix), paid_in=period, conditions=deal_conditions(q)
+    )
 
 
 def bucket_sql(column: str, bucket: str, q: ReportQuery) -> Sql:

@@ -14,52 +14,39 @@ from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.application.reports.common import filtered_deals, in_period
-from analytics.application.reports.filters import deal_conditions
 from analytics.application.reports.pipelines import load_pipeline
 from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.sql import Sql
 
-COHORT = Sql("""
-    SELECT deal_id, stage, status, amount_base AS amount, lost_reason, lost_at_stage
-    FROM ({deals})
-    WHERE pipeline_id = {pipeline:String} AND {opened_in}
-""")
-
-# Every stay of the deals opened in the period, without FINAL: filtering the raw rows on
-# `opened_at` keeps every deal whose latest row is in the period (a superset of the cohort,
-# which the join below narrows). A stay's rows (its opening and its closing, a higher version)
-# share its stage, so the furthest stage needs no dedupe; `left_at` is only on the closing row,
-# so the closed stays are those rows, each kept once (a redelivery repeats it as it was).
-STAYS_SQL = Sql("""
+# One pass over the cohort (the deals opened in the period in the pipeline, priced) and the
+# stays of its deals, grouped by what the figures need: the furthest stage reached, the
+# current stage and, for a lost deal, where and why; with the completed stays of each
+# group's deals per stage (index → milliseconds, → count). The stays are narrowed to the
+# deals with any row opened in the period (a superset of the cohort: at 10 M events, with a
+# year of two, the join's runtime filter alone read every stay); the cohort is the joined
+# (hashed) side, so the stays' arrays are not copied into a hash table. A stay's rows (its
+# opening and its closing, a higher version) share its stage, so the furthest stage needs no
+# dedupe; `left_at` is only on the closing row, so the closed stays are those rows, each kept
+# once (a redelivery repeats it as it was).
+FUNNEL_SQL = Sql("""
+SELECT s.max_index AS reach, indexOf({stages:Array(String)}, c.stage) AS current,
+       c.status = 'lost' AS lost, if(lost, c.lost_at_stage, '') AS lost_at_stage,
+       if(lost, c.lost_reason, '') AS lost_reason,
+       count() AS deals, sum(c.amount_base) AS amount,
+       sumMap(arrayMap(x -> x.1, s.closed), arrayMap(x -> x.2, s.closed),
+              arrayMap(x -> toUInt64(1), s.closed)) AS closed
+FROM (
     SELECT deal_id, max(indexOf({stages:Array(String)}, stage)) AS max_index,
-           groupUniqArrayIf((entered_version, indexOf({stages:Array(String)}, stage),
-                             dateDiff('millisecond', entered_at, assumeNotNull(left_at))),
-                            left_at IS NOT NULL) AS closed
+           arrayMap(x -> (x.2, x.3),
+                    groupUniqArrayIf((entered_version, indexOf({stages:Array(String)}, stage),
+                                      dateDiff('millisecond', entered_at, assumeNotNull(left_at))),
+                                     left_at IS NOT NULL)) AS closed
     FROM {db}.deal_stage_intervals
     WHERE deal_id IN (SELECT deal_id FROM {db}.deals WHERE {opened_in})
     GROUP BY deal_id
-""")
-
-# One pass over the cohort: per stage k (arrays over the stages) the deals that reached it,
-# are in it now, their amount, and the milliseconds and number of the completed stays in it.
-STAGES_SQL = Sql("""
-WITH range(1, length({stages:Array(String)}) + 1) AS ks
-SELECT sumForEach(arrayMap(k -> toUInt64(s.max_index >= k), ks)) AS reached,
-       sumForEach(arrayMap(k -> toUInt64(indexOf({stages:Array(String)}, c.stage) = k), ks))
-           AS current,
-       sumForEach(arrayMap(k -> if(s.max_index >= k, c.amount, 0), ks)) AS amount,
-       sumForEach(arrayMap(k -> arraySum(arrayMap(x -> x.3, arrayFilter(x -> x.2 = k, s.closed))),
-                           ks)) AS stay_ms,
-       sumForEach(arrayMap(k -> toUInt64(arrayCount(x -> x.2 = k, s.closed)), ks)) AS stays
-FROM ({cohort}) AS c LEFT JOIN ({stays}) AS s ON s.deal_id = c.deal_id
-""")
-
-# The cohort's lost deals; no amounts needed, so the filtered deals without their pricing.
-LOST_SQL = Sql("""
-SELECT lost_at_stage, lost_reason, count() AS deals
-FROM {db}.deals FINAL
-WHERE {conditions} AND pipeline_id = {pipeline:String} AND {opened_in} AND status = 'lost'
-GROUP BY lost_at_stage, lost_reason
+) AS s
+RIGHT JOIN ({cohort}) AS c ON s.deal_id = c.deal_id
+GROUP BY reach, current, lost, lost_at_stage, lost_reason
 """)
 
 
@@ -75,23 +62,17 @@ def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     pipeline = load_pipeline(ch, q.pipeline)
     names = [s.name for s in pipeline.funnel_stages]
     opened_in = in_period("opened_at", q.period)
-    cohort = COHORT.fill(
-        deals=filtered_deals(q),  # amounts in the base currency
-        opened_in=opened_in,
-    ).bind(pipeline=pipeline.id)
-    stays = STAYS_SQL.fill(opened_in=opened_in)
-    with ch.consistent():
-        (totals,) = ch.select(STAGES_SQL.fill(cohort=cohort, stays=stays).bind(stages=names))
-        lost_rows = ch.select(
-            LOST_SQL.fill(conditions=deal_conditions(q), opened_in=opened_in).bind(
-                pipeline=pipeline.id
-            )
+    cohort = Sql("pipeline_id = {pipeline:String} AND {opened_in}").fill(opened_in=opened_in)
+    cohort = cohort.bind(pipeline=pipeline.id)
+    rows = ch.select(
+        FUNNEL_SQL.fill(cohort=filtered_deals(q, narrow=cohort), opened_in=opened_in).bind(
+            stages=names
         )
+    )  # amounts in the base currency
+    totals = _per_stage(rows, len(names))
 
     def at(figure: str, k: int) -> Any:
-        """The figure of stage k; an empty cohort sums to empty arrays: zero."""
-        values = totals[figure]
-        return values[k - 1] if values else 0
+        return totals[figure][k - 1]
 
     cohort_link = q.linker("deals", basis="opened", pipeline=pipeline.id)
     stages, first, previous = [], 0, 0
@@ -120,7 +101,9 @@ def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
 
     by_stage: dict[str, int] = {}
     by_reason: dict[str, int] = {}
-    for r in lost_rows:
+    for r in rows:
+        if not r["lost"]:
+            continue
         by_stage[r["lost_at_stage"]] = by_stage.get(r["lost_at_stage"], 0) + r["deals"]
         reason = r["lost_reason"] or UNSPECIFIED
         by_reason[reason] = by_reason.get(reason, 0) + r["deals"]
@@ -146,3 +129,27 @@ def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
             "drill_by_reason": {k: lost_link(lost_reason=k) for k in by_reason},
         },
     }
+
+
+def _per_stage(rows: list[dict[str, Any]], stages: int) -> dict[str, list[Any]]:
+    """The figures per stage (1 … stages) from the groups of the cohort: a group's deals
+    reached every stage up to its furthest, are now in its current one; its completed stays
+    are per stage index (0: a stage the pipeline no longer has)."""
+    out: dict[str, list[Any]] = {
+        "reached": [0] * stages,
+        "current": [0] * stages,
+        "amount": [Decimal(0)] * stages,
+        "stay_ms": [0] * stages,
+        "stays": [0] * stages,
+    }
+    for r in rows:
+        for k in range(min(r["reach"], stages)):
+            out["reached"][k] += r["deals"]
+            out["amount"][k] += r["amount"]
+        if 0 < r["current"] <= stages:
+            out["current"][r["current"] - 1] += r["deals"]
+        for k, ms, count in zip(*r["closed"], strict=True):
+            if 0 < k <= stages:
+                out["stay_ms"][k - 1] += ms
+                out["stays"][k - 1] += count
+    return out

@@ -18,43 +18,44 @@ from crm_contracts.runtime.errors import Invalid
 
 GROUPS = TOUCH_FIELDS  # what a lead funnel may be grouped by
 
+# The leads received in the period: `received_at` is in the sort key, so the raw rows hold
+# the same leads as the merged ones.
+RECEIVED_SQL = Sql("SELECT lead_id FROM {db}.leads WHERE {received_in}")
+
 OWN_LEADS_SQL = Sql("""
     SELECT lead_id, {group} AS key FROM {db}.touchpoints FINAL
-    WHERE kind = 'lead' AND {touch_where} AND lead_id IN (
-        SELECT lead_id FROM {db}.leads FINAL WHERE {received_in})
+    WHERE kind = 'lead' AND {touch_where} AND lead_id IN ({received})
 """)
 
 # Each deal is on one row of the join (one own touch per lead, one row per deal), so a
-# stage's reach is a count, summed per group as an array over the stages; the rows then
-# come out per group and stage. The deals and stays are narrowed by the leads received in the
-# period as stored (raw rows: a superset of the funnel's leads, which the joins narrow), so
-# each CTE is read once. A stay's rows share its stage: the furthest needs no FINAL.
+# deal's figures are counts, and a stage's reach is summed per group as an array over the
+# stages; the rows then come out per group and stage. The deals are the joined (hashed) side
+# of their furthest stages: the join's runtime filter of their keys narrows the stays read.
+# A stay's rows share its stage: the furthest needs no FINAL.
 LEAD_FUNNEL_SQL = Sql("""
 WITH own AS ({own}),
 d AS (
-    SELECT deal_id, lead_id, status, paid_total FROM {db}.deals FINAL
-    WHERE {conditions} AND pipeline_id = {pipeline:String}
-      AND lead_id IN (SELECT lead_id FROM {db}.leads WHERE {received_in})
-),
-reach AS (
-    SELECT deal_id, max(indexOf({stages:Array(String)}, stage)) AS max_index
-    FROM {db}.deal_stage_intervals
-    WHERE deal_id IN (
-        SELECT deal_id FROM {db}.deals
-        WHERE lead_id IN (SELECT lead_id FROM {db}.leads WHERE {received_in}))
-    GROUP BY deal_id
+    SELECT d.deal_id AS deal_id, d.lead_id AS lead_id, d.status AS status,
+           d.paid_total AS paid_total, reach.max_index AS max_index
+    FROM (
+        SELECT deal_id, max(indexOf({stages:Array(String)}, stage)) AS max_index
+        FROM {db}.deal_stage_intervals
+        GROUP BY deal_id
+    ) AS reach
+    RIGHT JOIN (
+        SELECT deal_id, lead_id, status, paid_total FROM {db}.deals FINAL WHERE {conditions}
+    ) AS d ON reach.deal_id = d.deal_id
 ),
 groups AS (
     SELECT own.key AS key,
            uniqExact(own.lead_id) AS leads,
-           uniqExactIf(d.deal_id, d.deal_id != '') AS deals,
-           sumForEach(arrayMap(k -> toUInt64(d.deal_id != '' AND reach.max_index >= k),
+           countIf(d.deal_id != '') AS deals,
+           sumForEach(arrayMap(k -> toUInt64(d.deal_id != '' AND d.max_index >= k),
                                range(1, length({stages:Array(String)}) + 1))) AS reached_by_k,
-           uniqExactIf(d.deal_id, d.status = 'won') AS won,
-           uniqExactIf(d.deal_id, d.deal_id != '' AND d.paid_total > 0) AS paid
+           countIf(d.deal_id != '' AND d.status = 'won') AS won,
+           countIf(d.deal_id != '' AND d.paid_total > 0) AS paid
     FROM own
     LEFT JOIN d ON d.lead_id = own.lead_id
-    LEFT JOIN reach ON reach.deal_id = d.deal_id
     GROUP BY key
 )
 SELECT key, k, leads, deals, reached_by_k[k] AS reached, won, paid
@@ -72,8 +73,12 @@ def own_leads(q: ReportQuery, group_by: str) -> Sql:
     return OWN_LEADS_SQL.fill(
         group=group_by,  # one of GROUPS: a column name
         touch_where=touch_conditions(q),
-        received_in=in_period("received_at", q.period),
+        received=_received(q),
     )
+
+
+def _received(q: ReportQuery) -> Sql:
+    return RECEIVED_SQL.fill(received_in=in_period("received_at", q.period))
 
 
 def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> dict[str, Any]:
@@ -86,13 +91,13 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
     names = [s.name for s in pipeline.funnel_stages]
     # Deals are filtered by manager only (the pipeline below); the lead's touch selects the
     # leads.
-    conditions = deal_conditions(
-        replace(q, pipeline=None, channel=None, source=None, campaign=None)
+    deals = replace(q, pipeline=None, channel=None, source=None, campaign=None)
+    cohort = Sql("pipeline_id = {pipeline:String} AND lead_id IN ({received})").fill(
+        received=_received(q)
     )
+    cohort = cohort.bind(pipeline=pipeline.id)
     rows = ch.select(
-        LEAD_FUNNEL_SQL.fill(
-            own=own, conditions=conditions, received_in=in_period("received_at", q.period)
-        ).bind(pipeline=pipeline.id, stages=names)
+        LEAD_FUNNEL_SQL.fill(own=own, conditions=deal_conditions(deals) & cohort).bind(stages=names)
     )
     groups: dict[str, dict[str, Any]] = {}
     for r in rows:

@@ -233,40 +233,52 @@ def repeat_sales(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     }
 
 
-# Revenue per client in the period, largest first (ties by id): the ABC order.
+# Revenue per client in the period, largest first (ties by id): the ABC order, each client
+# with its rank, `share_before_pct` (the share of all revenue held by the clients ranked
+# above, in %, to 4 places, half to even) and class: A if that share < 80 %, B if < 95 %,
+# else C (none of revenue: 0 %, A). The share is exact integer arithmetic on cents:
+# `above` × 10^6 ÷ `total` rounded half to even is the share in units of 0.0001 %, as
+# Python's Decimal rounds it (its 28 digits are exact for any total below 10^20 cents), and
+# as a Float64 the same double `float(Decimal)` makes (both round once, to nearest).
+ABC_SQL = Sql("""
+SELECT client_id, rank, revenue,
+       if(total = 0, 0, toFloat64(quotient + (2 * remainder > total
+                                              OR (2 * remainder = total AND quotient % 2 != 0))))
+           / 10000 AS share_before_pct,
+       multiIf(total = 0 OR 5 * above < 4 * total, 'A', 20 * above < 19 * total, 'B', 'C')
+           AS class
+FROM (
+    SELECT *, positiveModulo(above * 1000000, greatest(total, 1)) AS remainder,
+           intDiv(above * 1000000 - remainder, greatest(total, 1)) AS quotient
+    FROM (
+        SELECT client_id, revenue, rank,
+               toInt256((running - revenue) * 100) * if(all_revenue < 0, -1, 1) AS above,
+               abs(toInt256(all_revenue * 100)) AS total
+        FROM (
+            SELECT client_id, revenue, row_number() OVER w AS rank,
+                   sum(revenue) OVER w AS running, sum(revenue) OVER () AS all_revenue
+            FROM ({revenue})
+            WINDOW w AS (ORDER BY revenue DESC, client_id ROWS UNBOUNDED PRECEDING)
+        )
+    )
+)
+ORDER BY rank
+""")
 REVENUE_BY_CLIENT = Sql("""
 SELECT client_id, sum(amount) AS revenue FROM ({payments}) WHERE client_id != ''
-GROUP BY client_id ORDER BY revenue DESC, client_id
+GROUP BY client_id
 """)
 
 
 def abc_ranks(ch: ClickHouse, q: ReportQuery) -> list[dict[str, Any]]:
-    """Clients by revenue in the period, descending (ties by id), each with its rank, `before`
-    (the share of all revenue held by the clients ranked above, %) and class: A if before <
-    80 %, B if < 95 %, else C."""
-    rows = ch.select(REVENUE_BY_CLIENT.fill(payments=payments_between(q)))
-    total = sum((Decimal(r["revenue"]) for r in rows), ZERO)
-    out, above = [], ZERO
-    for rank, r in enumerate(rows, start=1):
-        before = above / total * 100 if total else ZERO
-        revenue = Decimal(r["revenue"])
-        cls = "A" if before < 80 else "B" if before < 95 else "C"
-        out.append(
-            {
-                "client_id": r["client_id"],
-                "rank": rank,
-                "revenue": revenue,
-                "before": before,
-                "class": cls,
-            }
-        )
-        above += revenue
-    return out
+    """Clients by revenue in the period, descending (ties by id): `client_id`, `rank`,
+    `revenue`, `share_before_pct` and `class` (see `ABC_SQL`), in the order of a row of `abc`."""
+    return ch.select(ABC_SQL.fill(revenue=REVENUE_BY_CLIENT.fill(payments=payments_between(q))))
 
 
 def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     """ABC of clients by revenue (see `abc_ranks`). Each class links to its clients."""
-    ranks = abc_ranks(ch, q)
+    rows = abc_ranks(ch, q)
     summary = {
         c: {
             "key": c,
@@ -277,30 +289,19 @@ def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
         for c in "ABC"
     }
     deals = q.keyed_linker("deals", "client", basis="paid")
-    out = []
-    for r in ranks:
-        out.append(
-            {
-                "client_id": r["client_id"],
-                "rank": r["rank"],
-                "revenue": r["revenue"],
-                "share_before_pct": float(round(r["before"], 4)),
-                "class": r["class"],
-                "drill": deals(r["client_id"]),
-            }
-        )
+    for r in rows:  # the rows as read are the answer's, each with its link
+        r["drill"] = deals(r["client_id"])
         summary[r["class"]]["clients"] += 1
         summary[r["class"]]["revenue"] += r["revenue"]
-    total = sum((r["revenue"] for r in out), ZERO)
     return {
         **q.header("abc"),
         "totals": {
-            "clients": len(out),
-            "revenue": total,
+            "clients": len(rows),
+            "revenue": sum((s["revenue"] for s in summary.values()), ZERO),
             "drill": q.drill("clients", basis="paid"),
         },
         "classes": list(summary.values()),
-        "rows": out,
+        "rows": rows,
     }
 
 
@@ -316,10 +317,13 @@ costs AS (
     WHERE {conditions} AND status = 'won' AND client_id != '' AND {closed_in}
     GROUP BY client_id
 )
-SELECT if(r.client_id != '', r.client_id, c.client_id) AS client, r.revenue AS revenue,
-       c.cost AS cost
-FROM revenue AS r FULL OUTER JOIN costs AS c ON c.client_id = r.client_id
-ORDER BY revenue - cost DESC, client
+SELECT client AS client_id, revenue, cost
+FROM (
+    SELECT if(r.client_id != '', r.client_id, c.client_id) AS client, r.revenue AS revenue,
+           c.cost AS cost
+    FROM revenue AS r FULL OUTER JOIN costs AS c ON c.client_id = r.client_id
+)
+ORDER BY revenue - cost DESC, client_id
 """)
 
 
@@ -327,23 +331,15 @@ def client_profitability(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     """Per client: revenue (payments in the period), cost (the cost of the client's deals won
     in the period) and margin = revenue − cost."""
     deals = q.keyed_linker("deals", "client")
-    rows = []
-    for r in ch.select(
+    rows = ch.select(
         PROFITABILITY_SQL.fill(
             payments=payments_between(q),
             conditions=deal_conditions(q),
             closed_in=in_period("closed_at", q.period),
         )
-    ):
-        rev, cost = Decimal(r["revenue"]), Decimal(r["cost"])
-        rows.append(
-            {
-                "client_id": r["client"],
-                "revenue": rev,
-                "cost": cost,
-                "margin": rev - cost,
-                "drill": deals(r["client"]),
-            }
-        )
+    )
+    for r in rows:  # the rows as read are the answer's (client_id, revenue, cost), completed
+        r["margin"] = r["revenue"] - r["cost"]
+        r["drill"] = deals(r["client_id"])
     totals = {k: sum((r[k] for r in rows), ZERO) for k in ("revenue", "cost", "margin")}
     return {**q.header("client-profitability"), "totals": totals, "rows": rows}

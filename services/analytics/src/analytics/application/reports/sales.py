@@ -9,14 +9,17 @@ from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.application.reports.common import elapsed_days, filtered_deals, payments_between
+from analytics.application.reports.filters import deal_conditions
 from analytics.application.reports.pipelines import load_pipelines
 from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.sql import Sql
 
 ZERO = Decimal(0)
 
+# Counts and dates only: the deals as filtered, not priced (`filtered_deals` prices each).
 MANAGERS_SQL = Sql("""
-WITH deals AS ({deals})
+WITH deals AS (SELECT manager_id, opened_at, closed_at, status FROM {db}.deals FINAL
+               WHERE {conditions})
 SELECT manager_id,
        countIf(opened_at >= {start:DateTime64(3)} AND opened_at < {end:DateTime64(3)})
            AS opened,
@@ -97,7 +100,7 @@ def managers(ch: ClickHouse, q: ReportQuery, now: datetime | None = None) -> dic
     with ch.consistent():
         deal_rows = {
             r["manager_id"]: r
-            for r in ch.select(MANAGERS_SQL.fill(deals=filtered_deals(q)).bind(**period))
+            for r in ch.select(MANAGERS_SQL.fill(conditions=deal_conditions(q)).bind(**period))
         }
         revenue = {
             r["manager_id"]: Decimal(r["revenue"])
