@@ -22,6 +22,11 @@ BEFORE = ("2026-01-29", "2026-03-01")  # March's previous period (31 days)
 FIGURES = ("leads", "deals", "won", "revenue", "spend")
 
 
+AD_SPEND_COLUMNS = (
+    "date source medium campaign cost currency cost_base clicks impressions updated_at"
+)
+
+
 def at(month, day, hour=10, minute=0):
     return datetime(2026, month, day, hour, minute, tzinfo=UTC)
 
@@ -77,18 +82,7 @@ def spend(ch):
             [d, s, m, c, Decimal(v), "RUB", Decimal(v), 1, 1, at(1, day)]
             for d, s, m, c, v, day in rows
         ],
-        [
-            "date",
-            "source",
-            "medium",
-            "campaign",
-            "cost",
-            "currency",
-            "cost_base",
-            "clicks",
-            "impressions",
-            "updated_at",
-        ],
+        AD_SPEND_COLUMNS.split(),
     )
 
 
