@@ -27,6 +27,12 @@ KEYS = (
 SKIP = {"drill", "from", "to", "tz", "report", "filters", "comparison"}
 
 
+# Exactly these types are figures; the checks below take them first, since a client list of
+# a compare holds hundreds of thousands of rows (a subclass still goes the general way).
+FIGURES = (int, float, Decimal)
+PLAIN = (str, bool, type(None))
+
+
 def _is_figure(value: object) -> bool:
     return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
 
@@ -37,36 +43,51 @@ def _is_link(name: str, value: object) -> bool:
 
 
 def _key(row: dict[str, Any]) -> object:
-    return next((row[k] for k in KEYS if k in row), None)
+    for k in KEYS:
+        if k in row:
+            return row[k]
+    return None
+
+
+def _exact(value: float | Decimal) -> Decimal:
+    """The figure as the decimal it prints as (a Decimal or an int is that already)."""
+    kind = type(value)
+    if kind is Decimal:
+        return value  # type: ignore[return-value]
+    return Decimal(value) if kind is int else Decimal(str(value))
 
 
 def _pct(current: float | Decimal, previous: float | Decimal) -> float | None:
     if not previous:
         return None
-    return round(
-        float((Decimal(str(current)) - Decimal(str(previous))) / Decimal(str(previous)) * 100), 2
-    )
+    before = _exact(previous)
+    return round(float((_exact(current) - before) / before * 100), 2)
 
 
 def _merge(current: Any, previous: Any) -> Any:
     if isinstance(current, list):
-        earlier = {_key(r): r for r in previous or [] if isinstance(r, dict)}
+        earlier = {}
+        for r in previous or ():
+            if isinstance(r, dict):
+                earlier[_key(r)] = r
         return [_merge(r, earlier.get(_key(r), {})) if isinstance(r, dict) else r for r in current]
     if not isinstance(current, dict):
         return current
     out: dict[str, Any] = {}
     prev_figures, deltas, pcts, prev_links = {}, {}, {}, {}
+    previous = previous or {}
     for name, value in current.items():
-        before = (previous or {}).get(name)
-        if _is_link(name, value):
+        before = previous.get(name)
+        kind = type(value)
+        if name.startswith("drill") and (kind is str or isinstance(value, str | dict)):
             out[name] = value
             if _is_link(name, before) and type(before) is type(value):
                 prev_links[name] = before
         elif name in SKIP:
             out[name] = value
-        elif _is_figure(value):
+        elif kind in FIGURES or _is_figure(value):
             out[name] = value
-            before = before if _is_figure(before) else type(value)(0)
+            before = before if type(before) in FIGURES or _is_figure(before) else kind(0)
             delta = value - before
             prev_figures[name] = before
             deltas[name] = round(delta, 4) if isinstance(delta, float) else delta
@@ -74,6 +95,8 @@ def _merge(current: Any, previous: Any) -> Any:
         elif value is None and _is_figure(before):
             out[name] = value
             prev_figures[name], deltas[name], pcts[name] = before, None, None
+        elif kind in PLAIN:
+            out[name] = value  # what merging a scalar gives
         else:
             out[name] = _merge(value, before)
     if prev_figures:
