@@ -54,17 +54,25 @@ class ServiceProcess:
             return f"(no log: {exc})"
 
     def wait_ready(self, timeout: float = 60) -> None:
+        last = "no answer"
+
         def ready() -> bool:
+            nonlocal last
             if self.process and self.process.poll() is not None:
                 raise RuntimeError(f"{self.module} exited:\n{self.log_tail()}")
             # Every check, not just readiness: intake is ready without NATS (its spool takes
             # leads), but a test wants its leads on the bus, not queued.
             response = httpx.get(f"{self.url}/readyz", timeout=2)
+            last = f"{response.status_code} {response.text}"
             checks = response.json().get("checks", {}) if response.status_code == 200 else {}
             passed = (v.get("ok") if isinstance(v, dict) else v for v in checks.values())
             return response.status_code == 200 and all(passed)
 
-        wait_until(ready, timeout=timeout, interval=0.2, what=f"{self.module} /readyz")
+        try:
+            wait_until(ready, timeout=timeout, interval=0.2, what=f"{self.module} /readyz")
+        except TimeoutError as exc:  # say which check failed, and what the service logged
+            tail = self.log_tail()
+            raise TimeoutError(f"{exc}\nlast /readyz: {last}\nits log ends:\n{tail}") from None
 
     def stop(self, kill: bool = False) -> None:
         if self.process and self.process.poll() is None:

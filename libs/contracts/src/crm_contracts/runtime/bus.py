@@ -64,20 +64,40 @@ async def start_when_reachable(
     retry_seconds: float = 0.5,
     replicas: int = 1,
 ) -> None:
-    """Connect (retrying while NATS is not up yet), declare the streams, start subscribers."""
-    while True:
-        try:
-            await broker.connect()
-            break
-        except Exception as exc:
-            log.warning("NATS not reachable yet: %s", exc)
-            await asyncio.sleep(retry_seconds)
-    await ensure_streams(broker.connection.jetstream(), replicas)
-    await broker.start()
+    """Connect, declare the streams, start subscribers, then `on_started`, each step retried
+    until it succeeds: NATS may not be up yet, and a cluster without a JetStream leader (while
+    its nodes start or elect one) accepts connections but refuses or times out stream and
+    consumer requests. A service that gave up there would stay unready for good."""
+    await _retrying("NATS not ready yet", lambda: _start_bus(broker, replicas), retry_seconds)
     _started.add(broker)
     if on_started is not None:
-        await on_started()
+        await _retrying("start-up on NATS failed", on_started, retry_seconds)
     log.info("connected to NATS and started subscribers")
+
+
+async def _start_bus(broker: NatsBroker, replicas: int) -> None:
+    await broker.connect()
+    await ensure_streams(broker.connection.jetstream(), replicas)
+    try:
+        await broker.start()
+    except Exception:
+        # Some subscribers may have started: stop them all, so the next try starts each once.
+        await stop_bounded(broker)
+        raise
+
+
+async def _retrying(
+    what: str, step: Callable[[], Awaitable[None]], first_wait: float, longest_wait: float = 5.0
+) -> None:
+    wait = first_wait
+    while True:
+        try:
+            await step()
+            return
+        except Exception as exc:
+            log.warning("%s (%r); retrying in %.1fs", what, exc, wait)
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, longest_wait)
 
 
 def bus_connected(broker: NatsBroker) -> bool:
@@ -103,13 +123,17 @@ async def running_broker(
         connecting.cancel()
         with suppress(BaseException):
             await connecting
-        # Bounded: draining a connection that is reconnecting to a dead server never ends. Not
-        # `wait_for`: it waits on for a stop that swallows its cancellation (Python 3.11).
-        stopping = asyncio.ensure_future(broker.stop())
-        done, _ = await asyncio.wait({stopping}, timeout=STOP_TIMEOUT)
-        if not done:
-            log.warning("the broker did not stop within %ss; leaving it", STOP_TIMEOUT)
-            stopping.cancel()
-        elif not stopping.cancelled():
-            with suppress(Exception):
-                stopping.result()
+        await stop_bounded(broker)
+
+
+async def stop_bounded(broker: NatsBroker) -> None:
+    """Bounded: draining a connection that is reconnecting to a dead server never ends. Not
+    `wait_for`: it waits on for a stop that swallows its cancellation (Python 3.11)."""
+    stopping = asyncio.ensure_future(broker.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=STOP_TIMEOUT)
+    if not done:
+        log.warning("the broker did not stop within %ss; leaving it", STOP_TIMEOUT)
+        stopping.cancel()
+    elif not stopping.cancelled():
+        with suppress(Exception):
+            stopping.result()
