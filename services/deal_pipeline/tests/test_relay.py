@@ -195,3 +195,41 @@ def test_a_relay_that_tracks_rarely_stores_its_position_when_idle_and_at_stop(cr
     asyncio.run(run(0.05, published_then_idle))
     published = [m.headers["Nats-Msg-Id"] for m in asyncio.run(stream_messages(url))]
     assert published == published_ids(crm)
+
+
+def test_a_batch_refused_part_way_is_published_again_whole_each_event_once(crm, nats_server):
+    """A batch's publishes go out together: when JetStream stores the first ones and refuses
+    the rest (here a full stream), the batch fails, its position does not move, and the next
+    try sends it whole. The stream then holds every event once, in store order."""
+    from nats.js.api import DiscardPolicy
+
+    for i in range(3):
+        crm.opening.from_lead(f"lead-{i}", "Ann")  # a client and a deal each: six events
+
+    async def run() -> None:
+        broker = make_broker(nats_server.url, "test-relay")
+        await broker.connect()
+        js = broker.connection.jetstream()
+        await ensure_streams(js)
+        config = (await js.stream_info("CRM")).config
+        await js.update_stream(config.evolve(max_msgs=4, discard=DiscardPolicy.NEW))
+        relay = Relay(crm.store, broker, batch=100, publish_timeout=2)
+        try:
+            refused = None
+            try:
+                await relay.publish_batch(0)
+            except Exception as exc:  # the fifth and sixth: "maximum messages exceeded"
+                refused = exc
+            assert refused is not None
+            assert await relay.position() == 0
+            assert len(await stream_messages(nats_server.url)) == 4
+
+            await js.update_stream(config)  # room again
+            last = crm.store.recorder.max_notification_id()
+            assert (await relay.publish_batch(0))[0] == last
+        finally:
+            await broker.stop()
+
+    asyncio.run(run())
+    published = [m.headers["Nats-Msg-Id"] for m in asyncio.run(stream_messages(nats_server.url))]
+    assert published == published_ids(crm) and len(published) == 6

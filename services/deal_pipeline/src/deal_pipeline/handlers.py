@@ -3,9 +3,9 @@ catalogue: the relay puts every stored event on the bus through `publish_event`)
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
+from asyncio import to_thread
 from typing import Annotated
 
 from faststream import Context
@@ -25,6 +25,7 @@ from crm_contracts.events import (
 from crm_contracts.runtime.consuming import declare_dead_letters, handle, work_queue
 from crm_contracts.runtime.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from deal_pipeline.application.open_deal import LeadToOpen, OpenDeal
+from deal_pipeline.application.ports import StoreCall
 
 log = logging.getLogger(__name__)
 BatchMessage = Annotated[NatsBatchMessage, Context("message")]
@@ -57,7 +58,10 @@ def to_open(lead: LeadReceived) -> LeadToOpen:
     )
 
 
-def build_router(opening: OpenDeal, broker: NatsBroker, batch_size: int = 50) -> NatsRouter:
+def build_router(
+    opening: OpenDeal, broker: NatsBroker, batch_size: int = 50, run: StoreCall | None = None
+) -> NatsRouter:
+    call = run or to_thread
     router = NatsRouter()
 
     @router.subscriber(  # type: ignore[untyped-decorator]  # faststream's decorator is untyped
@@ -82,7 +86,7 @@ def build_router(opening: OpenDeal, broker: NatsBroker, batch_size: int = 50) ->
         if not batch:
             return
         try:
-            await asyncio.to_thread(opening.from_leads, [to_open(lead) for _, lead in batch])
+            await call(opening.from_leads, [to_open(lead) for _, lead in batch])
         except Exception as exc:
             # One bad lead must not hold up the others: each on its own, retried or parked.
             log.warning("a batch of %d leads failed (%r): one by one", len(batch), exc)
@@ -97,7 +101,7 @@ def build_router(opening: OpenDeal, broker: NatsBroker, batch_size: int = 50) ->
             HANDLER_SECONDS.labels(LEADS_CONSUMER).observe(each)
 
     async def open_one(lead: LeadReceived) -> None:
-        await asyncio.to_thread(opening.from_leads, [to_open(lead)])
+        await call(opening.from_leads, [to_open(lead)])
 
     for event in RELAYED:
         router.publisher(

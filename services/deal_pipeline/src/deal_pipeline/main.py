@@ -98,7 +98,7 @@ def create_app(settings: PipelineSettings | None = None, core: UseCases | None =
     listings = Listings(read_model, core.reference, settings.default_phone_region)
     broker = make_broker(settings.nats_url, SERVICE)
     replicas = settings.stream_replicas
-    broker.include_router(build_bus_router(core.opening, broker, settings.lead_batch))
+    broker.include_router(build_bus_router(core.opening, broker, settings.lead_batch, store.call))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -150,6 +150,7 @@ def create_app(settings: PipelineSettings | None = None, core: UseCases | None =
             clients=core.clients,
             reference=core.reference,
             listings=listings,
+            run=store.call,
         )
     )
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -40,3 +40,8 @@ class AggregateStore(Protocol):
         """The version of the aggregate's latest stored event (None: nothing stored). One small
         read, for caches of what is derived from an aggregate."""
         ...
+
+
+# Runs a blocking use case from the event loop: in place or in a worker thread, as the store
+# is best served (`EventStore.call`).
+StoreCall = Callable[..., Awaitable[Any]]

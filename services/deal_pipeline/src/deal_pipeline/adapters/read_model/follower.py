@@ -45,8 +45,12 @@ class Follower:
             started = loop.time()
             self._wake.clear()  # cleared before reading: a save during the read still wakes
             try:
-                await asyncio.to_thread(self.read_model.catch_up)
-                READ_MODEL_POSITION.set(await asyncio.to_thread(self.read_model.position))
+                # A batch at a time through the store's `call` (in place on SQLite): other
+                # work on the event loop gets its turn between batches of a long backlog.
+                call, more = self.read_model.store.call, True
+                while more and not self._stopping:
+                    _, more = await call(self.read_model.catch_up_step)
+                READ_MODEL_POSITION.set(await call(self.read_model.position))
             except Exception:
                 log.exception("read model catch-up failed; retrying")
             with suppress(TimeoutError):

@@ -35,16 +35,24 @@ class ReadModel:
         """Apply every stored event not applied yet; returns how many were applied."""
         applied = 0
         while True:
-            seen = self.position()
-            notifications = self._after(seen)
-            if not notifications:
+            count, more = self.catch_up_step()
+            applied += count
+            if not more:
                 return applied
-            with self.db.transaction(commit=True) as tx:
-                current = self._lock(tx)
-                if current >= seen:  # below: a rebuild started over meanwhile; read again
-                    applied += self._apply(tx, [n for n in notifications if n.id > current])
-            if len(notifications) < self.batch:
-                return applied
+
+    def catch_up_step(self) -> tuple[int, bool]:
+        """Apply the next batch of stored events: (how many were applied, whether more may
+        follow). A step is short, for callers that must not hold their thread for long."""
+        seen = self.position()
+        notifications = self._after(seen)
+        if not notifications:
+            return 0, False
+        applied = 0
+        with self.db.transaction(commit=True) as tx:
+            current = self._lock(tx)
+            if current >= seen:  # below: a rebuild started over meanwhile; read again
+                applied = self._apply(tx, [n for n in notifications if n.id > current])
+        return applied, len(notifications) >= self.batch
 
     def rebuild(self) -> int:
         """Empty the tables and apply the whole log again, in one transaction: readers see
