@@ -275,3 +275,56 @@ def test_bad_commands_get_a_reason(client, core):
     ok(client.post("/v1/clients", json=taken, headers=KEY), 201)
     rejected(client.post("/v1/clients", json=taken, headers=KEY), 409, "phone")
     assert core.deals.get(deal_id).version == 2  # only the accepted move
+
+
+def moves_counted(client, status: int) -> float:
+    """The request metrics' count of stage moves answered with `status`."""
+    route = "/v1/deals/{deal_id}/stage"
+    series = f'crm_http_requests_total{{method="POST",route="{route}",status="{status}"}}'
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_stage_moves_answer_alike_on_the_fast_path_and_through_the_route(client, core):
+    """`api/fast_moves.py` takes a move with the canonical deal id; the same id in capitals is
+    the same deal for the route, which answers it through FastAPI. Both answer with the same
+    bytes (refusals) or the same view (moves), and are counted the same."""
+    twins = [core.opening.by_hand("Twin", name="Twin one", manager_id="m1") for _ in range(2)]
+    fast, routed = (f"/v1/deals/{deal.id}/stage" for deal in twins)
+    routed = routed.upper().replace("/V1/DEALS/", "/v1/deals/").replace("/STAGE", "/stage")
+    counted_ok, counted_refused = moves_counted(client, 200), moves_counted(client, 422)
+
+    def same(body: dict) -> None:
+        answers = [client.post(url, json=body, headers=KEY) for url in (fast, routed)]
+        assert [a.status_code for a in answers] == [answers[0].status_code] * 2, body
+        assert answers[0].headers["content-type"] == answers[1].headers["content-type"]
+        if answers[0].status_code != 200:
+            assert answers[0].content == answers[1].content, body
+            return
+        views = [a.json() for a in answers]
+        for view, deal in zip(views, twins, strict=True):
+            assert view.pop("id") == str(deal.id)
+            for moment in ("created_on", "modified_on", "stage_entered_at"):
+                view.pop(moment)
+            view.pop("client_id")
+        assert views[0] == views[1], body
+
+    same({"stage": "proposal"})
+    same({"stage": "shipped"})  # unknown stage: 422
+    same({"stage": "lost"})  # without a reason: 422
+    same({"stage": "new", "lost_reason": None})
+    same({"stage": "lost", "lost_reason": "price"})
+    same({"stage": "won"})  # closed: 409
+    assert moves_counted(client, 200) == counted_ok + 6  # three moves on each path
+    assert moves_counted(client, 422) == counted_refused + 4
+
+    # Not the fast path's to take: answered by the route as before.
+    unknown = f"/v1/deals/{derived_id('deal', 'none')}/stage"
+    rejected(client.post(unknown, json={"stage": "won"}, headers=KEY), 404)
+    rejected(client.post(fast, json={"stage": "won"}, headers={"X-API-Key": "wrong"}), 403)
+    rejected(client.post(fast, json={"stage": "won"}), 401)
+    rejected(client.post(fast, json={"stage": "won", "extra": 1}, headers=KEY), 422, "extra")
+    as_text = KEY | {"content-type": "text/plain"}
+    rejected(client.post(fast, content=b'{"stage": "won"}', headers=as_text), 422)

@@ -19,6 +19,7 @@ from deal_pipeline.adapters.read_model import ReadModel
 from deal_pipeline.adapters.read_model.follower import Follower
 from deal_pipeline.adapters.relay import Relay
 from deal_pipeline.api import build_router
+from deal_pipeline.api.fast_moves import FastMoves
 from deal_pipeline.application.client_cards import ClientCards
 from deal_pipeline.application.deal_commands import DealCommands
 from deal_pipeline.application.listings import Listings
@@ -152,6 +153,12 @@ def create_app(settings: PipelineSettings | None = None, core: UseCases | None =
             listings=listings,
             run=store.call,
         )
+    )
+    # Around the whole stack, the request metrics included: it skips every layer for the
+    # stage moves it takes (see fast_moves).
+    stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: FastMoves(  # type: ignore[method-assign]
+        stack(), core.deals, store.call, settings.api_key
     )
     return app
 

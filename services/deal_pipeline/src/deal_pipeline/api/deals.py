@@ -41,8 +41,11 @@ def as_json(view: BaseModel, status_code: int = 200) -> Response:
     """The view serialised once, as FastAPI would: a returned model is validated against the
     route's `response_model` again first, a cost on every command (the `response_model` stays
     on each route for the OpenAPI document)."""
-    body = view.__pydantic_serializer__.to_json(view)
-    return Response(body, status_code, media_type="application/json")
+    return Response(view_json(view), status_code, media_type="application/json")
+
+
+def view_json(view: BaseModel) -> bytes:
+    return view.__pydantic_serializer__.to_json(view)
 
 
 def add_deal_routes(
