@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+from uuid import UUID
 
 from crm_contracts.pipelines import Pipeline
 from deal_pipeline.application.ports import AggregateStore
@@ -129,7 +131,7 @@ class ReferenceData:
         """Every command on a deal checks these: kept per stored version of the definition, so
         a command reads one row of it instead of loading and validating it again, and a
         redefinition by any replica still counts from the next command on."""
-        version = self.store.version(PipelineDefinition.create_id(pipeline_id))
+        version = self.store.version(pipeline_key(pipeline_id))
         cached = self._rules.get(pipeline_id)
         if cached is not None and cached[0] == version:
             return cached[1]
@@ -221,3 +223,9 @@ class ReferenceData:
 
     def get_plan(self, manager_id: str, month: str) -> Plan:
         return self.store.load(Plan, Plan.create_id(manager_id, month), PlanNotFound, "plan")
+
+
+@lru_cache(maxsize=1024)
+def pipeline_key(pipeline_id: str) -> UUID:
+    """A pipeline definition's aggregate id, read by every command: hashed once per pipeline."""
+    return PipelineDefinition.create_id(pipeline_id)
