@@ -11,6 +11,7 @@ from deal_pipeline.adapters.read_model.store import ReadModel
 from deal_pipeline.metrics import READ_MODEL_POSITION
 
 log = logging.getLogger(__name__)
+STEP = 100  # events per catch-up step: a few milliseconds of the event loop on SQLite
 
 
 class Follower:
@@ -45,11 +46,11 @@ class Follower:
             started = loop.time()
             self._wake.clear()  # cleared before reading: a save during the read still wakes
             try:
-                # A batch at a time through the store's `call` (in place on SQLite): other
-                # work on the event loop gets its turn between batches of a long backlog.
+                # A short step at a time through the store's `call` (in place on SQLite):
+                # the commands on the event loop get their turn between steps.
                 call, more = self.read_model.store.call, True
                 while more and not self._stopping:
-                    _, more = await call(self.read_model.catch_up_step)
+                    _, more = await call(self.read_model.catch_up_step, STEP)
                 READ_MODEL_POSITION.set(await call(self.read_model.position))
             except Exception:
                 log.exception("read model catch-up failed; retrying")

@@ -40,11 +40,13 @@ class ReadModel:
             if not more:
                 return applied
 
-    def catch_up_step(self) -> tuple[int, bool]:
-        """Apply the next batch of stored events: (how many were applied, whether more may
-        follow). A step is short, for callers that must not hold their thread for long."""
+    def catch_up_step(self, limit: int | None = None) -> tuple[int, bool]:
+        """Apply the next stored events, at most `limit` (else the batch size): (how many were
+        applied, whether more may follow). For callers that must not hold their thread for
+        long."""
+        limit = limit or self.batch
         seen = self.position()
-        notifications = self._after(seen)
+        notifications = self._after(seen, limit)
         if not notifications:
             return 0, False
         applied = 0
@@ -52,7 +54,7 @@ class ReadModel:
             current = self._lock(tx)
             if current >= seen:  # below: a rebuild started over meanwhile; read again
                 applied = self._apply(tx, [n for n in notifications if n.id > current])
-        return applied, len(notifications) >= self.batch
+        return applied, len(notifications) >= limit
 
     def rebuild(self) -> int:
         """Empty the tables and apply the whole log again, in one transaction: readers see
@@ -68,9 +70,9 @@ class ReadModel:
             self._move(tx, position)
         return position
 
-    def _after(self, position: int) -> Sequence[Notification]:
+    def _after(self, position: int, limit: int | None = None) -> Sequence[Notification]:
         return self.store.recorder.select_notifications(
-            position, self.batch, inclusive_of_start=False
+            position, limit or self.batch, inclusive_of_start=False
         )
 
     def _apply(self, tx: Tx, notifications: Sequence[Notification]) -> int:
