@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from functools import cache
 
 from faststream.nats import NatsBroker
+from nats.aio.client import Client
 from nats.js.api import PubAck
+from nats.js.client import JetStreamContext
+from prometheus_client import Counter, Histogram
 
 from crm_contracts.envelope import Event
 from crm_contracts.runtime import nats_fetch, nats_headers, nats_timeouts  # noqa: F401 - patched on import
@@ -30,17 +35,51 @@ def event_headers(event: Event) -> dict[str, str]:
 
 
 async def publish_event(broker: NatsBroker, event: Event, timeout: float = 2.0) -> PubAck:
-    """Publish and wait for the stream's ack; raises if JetStream does not confirm in time."""
-    with PUBLISH_SECONDS.labels(event.SUBJECT).time():
-        ack = await broker.publish(
-            event.model_dump(mode="json"),
-            event.SUBJECT,
-            headers=event_headers(event),
-            stream=CRM,
+    """Publish and wait for the stream's ack; raises if JetStream does not confirm in time.
+
+    Straight through the broker's nats-py connection, with what FastStream's own publish puts
+    on the wire (the same JSON bytes, its `content-type` and `correlation_id` headers, then
+    `event_headers`, to the expected stream): its publish machinery cost a fifth of a lead's
+    CPU, and about as much as the publish itself for every event the relay sends."""
+    subject = event.SUBJECT
+    headers = {
+        "content-type": "application/json",
+        "correlation_id": str(uuid.uuid4()),
+        **event_headers(event),
+    }
+    timed, counted = _series(subject)
+    with timed.time():
+        ack = await _jetstream(broker).publish(
+            subject,
+            event.model_dump_json().encode(),
             timeout=timeout,
+            stream=CRM,
+            headers=headers,
         )
-    EVENTS_PUBLISHED.labels(event.SUBJECT, "duplicate" if ack.duplicate else "new").inc()
+    counted[bool(ack.duplicate)].inc()
     return ack
+
+
+_contexts: weakref.WeakKeyDictionary[NatsBroker, tuple[Client, JetStreamContext]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _jetstream(broker: NatsBroker) -> JetStreamContext:
+    """The JetStream context of the broker's connection (a new one after a reconnect)."""
+    connection = broker.connection
+    known = _contexts.get(broker)
+    if known is None or known[0] is not connection:
+        known = _contexts[broker] = (connection, connection.jetstream())
+    return known[1]
+
+
+@cache
+def _series(subject: str) -> tuple[Histogram, dict[bool, Counter]]:
+    """The publish metrics of one subject, resolved once (duplicate → counter)."""
+    counted = {True: EVENTS_PUBLISHED.labels(subject, "duplicate")}
+    counted[False] = EVENTS_PUBLISHED.labels(subject, "new")
+    return PUBLISH_SECONDS.labels(subject), counted
 
 
 def make_broker(servers: str, name: str) -> NatsBroker:
