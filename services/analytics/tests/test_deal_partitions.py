@@ -15,6 +15,7 @@ from analytics.adapters.schema import migrate
 
 COLUMNS = ["deal_id", "pipeline_id", "stage", "status", "amount", "opened_at", "updated_at"]
 COLUMNS += ["version"]
+LATEST = schema.MIGRATIONS[-1][0]  # the schema version after every migration
 
 
 def deal(deal_id: str, opened: datetime, version: int, stage: str = "new") -> list[Any]:
@@ -60,7 +61,7 @@ def test_an_upgrade_keeps_every_row_and_the_latest_wins(earlier: ClickHouse) -> 
         earlier.insert("deals", [row], COLUMNS)
     before = latest(earlier)
 
-    assert migrate(earlier) == 3
+    assert migrate(earlier) == LATEST
     assert partition_key(earlier) == "toStartOfQuarter(opened_at)"
     assert latest(earlier) == before == [("a", 3, "won"), ("b", 1, "new"), ("c", 2, "qualified")]
     parts = earlier.rows(
@@ -74,7 +75,7 @@ def test_an_upgrade_keeps_every_row_and_the_latest_wins(earlier: ClickHouse) -> 
         {"d": earlier.db},
     )
     assert [t["name"] for t in tables] == ["deals"]
-    assert migrate(earlier) == 3  # again: nothing to do
+    assert migrate(earlier) == LATEST  # again: nothing to do
     assert latest(earlier) == before
 
 
@@ -151,9 +152,9 @@ def test_two_nodes_upgrading_at_once_copy_once(earlier: ClickHouse, monkeypatch)
             time.sleep(0.01)
 
     done = copies(monkeypatch, during=other_node)
-    assert migrate(earlier) == 3
+    assert migrate(earlier) == LATEST
     node.join(timeout=30)
-    assert second == [3]
+    assert second == [LATEST]
     assert [d for d in done if d != "refused"] == done[:1]  # one copy, by the claimant
     assert "refused" in done
     assert partition_key(earlier) == "toStartOfQuarter(opened_at)"
@@ -170,7 +171,7 @@ def test_a_copy_left_by_a_dead_node_is_dropped_and_made_again(
     monkeypatch.setattr(schema, "CLAIM_STALE_SECONDS", 0.05)
     monkeypatch.setattr(schema, "CLAIM_PAUSE_SECONDS", 0.01)
     done = copies(monkeypatch)
-    assert migrate(earlier) == 3
+    assert migrate(earlier) == LATEST
     assert done[0] == "refused"  # until it had been idle long enough; then dropped
     assert [d for d in done if d != "refused"] == done[-1:]  # and copied once
     assert latest(earlier) == [("a", 1, "new"), ("b", 2, "proposal")]
@@ -185,7 +186,7 @@ def test_rows_left_after_the_swap_by_a_dead_node_are_copied(earlier: ClickHouse)
     earlier.command("EXCHANGE TABLES {db}.deals AND {db}.deals_partitioned")
     # Written to the old table after the first copy, before the swap.
     earlier.insert("deals_partitioned", [deal("a", JAN, 2, "won"), deal("n", NOV, 1)], COLUMNS)
-    assert migrate(earlier) == 3
+    assert migrate(earlier) == LATEST
     assert latest(earlier) == [("a", 2, "won"), ("n", 1, "new")]
     tables = earlier.rows(
         "SELECT name FROM system.tables WHERE database = {d:String} AND name LIKE 'deals%'",

@@ -20,6 +20,13 @@ from tests.support.net import wait_until
 TTL = 3.0
 
 
+# A newer version of a deal's row as a release before the summary of stays wrote it.
+OLD_WRITER_ROW = """INSERT INTO {db}.deals SELECT * REPLACE (version + 1 AS version,
+    [] AS stages_entered, [] AS closed_stay_versions, [] AS closed_stay_stages,
+    [] AS closed_stay_entered_at, [] AS closed_stay_left_at)
+    FROM {db}.deals FINAL WHERE deal_id = 'first-0'"""
+
+
 def role(api: TestClient) -> str:
     return api.get("/readyz").json()["checks"]["projection"]["role"]
 
@@ -91,6 +98,8 @@ def test_the_writer_stops_when_its_lease_is_taken_and_resumes_when_it_is_back(
         with Intruder(nats_server.url):  # its next renewal finds another revision
             wait_until(lambda: role(api) == "follower", what="deposed")
             assert writer_gauge(api) == 0
+            # Meanwhile an older release, writing, stores a deal again without its summary.
+            clickhouse.command(OLD_WRITER_ROW)
             rebuild = api.post("/v1/admin/rebuild", headers=API_KEY)
             assert rebuild.status_code == 409, rebuild.text
             publish(nats_server.url, [opened(f"second-{i}") for i in range(5)])
@@ -102,3 +111,6 @@ def test_the_writer_stops_when_its_lease_is_taken_and_resumes_when_it_is_back(
         wait_until(lambda: scalar(clickhouse, count) == 10, timeout=PROJECTION_WAIT, what="10")
         deals = "SELECT count() FROM {db}.deals FINAL"  # written after the batch's events
         wait_until(lambda: scalar(clickhouse, deals) == 10, timeout=PROJECTION_WAIT, what="deals")
+        # Once elected again it gives that deal its summary back.
+        summary = "SELECT stages_entered FROM {db}.deals FINAL WHERE deal_id = 'first-0'"
+        wait_until(lambda: scalar(clickhouse, summary) == ["new"], what="summary filled")

@@ -4,6 +4,8 @@ every concrete class."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -29,7 +31,7 @@ from analytics.adapters.projection_store import ClickHouseProjectionStore
 from analytics.adapters.projection_switch import ProjectionSwitch
 from analytics.adapters.rebuild_tables import ClickHouseDatabases
 from analytics.adapters.replica_identity import store_id
-from analytics.adapters.schema import migrate
+from analytics.adapters.schema import fill_stay_summaries, migrate
 from analytics.adapters.spend_store import ClickHouseSpendStore
 from analytics.adapters.sql_readonly import LazyAnalyst, limits
 from analytics.adapters.vitals_store import ClickHouseVitals
@@ -62,6 +64,7 @@ from crm_contracts.runtime.bus import bus_connected, make_broker, running_broker
 from crm_contracts.runtime.service import reachable, serve, service_app
 
 SERVICE = "analytics"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,7 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
     )
     switch = ProjectionSwitch(broker, router, batches)
     if elected:
-        role.election = writer_election(settings, broker, switch, projector, rebuilder, role)
+        role.election = writer_election(settings, broker, switch, projector, rebuilder, role, ch)
     else:
         broker.include_router(router)
     lag = Periodic(LagMonitor(JetStreamLag(broker)).refresh, settings.lag_refresh_seconds, "lag")
@@ -218,12 +221,20 @@ def writer_election(
     projector: Projector,
     rebuilder: Rebuilder,
     role: ProjectionRole,
+    ch: ClickHouse,
 ) -> WriterElection:
     """Elected mode: the projection's subscriber runs only while this replica holds the lease."""
+
+    fills: set[asyncio.Task[None]] = set()
 
     async def elected() -> None:
         projector.forget()  # another writer may have written since: start cold
         await switch.on()
+        # The writer before may have been an older release's, writing deals without their
+        # summary of stays. Filled beside the projection: a row it writes anew wins.
+        fill = asyncio.create_task(_fill_summaries(ch))
+        fills.add(fill)
+        fill.add_done_callback(fills.discard)
 
     async def deposed() -> None:
         await rebuilder.stop()  # first: it may hold the gate the batch in flight waits at
@@ -233,6 +244,13 @@ def writer_election(
     holder = f"{settings.replica or socket.gethostname()}-{os.getpid()}"  # for the operators
     lease = NatsWriterLease(broker, holder, ttl, settings.stream_replicas)
     return WriterElection(lease, ttl, elected, deposed, signal=role.signal)
+
+
+async def _fill_summaries(ch: ClickHouse) -> None:
+    try:
+        await asyncio.to_thread(fill_stay_summaries, ch)
+    except Exception:  # the next election tries again; the reports read what is there
+        log.exception("could not fill the deals' summaries of stays")
 
 
 def analysts_endpoint(settings: AnalyticsSettings, ch: ClickHouse) -> ClickHouseHttpServer | None:

@@ -31,6 +31,8 @@ PARTITIONED_DEALS = """CREATE TABLE {db}.deals_partitioned AS {db}.deals
 
 TABLE_PARTITION_KEY = """SELECT partition_key FROM system.tables
     WHERE database = {database:String} AND name = {table:String}"""
+TABLE_COLUMNS = """SELECT name FROM system.columns
+    WHERE database = {database:String} AND table = {table:String} ORDER BY position"""
 ACTIVE_PARTS = """SELECT name FROM system.parts
     WHERE database = {database:String} AND table = {table:String} AND active"""
 # This very statement mentions the table too: it is told apart by its own text.
@@ -79,6 +81,56 @@ def partition_deals(ch: ClickHouse) -> None:
     if _exists(ch, "deals_partitioned") and not _in_use(ch):
         ch.command("INSERT INTO {db}.deals SELECT * FROM {db}.deals_partitioned")
         ch.command("DROP TABLE IF EXISTS {db}.deals_partitioned SYNC")
+
+
+# The summary of stays on each deal's row (see DealRow), from which the funnels read.
+STAY_SUMMARY = """ALTER TABLE {db}.deals
+    ADD COLUMN IF NOT EXISTS stages_entered Array(LowCardinality(String)),
+    ADD COLUMN IF NOT EXISTS closed_stay_versions Array(UInt32),
+    ADD COLUMN IF NOT EXISTS closed_stay_stages Array(LowCardinality(String)),
+    ADD COLUMN IF NOT EXISTS closed_stay_entered_at Array(DateTime64(3, 'UTC')),
+    ADD COLUMN IF NOT EXISTS closed_stay_left_at Array(DateTime64(3, 'UTC'))"""
+SUMMARY_COLUMNS = (
+    "stages_entered",
+    "closed_stay_versions",
+    "closed_stay_stages",
+    "closed_stay_entered_at",
+    "closed_stay_left_at",
+)
+# Deals whose latest row has no summary (every row the projection writes has at least the
+# stage it opened in), given one from their stays as the projection folds it: each stage by
+# its first entry, each completed stay once, oldest first. The row keeps its version, and of
+# two rows of one version the one inserted last is kept.
+FILL_SUMMARIES = """INSERT INTO {db}.deals ({columns})
+SELECT {kept},
+       if(empty(s.stages), [d.stage], s.stages),
+       arrayMap(x -> x.1, s.closed), arrayMap(x -> x.2, s.closed),
+       arrayMap(x -> x.3, s.closed), arrayMap(x -> x.4, s.closed)
+FROM (SELECT * FROM {db}.deals FINAL WHERE empty(stages_entered)) AS d
+LEFT JOIN (
+    SELECT deal_id,
+           arrayDistinct(arrayMap(x -> x.2, arraySort(groupUniqArray((entered_version, stage)))))
+               AS stages,
+           arraySort(groupUniqArrayIf((entered_version, stage, entered_at, assumeNotNull(left_at)),
+                                      left_at IS NOT NULL)) AS closed
+    FROM {db}.deal_stage_intervals
+    WHERE deal_id IN (SELECT deal_id FROM {db}.deals FINAL WHERE empty(stages_entered))
+    GROUP BY deal_id
+) AS s ON s.deal_id = d.deal_id"""
+
+
+def fill_stay_summaries(ch: ClickHouse) -> None:
+    """Give a summary of stays to every deal whose latest row lacks one: rows from before the
+    summary (the migration), or written by an older release's projection meanwhile (run
+    again when a replica becomes the writer). Does nothing, at the cost of one pass over the
+    latest rows, when every deal has one."""
+    columns = [r["name"] for r in ch.rows(TABLE_COLUMNS, {"database": ch.db, "table": "deals"})]
+    kept = [c for c in columns if c not in SUMMARY_COLUMNS]
+    ch.command(
+        FILL_SUMMARIES.replace("{columns}", ", ".join(kept + list(SUMMARY_COLUMNS))).replace(
+            "{kept}", ", ".join(f"d.{c}" for c in kept)
+        )
+    )
 
 
 def _copy_and_swap(ch: ClickHouse) -> None:
@@ -308,6 +360,13 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
         ],
     ),
     (3, "deals partitioned by the quarter they were opened in", [partition_deals]),
+    (
+        4,
+        "a summary of its stays on each deal's row",
+        # Merged at once (a quarter would be an hour later): until then FINAL merges the
+        # filled copy of each row with the one it replaces.
+        [STAY_SUMMARY, fill_stay_summaries, "OPTIMIZE TABLE {db}.deals FINAL"],
+    ),
 ]
 
 

@@ -63,6 +63,14 @@ def filtered_deals(q: ReportQuery, narrow: Sql | None = None) -> Sql:
     return FILTERED_DEALS.fill(conditions=conditions).bind(base=q.base_currency)
 
 
+def furthest_stage(stages: str, prefix: str = "") -> str:
+    """The furthest of the stages (a bound `Array(String)` named `stages`) a deal has been in,
+    as its index (1 …; 0: none of them), from the summary of stays on its row (`prefix`: the
+    row's alias with its dot). A stage skipped on the way counts as passed."""
+    in_order = placeholder(stages, "Array(String)")
+    return "arrayMax(arrayMap(s -> indexOf(" + in_order + ", s), " + prefix + "stages_entered))"
+
+
 def in_period(column: str, period: Period, prefix: str = "") -> Sql:
     """`start <= column < end` of the period, its bounds bound as `{prefix}start` and
     `{prefix}end`."""

@@ -17,7 +17,12 @@ from typing import Any
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.application.reports.attribution import credited_deals
 from analytics.application.reports.cohorts import cohort_clients
-from analytics.application.reports.common import filtered_deals, in_period, payments_between
+from analytics.application.reports.common import (
+    filtered_deals,
+    furthest_stage,
+    in_period,
+    payments_between,
+)
 from analytics.application.reports.filters import TOUCH_FIELDS, deals_only, touch_conditions
 from analytics.application.reports.funnel import LOST_REASON
 from analytics.application.reports.leads import own_leads
@@ -212,7 +217,7 @@ def _deal_parts(
     if "repeat" in sel:
         parts.append(Sql("deal_id IN ({repeat})").fill(repeat=repeat_set(scope, "repeat_deals")))
     if "reached_stage" in sel:
-        parts.append(_reached_part(ch, q, sel, basis_part))
+        parts.append(_reached_part(ch, q, sel))
     if "open_stage" in sel:
         parts.append(_open_stage_part(ch))
     parts += _amount_parts(sel)
@@ -242,23 +247,18 @@ def _basis_part(q: ReportQuery, scope: ReportQuery, basis: str, sel: dict[str, A
     )
 
 
-def _reached_part(ch: ClickHouse, q: ReportQuery, sel: dict[str, Any], basis_part: Sql) -> Sql:
-    """Entered the stage or any later one (the funnel's `reached`: a skipped stage counts).
-    Only the stays of deals with a row of any version in the basis are read (a superset of
-    the deals listed, whose latest row is one of theirs), narrowed by the sort key before
-    FINAL merges them: the same latest stays, without grouping every deal's."""
+def _reached_part(ch: ClickHouse, q: ReportQuery, sel: dict[str, Any]) -> Sql:
+    """Entered the stage or any later one (the funnel's `reached`: a skipped stage counts),
+    from the summary of stays on the deal's latest row, as the funnels read it."""
     stages = sel.get("stages_order")
     if stages is None:
         stages = [s.name for s in load_pipeline(ch, q.pipeline).funnel_stages]
     if sel["reached_stage"] not in stages:
         raise Invalid(f"one of {', '.join(stages)}", "reached_stage")
     return Sql(
-        "deal_id IN (SELECT deal_id FROM {db}.deal_stage_intervals FINAL "
-        "PREWHERE deal_id IN (SELECT deal_id FROM {db}.deals WHERE {basis}) "
-        "GROUP BY deal_id HAVING max(indexOf({s_stages:Array(String)}, stage)) >= "
-        "indexOf({s_stages:Array(String)}, {s_reached:String}))",
+        "{reach} >= indexOf({s_stages:Array(String)}, {s_reached:String})",
         {"s_stages": list(stages), "s_reached": sel["reached_stage"]},
-    ).fill(basis=basis_part)
+    ).fill(reach=furthest_stage("s_stages"))
 
 
 def _open_stage_part(ch: ClickHouse) -> Sql:

@@ -13,39 +13,31 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.application.reports.common import filtered_deals, in_period
+from analytics.application.reports.common import filtered_deals, furthest_stage, in_period
 from analytics.application.reports.pipelines import load_pipeline
 from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.sql import Sql
 
-# One pass over the cohort (the deals opened in the period in the pipeline, priced) and the
-# stays of its deals, grouped by what the figures need: the furthest stage reached, the
-# current stage and, for a lost deal, where and why; with the completed stays of each
-# group's deals per stage (index → milliseconds, → count). The stays are narrowed to the
-# deals with any row opened in the period (a superset of the cohort: at 10 M events, with a
-# year of two, the join's runtime filter alone read every stay); the cohort is the joined
-# (hashed) side, so the stays' arrays are not copied into a hash table. A stay's rows (its
-# opening and its closing, a higher version) share its stage, so the furthest stage needs no
-# dedupe; `left_at` is only on the closing row, so the closed stays are those rows, each kept
-# once (a redelivery repeats it as it was).
+# One pass over the cohort (the deals opened in the period in the pipeline, priced), grouped
+# by what the figures need: the furthest stage reached, the current stage and, for a lost
+# deal, where and why; with the completed stays of each group's deals per stage (index →
+# milliseconds, → count). Both come from the summary of stays on each deal's latest row
+# (`stages_entered`, `closed_stay_*`: the projection keeps it as it writes the stays), so no
+# stay is read. The summary holds each completed stay once (one per move), as the stays'
+# own rows, deduplicated, would count them.
 FUNNEL_SQL = Sql("""
-SELECT s.max_index AS reach, indexOf({stages:Array(String)}, c.stage) AS current,
-       c.status = 'lost' AS lost, if(lost, c.lost_at_stage, '') AS lost_at_stage,
-       if(lost, c.lost_reason, '') AS lost_reason,
-       count() AS deals, sum(c.amount_base) AS amount,
-       sumMap(arrayMap(x -> x.1, s.closed), arrayMap(x -> x.2, s.closed),
-              arrayMap(x -> toUInt64(1), s.closed)) AS closed
+SELECT reach, current, lost, lost_stage AS lost_at_stage, reason AS lost_reason,
+       count() AS deals, sum(amount_base) AS amount,
+       sumMap(stay_stages, stay_ms, arrayMap(x -> toUInt64(1), stay_stages)) AS closed
 FROM (
-    SELECT deal_id, max(indexOf({stages:Array(String)}, stage)) AS max_index,
-           arrayMap(x -> (x.2, x.3),
-                    groupUniqArrayIf((entered_version, indexOf({stages:Array(String)}, stage),
-                                      dateDiff('millisecond', entered_at, assumeNotNull(left_at))),
-                                     left_at IS NOT NULL)) AS closed
-    FROM {db}.deal_stage_intervals
-    WHERE deal_id IN (SELECT deal_id FROM {db}.deals WHERE {opened_in})
-    GROUP BY deal_id
-) AS s
-RIGHT JOIN ({cohort}) AS c ON s.deal_id = c.deal_id
+    SELECT {reach} AS reach, indexOf({stages:Array(String)}, c.stage) AS current,
+           c.status = 'lost' AS lost, if(lost, c.lost_at_stage, '') AS lost_stage,
+           if(lost, c.lost_reason, '') AS reason, c.amount_base AS amount_base,
+           arrayMap(s -> indexOf({stages:Array(String)}, s), c.closed_stay_stages) AS stay_stages,
+           arrayMap((a, b) -> dateDiff('millisecond', a, b),
+                    c.closed_stay_entered_at, c.closed_stay_left_at) AS stay_ms
+    FROM ({cohort}) AS c
+)
 GROUP BY reach, current, lost, lost_at_stage, lost_reason
 """)
 
@@ -65,9 +57,9 @@ def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     cohort = Sql("pipeline_id = {pipeline:String} AND {opened_in}").fill(opened_in=opened_in)
     cohort = cohort.bind(pipeline=pipeline.id)
     rows = ch.select(
-        FUNNEL_SQL.fill(cohort=filtered_deals(q, narrow=cohort), opened_in=opened_in).bind(
-            stages=names
-        )
+        FUNNEL_SQL.fill(
+            cohort=filtered_deals(q, narrow=cohort), reach=furthest_stage("stages", "c.")
+        ).bind(stages=names)
     )  # amounts in the base currency
     totals = _per_stage(rows, len(names))
 

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.application.reports.common import in_period
+from analytics.application.reports.common import furthest_stage, in_period
 from analytics.application.reports.filters import TOUCH_FIELDS, deal_conditions, touch_conditions
 from analytics.application.reports.pipelines import load_pipeline
 from analytics.application.reports.query import ReportQuery
@@ -29,22 +29,13 @@ OWN_LEADS_SQL = Sql("""
 
 # Each deal is on one row of the join (one own touch per lead, one row per deal), so a
 # deal's figures are counts, and a stage's reach is summed per group as an array over the
-# stages; the rows then come out per group and stage. The deals are the joined (hashed) side
-# of their furthest stages: the join's runtime filter of their keys narrows the stays read.
-# A stay's rows share its stage: the furthest needs no FINAL.
+# stages; the rows then come out per group and stage. A deal's furthest stage is read from
+# the summary of stays on its latest row.
 LEAD_FUNNEL_SQL = Sql("""
 WITH own AS ({own}),
 d AS (
-    SELECT d.deal_id AS deal_id, d.lead_id AS lead_id, d.status AS status,
-           d.paid_total AS paid_total, reach.max_index AS max_index
-    FROM (
-        SELECT deal_id, max(indexOf({stages:Array(String)}, stage)) AS max_index
-        FROM {db}.deal_stage_intervals
-        GROUP BY deal_id
-    ) AS reach
-    RIGHT JOIN (
-        SELECT deal_id, lead_id, status, paid_total FROM {db}.deals FINAL WHERE {conditions}
-    ) AS d ON reach.deal_id = d.deal_id
+    SELECT deal_id, lead_id, status, paid_total, {reach} AS max_index
+    FROM {db}.deals FINAL WHERE {conditions}
 ),
 groups AS (
     SELECT own.key AS key,
@@ -97,7 +88,9 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
     )
     cohort = cohort.bind(pipeline=pipeline.id)
     rows = ch.select(
-        LEAD_FUNNEL_SQL.fill(own=own, conditions=deal_conditions(deals) & cohort).bind(stages=names)
+        LEAD_FUNNEL_SQL.fill(
+            own=own, conditions=deal_conditions(deals) & cohort, reach=furthest_stage("stages")
+        ).bind(stages=names)
     )
     groups: dict[str, dict[str, Any]] = {}
     for r in rows:

@@ -56,12 +56,13 @@ def apply_deal(event: Event, row: DealRow | None, _: ProjectionConfig) -> DealRo
             opened_at=at,
             updated_at=at,
             version=version,
+            stages_entered=(event.stage,),
         )
     if row is None:
         return None  # a change of a deal whose opening was never seen cannot make a full row
     if isinstance(event, StageTransition):
         lost = isinstance(event, DealLost) or (event.status == "lost")
-        return replace(
+        moved = replace(
             row,
             stage=event.to_stage,
             status=event.status,
@@ -73,6 +74,7 @@ def apply_deal(event: Event, row: DealRow | None, _: ProjectionConfig) -> DealRo
             updated_at=at,
             version=version,
         )
+        return _stay_closed(moved, event)
     if isinstance(event, DealAmountChanged):
         return replace(
             row,
@@ -87,6 +89,23 @@ def apply_deal(event: Event, row: DealRow | None, _: ProjectionConfig) -> DealRo
     if isinstance(event, DealPaymentReceived):
         return replace(row, paid_total=event.paid_total, updated_at=at, version=version)
     return None
+
+
+def _stay_closed(row: DealRow, event: StageTransition) -> DealRow:
+    """The row's summary of stays once `event` ends the stay in its `from_stage` and begins
+    one in its `to_stage`, as the stage intervals record them (tables.py)."""
+    entered = row.stages_entered
+    for stage in (event.from_stage, event.to_stage):
+        if stage not in entered:
+            entered = (*entered, stage)
+    return replace(
+        row,
+        stages_entered=entered,
+        closed_stay_versions=(*row.closed_stay_versions, event.from_stage_entered_version),
+        closed_stay_stages=(*row.closed_stay_stages, event.from_stage),
+        closed_stay_entered_at=(*row.closed_stay_entered_at, event.from_stage_entered_at),
+        closed_stay_left_at=(*row.closed_stay_left_at, event.occurred_at),
+    )
 
 
 def apply_task(event: Event, row: TaskRow | None, _: ProjectionConfig) -> TaskRow | None:

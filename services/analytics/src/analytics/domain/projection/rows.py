@@ -190,6 +190,14 @@ class DealRow(Row):
     lost_reason: str = ""
     lost_at_stage: str = ""
     closed_at: datetime | None = None
+    # The deal's stays in brief, so that a funnel needs no pass over its stays: every stage
+    # it has been in (first entry first), and each completed stay (the version that entered
+    # it, its stage, when it was entered and left), oldest first.
+    stages_entered: tuple[str, ...] = ()
+    closed_stay_versions: tuple[int, ...] = ()
+    closed_stay_stages: tuple[str, ...] = ()
+    closed_stay_entered_at: tuple[datetime, ...] = ()
+    closed_stay_left_at: tuple[datetime, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
