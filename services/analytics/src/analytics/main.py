@@ -31,7 +31,7 @@ from analytics.adapters.projection_store import ClickHouseProjectionStore
 from analytics.adapters.projection_switch import ProjectionSwitch
 from analytics.adapters.rebuild_tables import ClickHouseDatabases
 from analytics.adapters.replica_identity import store_id
-from analytics.adapters.schema import fill_stay_summaries, migrate
+from analytics.adapters.schema import fill_missing, migrate
 from analytics.adapters.spend_store import ClickHouseSpendStore
 from analytics.adapters.sql_readonly import LazyAnalyst, limits
 from analytics.adapters.vitals_store import ClickHouseVitals
@@ -230,8 +230,9 @@ def writer_election(
     async def elected() -> None:
         projector.forget()  # another writer may have written since: start cold
         await switch.on()
-        # The writer before may have been an older release's, writing deals without their
-        # summary of stays. Filled beside the projection: a row it writes anew wins.
+        # The writer before may have been an older release's, writing rows without what this
+        # one adds (deals' summaries of stays, leads' touch sources). Filled beside the
+        # projection: a row it writes anew wins.
         fill = asyncio.create_task(_fill_summaries(ch))
         fills.add(fill)
         fill.add_done_callback(fills.discard)
@@ -248,9 +249,9 @@ def writer_election(
 
 async def _fill_summaries(ch: ClickHouse) -> None:
     try:
-        await asyncio.to_thread(fill_stay_summaries, ch)
+        await asyncio.to_thread(fill_missing, ch)
     except Exception:  # the next election tries again; the reports read what is there
-        log.exception("could not fill the deals' summaries of stays")
+        log.exception("could not fill what an older release left unfilled")
 
 
 def analysts_endpoint(settings: AnalyticsSettings, ch: ClickHouse) -> ClickHouseHttpServer | None:

@@ -121,14 +121,46 @@ LEFT JOIN (
 
 def fill_stay_summaries(ch: ClickHouse) -> None:
     """Give a summary of stays to every deal whose latest row lacks one: rows from before the
-    summary (the migration), or written by an older release's projection meanwhile (run
-    again when a replica becomes the writer). Does nothing, at the cost of one pass over the
-    latest rows, when every deal has one."""
-    columns = [r["name"] for r in ch.rows(TABLE_COLUMNS, {"database": ch.db, "table": "deals"})]
-    kept = [c for c in columns if c not in SUMMARY_COLUMNS]
+    summary (the migration), or written by an older release's projection meanwhile. Does
+    nothing, at the cost of one pass over the latest rows, when every deal has one."""
+    _refill(ch, "deals", "d", FILL_SUMMARIES, SUMMARY_COLUMNS)
+
+
+LEAD_TOUCH_SOURCE = """ALTER TABLE {db}.leads
+    ADD COLUMN IF NOT EXISTS touch_source LowCardinality(String)"""
+# Leads whose row has no `touch_source` (every row the projection writes has one: a source
+# or '(direct)'), given their own touchpoint's source. A row of the same key inserted later
+# is the one kept.
+FILL_TOUCH_SOURCES = """INSERT INTO {db}.leads ({columns})
+SELECT {kept}, t.source
+FROM (SELECT * FROM {db}.leads FINAL WHERE touch_source = '') AS l
+INNER JOIN (
+    SELECT lead_id, source FROM {db}.touchpoints FINAL
+    PREWHERE lead_id IN (SELECT lead_id FROM {db}.leads FINAL WHERE touch_source = '')
+    WHERE kind = 'lead'
+) AS t ON t.lead_id = l.lead_id"""
+
+
+def fill_touch_sources(ch: ClickHouse) -> None:
+    """Give each lead row without one its own touch's source (see FILL_TOUCH_SOURCES)."""
+    _refill(ch, "leads", "l", FILL_TOUCH_SOURCES, ("touch_source",))
+
+
+def fill_missing(ch: ClickHouse) -> None:
+    """What a release before the current one left unfilled (each a no-op when all is there):
+    run when a replica becomes the writer, since the writer before may have been older."""
+    fill_stay_summaries(ch)
+    fill_touch_sources(ch)
+
+
+def _refill(ch: ClickHouse, table: str, alias: str, template: str, filled: tuple[str, ...]) -> None:
+    """Run an `INSERT INTO table ({columns}) SELECT {kept}, <the filled columns>` template:
+    `{kept}` is every other column of the table, read from the template's `alias`."""
+    columns = [r["name"] for r in ch.rows(TABLE_COLUMNS, {"database": ch.db, "table": table})]
+    kept = [c for c in columns if c not in filled]
     ch.command(
-        FILL_SUMMARIES.replace("{columns}", ", ".join(kept + list(SUMMARY_COLUMNS))).replace(
-            "{kept}", ", ".join(f"d.{c}" for c in kept)
+        template.replace("{columns}", ", ".join(kept + list(filled))).replace(
+            "{kept}", ", ".join(f"{alias}.{c}" for c in kept)
         )
     )
 
@@ -366,6 +398,11 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
         # Merged at once (a quarter would be an hour later): until then FINAL merges the
         # filled copy of each row with the one it replaces.
         [STAY_SUMMARY, fill_stay_summaries, "OPTIMIZE TABLE {db}.deals FINAL"],
+    ),
+    (
+        5,
+        "each lead's own touch source on its row",
+        [LEAD_TOUCH_SOURCE, fill_touch_sources, "OPTIMIZE TABLE {db}.leads FINAL"],
     ),
 ]
 

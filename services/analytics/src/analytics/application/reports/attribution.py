@@ -24,9 +24,11 @@ from analytics.application.reports.attribution_query import (
 from analytics.application.reports.attribution_query import credited_deals as credited_query
 from analytics.application.reports.common import in_period, paid_in
 from analytics.application.reports.filters import (
+    OWN_TOUCH_COLUMNS,
     TOUCH_FIELDS,
     deal_conditions,
     deals_only,
+    own_touch_conditions,
     touch_conditions,
     touch_selected,
 )
@@ -41,11 +43,12 @@ from crm_contracts.runtime.errors import Invalid
 # each group (by the lead's own touch, the touch filters on it); one read of the touches. The
 # sets stay out of WHERE: there, on the sort key, the engine would look up every lead of
 # them in the index, which costs more than the read (HAVING drops the groups of neither).
+# Per own touch (each lead's, as its row keeps it): the leads received in the period, and
+# those that opened a deal in it (received at any time).
 OWN_TOUCH_COUNTS = Sql("""
-SELECT {group} AS grp, countIf(lead_id IN ({received})) AS leads,
-       countIf(lead_id IN ({opened})) AS deals
-FROM {db}.touchpoints FINAL
-WHERE kind = 'lead' AND {selected}
+SELECT {group} AS grp, countIf({received_in}) AS leads, countIf(lead_id IN ({opened})) AS deals
+FROM {db}.leads FINAL
+WHERE {selected}
 GROUP BY grp
 HAVING leads > 0 OR deals > 0
 """)
@@ -60,7 +63,6 @@ FROM {db}.deals FINAL WHERE {where}
 """)
 # Every deal's payments in the period: `credited` joins them to the filtered deals.
 PAID_SQL = Sql("SELECT deal_id, sum(amount_base) AS revenue FROM ({paid}) GROUP BY deal_id")
-RECEIVED_SQL = Sql("SELECT lead_id FROM {db}.leads FINAL WHERE {received_in}")
 OPENED_SQL = Sql("SELECT lead_id FROM ({deals}) WHERE {opened_in}")
 SPEND_SQL = Sql(
     "SELECT source, medium, campaign, sum(cost_base) AS cost FROM {db}.ad_spend FINAL "
@@ -238,10 +240,12 @@ def _parts(
     selected touches and the spend rows (source, medium, campaign, cost) of the period, read
     by one statement (one snapshot of the tables)."""
     selected = touch_conditions(q)
-    received = RECEIVED_SQL.fill(received_in=in_period("received_at", q.period))
     opened = OPENED_SQL.fill(deals=_deals(q), opened_in=in_period("opened_at", q.period))
     counts = OWN_TOUCH_COUNTS.fill(
-        group=group_by, received=received, opened=opened, selected=selected
+        group=OWN_TOUCH_COLUMNS[group_by],  # a column name
+        received_in=in_period("received_at", q.period),
+        opened=opened,
+        selected=own_touch_conditions(q),
     )
     spend = SPEND_SQL.bind(first_day=q.period.local(q.period.start).date(), end_day=_end_day(q))
     ctes = _weighted(q, model, lookback_days, half_life_days)

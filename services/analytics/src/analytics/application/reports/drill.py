@@ -23,7 +23,12 @@ from analytics.application.reports.common import (
     in_period,
     payments_between,
 )
-from analytics.application.reports.filters import TOUCH_FIELDS, deals_only, touch_conditions
+from analytics.application.reports.filters import (
+    OWN_TOUCH_COLUMNS,
+    TOUCH_FIELDS,
+    deals_only,
+    own_touch_conditions,
+)
 from analytics.application.reports.funnel import LOST_REASON
 from analytics.application.reports.leads import own_leads
 from analytics.application.reports.money import abc_ranks, repeat_set, win_back_clients
@@ -316,15 +321,18 @@ def _credited_part(ch: ClickHouse, q: ReportQuery, basis: str, sel: dict[str, An
 
 # ---------------------------------------------------------------- leads
 
+# A lead's own touch as its row keeps it (OWN_TOUCH_COLUMNS), renamed outside the query
+# that filters, so that no alias there shadows a column of the row.
 LEADS_SQL = Sql("""
-SELECT l.lead_id AS lead_id, l.received_at AS received_at, l.form_id AS form_id,
-       l.source AS lead_source, t.channel AS channel, t.source AS source,
-       t.campaign AS campaign, l.phone_hash AS phone_hash, l.email_hash AS email_hash
-FROM {db}.leads AS l FINAL
-INNER JOIN (
-    SELECT * FROM {db}.touchpoints FINAL PREWHERE lead_id IN ({candidates}) WHERE kind = 'lead'
-) AS t ON t.lead_id = l.lead_id
-WHERE {where}
+SELECT lead_id, received_at, form_id, lead_source, channel, touch_source AS source, campaign,
+       phone_hash, email_hash
+FROM (
+    SELECT l.lead_id AS lead_id, l.received_at AS received_at, l.form_id AS form_id,
+           l.source AS lead_source, l.channel AS channel, l.touch_source AS touch_source,
+           l.utm_campaign AS campaign, l.phone_hash AS phone_hash, l.email_hash AS email_hash
+    FROM {db}.leads AS l FINAL
+    WHERE {where}
+)
 """)
 
 
@@ -336,14 +344,9 @@ def leads_listing(
     opened a deal in the period, pipeline and manager filters on the deal (attribution's
     `deals`)."""
     sel = {k: v for k, v in (sel or {}).items() if v is not None}
-    conditions = [touch_conditions(q, "t")]
-    # Leads with a row of any version in the basis: a superset of those listed, so that
-    # FINAL merges only their touches (narrowed by the touches' sort key).
+    conditions = [own_touch_conditions(q, "l")]
     if basis == "received":
         conditions.append(in_period("l.received_at", q.period))
-        candidates = Sql("SELECT lead_id FROM {db}.leads WHERE {received_in}").fill(
-            received_in=in_period("received_at", q.period)
-        )
     elif basis == "opened_deal":
         opened_in = in_period("opened_at", q.period)
         conditions.append(
@@ -351,19 +354,16 @@ def leads_listing(
                 deals=filtered_deals(deals_only(q)), opened_in=opened_in
             )
         )
-        candidates = Sql("SELECT lead_id FROM {db}.deals WHERE {opened_in}").fill(
-            opened_in=opened_in
-        )
     else:
         raise Invalid(f"one of {', '.join(LEAD_BASES)}", "basis")
     if "group_by" in sel or "group" in sel:
-        _check_group(sel)  # group_by is one of TOUCH_FIELDS: a column
+        _check_group(sel)  # group_by is one of TOUCH_FIELDS
         conditions.append(
-            Sql("t.{column} IN {s_group:Array(String)}", {"s_group": list(sel["group"])}).fill(
-                column=sel["group_by"]
+            Sql("l.{column} IN {s_group:Array(String)}", {"s_group": list(sel["group"])}).fill(
+                column=OWN_TOUCH_COLUMNS[sel["group_by"]]
             )
         )
-    sql = LEADS_SQL.fill(candidates=candidates, where=Sql.all(conditions))
+    sql = LEADS_SQL.fill(where=Sql.all(conditions))
     return Listing(sql, LEAD_FIELDS, "received_at, lead_id", "lead_id")
 
 

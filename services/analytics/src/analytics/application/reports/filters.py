@@ -18,12 +18,26 @@ def _prefix(alias: str) -> str:
     return alias + "." if alias else ""
 
 
+# A lead's own touch as its `leads` row keeps it (the same values as its touchpoint).
+OWN_TOUCH_COLUMNS = {"channel": "channel", "source": "touch_source", "campaign": "utm_campaign"}
+
+
 def touch_conditions(q: ReportQuery, alias: str = "") -> Sql:
     """Conditions on a touch for the channel / source / campaign filters, compared as stored:
-    how the lead funnel and the leads drill-down read a lead's own touch, and attribution the
-    touches of a path. An empty filter is no filter (as in `ReportQuery.filters`)."""
+    how attribution reads the touches of a path. An empty filter is no filter (as in
+    `ReportQuery.filters`)."""
     return Sql.all(
         Sql.equals(_prefix(alias) + name, "t_" + name, value)
+        for name in TOUCH_FIELDS
+        if (value := getattr(q, name))
+    )
+
+
+def own_touch_conditions(q: ReportQuery, alias: str = "") -> Sql:
+    """`touch_conditions` on a lead's own touch, read from its `leads` row: how the lead
+    funnel, attribution's lead counts and the leads drill-down filter leads."""
+    return Sql.all(
+        Sql.equals(_prefix(alias) + OWN_TOUCH_COLUMNS[name], "t_" + name, value)
         for name in TOUCH_FIELDS
         if (value := getattr(q, name))
     )

@@ -10,7 +10,12 @@ from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.application.reports.common import furthest_stage, in_period
-from analytics.application.reports.filters import TOUCH_FIELDS, deal_conditions, touch_conditions
+from analytics.application.reports.filters import (
+    OWN_TOUCH_COLUMNS,
+    TOUCH_FIELDS,
+    deal_conditions,
+    own_touch_conditions,
+)
 from analytics.application.reports.pipelines import load_pipeline
 from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.sql import Sql
@@ -22,9 +27,11 @@ GROUPS = TOUCH_FIELDS  # what a lead funnel may be grouped by
 # the same leads as the merged ones.
 RECEIVED_SQL = Sql("SELECT lead_id FROM {db}.leads WHERE {received_in}")
 
+# Each lead received in the period once, with its own touch as its row keeps it: the period
+# is a range of the sort key, so FINAL merges only those rows.
 OWN_LEADS_SQL = Sql("""
-    SELECT lead_id, {group} AS key FROM {db}.touchpoints FINAL
-    WHERE kind = 'lead' AND {touch_where} AND lead_id IN ({received})
+    SELECT lead_id, {group} AS key FROM {db}.leads FINAL
+    WHERE {received_in} AND {touch_where}
 """)
 
 # Each deal is on one row of the join (one own touch per lead, one row per deal), so a
@@ -62,9 +69,9 @@ def own_leads(q: ReportQuery, group_by: str) -> Sql:
     if group_by not in GROUPS:
         raise Invalid(f"one of {', '.join(GROUPS)}", "group_by")
     return OWN_LEADS_SQL.fill(
-        group=group_by,  # one of GROUPS: a column name
-        touch_where=touch_conditions(q),
-        received=_received(q),
+        group=OWN_TOUCH_COLUMNS[group_by],  # a column name
+        touch_where=own_touch_conditions(q),
+        received_in=in_period("received_at", q.period),
     )
 
 

@@ -74,6 +74,9 @@ class LeadRow(Row):
     utm_term: str
     referrer_host: str
     visitor_id: str
+    # The own touch's source as the touchpoints keep it (`source_of`), so that a report can
+    # read a lead's own touch (channel, touch_source, utm_campaign) from this row alone.
+    touch_source: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -98,6 +98,7 @@ def _lead_rows(event: LeadReceived, config: ProjectionConfig) -> Iterator[Row]:
         utm_term=touch.utm_term or "",
         referrer_host=host_of(touch.referrer),
         visitor_id=touch.visitor_id or "",
+        touch_source=lead_touch.source,
     )
     yield lead_touch
     if event.first_touch is not None and event.first_touch.at is not None:

@@ -1,6 +1,8 @@
-"""The summary of stays on each deal's row (the funnels read it instead of the stays): folded
-as the stays are written, equal to what the stays say however the events come, and given to
-the deals of an install from before it (migration 4) or written by an older release since."""
+"""What rows carry so that reports read one table: the summary of stays on each deal's row
+(the funnels read it instead of the stays), folded as the stays are written and equal to what
+they say however the events come; and each lead's own touch source on its row. Both given to
+the rows of an install from before them (migrations 4 and 5) or written by an older release
+since."""
 
 from __future__ import annotations
 
@@ -16,13 +18,16 @@ import pytest
 from analytics.adapters import schema
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.adapters.projection_store import ClickHouseProjectionStore
-from analytics.adapters.schema import fill_stay_summaries, migrate
+from analytics.adapters.schema import fill_missing, migrate
 from analytics.application.ingest import Projector
+from analytics.application.reports.attribution import attribution
+from analytics.application.reports.drill import drill_deals, drill_leads
 from analytics.application.reports.funnel import sales_funnel
 from analytics.application.reports.leads import lead_funnel
 from analytics.domain.projection.config import ProjectionConfig
 from analytics.domain.projection.folds import apply_deal, deal_key, fold
-from analytics.domain.projection.rows import DealRow, Row
+from analytics.domain.projection.rows import DealRow, LeadRow, Row
+from crm_contracts.events import LeadReceived
 from services.analytics.tests.history import DealStory, lead
 from services.analytics.tests.reports_support import run
 
@@ -31,6 +36,10 @@ H = timedelta(hours=1, microseconds=777)
 STAGES = ("new", "qualified", "proposal", "won", "lost")
 SUMMARY = list(schema.SUMMARY_COLUMNS)
 PERIOD = ("2026-01-01", "2027-01-01")
+LATEST = schema.MIGRATIONS[-1][0]
+BY_SOURCE = {"group_by": "source", "group": ["yandex"]}
+# What each row type did not have before migrations 4 and 5.
+NEWER = {DealRow: SUMMARY, LeadRow: ["touch_source"]}
 
 
 def test_the_fold_keeps_every_stage_entered_and_each_completed_stay():
@@ -128,17 +137,17 @@ def test_the_summary_says_what_the_stays_say_however_the_events_come(clickhouse,
     assert any(len(closed) >= 3 for _, closed in got.values())  # the stories do move
 
 
-def without_summary(store: ClickHouseProjectionStore) -> ClickHouseProjectionStore:
-    """A store that writes deals as a release before the summary did (no such columns)."""
+def as_older_release(store: ClickHouseProjectionStore) -> ClickHouseProjectionStore:
+    """A store that writes deals and leads as a release before migrations 4 and 5 did."""
     write = store.write
 
     def old_write(rows: Any) -> None:
-        if rows and isinstance(rows[0], DealRow):
-            columns = [c for c in DealRow.columns() if c not in SUMMARY]
-            body = orjson.dumps([{c: getattr(r, c) for c in columns} for r in rows], default=str)
-            store.ch.insert_json("deals", body, columns)
-        else:
-            write(rows)
+        newer = NEWER.get(type(rows[0])) if rows else None
+        if newer is None:
+            return write(rows)
+        columns = [c for c in type(rows[0]).columns() if c not in newer]
+        body = orjson.dumps([{c: getattr(r, c) for c in columns} for r in rows], default=str)
+        store.ch.insert_json(type(rows[0]).TABLE, body, columns)
 
     store.write = old_write  # type: ignore[method-assign]
     return store
@@ -149,13 +158,24 @@ def project(store: ClickHouseProjectionStore, events: list[Any]) -> None:
     Projector(store, ProjectionConfig()).project(events, data)
 
 
-def funnels(ch: ClickHouse) -> tuple[Any, Any]:
-    return run(ch, sales_funnel, *PERIOD), run(ch, lead_funnel, *PERIOD)
+def funnels(ch: ClickHouse) -> list[Any]:
+    """The reports that read the summaries and the leads' own touches, and a drill of each."""
+    return [
+        run(ch, sales_funnel, *PERIOD),
+        run(ch, lambda c, q: lead_funnel(c, q, "source"), *PERIOD),
+        run(ch, lambda c, q: attribution(c, q, "linear", "source"), *PERIOD),
+        run(ch, lambda c, q: attribution(c, q, "first_touch", "channel"), *PERIOD, source="yandex"),
+        run(ch, lambda c, q: drill_leads(c, q, 100, 0, "received", BY_SOURCE), *PERIOD),
+        run(
+            ch, lambda c, q: drill_leads(c, q, 100, 0, "opened_deal"), *PERIOD, source="google.com"
+        ),
+        run(ch, lambda c, q: drill_deals(c, q, "opened", {"reached_stage": "won"}, 99, 0), *PERIOD),
+    ]
 
 
 @pytest.fixture
 def earlier(chdb_client, monkeypatch):  # type: ignore[no-untyped-def]
-    """A database as the schema before migration 4 left it."""
+    """A database as the schema before migrations 4 and 5 left it."""
     ch = ClickHouse(chdb_client, f"t_{uuid.uuid4().hex[:12]}")
     monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:3])
     migrate(ch)
@@ -166,7 +186,12 @@ def earlier(chdb_client, monkeypatch):  # type: ignore[no-untyped-def]
 
 def all_events(seed: int) -> list[Any]:
     stories = random_stories(seed, 30)
-    leads = [lead(s.lead_id, T0 - timedelta(hours=1)) for s in stories]
+    touches: list[dict[str, str]] = [
+        {"utm_source": " Yandex", "utm_campaign": "spring"},  # stored stripped, lower-cased
+        {"referrer": "https://www.google.com/search?q=crm"},  # the referring host
+        {},  # (direct)
+    ]
+    leads = [lead(s.lead_id, T0 - H, **touches[n % 3]) for n, s in enumerate(stories)]
     return leads + [e for s in stories for e in s.events]
 
 
@@ -180,15 +205,16 @@ def test_an_install_from_before_the_summary_is_upgraded_in_place(earlier, clickh
         )
     }
     assert not columns & set(SUMMARY)
-    project(without_summary(ClickHouseProjectionStore(earlier)), events)
+    project(as_older_release(ClickHouseProjectionStore(earlier)), events)
     project(ClickHouseProjectionStore(clickhouse), events)  # the current release, from scratch
 
-    assert migrate(earlier) == 4
+    assert migrate(earlier) == LATEST
     assert summaries(earlier) == summaries(clickhouse) == from_stays(clickhouse)
+    assert touch_sources(earlier) == touch_sources(clickhouse)
     assert funnels(earlier) == funnels(clickhouse)
     versions = "SELECT deal_id, version FROM {db}.deals FINAL ORDER BY deal_id"
     assert earlier.rows(versions) == clickhouse.rows(versions)  # each row keeps its version
-    assert migrate(earlier) == 4  # again: nothing to do
+    assert migrate(earlier) == LATEST  # again: nothing to do
     assert summaries(earlier) == summaries(clickhouse)
 
 
@@ -197,18 +223,46 @@ def test_deals_an_older_writer_left_without_a_summary_are_given_one(clickhouse):
     project(ClickHouseProjectionStore(clickhouse), events)
     expected, reports = summaries(clickhouse), funnels(clickhouse)
     # An older release's writer, meanwhile, writes some deals again (here: as they were).
-    moved = [e for e in events if getattr(e, "deal_id", None) in ("d3", "d4", "d5")]
-    project(without_summary(ClickHouseProjectionStore(clickhouse)), moved)
+    moved = [
+        e
+        for e in events
+        if getattr(e, "deal_id", None) in ("d3", "d4", "d5")
+        or (isinstance(e, LeadReceived) and e.lead_id in ("l3", "l4", "l5"))
+    ]
+    project(as_older_release(ClickHouseProjectionStore(clickhouse)), moved)
     assert summaries(clickhouse)["d4"] == ([], [])
+    assert touch_sources(clickhouse)["l4"] == ""
     assert funnels(clickhouse) != reports
 
-    fill_stay_summaries(clickhouse)
+    fill_missing(clickhouse)
     assert summaries(clickhouse) == expected
     assert funnels(clickhouse) == reports
     empty = "SELECT count() AS n FROM {db}.deals FINAL WHERE empty(stages_entered)"
     assert clickhouse.rows(empty) == [{"n": 0}]
+    assert "" not in touch_sources(clickhouse).values()
+
+
+def touch_sources(ch: ClickHouse) -> dict[str, str]:
+    rows = ch.rows("SELECT lead_id, touch_source FROM {db}.leads FINAL")
+    return {r["lead_id"]: r["touch_source"] for r in rows}
+
+
+def test_a_leads_touch_source_is_its_own_touchpoints_source(clickhouse):
+    project(ClickHouseProjectionStore(clickhouse), all_events(9))
+    own = clickhouse.rows("SELECT lead_id, source FROM {db}.touchpoints FINAL WHERE kind = 'lead'")
+    assert touch_sources(clickhouse) == {r["lead_id"]: r["source"] for r in own}
+    assert set(touch_sources(clickhouse).values()) == {"yandex", "google.com", "(direct)"}
 
 
 def test_a_summary_row_is_written_like_any_other_row():
     assert issubclass(DealRow, Row)
     assert DealRow.columns()[-5:] == tuple(SUMMARY)  # the migration's columns, in its order
+
+
+def test_the_reports_compared_above_have_something_to_show(clickhouse):
+    project(ClickHouseProjectionStore(clickhouse), all_events(7))
+    sales, leads, linear, first, by_source, opened, reached = funnels(clickhouse)
+    assert sales["stages"][1]["reached"] > 0 and sales["stages"][0]["avg_duration_seconds"]
+    assert {r["source"] for r in leads["rows"]} == {"yandex", "google.com", "(direct)"}
+    assert linear["totals"]["won"] > 0 and first["totals"]["leads"] > 0
+    assert by_source["total"] > 0 and opened["total"] > 0 and reached["total"] > 0
