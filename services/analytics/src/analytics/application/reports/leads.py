@@ -35,31 +35,31 @@ OWN_LEADS_SQL = Sql("""
 """)
 
 # Each deal is on one row of the join (one own touch per lead, one row per deal), so a
-# deal's figures are counts, and a stage's reach is summed per group as an array over the
-# stages; the rows then come out per group and stage. A deal's furthest stage is read from
-# the summary of stays on its latest row.
+# deal's figures are counts. They are grouped by the group and the deal's furthest stage
+# (read from the summary of stays on its latest row), and each group's reach per stage is
+# summed from those in Python: `by_reach` holds (furthest stage, deals). A lead is received
+# once, so its group's leads are its own rows counted.
 LEAD_FUNNEL_SQL = Sql("""
 WITH own AS ({own}),
 d AS (
     SELECT deal_id, lead_id, status, paid_total, {reach} AS max_index
     FROM {db}.deals FINAL WHERE {conditions}
 ),
-groups AS (
-    SELECT own.key AS key,
-           uniqExact(own.lead_id) AS leads,
-           countIf(d.deal_id != '') AS deals,
-           sumForEach(arrayMap(k -> toUInt64(d.deal_id != '' AND d.max_index >= k),
-                               range(1, length({stages:Array(String)}) + 1))) AS reached_by_k,
-           countIf(d.deal_id != '' AND d.status = 'won') AS won,
-           countIf(d.deal_id != '' AND d.paid_total > 0) AS paid
+per_reach AS (
+    SELECT own.key AS key, d.max_index AS reach,
+           countIf(d.deal_id != '') AS n_deals,
+           countIf(d.deal_id != '' AND d.status = 'won') AS n_won,
+           countIf(d.deal_id != '' AND d.paid_total > 0) AS n_paid
     FROM own
     LEFT JOIN d ON d.lead_id = own.lead_id
-    GROUP BY key
+    GROUP BY key, reach
 )
-SELECT key, k, leads, deals, reached_by_k[k] AS reached, won, paid
-FROM groups
-ARRAY JOIN range(1, length({stages:Array(String)}) + 1) AS k
-ORDER BY key, k
+SELECT key, l.leads AS leads, sum(n_deals) AS deals, sum(n_won) AS won, sum(n_paid) AS paid,
+       groupArray((reach, n_deals)) AS by_reach
+FROM per_reach
+INNER JOIN (SELECT key, count() AS leads FROM own GROUP BY key) AS l ON l.key = per_reach.key
+GROUP BY key, leads
+ORDER BY key
 """)
 
 
@@ -99,27 +99,29 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
             own=own, conditions=deal_conditions(deals) & cohort, reach=furthest_stage("stages")
         ).bind(stages=names)
     )
-    groups: dict[str, dict[str, Any]] = {}
+    out = []
     for r in rows:
         links = _links(q, pipeline.id, {"group_by": group_by, "group": [r["key"]]})
-        g = groups.setdefault(
-            r["key"],
+        stages = [
+            {
+                "stage": stage,
+                "reached": sum(deals for reach, deals in r["by_reach"] if reach >= k),
+                "drill": links["deals"](reached_stage=stage),
+            }
+            for k, stage in enumerate(names, start=1)
+        ]
+        out.append(
             {
                 group_by: r["key"] or "(none)",
                 "leads": r["leads"],
                 "deals": r["deals"],
                 "won": r["won"],
                 "paid": r["paid"],
-                "stages": [],
+                "stages": stages,
                 "drill": links["leads"](),
             }
-            | {f"drill_{name}": links[name]() for name in ("deals", "won", "paid")},
+            | {f"drill_{name}": links[name]() for name in ("deals", "won", "paid")}
         )
-        stage = names[r["k"] - 1]
-        g["stages"].append(
-            {"stage": stage, "reached": r["reached"], "drill": links["deals"](reached_stage=stage)}
-        )
-    out = list(groups.values())
     for g in out:
         g["conversion_to_deal"] = round(g["deals"] / g["leads"], 4) if g["leads"] else None
         g["conversion_to_won"] = round(g["won"] / g["leads"], 4) if g["leads"] else None
