@@ -52,7 +52,8 @@ credited_leads AS (
 ),
 paths AS (
     SELECT deal_id, any(opened_at) AS opened_at, any(won) AS won, any(revenue) AS revenue,
-           -- a lead twice (two deals of the owner) adds its touches once
+           -- a lead twice (two deals of the owner), or a touch stored twice (a redelivery,
+           -- not merged yet), adds its touches once
            arraySort(groupUniqArray((t_at, t_channel, t_source, t_campaign))) AS p,
            arrayMap(x -> x.1, p) AS touch_at, arrayMap(x -> x.2, p) AS channel,
            arrayMap(x -> x.3, p) AS source, arrayMap(x -> x.4, p) AS campaign
@@ -60,7 +61,7 @@ paths AS (
         SELECT l.deal_id AS deal_id, l.opened_at AS opened_at, l.won AS won,
                l.revenue AS revenue, t.touch_at AS t_at, t.channel AS t_channel,
                t.source AS t_source, t.campaign AS t_campaign
-        FROM {db}.touchpoints AS t FINAL
+        FROM {db}.touchpoints AS t  -- no FINAL: a touch stored twice is the same tuple twice
         INNER JOIN credited_leads AS l ON l.lead_id = t.lead_id
         WHERE t.touch_at <= l.opened_at
           AND t.touch_at >= l.opened_at - toIntervalDay({lookback:UInt32})
