@@ -74,6 +74,17 @@ class ClickHouse:
     def select(self, statement: Statement) -> list[dict[str, Any]]:
         return self.rows(statement.text, dict(statement.params) or None)
 
+    def columns(self, statement: Statement, width: int) -> list[list[Any]]:
+        """The answer as one list per column (`width` of them, in the order selected; empty
+        lists when no row came back): a long list (200 000 clients) is read without a dict
+        made per row."""
+        with self._lock:
+            result = self.client.query(
+                statement.text.replace("{db}", self.db), parameters=dict(statement.params) or None
+            )
+        columns: list[list[Any]] = [list(c) for c in result.result_columns]
+        return columns or [[] for _ in range(width)]
+
     def insert_json(self, table: str, body: bytes, columns: Sequence[str]) -> None:
         """Rows as one JSON array of objects (JSONEachRow takes it): the engine parses it
         without the GIL, where the driver's own encoding would loop over every value in

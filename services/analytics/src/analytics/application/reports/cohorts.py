@@ -11,9 +11,9 @@ from analytics.adapters.clickhouse import ClickHouse
 from analytics.application.reports.common import (
     bucket_period,
     bucket_sql,
+    client_payments,
     filtered_deals,
     in_period,
-    payments_between,
 )
 from analytics.application.reports.period import Period
 from analytics.application.reports.query import ReportQuery
@@ -51,10 +51,11 @@ CELL = Sql("""
 
 
 def _paid_months(q: ReportQuery) -> Sql:
-    """PAID_MONTHS over the query's payments (filters apply) since ever up to its end."""
+    """PAID_MONTHS over the query's payments (filters apply) since ever up to its end: the
+    rows of `payments_between`, read as the money reports read them (`client_payments`)."""
     ever = Period(q.period.start.replace(year=1970), q.period.end, q.period.tz)
     return PAID_MONTHS.fill(
-        month=bucket_sql("paid_at", "month", q), payments=payments_between(q, ever, "ever_")
+        month=bucket_sql("paid_at", "month", q), payments=client_payments(q, ever, "ever_")
     )
 
 

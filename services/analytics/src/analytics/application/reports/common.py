@@ -52,6 +52,43 @@ PAYMENTS_BETWEEN = Sql("""
 """)
 
 
+# The payments of the filtered deals in a period with what the client reports take from
+# them (`client_id`, `amount`, `paid_at`): the same rows and values as PAYMENTS_BETWEEN,
+# which narrows the deals to those with a payment in the period (`deal_id IN`
+# in PREWHERE) before it joins their latest rows to the payments (PAID_IN, priced; the
+# hashed side). Over a long period most of the deals' granules hold a paid deal, so that IN
+# saves no reading, and checking every deal's id against it costs more than the join's own
+# lookup: there every deal that passes the filters is joined as it is (10 % less for a
+# year, 25 % for all time). Over a short one the deals are narrowed by a 64-bit hash of the
+# id, cheaper to compare than the id: every row of a deal is kept or dropped together, so
+# FINAL still picks each one's latest row; a deal another id's hash lets through finds no
+# payment in the join, which matches on the id itself.
+CLIENT_PAYMENTS = Sql("""
+    SELECT if(p.client_id != '', p.client_id, d.client_id) AS client_id,
+           p.amount_base AS amount, p.paid_at AS paid_at
+    FROM (SELECT deal_id, client_id FROM {db}.deals FINAL {narrow} WHERE {conditions}) AS d
+    INNER JOIN ({paid}) AS p ON p.deal_id = d.deal_id
+""")
+NARROW = Sql(
+    "PREWHERE cityHash64(deal_id) IN (SELECT cityHash64(deal_id) FROM {db}.payments AS p"
+    " WHERE {paid_in})"
+)
+NARROW_UP_TO = timedelta(days=92)  # the longest period whose deals are narrowed
+
+
+def client_payments(q: ReportQuery, within: Period | None = None, prefix: str = "") -> Sql:
+    """CLIENT_PAYMENTS in the query's period (or `within`, its bounds bound with `prefix`)."""
+    period = within or q.period
+    narrow = (
+        NARROW.fill(paid_in=in_period("p.paid_at", period, prefix))
+        if period.end - period.start <= NARROW_UP_TO
+        else Sql("")
+    )
+    return CLIENT_PAYMENTS.fill(
+        paid=paid_in(q, within, prefix), narrow=narrow, conditions=deal_conditions(q)
+    )
+
+
 def filtered_deals(q: ReportQuery, narrow: Sql | None = None) -> Sql:
     """`SELECT ... FROM deals` with the query's filters: the deals a report may look at, with
     `amount_base`, the amount in the base currency: a closed deal's at the latest rate on or
