@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from analytics.adapters import schema
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.adapters.projection_store import ClickHouseProjectionStore
 from analytics.application.ingest import ingest
@@ -61,3 +64,17 @@ def late_stay_openings(ch: ClickHouse) -> None:
         "entered_version, entered_at, NULL, entered_version "
         "FROM {db}.deal_stage_intervals WHERE left_at IS NOT NULL"
     )
+
+
+@contextmanager
+def schema_at(client: Any, monkeypatch: Any, version: int) -> Iterator[ClickHouse]:
+    """A fresh database as the schema stood after migration `version` (an install of an
+    earlier release, to upgrade in place); dropped afterwards."""
+    ch = ClickHouse(client, f"t_{uuid.uuid4().hex[:12]}")
+    monkeypatch.setattr(schema, "MIGRATIONS", [m for m in schema.MIGRATIONS if m[0] <= version])
+    schema.migrate(ch)
+    monkeypatch.undo()
+    try:
+        yield ch
+    finally:
+        ch.command("DROP DATABASE IF EXISTS {db}")

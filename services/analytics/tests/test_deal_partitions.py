@@ -12,6 +12,7 @@ import pytest
 from analytics.adapters import schema
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.adapters.schema import migrate
+from services.analytics.tests.reports_support import schema_at
 
 COLUMNS = ["deal_id", "pipeline_id", "stage", "status", "amount", "opened_at", "updated_at"]
 COLUMNS += ["version"]
@@ -39,14 +40,8 @@ def latest(ch: ClickHouse) -> list[tuple[str, int, str]]:
 @pytest.fixture
 def earlier(chdb_client, monkeypatch):  # type: ignore[no-untyped-def]
     """A database as the schema before migration 3 left it."""
-    import uuid
-
-    ch = ClickHouse(chdb_client, f"t_{uuid.uuid4().hex[:12]}")
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:2])
-    migrate(ch)
-    monkeypatch.undo()
-    yield ch
-    ch.command("DROP DATABASE IF EXISTS {db}")
+    with schema_at(chdb_client, monkeypatch, 2) as ch:
+        yield ch
 
 
 def test_a_fresh_database_has_them_partitioned(clickhouse: ClickHouse) -> None:

@@ -7,7 +7,6 @@ since."""
 from __future__ import annotations
 
 import random
-import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,7 +28,7 @@ from analytics.domain.projection.folds import apply_deal, deal_key, fold
 from analytics.domain.projection.rows import DealRow, LeadRow, Row
 from crm_contracts.events import LeadReceived
 from services.analytics.tests.history import DealStory, lead
-from services.analytics.tests.reports_support import run
+from services.analytics.tests.reports_support import run, schema_at
 
 T0 = datetime(2026, 3, 1, 7, 0, 0, 123456, tzinfo=UTC)  # sub-millisecond: stored to the ms
 H = timedelta(hours=1, microseconds=777)
@@ -176,12 +175,8 @@ def funnels(ch: ClickHouse) -> list[Any]:
 @pytest.fixture
 def earlier(chdb_client, monkeypatch):  # type: ignore[no-untyped-def]
     """A database as the schema before migrations 4 and 5 left it."""
-    ch = ClickHouse(chdb_client, f"t_{uuid.uuid4().hex[:12]}")
-    monkeypatch.setattr(schema, "MIGRATIONS", schema.MIGRATIONS[:3])
-    migrate(ch)
-    monkeypatch.undo()
-    yield ch
-    ch.command("DROP DATABASE IF EXISTS {db}")
+    with schema_at(chdb_client, monkeypatch, 3) as ch:
+        yield ch
 
 
 def all_events(seed: int) -> list[Any]:
