@@ -49,9 +49,6 @@ class FakeStore:
         folded = (r for rows in self.writes for r in rows if isinstance(r, FoldEventRow))
         return {r.key for r in folded if r.stream == stream}
 
-    def refresh_paths(self, owners: set[str], leads: set[str]) -> None:
-        self.refreshed = getattr(self, "refreshed", []) + [(owners, leads)]
-
     def rows(self, row_type: type[Row]) -> list[Row]:
         return [r for rows in self.writes for r in rows if type(r) is row_type]
 

@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 
-from analytics.adapters import owner_paths
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.domain.projection.rows import Row
 from crm_contracts.envelope import Event
@@ -38,9 +37,6 @@ class ClickHouseProjectionStore:
             {"stream": stream, "keys": sorted(keys)},
         )
         return [ANY_EVENT.validate_json(r["payload"]) for r in rows]
-
-    def refresh_paths(self, owners: set[str], leads: set[str]) -> None:
-        owner_paths.refresh(self.ch, owners, leads)
 
     def keys(self, stream: str) -> Iterator[str]:
         rows = self.ch.rows(

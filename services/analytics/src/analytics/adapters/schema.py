@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from analytics.adapters import owner_paths
 from analytics.adapters.clickhouse import ClickHouse
 
 log = logging.getLogger(__name__)
@@ -41,8 +40,7 @@ RUNNING_ON = """SELECT count() AS running FROM system.processes
     WHERE position(query, {table:String}) > 0 AND position(query, 'system.processes') = 0"""
 CLAIM_STALE_SECONDS = 30.0  # no statement on a claimed table for this long: its node is gone
 CLAIM_PAUSE_SECONDS = 1.0  # between looks at a claim another node holds
-TABLE_ALREADY_EXISTS = 57  # the server's error codes
-UNKNOWN_TABLE = 60
+TABLE_ALREADY_EXISTS = 57  # the server's error code
 
 
 def partition_deals(ch: ClickHouse) -> None:
@@ -81,12 +79,7 @@ def partition_deals(ch: ClickHouse) -> None:
     # rows written in between, and dropping it, left them there. Copied again (any repeat
     # collapses on its version), unless the node doing it is still at it.
     if _exists(ch, "deals_partitioned") and not _in_use(ch):
-        try:
-            ch.command("INSERT INTO {db}.deals SELECT * FROM {db}.deals_partitioned")
-        except DatabaseError as exc:
-            if getattr(exc, "code", None) != UNKNOWN_TABLE:
-                raise
-            return  # the node that swapped dropped it between our look and the copy: done
+        ch.command("INSERT INTO {db}.deals SELECT * FROM {db}.deals_partitioned")
         ch.command("DROP TABLE IF EXISTS {db}.deals_partitioned SYNC")
 
 
@@ -158,7 +151,6 @@ def fill_missing(ch: ClickHouse) -> None:
     run when a replica becomes the writer, since the writer before may have been older."""
     fill_stay_summaries(ch)
     fill_touch_sources(ch)
-    owner_paths.fill_missing(ch)
 
 
 def _refill(ch: ClickHouse, table: str, alias: str, template: str, filled: tuple[str, ...]) -> None:
@@ -411,11 +403,6 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
         5,
         "each lead's own touch source on its row",
         [LEAD_TOUCH_SOURCE, fill_touch_sources, "OPTIMIZE TABLE {db}.leads FINAL"],
-    ),
-    (
-        6,
-        "attribution paths per owner, kept by the projection",
-        [*owner_paths.CREATE_LINKS, owner_paths.CREATE, owner_paths.fill_all],
     ),
 ]
 

@@ -27,7 +27,7 @@ from analytics.domain.hashing import scrub, scrub_plan
 from analytics.domain.projection.config import ProjectionConfig
 from analytics.domain.projection.folds import FOLDS, fold, pseudonymise
 from analytics.domain.projection.latest import KnownKeys, Latest, LatestRows, R
-from analytics.domain.projection.rows import FoldEventRow, LeadRow, OwnerLeadRow, Row
+from analytics.domain.projection.rows import FoldEventRow, Row
 from analytics.domain.projection.tables import event_row, rows_of
 from crm_contracts.envelope import Event
 from crm_contracts.events import BY_TYPE
@@ -47,10 +47,6 @@ class ProjectionStore(Protocol):
 
     def keys(self, stream: str) -> Iterable[str]:
         """Every key of one folded table that has stored history."""
-
-    def refresh_paths(self, owners: set[str], leads: set[str]) -> None:
-        """Recompute the attribution paths of `owners` and of the owners of `leads` from the
-        links and touches stored (adapters/owner_paths.py)."""
 
 
 class GenericEvent(Event):
@@ -203,11 +199,6 @@ class Projector:
                 writes.submit(rows)
             for table in self.tables:
                 writes.submit(table.project(store, private, config, writes.wait))
-            # After the batch's links and touches have landed (the writer keeps the order).
-            links = by_table.get(OwnerLeadRow, ())
-            owners = {r.owner for r in links if isinstance(r, OwnerLeadRow)}
-            leads = {r.lead_id for r in by_table.get(LeadRow, ()) if isinstance(r, LeadRow)}
-            writes.call(store.refresh_paths, owners, leads)
             writes.wait()
         except BaseException:
             writes.settle()
@@ -248,10 +239,6 @@ class BatchWrites:
     def submit(self, rows: Sequence[Row]) -> None:
         if rows:
             self.pending.append(_writer().submit(self.store.write, rows))
-
-    def call(self, work: Callable[..., None], *args: Any) -> None:
-        """Any other write, in its turn after those submitted before."""
-        self.pending.append(_writer().submit(work, *args))
 
     def wait(self) -> None:
         """Every INSERT submitted so far has landed; the first failure raised."""

@@ -32,13 +32,13 @@ from analytics.application.ingest import (
     parse_batch,
 )
 from analytics.domain.projection.config import ProjectionConfig
-from analytics.domain.projection.rows import DERIVED_TABLES, PROJECTED_ROWS
+from analytics.domain.projection.rows import PROJECTED_ROWS
 from analytics.metrics import REBUILD_POSITION, REBUILD_RUNNING, REBUILD_TARGET
 from crm_contracts.runtime.errors import Conflict
 
 log = logging.getLogger(__name__)
 # Exactly the tables the projection writes.
-STREAM_TABLES = tuple(sorted([row_type.TABLE for row_type in PROJECTED_ROWS] + [*DERIVED_TABLES]))
+STREAM_TABLES = tuple(sorted(row_type.TABLE for row_type in PROJECTED_ROWS))
 KEPT_JOBS = 20
 
 

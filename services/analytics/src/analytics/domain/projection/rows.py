@@ -94,28 +94,6 @@ class TouchRow(Row):
 
 
 @dataclass(frozen=True, slots=True)
-class OwnerLeadRow(Row):
-    """A lead that opened one of an owner's deals: the owner is the deal's client, or the lead
-    itself (`lead:<id>`) when the deal has none. Both are fixed when the deal opens, so these
-    links only ever grow; attribution gathers an owner's touches through them."""
-
-    TABLE: ClassVar[str] = "owner_leads"
-
-    owner: str
-    lead_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class LeadOwnerRow(Row):
-    """The same link keyed by the lead: which owners a lead's touches reach."""
-
-    TABLE: ClassVar[str] = "lead_owners"
-
-    lead_id: str
-    owner: str
-
-
-@dataclass(frozen=True, slots=True)
 class StageIntervalRow(Row):
     TABLE: ClassVar[str] = "deal_stage_intervals"
 
@@ -261,8 +239,6 @@ PROJECTED_ROWS: tuple[type[Row], ...] = (
     FoldEventRow,
     LeadRow,
     TouchRow,
-    OwnerLeadRow,
-    LeadOwnerRow,
     StageIntervalRow,
     PaymentRow,
     PlanRow,
@@ -273,6 +249,3 @@ PROJECTED_ROWS: tuple[type[Row], ...] = (
     TaskRow,
     ClientRow,
 )
-# Tables the store computes from the rows above after each batch (attribution's per-owner
-# paths, adapters/owner_paths.py): a rebuild swaps them too.
-DERIVED_TABLES: tuple[str, ...] = ("owner_paths",)

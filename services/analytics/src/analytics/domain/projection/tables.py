@@ -1,6 +1,5 @@
 """Tables written straight from single events (no state needed): events, leads, touchpoints,
-the links of owners and leads, stage intervals, payments, plans, managers, pipelines,
-notifications."""
+stage intervals, payments, plans, managers, pipelines, notifications."""
 
 from __future__ import annotations
 
@@ -13,11 +12,9 @@ from analytics.domain.hashing import contact_hash
 from analytics.domain.projection.config import ProjectionConfig
 from analytics.domain.projection.rows import (
     EventRow,
-    LeadOwnerRow,
     LeadRow,
     ManagerRow,
     NotificationRow,
-    OwnerLeadRow,
     PaymentRow,
     PipelineRow,
     PlanRow,
@@ -110,16 +107,6 @@ def _lead_rows(event: LeadReceived, config: ProjectionConfig) -> Iterator[Row]:
 
 def _opened_rows(event: DealOpened, config: ProjectionConfig) -> Iterator[Row]:
     yield _stay(event, event.stage, event.aggregate_version, event.occurred_at, None)
-    if event.lead_id:
-        owner = owner_of(event.client_id or "", event.lead_id)
-        yield OwnerLeadRow(owner=owner, lead_id=event.lead_id)
-        yield LeadOwnerRow(lead_id=event.lead_id, owner=owner)
-
-
-def owner_of(client_id: str, lead_id: str) -> str:
-    """Whose touches make a deal's path: its client's, or its own lead's when it has none (as
-    the reports' SQL names it: `if(client_id != '', client_id, concat('lead:', lead_id))`)."""
-    return client_id or "lead:" + lead_id
 
 
 def _transition_rows(event: StageTransition, config: ProjectionConfig) -> Iterator[Row]:
