@@ -40,7 +40,8 @@ RUNNING_ON = """SELECT count() AS running FROM system.processes
     WHERE position(query, {table:String}) > 0 AND position(query, 'system.processes') = 0"""
 CLAIM_STALE_SECONDS = 30.0  # no statement on a claimed table for this long: its node is gone
 CLAIM_PAUSE_SECONDS = 1.0  # between looks at a claim another node holds
-TABLE_ALREADY_EXISTS = 57  # the server's error code
+TABLE_ALREADY_EXISTS = 57  # the server's error codes
+UNKNOWN_TABLE = 60
 
 
 def partition_deals(ch: ClickHouse) -> None:
@@ -79,7 +80,12 @@ def partition_deals(ch: ClickHouse) -> None:
     # rows written in between, and dropping it, left them there. Copied again (any repeat
     # collapses on its version), unless the node doing it is still at it.
     if _exists(ch, "deals_partitioned") and not _in_use(ch):
-        ch.command("INSERT INTO {db}.deals SELECT * FROM {db}.deals_partitioned")
+        try:
+            ch.command("INSERT INTO {db}.deals SELECT * FROM {db}.deals_partitioned")
+        except DatabaseError as exc:
+            if getattr(exc, "code", None) != UNKNOWN_TABLE:
+                raise
+            return  # the node that swapped dropped it between our look and the copy: done
         ch.command("DROP TABLE IF EXISTS {db}.deals_partitioned SYNC")
 
 

@@ -23,10 +23,6 @@ from crm_contracts.runtime.errors import Invalid
 
 GROUPS = TOUCH_FIELDS  # what a lead funnel may be grouped by
 
-# The leads received in the period: `received_at` is in the sort key, so the raw rows hold
-# the same leads as the merged ones.
-RECEIVED_SQL = Sql("SELECT lead_id FROM {db}.leads WHERE {received_in}")
-
 # Each lead received in the period once, with its own touch as its row keeps it: the period
 # is a range of the sort key, so FINAL merges only those rows.
 OWN_LEADS_SQL = Sql("""
@@ -35,30 +31,33 @@ OWN_LEADS_SQL = Sql("""
 """)
 
 # Each deal is on one row of the join (one own touch per lead, one row per deal), so a
-# deal's figures are counts. They are grouped by the group and the deal's furthest stage
-# (read from the summary of stays on its latest row), and each group's reach per stage is
-# summed from those in Python: `by_reach` holds (furthest stage, deals). A lead is received
-# once, so its group's leads are its own rows counted.
+# deal's figures are counts. The period's leads are the hashed side: every deal of the
+# pipeline probes it, which costs less than first narrowing the deals to those leads' ids
+# and then joining them. Deals are grouped by the group and the deal's furthest stage (read
+# from the summary of stays on its latest row), and each group's reach per stage is summed
+# from those in Python: `by_reach` holds (furthest stage, deals). A lead is received once,
+# so its group's leads are its own rows counted; a group without deals has no `by_reach`.
 LEAD_FUNNEL_SQL = Sql("""
 WITH own AS ({own}),
 d AS (
-    SELECT deal_id, lead_id, status, paid_total, {reach} AS max_index
+    SELECT lead_id, status, paid_total, {reach} AS max_index
     FROM {db}.deals FINAL WHERE {conditions}
 ),
 per_reach AS (
-    SELECT own.key AS key, d.max_index AS reach,
-           countIf(d.deal_id != '') AS n_deals,
-           countIf(d.deal_id != '' AND d.status = 'won') AS n_won,
-           countIf(d.deal_id != '' AND d.paid_total > 0) AS n_paid
-    FROM own
-    LEFT JOIN d ON d.lead_id = own.lead_id
+    SELECT own.key AS key, d.max_index AS reach, count() AS n_deals,
+           countIf(d.status = 'won') AS n_won, countIf(d.paid_total > 0) AS n_paid
+    FROM d INNER JOIN own ON own.lead_id = d.lead_id
     GROUP BY key, reach
+),
+per_key AS (
+    SELECT key, sum(n_deals) AS deals, sum(n_won) AS won, sum(n_paid) AS paid,
+           groupArray((reach, n_deals)) AS by_reach
+    FROM per_reach GROUP BY key
 )
-SELECT key, l.leads AS leads, sum(n_deals) AS deals, sum(n_won) AS won, sum(n_paid) AS paid,
-       groupArray((reach, n_deals)) AS by_reach
-FROM per_reach
-INNER JOIN (SELECT key, count() AS leads FROM own GROUP BY key) AS l ON l.key = per_reach.key
-GROUP BY key, leads
+SELECT l.key AS key, l.leads AS leads, p.deals AS deals, p.won AS won, p.paid AS paid,
+       p.by_reach AS by_reach
+FROM (SELECT key, count() AS leads FROM own GROUP BY key) AS l
+LEFT JOIN per_key AS p ON p.key = l.key
 ORDER BY key
 """)
 
@@ -75,10 +74,6 @@ def own_leads(q: ReportQuery, group_by: str) -> Sql:
     )
 
 
-def _received(q: ReportQuery) -> Sql:
-    return RECEIVED_SQL.fill(received_in=in_period("received_at", q.period))
-
-
 def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> dict[str, Any]:
     """Per group: leads, deals opened from them (any time, in the pipeline, by the manager
     filter), the deals that reached each stage, are won now, have any payment. Each count
@@ -90,10 +85,7 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
     # Deals are filtered by manager only (the pipeline below); the lead's touch selects the
     # leads.
     deals = replace(q, pipeline=None, channel=None, source=None, campaign=None)
-    cohort = Sql("pipeline_id = {pipeline:String} AND lead_id IN ({received})").fill(
-        received=_received(q)
-    )
-    cohort = cohort.bind(pipeline=pipeline.id)
+    cohort = Sql("pipeline_id = {pipeline:String}").bind(pipeline=pipeline.id)
     rows = ch.select(
         LEAD_FUNNEL_SQL.fill(
             own=own, conditions=deal_conditions(deals) & cohort, reach=furthest_stage("stages")
