@@ -427,8 +427,9 @@ def test_query_matches_python_models_on_random_paths(clickhouse, random_cases, m
 
 
 # ---------------------------------------------------------------- stored paths
-# The path CTE swapped for a table the projection could keep (per deal or per owner) gives the
-# same credit: the tables are filled here from the CTE itself, over every deal.
+# The paths the projection keeps (what the report reads) give the same credit as the
+# reference computed when the query runs (`PATHS`), stored per deal or per owner in tables
+# filled here from that CTE, over every deal.
 
 PATH_TABLE = """
 CREATE TABLE {{db}}.{name} (
@@ -448,14 +449,14 @@ def test_stored_paths_give_the_same_credit(march, clickhouse):
     from analytics.application.reports.attribution_query import PATHS
 
     clickhouse.command(PATH_TABLE.format(name="deal_paths", key="deal_id"))
-    clickhouse.command(PATH_TABLE.format(name="owner_paths", key="owner"))
+    clickhouse.command(PATH_TABLE.format(name="reference_paths", key="owner"))
     fill = EVERY_DEAL + PATHS.text
     clickhouse.command(
         "INSERT INTO {db}.deal_paths " + fill + " SELECT deal_id, touch_at, channel, source, "
         "campaign FROM paths"
     )
     clickhouse.command(
-        "INSERT INTO {db}.owner_paths " + fill + " SELECT owner, arrayMap(x -> x.1, touches), "
+        "INSERT INTO {db}.reference_paths " + fill + " SELECT owner, arrayMap(x -> x.1, touches), "
         "arrayMap(x -> x.2, touches), arrayMap(x -> x.3, touches), arrayMap(x -> x.4, touches) "
         "FROM owner_touches"
     )
@@ -464,7 +465,7 @@ def test_stored_paths_give_the_same_credit(march, clickhouse):
         for lookback in (90, 10):
             expected = credit_of_groups(clickhouse, q, model, "channel", lookback, 7.0)
             assert expected
-            for paths in (stored_paths("deal_paths"), stored_paths("owner_paths", "owner")):
+            for paths in (stored_paths("deal_paths"), stored_paths("reference_paths", "owner")):
                 got = credit_of_groups(clickhouse, q, model, "channel", lookback, 7.0, paths)
                 assert sorted(got, key=lambda r: r["grp"]) == sorted(
                     expected, key=lambda r: r["grp"]

@@ -1,8 +1,9 @@
-"""Attribution's paths built per credited deal at query time (`CREDITED_PATHS`) against the
-paths gathered per owner over every touch (`PATHS`, stored in a table): the same credit under
-every model, on a history with the edges of a path: a touch exactly at the lookback bound and
-one a millisecond older, two leads with an identical touch, a touch after the opening, a deal
-with one touch, a deal without a client. And the report's own figures, worked out by hand."""
+"""Attribution's paths as the projection keeps them per owner (`owner_paths`, which the
+report reads) against the paths gathered per owner over every touch when the query runs
+(`PATHS`, the reference, stored in a table of the test's own): the same credit under every
+model, on a history with the edges of a path: a touch exactly at the lookback bound and one a
+millisecond older, two leads with an identical touch, a touch after the opening, a deal with
+one touch, a deal without a client. And the report's own figures, worked out by hand."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -52,7 +53,7 @@ def history():
 
 
 PATH_TABLE = """
-CREATE TABLE {db}.owner_paths (
+CREATE TABLE {db}.reference_paths (
     owner String, touch_at Array(DateTime64(3, 'UTC')), channel Array(LowCardinality(String)),
     source Array(LowCardinality(String)), campaign Array(String)
 ) ENGINE = ReplacingMergeTree ORDER BY owner
@@ -70,15 +71,15 @@ def march(clickhouse):
     return clickhouse
 
 
-def test_credited_paths_match_every_owners_paths(march):
+def test_kept_paths_match_every_owners_paths(march):
     march.command(PATH_TABLE)
     march.command(
-        "INSERT INTO {db}.owner_paths " + EVERY_DEAL + ", " + PATHS.text + " SELECT owner, "
+        "INSERT INTO {db}.reference_paths " + EVERY_DEAL + ", " + PATHS.text + " SELECT owner, "
         "arrayMap(x -> x.1, touches), arrayMap(x -> x.2, touches), arrayMap(x -> x.3, touches), "
         "arrayMap(x -> x.4, touches) FROM owner_touches"
     )
     q = ReportQuery(Period.parse("2026-03-01", "2026-04-01", "UTC"))
-    stored = stored_paths("owner_paths", "owner")
+    stored = stored_paths("reference_paths", "owner")
     cases = [
         (model, lookback, group, 7.0)
         for model in ("first_touch", "last_touch", "last_non_direct", "linear", "position_based")

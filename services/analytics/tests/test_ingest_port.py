@@ -49,6 +49,15 @@ class FakeStore:
         folded = (r for rows in self.writes for r in rows if isinstance(r, FoldEventRow))
         return {r.key for r in folded if r.stream == stream}
 
+    def linked_leads(self) -> list[str]:
+        return []
+
+    def owners_of(self, leads: set[str]) -> list[tuple[str, str]]:
+        return []
+
+    def touches_of(self, leads: set[str]) -> dict[str, list]:
+        return {}
+
     def rows(self, row_type: type[Row]) -> list[Row]:
         return [r for rows in self.writes for r in rows if type(r) is row_type]
 

@@ -3,13 +3,16 @@ and keys of folded tables."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 import orjson
 
 from analytics.adapters.clickhouse import ClickHouse
+from analytics.application.reports.sql import Sql
+from analytics.domain.projection.paths import TouchKey, touch_key
 from analytics.domain.projection.rows import Row
 from crm_contracts.envelope import Event
 from crm_contracts.events import ANY_EVENT
@@ -38,12 +41,35 @@ class ClickHouseProjectionStore:
         )
         return [ANY_EVENT.validate_json(r["payload"]) for r in rows]
 
-    def keys(self, stream: str) -> Iterator[str]:
+    def linked_leads(self) -> list[str]:
+        return self.ch.columns(Sql("SELECT lead_id FROM {db}.lead_owners"), 1)[0]
+
+    def owners_of(self, leads: set[str]) -> list[tuple[str, str]]:
         rows = self.ch.rows(
+            "SELECT DISTINCT lead_id, owner FROM {db}.lead_owners "
+            "WHERE lead_id IN {leads:Array(String)}",
+            {"leads": sorted(leads)},
+        )
+        return [(r["lead_id"], r["owner"]) for r in rows]
+
+    def touches_of(self, leads: set[str]) -> dict[str, list[TouchKey]]:
+        rows = self.ch.rows(
+            "SELECT DISTINCT lead_id, touch_at, channel, source, campaign FROM {db}.touchpoints "
+            "WHERE lead_id IN {leads:Array(String)}",
+            {"leads": sorted(leads)},
+        )
+        out: dict[str, list[TouchKey]] = defaultdict(list)
+        for r in rows:
+            touch = (r["touch_at"], r["channel"], r["source"], r["campaign"])
+            out[r["lead_id"]].append(touch_key(*touch))
+        return out
+
+    def keys(self, stream: str) -> list[str]:
+        statement = Sql(
             "SELECT DISTINCT key FROM {db}.fold_events WHERE stream = {stream:String}",
             {"stream": stream},
         )
-        return (r["key"] for r in rows)
+        return self.ch.columns(statement, 1)[0]  # millions at 10 M events: read as a column
 
 
 def _decimal(value: Any) -> str:

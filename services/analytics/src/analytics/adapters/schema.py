@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from clickhouse_connect.driver.exceptions import DatabaseError
 
+from analytics.adapters import owner_paths
 from analytics.adapters.clickhouse import ClickHouse
 
 log = logging.getLogger(__name__)
@@ -157,6 +158,7 @@ def fill_missing(ch: ClickHouse) -> None:
     run when a replica becomes the writer, since the writer before may have been older."""
     fill_stay_summaries(ch)
     fill_touch_sources(ch)
+    owner_paths.fill_missing(ch)
 
 
 def _refill(ch: ClickHouse, table: str, alias: str, template: str, filled: tuple[str, ...]) -> None:
@@ -409,6 +411,11 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
         5,
         "each lead's own touch source on its row",
         [LEAD_TOUCH_SOURCE, fill_touch_sources, "OPTIMIZE TABLE {db}.leads FINAL"],
+    ),
+    (
+        6,
+        "attribution paths per owner, kept by the projection",
+        [*owner_paths.CREATE, owner_paths.fill_all],
     ),
 ]
 

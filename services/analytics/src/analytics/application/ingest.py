@@ -27,7 +27,8 @@ from analytics.domain.hashing import scrub, scrub_plan
 from analytics.domain.projection.config import ProjectionConfig
 from analytics.domain.projection.folds import FOLDS, fold, pseudonymise
 from analytics.domain.projection.latest import KnownKeys, Latest, LatestRows, R
-from analytics.domain.projection.rows import FoldEventRow, Row
+from analytics.domain.projection.paths import PathKeeper, TouchKey
+from analytics.domain.projection.rows import FoldEventRow, LeadOwnerRow, Row, TouchRow
 from analytics.domain.projection.tables import event_row, rows_of
 from crm_contracts.envelope import Event
 from crm_contracts.events import BY_TYPE
@@ -47,6 +48,15 @@ class ProjectionStore(Protocol):
 
     def keys(self, stream: str) -> Iterable[str]:
         """Every key of one folded table that has stored history."""
+
+    def linked_leads(self) -> Iterable[str]:
+        """Every lead a stored `lead_owners` row names (repeats allowed)."""
+
+    def owners_of(self, leads: set[str]) -> list[tuple[str, str]]:
+        """(lead, owner) of the stored links of these leads."""
+
+    def touches_of(self, leads: set[str]) -> dict[str, list[TouchKey]]:
+        """The stored touches of these leads (those with none left out)."""
 
 
 class GenericEvent(Event):
@@ -104,8 +114,7 @@ class FoldedTable(Generic[R]):
     def learn_keys(self, store: ProjectionStore) -> None:
         """Once, before a batch is stored: which keys the store already has."""
         if not self.loaded:
-            for key in store.keys(self.row_type.TABLE):
-                self.known.add(key)
+            self.known.update(store.keys(self.row_type.TABLE))
             self.loaded = True
 
     def project(
@@ -170,17 +179,20 @@ class Projector:
         self.tables: list[FoldedTable[Any]] = [
             FoldedTable(row_type, key_of, apply, capacity) for row_type, key_of, apply in FOLDS
         ]
+        self.paths = PathKeeper()
 
     def forget(self) -> None:
         """The tables were replaced under us (a rebuild swapped them in): start cold."""
         for table in self.tables:
             table.forget()
+        self.paths.forget()
 
     def project(self, events: list[Event], data: list[dict[str, Any]]) -> None:
         """One INSERT per table per batch; safe to call again with the same batch."""
         config, store = self.config, self.store
         for table in self.tables:
             table.learn_keys(store)
+        self.paths.learn(store.linked_leads)
         writes = BatchWrites(store)
         try:
             private = [pseudonymise(e, config.hash_salt) for e in events]
@@ -197,6 +209,14 @@ class Projector:
                     by_table[type(row)].append(row)
             for rows in by_table.values():
                 writes.submit(rows)
+            writes.submit(
+                self.paths.rows(
+                    by_table.get(TouchRow, []),  # type: ignore[arg-type]
+                    by_table.get(LeadOwnerRow, []),  # type: ignore[arg-type]
+                    store.touches_of,
+                    store.owners_of,
+                )
+            )
             for table in self.tables:
                 writes.submit(table.project(store, private, config, writes.wait))
             writes.wait()

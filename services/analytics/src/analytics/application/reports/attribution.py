@@ -16,7 +16,7 @@ from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.application.reports.attribution_query import (
-    CREDITED_PATHS,
+    OWNER_PATHS,
     credit_by_group,
     report,
     weighted,
@@ -97,7 +97,7 @@ def _weighted(
     model: str,
     lookback_days: int,
     half_life_days: float,
-    paths: Sql = CREDITED_PATHS,
+    paths: Sql = OWNER_PATHS,
 ) -> Sql:
     """The credited deals' paths with the model's weights (`attribution_query.weighted`)."""
     return weighted(
@@ -118,11 +118,11 @@ def credit_of_groups(
     group_by: str,
     lookback_days: int,
     half_life_days: float,
-    paths: Sql = CREDITED_PATHS,
+    paths: Sql = OWNER_PATHS,
 ) -> list[dict[str, Any]]:
     """Per stored value of the group (`grp`) the selected touches' credit: `won` and
     `revenue`, exact sums (Decimal) for the report to round. One query; no path leaves the
-    engine. `paths`: where the paths come from (`attribution_query.CREDITED_PATHS` or a table)."""
+    engine. `paths`: where the paths come from (`attribution_query.OWNER_PATHS`, or a reference)."""
     ctes = _weighted(q, model, lookback_days, half_life_days, paths)
     return ch.select(credit_by_group(ctes, model, group_by, touch_conditions(q)))
 

@@ -5,8 +5,8 @@ weighted touches ARRAY JOINed and their credit summed per group, all in the engi
 The statement is a chain of CTEs, each read once (ClickHouse inlines a CTE at every use):
 - `paid`: each deal's payments in the period; `credited`: the deals won or paid in it, with
   `owner` (their client, or their own lead without one), `won` and `revenue`;
-- `paths`: per credited deal its touches up to its opening as parallel arrays
-  (`CREDITED_PATHS`, the one part to swap for a table the projection keeps, see there);
+- `paths`: per credited deal its touches up to its opening as parallel arrays, cut from its
+  owner's row of `owner_paths`, which the projection keeps (`OWNER_PATHS`);
 - `windowed`: the touches within the lookback window; `weighted`: the model's weight of each.
 
 Precision: the weights of every model but time decay are rational and computed as Decimal256
@@ -31,49 +31,32 @@ SNAP = 18
 # The touch fields the report groups and filters by, as the path arrays are named.
 FIELDS = ("channel", "source", "campaign")
 
-# The swappable part: CTEs, the last named `paths`. Input: `credited` (deal_id, owner,
-# opened_at, won, revenue). Output: one row per credited deal with a touch: deal_id,
-# opened_at, won, revenue and the arrays touch_at, channel, source, campaign (aligned, oldest
-# first, ties by channel / source / campaign, identical touches once): the touches of the
-# deal's owner's leads (those that opened one of its deals) at or before its opening; older
-# ones than the lookback may be left out (`windowed` drops them anyway). Here each credited
-# deal is joined to its owner's leads and their touches within its window, so only the
-# credited deals' touches are gathered (not every owner's, as `PATHS` does); a projected
-# table replaces it (see `stored_paths`).
-CREDITED_PATHS = Sql("""
-credited_leads AS (
-    SELECT c.deal_id AS deal_id, c.opened_at AS opened_at, c.won AS won, c.revenue AS revenue,
-           o.lead_id AS lead_id
-    FROM (
-        SELECT lead_id, if(client_id != '', client_id, concat('lead:', lead_id)) AS owner
-        FROM {db}.deals FINAL WHERE lead_id != ''
-    ) AS o
-    INNER JOIN credited AS c ON c.owner = o.owner  -- the smaller side last: the hashed one
-),
+# The CTEs, the last named `paths`, that give `weighted` its paths. Input: `credited`
+# (deal_id, owner, opened_at, won, revenue). Output: one row per credited deal with a touch:
+# deal_id, opened_at, won, revenue and the arrays touch_at, channel, source, campaign
+# (aligned, oldest first, ties by channel / source / campaign, identical touches once): the
+# touches of the deal's owner's leads (those that opened one of its deals) at or before its
+# opening; older ones than the lookback may be left out (`windowed` drops them).
+#
+# `OWNER_PATHS`, the report's: each credited deal's owner's row of `owner_paths`, which the
+# projection keeps (domain/projection/paths.py; `FINAL` unites an owner's rows), cut at the
+# deal's opening.
+OWNER_PATHS = Sql("""
 paths AS (
-    SELECT deal_id, any(opened_at) AS opened_at, any(won) AS won, any(revenue) AS revenue,
-           -- a lead twice (two deals of the owner), or a touch stored twice (a redelivery,
-           -- not merged yet), adds its touches once
-           arraySort(groupUniqArray((t_at, t_channel, t_source, t_campaign))) AS p,
+    SELECT c.deal_id AS deal_id, c.opened_at AS opened_at, c.won AS won, c.revenue AS revenue,
+           arraySort(arrayFilter(x -> x.1 <= c.opened_at, s.touches)) AS p,
            arrayMap(x -> x.1, p) AS touch_at, arrayMap(x -> x.2, p) AS channel,
            arrayMap(x -> x.3, p) AS source, arrayMap(x -> x.4, p) AS campaign
-    FROM (
-        SELECT l.deal_id AS deal_id, l.opened_at AS opened_at, l.won AS won,
-               l.revenue AS revenue, t.touch_at AS t_at, t.channel AS t_channel,
-               t.source AS t_source, t.campaign AS t_campaign
-        FROM {db}.touchpoints AS t  -- no FINAL: a touch stored twice is the same tuple twice
-        INNER JOIN credited_leads AS l ON l.lead_id = t.lead_id
-        WHERE t.touch_at <= l.opened_at
-          AND t.touch_at >= l.opened_at - toIntervalDay({lookback:UInt32})
-    )
-    GROUP BY deal_id
+    FROM {db}.owner_paths AS s FINAL
+    INNER JOIN credited AS c ON c.owner = s.owner  -- the smaller side last: the hashed one
+    WHERE notEmpty(p)
 )""")
 
 
-# The same contract over every owner (the report's reference before `CREDITED_PATHS`, and
-# how a stored path table is filled, see `stored_paths`): each owner's touches gathered into
-# one sorted array (`owner_touches`, the shape of a per-owner table), cut per deal at its
-# opening (older ones than the lookback kept: `windowed` drops them).
+# `PATHS`, the reference the tests hold the kept paths to: the same computed from the deals
+# and the touches when the query runs, each owner's touches gathered into one sorted array
+# (`owner_touches`, the shape of a per-owner table), cut per deal at its opening (older ones
+# than the lookback kept: `windowed` drops them).
 PATHS = Sql("""
 owner_touches AS (
     SELECT o.owner AS owner,
@@ -211,13 +194,14 @@ def weighted(
     closed_in: Sql,
     lookback_days: int,
     half_life_days: float,
-    paths: Sql = CREDITED_PATHS,
+    paths: Sql = OWNER_PATHS,
 ) -> Sql:
     """The CTEs up to `weighted`: per credited deal with a touch in the window, `won` (won in
     the period), `revenue` (its payments in the period) and the aligned arrays of its path
     with `weight`. `deals`: deal_id, lead_id, client_id, opened_at, status, closed_at of the
     deals to look at; `paid`: deal_id, revenue of those paid in the period; `closed_in`: the
-    period's condition on `d.closed_at`; `paths`: `PATHS` or a replacement (`stored_paths`)."""
+    period's condition on `d.closed_at`; `paths`: `OWNER_PATHS`, or `PATHS` or `stored_paths`
+    (the tests' references)."""
     # The half-life as the Python model reads it (its decimal text), in milliseconds.
     half_life_ms = float(Decimal(str(half_life_days)) * 86_400_000)
     helpers, weights = MODEL_WEIGHTS[model]

@@ -9,6 +9,7 @@ been stored?" without a query: a "no" is certain (a brand-new deal needs no hist
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -69,6 +70,23 @@ class KnownKeys:
     def add(self, key: str) -> None:
         array = self._array
         for p in self._positions(key):
+            array[p >> 3] |= 1 << (p & 7)
+
+    def update(self, keys: Iterable[str]) -> None:
+        """`add` for many keys: the same positions, computed inline (a store's worth of keys
+        is learnt when a writer starts, millions at 10 M events)."""
+        array, mask = self._array, self.bits - 1
+        assert self.HASHES == 4  # unrolled below
+        for key in keys:
+            h = hash(key)
+            a, b = h & 0xFFFFFFFF, (h >> 32) | 1
+            p = a & mask
+            array[p >> 3] |= 1 << (p & 7)
+            p = (a + b) & mask
+            array[p >> 3] |= 1 << (p & 7)
+            p = (a + 2 * b) & mask
+            array[p >> 3] |= 1 << (p & 7)
+            p = (a + 3 * b) & mask
             array[p >> 3] |= 1 << (p & 7)
 
     def __contains__(self, key: str) -> bool:

@@ -94,6 +94,28 @@ class TouchRow(Row):
 
 
 @dataclass(frozen=True, slots=True)
+class LeadOwnerRow(Row):
+    """A lead that opened a deal, and the deal's owner: its client, or the lead itself
+    (`lead:<id>`) when it has none. Both are fixed when the deal opens."""
+
+    TABLE: ClassVar[str] = "lead_owners"
+
+    lead_id: str
+    owner: str
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerPathRow(Row):
+    """Touches of an owner's leads (touch_at, channel, source, campaign), sorted; the engine
+    unites the rows of one owner (domain/projection/paths.py)."""
+
+    TABLE: ClassVar[str] = "owner_paths"
+
+    owner: str
+    touches: list[tuple[datetime, str, str, str]]
+
+
+@dataclass(frozen=True, slots=True)
 class StageIntervalRow(Row):
     TABLE: ClassVar[str] = "deal_stage_intervals"
 
@@ -239,6 +261,8 @@ PROJECTED_ROWS: tuple[type[Row], ...] = (
     FoldEventRow,
     LeadRow,
     TouchRow,
+    LeadOwnerRow,
+    OwnerPathRow,
     StageIntervalRow,
     PaymentRow,
     PlanRow,

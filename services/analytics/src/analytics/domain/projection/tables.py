@@ -1,5 +1,5 @@
 """Tables written straight from single events (no state needed): events, leads, touchpoints,
-stage intervals, payments, plans, managers, pipelines, notifications."""
+leads' owners, stage intervals, payments, plans, managers, pipelines, notifications."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from analytics.domain.hashing import contact_hash
 from analytics.domain.projection.config import ProjectionConfig
 from analytics.domain.projection.rows import (
     EventRow,
+    LeadOwnerRow,
     LeadRow,
     ManagerRow,
     NotificationRow,
@@ -107,6 +108,14 @@ def _lead_rows(event: LeadReceived, config: ProjectionConfig) -> Iterator[Row]:
 
 def _opened_rows(event: DealOpened, config: ProjectionConfig) -> Iterator[Row]:
     yield _stay(event, event.stage, event.aggregate_version, event.occurred_at, None)
+    if event.lead_id:
+        yield LeadOwnerRow(event.lead_id, owner_of(event.client_id or "", event.lead_id))
+
+
+def owner_of(client_id: str, lead_id: str) -> str:
+    """Whose touches make a deal's path: its client's, or its own lead's when it has none (as
+    the reports' SQL names it: `if(client_id != '', client_id, concat('lead:', lead_id))`)."""
+    return client_id or "lead:" + lead_id
 
 
 def _transition_rows(event: StageTransition, config: ProjectionConfig) -> Iterator[Row]:
