@@ -20,7 +20,7 @@ from analytics.domain.projection.latest import KnownKeys
 from analytics.domain.projection.rows import LeadOwnerRow, OwnerPathRow, TouchRow
 
 TouchKey = tuple[datetime, str, str, str]  # touch_at, channel, source, campaign
-RECENT_LEADS = 200_000  # leads whose touches are kept in memory
+RECENT_LEADS = 20_000  # leads whose touches are kept in memory (a deal opens soon after its lead)
 LINKED_BITS = 1 << 27  # 16 MiB: a false "maybe" once in ~10^5 leads at 2 million links
 
 
