@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
+from fastapi.telemetry import TelemetryConfig
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,6 +23,7 @@ from crm_contracts.runtime.settings import ServiceSettings
 
 S = TypeVar("S", bound=ServiceSettings)
 VERSION = "0.1.0"
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 
 def service_app(
@@ -35,7 +37,12 @@ def service_app(
     """`informational_checks`: readiness checks shown in `/readyz` that do not fail it;
     `observe_refusals` sees every 4xx the service answers (to count them)."""
     # /docs and /redoc from assets of an installed package: they work with no internet.
-    app = FastAPIOffline(title=title, version=VERSION, lifespan=lifespan)
+    # FastAPI's built-in OpenTelemetry bridge asks OpenTelemetry's global providers on every
+    # request whether any was configured (three environment reads): these services export
+    # Prometheus metrics and JSON logs, and configure none.
+    app = FastAPIOffline(
+        title=title, version=VERSION, lifespan=lifespan, telemetry=NO_OPENTELEMETRY
+    )
     app.add_middleware(OfflineDocs)
     install_ops(app, service, readiness, informational_checks)
     install_error_handlers(app, observe_refusals)
