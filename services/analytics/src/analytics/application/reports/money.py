@@ -4,11 +4,10 @@ repeat sales, ABC of clients, cohorts and client profitability (docs/reports.md)
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from itertools import compress
 from operator import sub
-from os.path import commonprefix
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
@@ -22,6 +21,17 @@ from analytics.application.reports.common import (
     payments_between,
 )
 from analytics.application.reports.filters import deal_conditions
+from analytics.application.reports.json_rows import (
+    Value,
+    amount,
+    instant,
+    integer,
+    link_parts,
+    row_json,
+    ten_thousandths,
+    text,
+    written,
+)
 from analytics.application.reports.period import Period
 from analytics.application.reports.query import SAFE, ReportQuery
 from analytics.application.reports.sql import Sql
@@ -108,8 +118,7 @@ WITH per_client AS (
     WHERE client_id != ''
     GROUP BY client_id
 )
-SELECT active, active_before, win_back, client_id,
-       toDecimalString(revenue_before, 2) AS revenue, last_paid_at
+SELECT active, active_before, win_back, {rows}
 FROM (
     SELECT client_id, revenue_before, last_paid_at, paid_before AND NOT paid_now AS win_back,
            sum(paid_now) OVER () AS active, sum(paid_before) OVER () AS active_before,
@@ -137,36 +146,73 @@ def win_back_clients(q: ReportQuery) -> Sql:
     return _active(WIN_BACK_IDS, q)
 
 
+WIN_BACK_COLUMNS = "client_id, toDecimalString(revenue_before, 2) AS revenue, last_paid_at"
+WIN_BACK_JSON = {
+    "client_id": text("client_id"),
+    "revenue_previous_period": amount("revenue_before"),
+    "last_paid_at": instant("last_paid_at"),
+}
+
+
+WinBack = tuple[int, int, Sequence[dict[str, Any]]]  # the two counts, the win-back list
+
+
+def _active_read(ch: ClickHouse, q: ReportQuery, rows: Sql | str, width: int) -> tuple[Any, ...]:
+    """The two counts and the win-back list's columns (`rows`: what is read of each)."""
+    before = _before(q)
+    actives, befores, win_back, *columns = ch.columns(
+        ACTIVE_SQL.fill(
+            payments=client_payments(q, Period(before.start, q.period.end, q.period.tz), "both_"),
+            now_in=in_period("paid_at", q.period),
+            rows=rows,
+        ),
+        3 + width,
+    )
+    counts = (actives[0], befores[0]) if win_back else (0, 0)
+    if win_back and not win_back[0]:  # the row that only brought the counts
+        columns = [c[1:] for c in columns]
+    return *counts, columns
+
+
+def _win_back_written(ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]) -> WinBack | None:
+    """The counts and the list as the engine writes it; None when it cannot (`json_rows`)."""
+    row = _row_json(q, WIN_BACK_JSON, link)
+    if row is None:
+        return None
+    active, active_before, [texts] = _active_read(ch, q, row, 1)
+    listed = written(texts, ("revenue_previous_period",))
+    return None if listed is None else (active, active_before, listed)
+
+
+def _win_back_read(ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]) -> WinBack:
+    """The counts and the list made from its columns."""
+    active, active_before, (ids, revenues, last_paid) = _active_read(ch, q, WIN_BACK_COLUMNS, 3)
+    listed = [
+        {"client_id": i, "revenue_previous_period": r, "last_paid_at": t, "drill": d}
+        for i, r, t, d in zip(
+            ids, _money(revenues), last_paid, _keyed_links(link, ids), strict=True
+        )
+    ]
+    return active, active_before, listed
+
+
 def active_clients(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     """АКБ: distinct clients with a payment in the period; the win-back list: clients who paid
     in the previous period (same length just before) but not in this one. Links: `drill` (the
     active clients), `drill_previous`, `drill_win_back`."""
-    before = _before(q)
-    both = Period(before.start, q.period.end, q.period.tz)
-    actives, befores, win_back, ids, revenues, last_paid = ch.columns(
-        ACTIVE_SQL.fill(
-            payments=client_payments(q, both, "both_"), now_in=in_period("paid_at", q.period)
-        ),
-        6,
-    )
-    active, active_before = (actives[0], befores[0]) if ids else (0, 0)
-    if ids and not win_back[0]:  # the row that only brought the counts
-        ids, revenues, last_paid = ids[1:], revenues[1:], last_paid[1:]
-    links = _keyed_links(q.keyed_linker("deals", "client"), ids)
+    link = q.keyed_linker("deals", "client")
+    active, active_before, listed = _win_back_written(ch, q, link) or _win_back_read(ch, q, link)
     return {
         **q.header("active-clients"),
         "totals": {
             "active_clients": active,
             "active_clients_previous_period": active_before,
-            "win_back": len(ids),
+            "win_back": len(listed),
             "drill": q.drill("clients", basis="paid"),
-            "drill_previous": q.drill("clients", within=before, basis="paid"),
+            "drill_previous": q.drill("clients", within=_before(q), basis="paid"),
             "drill_win_back": q.drill("clients", basis="win_back"),
         },
-        "win_back": [
-            {"client_id": i, "revenue_previous_period": r, "last_paid_at": t, "drill": d}
-            for i, r, t, d in zip(ids, _money(revenues), last_paid, links, strict=True)
-        ],
+        "win_back": listed,
     }
 
 
@@ -252,31 +298,49 @@ def repeat_sales(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
 # Python's Decimal rounds it (its 28 digits are exact for any total below 10^20 cents), and
 # as a Float64 the same double `float(Decimal)` makes (both round once, to nearest).
 # The revenue is read as its decimal text, which Python turns into a Decimal faster than the
-# driver reads a Decimal128.
+# driver reads a Decimal128. `{rows}`: what is read of each (ABC_COLUMNS, or its JSON).
 ABC_SQL = Sql("""
-SELECT client_id, rank, toDecimalString(revenue, 2) AS revenue,
-       if(total = 0, 0, toFloat64(quotient + (2 * remainder > total
-                                              OR (2 * remainder = total AND quotient % 2 != 0))))
-           / 10000 AS share_before_pct,
-       multiIf(total = 0 OR 5 * above < 4 * total, 'A', 20 * above < 19 * total, 'B', 'C')
-           AS class
+SELECT {rows}
 FROM (
-    SELECT *, positiveModulo(above * 1000000, greatest(total, 1)) AS remainder,
-           intDiv(above * 1000000 - remainder, greatest(total, 1)) AS quotient
+    SELECT client_id, rank, revenue,
+           if(total = 0, 0, quotient + (2 * remainder > total
+                                        OR (2 * remainder = total AND quotient % 2 != 0))) AS share,
+           multiIf(total = 0 OR 5 * above < 4 * total, 'A', 20 * above < 19 * total, 'B', 'C')
+               AS class
     FROM (
-        SELECT client_id, revenue, rank,
-               toInt256((running - revenue) * 100) * if(all_revenue < 0, -1, 1) AS above,
-               abs(toInt256(all_revenue * 100)) AS total
+        SELECT *, positiveModulo(above * 1000000, greatest(total, 1)) AS remainder,
+               intDiv(above * 1000000 - remainder, greatest(total, 1)) AS quotient
         FROM (
-            SELECT client_id, revenue, row_number() OVER w AS rank,
-                   sum(revenue) OVER w AS running, sum(revenue) OVER () AS all_revenue
-            FROM ({revenue})
-            WINDOW w AS (ORDER BY revenue DESC, client_id ROWS UNBOUNDED PRECEDING)
+            SELECT client_id, revenue, rank,
+                   toInt256((running - revenue) * 100) * if(all_revenue < 0, -1, 1) AS above,
+                   abs(toInt256(all_revenue * 100)) AS total
+            FROM (
+                SELECT client_id, revenue, row_number() OVER w AS rank,
+                       sum(revenue) OVER w AS running, sum(revenue) OVER () AS all_revenue
+                FROM ({revenue})
+                WINDOW w AS (ORDER BY revenue DESC, client_id ROWS UNBOUNDED PRECEDING)
+            )
         )
     )
 )
 ORDER BY rank
 """)
+ABC_COLUMNS = (
+    "client_id, rank, toDecimalString(revenue, 2) AS revenue,"
+    " toFloat64(share) / 10000 AS share_before_pct, class"
+)
+# With the rows' JSON, each row's class and its class's revenue (a few distinct values).
+ABC_JSON = (
+    "{row} AS row, toLowCardinality(class),"
+    " toLowCardinality(toDecimalString(sum(revenue) OVER (PARTITION BY class), 2))"
+)
+ABC_FIELDS_JSON = {
+    "client_id": text("client_id"),
+    "rank": integer("rank"),
+    "revenue": amount("revenue"),
+    "share_before_pct": ten_thousandths("share"),
+    "class": text("class"),
+}
 REVENUE_BY_CLIENT = Sql("""
 SELECT client_id, sum(amount) AS revenue FROM ({payments}) WHERE client_id != ''
 GROUP BY client_id
@@ -301,11 +365,10 @@ def _money(texts: list[str]) -> list[Decimal]:
 def _keyed_links(link: Callable[[str], str], values: list[str]) -> list[str]:
     """`link(value)` (a `keyed_linker`) for every value: a value that needs no quoting is put
     between the link's fixed head and tail, found once, instead of being quoted each time."""
-    bare, marked = link(""), link("_")
-    cut = len(commonprefix([bare, marked]))
-    head, tail = bare[:cut], bare[cut:]
-    if marked != head + "_" + tail:  # not the shape head + value + tail: link each one
+    parts = link_parts(link)
+    if parts is None:  # not the shape head + value + tail: link each one
         return [link(v) for v in values]
+    head, tail = parts
     if SAFE.fullmatch("".join(values)):
         return [head + v + tail for v in values]
     return [head + v + tail if SAFE.fullmatch(v) else link(v) for v in values]
@@ -314,9 +377,17 @@ def _keyed_links(link: Callable[[str], str], values: list[str]) -> list[str]:
 ABC_FIELDS = ("client_id", "rank", "revenue", "share_before_pct", "class")
 
 
+def _row_json(q: ReportQuery, fields: dict[str, Value], link: Callable[[str], str]) -> Sql | None:
+    """`row_json` of a client list keyed by `client_id`, unless the report is compared: a
+    comparison merges the rows as dicts (compare.py), so they are made as such."""
+    return None if q.compare else row_json(fields, "client_id", link)
+
+
 def _abc_columns(ch: ClickHouse, q: ReportQuery) -> list[list[Any]]:
     """The columns of ABC_SQL (ABC_FIELDS), the revenue as a Decimal."""
-    columns = ch.columns(ABC_SQL.fill(revenue=_revenue_by_client(q)), len(ABC_FIELDS))
+    columns = ch.columns(
+        ABC_SQL.fill(revenue=_revenue_by_client(q), rows=ABC_COLUMNS), len(ABC_FIELDS)
+    )
     columns[2] = _money(columns[2])
     return columns
 
@@ -328,21 +399,47 @@ def abc_ranks(ch: ClickHouse, q: ReportQuery) -> list[dict[str, Any]]:
     return [dict(zip(ABC_FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
-    """ABC of clients by revenue (see `abc_ranks`). Each class links to its clients."""
+Abc = tuple[Sequence[dict[str, Any]], list[str], dict[str, Decimal]]
+
+
+def _abc_written(ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]) -> Abc | None:
+    """ABC's rows as the engine writes them, each one's class and the revenue per class;
+    None when it cannot write them (`json_rows`)."""
+    row = _row_json(q, ABC_FIELDS_JSON, link)
+    if row is None:
+        return None
+    texts, classes, class_revenues = ch.columns(
+        ABC_SQL.fill(revenue=_revenue_by_client(q), rows=Sql(ABC_JSON).fill(row=row)), 3
+    )
+    rows = written(texts, ("revenue",))
+    revenues = {c: Decimal(r) for c, r in dict(zip(classes, class_revenues, strict=True)).items()}
+    return None if rows is None else (rows, classes, revenues)
+
+
+def _abc_read(ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]) -> Abc:
+    """ABC's rows made from its columns, each one's class and the revenue per class."""
     ids, ranks, revenues, shares, classes = _abc_columns(ch, q)
-    links = _keyed_links(q.keyed_linker("deals", "client", basis="paid"), ids)
     rows = [
         {"client_id": i, "rank": k, "revenue": r, "share_before_pct": s, "class": c, "drill": d}
-        for i, k, r, s, c, d in zip(ids, ranks, revenues, shares, classes, links, strict=True)
+        for i, k, r, s, c, d in zip(
+            ids, ranks, revenues, shares, classes, _keyed_links(link, ids), strict=True
+        )
     ]
+    # In the order of the rows, as a running total would add them.
+    per_class = {c: sum(compress(revenues, map(c.__eq__, classes)), ZERO) for c in set(classes)}
+    return rows, classes, per_class
+
+
+def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
+    """ABC of clients by revenue (see `abc_ranks`). Each class links to its clients."""
+    link = q.keyed_linker("deals", "client", basis="paid")
+    rows, classes, revenues = _abc_written(ch, q, link) or _abc_read(ch, q, link)
     counts = Counter(classes)
     summary = {
         c: {
             "key": c,
             "clients": counts[c],
-            # In the order of the rows, as a running total would add them.
-            "revenue": sum(compress(revenues, map(c.__eq__, classes)), ZERO),
+            "revenue": revenues.get(c, ZERO),
             "drill": q.drill("clients", basis="paid", abc_class=c),
         }
         for c in "ABC"
@@ -351,7 +448,7 @@ def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
         **q.header("abc"),
         "totals": {
             "clients": len(rows),
-            "revenue": sum((s["revenue"] for s in summary.values()), ZERO),
+            "revenue": sum((revenues.get(c, ZERO) for c in "ABC"), ZERO),
             "drill": q.drill("clients", basis="paid"),
         },
         "classes": list(summary.values()),
@@ -362,9 +459,11 @@ def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
 # Per client: revenue (its payments in the period) and cost (of its deals won in the period),
 # by margin, largest first (ties by id); the money as decimal text (see ABC_SQL). The
 # payments and the won deals are summed in one grouping (a client with only one of them
-# has 0 of the other, as the outer join of the two sums gave).
+# has 0 of the other, as the outer join of the two sums gave). FINAL merges only the deals
+# with a row of any version won in the period (the latest row is one of them), narrowed by a
+# hash of the id in PREWHERE, which keeps or drops every row of a deal together.
 PROFITABILITY_SQL = Sql("""
-SELECT client_id, toDecimalString(revenue, 2), toDecimalString(cost, 2)
+SELECT {rows}
 FROM (
     SELECT client_id, sum(revenue) AS revenue, sum(cost) AS cost
     FROM (
@@ -372,6 +471,8 @@ FROM (
         FROM ({payments}) WHERE client_id != ''
         UNION ALL
         SELECT client_id, toDecimal64(0, 2) AS revenue, cost FROM {db}.deals FINAL
+        PREWHERE cityHash64(deal_id) IN (SELECT cityHash64(deal_id) FROM {db}.deals
+                                         WHERE status = 'won' AND {closed_in})
         WHERE {conditions} AND status = 'won' AND client_id != '' AND {closed_in}
     )
     GROUP BY client_id
@@ -380,27 +481,71 @@ ORDER BY revenue - cost DESC, client_id
 """)
 
 
-def client_profitability(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
-    """Per client: revenue (payments in the period), cost (the cost of the client's deals won
-    in the period) and margin = revenue − cost."""
-    ids, revenue_text, cost_text = ch.columns(
-        PROFITABILITY_SQL.fill(
-            payments=client_payments(q),
-            conditions=deal_conditions(q),
-            closed_in=in_period("closed_at", q.period),
-        ),
-        3,
+PROFITABILITY_COLUMNS = "client_id, toDecimalString(revenue, 2), toDecimalString(cost, 2)"
+# With the rows' JSON, the totals (the same on every row).
+PROFITABILITY_JSON = (
+    "{row} AS row, toLowCardinality(toDecimalString(sum(revenue) OVER (), 2)),"
+    " toLowCardinality(toDecimalString(sum(cost) OVER (), 2)),"
+    " toLowCardinality(toDecimalString(sum(revenue - cost) OVER (), 2))"
+)
+PROFITABILITY_FIELDS_JSON = {
+    "client_id": text("client_id"),
+    "revenue": amount("revenue"),
+    "cost": amount("cost"),
+    "margin": amount("revenue - cost"),
+}
+TOTALS = ("revenue", "cost", "margin")
+Profitability = tuple[Sequence[dict[str, Any]], dict[str, Decimal]]
+
+
+def _profitability_sql(q: ReportQuery, rows: Sql | str) -> Sql:
+    return PROFITABILITY_SQL.fill(
+        payments=client_payments(q),
+        conditions=deal_conditions(q),
+        closed_in=in_period("closed_at", q.period),
+        rows=rows,
     )
+
+
+def _profitability_written(
+    ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]
+) -> Profitability | None:
+    """The rows as the engine writes them and the totals; None when it cannot (`json_rows`)."""
+    row = _row_json(q, PROFITABILITY_FIELDS_JSON, link)
+    if row is None:
+        return None
+    texts, *totals = ch.columns(
+        _profitability_sql(q, Sql(PROFITABILITY_JSON).fill(row=row)), 1 + len(TOTALS)
+    )
+    rows = written(texts, TOTALS)
+    sums = {name: Decimal(t[0]) if t else ZERO for name, t in zip(TOTALS, totals, strict=True)}
+    return None if rows is None else (rows, sums)
+
+
+def _profitability_read(
+    ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]
+) -> Profitability:
+    """The rows made from their columns, and the totals."""
+    ids, revenue_text, cost_text = ch.columns(_profitability_sql(q, PROFITABILITY_COLUMNS), 3)
     revenues, costs = _money(revenue_text), _money(cost_text)
     margins = list(map(sub, revenues, costs))
-    links = _keyed_links(q.keyed_linker("deals", "client"), ids)
     rows = [
         {"client_id": i, "revenue": r, "cost": c, "margin": m, "drill": d}
-        for i, r, c, m, d in zip(ids, revenues, costs, margins, links, strict=True)
+        for i, r, c, m, d in zip(
+            ids, revenues, costs, margins, _keyed_links(link, ids), strict=True
+        )
     ]
     totals = {
         "revenue": sum(revenues, ZERO),
         "cost": sum(costs, ZERO),
         "margin": sum(margins, ZERO),
     }
+    return rows, totals
+
+
+def client_profitability(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
+    """Per client: revenue (payments in the period), cost (the cost of the client's deals won
+    in the period) and margin = revenue − cost."""
+    link = q.keyed_linker("deals", "client")
+    rows, totals = _profitability_written(ch, q, link) or _profitability_read(ch, q, link)
     return {**q.header("client-profitability"), "totals": totals, "rows": rows}

@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from analytics.application.reports.json_rows import JsonRows
+
 CENT = Decimal("0.01")
 
 
@@ -24,7 +26,7 @@ def report_json(value: Any) -> Any:
         return str(value.quantize(CENT))
     if isinstance(value, dict):
         return {k: report_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | JsonRows):
         return [report_json(v) for v in value]
     if isinstance(value, datetime) and value.tzinfo is None:
         return value.replace(tzinfo=UTC).isoformat()  # DateTime64(3, 'UTC') comes back naive
@@ -45,7 +47,10 @@ def report_bytes(value: Any) -> bytes:
 
 
 def _money(value: Any) -> Any:
-    """What orjson cannot write itself: money (`report_json` writes any other value as is)."""
+    """What orjson cannot write itself: money (`report_json` writes any other value as is),
+    and rows the engine wrote as JSON already."""
     if isinstance(value, Decimal):
         return str(value.quantize(CENT))
+    if isinstance(value, JsonRows):
+        return orjson.Fragment(value.json())
     raise TypeError(f"no JSON for {type(value).__name__}")
