@@ -106,11 +106,35 @@ def _merge(current: Any, previous: Any) -> Any:
     return out
 
 
+class WithPrevious(dict[str, Any]):
+    """A report computed together with its comparison period's (one statement over both, where
+    they share the scan): `compared` merges that one instead of computing it again."""
+
+    def __init__(self, current: dict[str, Any], previous: dict[str, Any]) -> None:
+        super().__init__(current)
+        self.previous = previous
+
+
+def compared_queries(q: ReportQuery) -> list[ReportQuery]:
+    """The query, then its comparison's if it has one: the periods a report that computes
+    both at once (`with_previous`) covers."""
+    earlier = q.previous()
+    return [q] if earlier is None else [q, earlier]
+
+
+def with_previous(reports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The reports of `compared_queries` as a report's answer: the first, carrying the
+    second's for `compared`."""
+    return reports[0] if len(reports) == 1 else WithPrevious(*reports)
+
+
 def compared(q: ReportQuery, compute: Callable[[ReportQuery], dict[str, Any]]) -> dict[str, Any]:
     current = compute(q)
     earlier_query = q.previous()
     if earlier_query is None:
         return current
-    result = _merge(current, compute(earlier_query))
+    # Computed with the current one (`WithPrevious`), or now.
+    earlier = current.previous if isinstance(current, WithPrevious) else compute(earlier_query)
+    result = _merge(current, earlier)
     result["comparison"] = {"compare": q.compare, **earlier_query.period.query()}
     return result

@@ -10,6 +10,7 @@ from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.application.reports.common import furthest_stage, in_period
+from analytics.application.reports.compare import compared_queries, with_previous
 from analytics.application.reports.filters import (
     OWN_TOUCH_COLUMNS,
     TOUCH_FIELDS,
@@ -23,54 +24,61 @@ from crm_contracts.runtime.errors import Invalid
 
 GROUPS = TOUCH_FIELDS  # what a lead funnel may be grouped by
 
-# Each lead received in the period once, with its own touch as its row keeps it: the period
-# is a range of the sort key, so FINAL merges only those rows.
+# Each lead received in the period once, with its own touch as its row keeps it, and the
+# period's index (`period`: 0 the report's, 1 the one it is compared with): the period is a
+# range of the sort key, so FINAL merges only those rows.
 OWN_LEADS_SQL = Sql("""
-    SELECT lead_id, {group} AS key FROM {db}.leads FINAL
+    SELECT {period} AS period, lead_id, {group} AS key FROM {db}.leads FINAL
     WHERE {received_in} AND {touch_where}
 """)
 
-# Each deal is on one row of the join (one own touch per lead, one row per deal), so a
-# deal's figures are counts. The period's leads are the hashed side: every deal of the
-# pipeline probes it, which costs less than first narrowing the deals to those leads' ids
-# and then joining them. Deals are grouped by the group and the deal's furthest stage (read
-# from the summary of stays on its latest row), and each group's reach per stage is summed
-# from those in Python: `by_reach` holds (furthest stage, deals). A lead is received once,
-# so its group's leads are its own rows counted; a group without deals has no `by_reach`.
+# Each deal is on one row of the join per period its lead was received in (one own touch per
+# lead, one row per deal), so a deal's figures are counts. The periods' leads are the hashed
+# side: every deal of the pipeline probes it, which costs less than first narrowing the deals
+# to those leads' ids and then joining them; with `compare` both periods' leads are in it, so
+# the deals are read and probed once for both. The side stays as written (no swap): the deals
+# carry their summary of stays, and a deal's furthest stage is read from it only once it has
+# found its lead. Deals are grouped by the period, the group and that furthest stage, and each
+# group's reach per stage is summed from those in Python: `by_reach` holds (furthest stage,
+# deals). A lead is received once, so its group's leads are its own rows counted; a group
+# without deals has no `by_reach`.
 LEAD_FUNNEL_SQL = Sql("""
 WITH own AS ({own}),
 d AS (
-    SELECT lead_id, status, paid_total, {reach} AS max_index
+    SELECT lead_id, status, paid_total, stages_entered
     FROM {db}.deals FINAL WHERE {conditions}
 ),
 per_reach AS (
-    SELECT own.key AS key, d.max_index AS reach, count() AS n_deals,
+    SELECT own.period AS period, own.key AS key, {reach} AS reach, count() AS n_deals,
            countIf(d.status = 'won') AS n_won, countIf(d.paid_total > 0) AS n_paid
     FROM d INNER JOIN own ON own.lead_id = d.lead_id
-    GROUP BY key, reach
+    GROUP BY period, key, reach
 ),
 per_key AS (
-    SELECT key, sum(n_deals) AS deals, sum(n_won) AS won, sum(n_paid) AS paid,
+    SELECT period, key, sum(n_deals) AS deals, sum(n_won) AS won, sum(n_paid) AS paid,
            groupArray((reach, n_deals)) AS by_reach
-    FROM per_reach GROUP BY key
+    FROM per_reach GROUP BY period, key
 )
-SELECT l.key AS key, l.leads AS leads, p.deals AS deals, p.won AS won, p.paid AS paid,
-       p.by_reach AS by_reach
-FROM (SELECT key, count() AS leads FROM own GROUP BY key) AS l
-LEFT JOIN per_key AS p ON p.key = l.key
-ORDER BY key
+SELECT l.period AS period, l.key AS key, l.leads AS leads, p.deals AS deals, p.won AS won,
+       p.paid AS paid, p.by_reach AS by_reach
+FROM (SELECT period, key, count() AS leads FROM own GROUP BY period, key) AS l
+LEFT JOIN per_key AS p ON p.period = l.period AND p.key = l.key
+ORDER BY period, key
+SETTINGS query_plan_join_swap_table = 0
 """)
 
 
-def own_leads(q: ReportQuery, group_by: str) -> Sql:
+def own_leads(q: ReportQuery, group_by: str, period: int = 0) -> Sql:
     """The funnel's leads: received in the period, their own touch passing the filters; with
-    their group `key` (the touch's channel, source or campaign as stored)."""
+    their group `key` (the touch's channel, source or campaign as stored) and `period`, the
+    index given (the bounds of a period other than 0 are bound with a prefix of their own)."""
     if group_by not in GROUPS:
         raise Invalid(f"one of {', '.join(GROUPS)}", "group_by")
     return OWN_LEADS_SQL.fill(
+        period=str(period),  # a number of ours
         group=OWN_TOUCH_COLUMNS[group_by],  # a column name
         touch_where=own_touch_conditions(q),
-        received_in=in_period("received_at", q.period),
+        received_in=in_period("received_at", q.period, f"p{period}_" if period else ""),
     )
 
 
@@ -78,22 +86,35 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
     """Per group: leads, deals opened from them (any time, in the pipeline, by the manager
     filter), the deals that reached each stage, are won now, have any payment. Each count
     links to its rows: a row's `drill` (leads), `drill_deals`, `drill_won`, `drill_paid`, a
-    stage's `drill`; the totals' links are in `drill_totals` (figure → link)."""
-    own = own_leads(q, group_by)
+    stage's `drill`; the totals' links are in `drill_totals` (figure → link). With `compare`
+    the comparison period is computed in the same statement."""
+    queries = compared_queries(q)
+    own = _union_all([own_leads(query, group_by, k) for k, query in enumerate(queries)])
     pipeline = load_pipeline(ch, q.pipeline)
     names = [s.name for s in pipeline.funnel_stages]
     # Deals are filtered by manager only (the pipeline below); the lead's touch selects the
     # leads.
     deals = replace(q, pipeline=None, channel=None, source=None, campaign=None)
     cohort = Sql("pipeline_id = {pipeline:String}").bind(pipeline=pipeline.id)
-    rows = ch.select(
-        LEAD_FUNNEL_SQL.fill(
-            own=own, conditions=deal_conditions(deals) & cohort, reach=furthest_stage("stages")
-        ).bind(stages=names)
+    statement = LEAD_FUNNEL_SQL.fill(
+        own=own, conditions=deal_conditions(deals) & cohort, reach=furthest_stage("stages", "d.")
     )
+    rows = ch.select(statement.bind(stages=names))
+    return with_previous(
+        [
+            _report(query, pipeline.id, names, group_by, [r for r in rows if r["period"] == k])
+            for k, query in enumerate(queries)
+        ]
+    )
+
+
+def _report(
+    q: ReportQuery, pipeline: str, names: list[str], group_by: str, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One period's funnel from its rows of LEAD_FUNNEL_SQL (in the order of their keys)."""
     out = []
     for r in rows:
-        links = _links(q, pipeline.id, {"group_by": group_by, "group": [r["key"]]})
+        links = _links(q, pipeline, {"group_by": group_by, "group": [r["key"]]})
         stages = [
             {
                 "stage": stage,
@@ -120,13 +141,19 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
     totals = {k: sum(g[k] for g in out) for k in ("leads", "deals", "won", "paid")}
     return {
         **q.header("lead-funnel"),
-        "pipeline": pipeline.id,
+        "pipeline": pipeline,
         "group_by": group_by,
         "totals": totals,
         # Beside `totals`, which keeps its shape (consumers read it whole): figure → link.
-        "drill_totals": {name: link() for name, link in _links(q, pipeline.id, {}).items()},
+        "drill_totals": {name: link() for name, link in _links(q, pipeline, {}).items()},
         "rows": out,
     }
+
+
+def _union_all(parts: list[Sql]) -> Sql:
+    """The selects one after another (`UNION ALL`), their parameters joined."""
+    slots = {f"part{k}": part for k, part in enumerate(parts)}
+    return Sql(" UNION ALL ".join("{" + slot + "}" for slot in slots)).fill(**slots)
 
 
 def _links(q: ReportQuery, pipeline: str, group: dict[str, Any]) -> dict[str, Callable]:
