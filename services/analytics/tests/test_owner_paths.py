@@ -20,7 +20,10 @@ from analytics.adapters.projection_store import ClickHouseProjectionStore
 from analytics.adapters.schema import fill_missing, migrate
 from analytics.application.ingest import Projector
 from analytics.application.rebuild import STREAM_TABLES
-from analytics.application.reports.attribution import attribution
+from analytics.application.reports.attribution import attribution, credit_of_groups
+from analytics.application.reports.attribution_query import PATHS
+from analytics.application.reports.period import Period
+from analytics.application.reports.query import ReportQuery
 from analytics.domain.projection.config import ProjectionConfig
 from analytics.domain.projection.paths import PathKeeper
 from analytics.domain.projection.rows import LeadOwnerRow, OwnerPathRow
@@ -106,6 +109,19 @@ def test_the_kept_paths_are_every_owners_touches_however_the_events_come(clickho
     assert got == expected(clickhouse)
     assert "c0" in got and any(owner.startswith("lead:") for owner in got)
     assert any(len(path) >= 4 for path in got.values())  # repeat clients gather touches
+    # An owner's touches are on several rows (one per batch that added some): the report
+    # unites them as the query-time reference finds them.
+    assert clickhouse.rows(
+        "SELECT count() > uniqExact(owner) AS several FROM {db}.owner_paths"
+    ) == [{"several": 1}]
+    q = ReportQuery(Period.parse(*PERIOD, "UTC"))
+    for model in ("linear", "first_touch", "time_decay"):
+        credit, reference = (
+            sorted(credit_of_groups(clickhouse, q, model, "source", 90, 7.0, *paths), key=str)
+            for paths in ((), (PATHS,))
+        )
+        assert credit == reference
+        assert credit  # something credited to compare
 
 
 def test_a_lead_that_comes_after_its_deal_reaches_the_owners_path(clickhouse):

