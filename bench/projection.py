@@ -15,6 +15,7 @@ import time
 from contextlib import suppress
 from pathlib import Path
 
+from analytics.settings import AnalyticsSettings
 from bench import data
 from bench.progress import Progress
 from bench.record import Measurement, emit, note, scale
@@ -23,7 +24,8 @@ from tests.support.nats import NatsServer
 from tests.support.services import ServiceProcess
 
 FULL = 1_000_000  # events at BENCH_SCALE=1 (the size the issue measured at)
-BATCH = 5000  # the projection's default batch_size; the bare consumer fetches the same
+# The projection's default batch size (ANALYTICS_BATCH_SIZE): the bare consumer fetches the same.
+BATCH: int = AnalyticsSettings.model_fields["batch_size"].default
 GOAL = "≥ 0.8× bare nats-py pull-consume + ack, and ≥ 30 000 events/s"
 
 

@@ -61,7 +61,7 @@ class AnalyticsSettings(ServiceSettings):
     attribution_lookback_days: int = 90
     time_decay_half_life_days: float = 7.0
     base_currency: str = "RUB"
-    batch_size: int = 5000
+    batch_size: int = 20_000
     batch_timeout: float = 0.2
     # Latest deal, task and client rows kept in memory per table (LRU); a key not kept is
     # folded again from its stored history when it next changes. ~1 KiB each.

@@ -5,12 +5,11 @@ redelivery) and changes nothing."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from analytics.domain.hashing import contact_hash, mask_contacts
 from analytics.domain.projection.config import ProjectionConfig
-from analytics.domain.projection.rows import ClientRow, DealRow, FoldedRow, TaskRow
+from analytics.domain.projection.rows import ClientRow, DealRow, FoldedRow, TaskRow, evolve
 from crm_contracts.envelope import Event
 from crm_contracts.events import (
     ClientRegistered,
@@ -62,7 +61,7 @@ def apply_deal(event: Event, row: DealRow | None, _: ProjectionConfig) -> DealRo
         return None  # a change of a deal whose opening was never seen cannot make a full row
     if isinstance(event, StageTransition):
         lost = isinstance(event, DealLost) or (event.status == "lost")
-        moved = replace(
+        return evolve(
             row,
             stage=event.to_stage,
             status=event.status,
@@ -73,10 +72,10 @@ def apply_deal(event: Event, row: DealRow | None, _: ProjectionConfig) -> DealRo
             closed_at=None if isinstance(event, DealReopened) or event.status == "open" else at,
             updated_at=at,
             version=version,
+            **_stays_after(row, event),
         )
-        return _stay_closed(moved, event)
     if isinstance(event, DealAmountChanged):
-        return replace(
+        return evolve(
             row,
             amount=event.amount,
             cost=event.cost,
@@ -85,27 +84,26 @@ def apply_deal(event: Event, row: DealRow | None, _: ProjectionConfig) -> DealRo
             version=version,
         )
     if isinstance(event, DealAssigned):
-        return replace(row, manager_id=event.manager_id, updated_at=at, version=version)
+        return evolve(row, manager_id=event.manager_id, updated_at=at, version=version)
     if isinstance(event, DealPaymentReceived):
-        return replace(row, paid_total=event.paid_total, updated_at=at, version=version)
+        return evolve(row, paid_total=event.paid_total, updated_at=at, version=version)
     return None
 
 
-def _stay_closed(row: DealRow, event: StageTransition) -> DealRow:
+def _stays_after(row: DealRow, event: StageTransition) -> dict[str, tuple[Any, ...]]:
     """The row's summary of stays once `event` ends the stay in its `from_stage` and begins
     one in its `to_stage`, as the stage intervals record them (tables.py)."""
     entered = row.stages_entered
     for stage in (event.from_stage, event.to_stage):
         if stage not in entered:
             entered = (*entered, stage)
-    return replace(
-        row,
-        stages_entered=entered,
-        closed_stay_versions=(*row.closed_stay_versions, event.from_stage_entered_version),
-        closed_stay_stages=(*row.closed_stay_stages, event.from_stage),
-        closed_stay_entered_at=(*row.closed_stay_entered_at, event.from_stage_entered_at),
-        closed_stay_left_at=(*row.closed_stay_left_at, event.occurred_at),
-    )
+    return {
+        "stages_entered": entered,
+        "closed_stay_versions": (*row.closed_stay_versions, event.from_stage_entered_version),
+        "closed_stay_stages": (*row.closed_stay_stages, event.from_stage),
+        "closed_stay_entered_at": (*row.closed_stay_entered_at, event.from_stage_entered_at),
+        "closed_stay_left_at": (*row.closed_stay_left_at, event.occurred_at),
+    }
 
 
 def apply_task(event: Event, row: TaskRow | None, _: ProjectionConfig) -> TaskRow | None:
@@ -127,9 +125,9 @@ def apply_task(event: Event, row: TaskRow | None, _: ProjectionConfig) -> TaskRo
     if row is None:
         return None
     if isinstance(event, TaskCompleted):
-        return replace(row, status="completed", closed_at=at, version=version)
+        return evolve(row, status="completed", closed_at=at, version=version)
     if isinstance(event, TaskCancelled):
-        return replace(row, status="cancelled", closed_at=at, version=version)
+        return evolve(row, status="cancelled", closed_at=at, version=version)
     return None
 
 
@@ -149,7 +147,7 @@ def apply_client(event: Event, row: ClientRow | None, config: ProjectionConfig) 
         )
     if isinstance(event, ClientUpdated):
         base = row or ClientRow(event.client_id, "", at, [], [], at)
-        return replace(
+        return evolve(
             base,
             phone_hashes=list(event.phones),
             email_hashes=list(event.emails),
@@ -180,7 +178,9 @@ def pseudonymise(event: Event, salt: str) -> Event:
             }
         )
     if isinstance(event, DealOpened | TaskScheduled):
-        return event.model_copy(update={"title": mask_contacts(event.title, salt)})
+        title = mask_contacts(event.title, salt)
+        # Most titles hold no contact: the event is kept as it is, no copy made.
+        return event if title == event.title else event.model_copy(update={"title": title})
     return event
 
 

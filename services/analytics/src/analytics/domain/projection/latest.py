@@ -54,7 +54,7 @@ class KnownKeys:
     """A Bloom filter over every key ever stored: fixed memory (4 MiB by default), no false
     "no". A false "maybe" (0.3 % at 2 million keys) only costs a history read."""
 
-    HASHES = 4
+    HASHES = 4  # positions per key, unrolled in `update`
 
     def __init__(self, bits: int = 1 << 25) -> None:
         if bits & (bits - 1):
@@ -62,23 +62,16 @@ class KnownKeys:
         self.bits = bits
         self._array = bytearray(bits // 8)
 
-    def _positions(self, key: str) -> list[int]:
-        h = hash(key)  # salted per process; the filter lives no longer than the process
-        a, b, mask = h & 0xFFFFFFFF, (h >> 32) | 1, self.bits - 1
-        return [(a + i * b) & mask for i in range(self.HASHES)]
-
     def add(self, key: str) -> None:
-        array = self._array
-        for p in self._positions(key):
-            array[p >> 3] |= 1 << (p & 7)
+        self.update((key,))
 
     def update(self, keys: Iterable[str]) -> None:
-        """`add` for many keys: the same positions, computed inline (a store's worth of keys
-        is learnt when a writer starts, millions at 10 M events)."""
+        """`add` for many keys (a store's worth is learnt when a writer starts, millions at
+        10 M events). The `HASHES` positions of a key are `a + i*b` of its hash's halves,
+        computed inline: this runs for every key of every event."""
         array, mask = self._array, self.bits - 1
-        assert self.HASHES == 4  # unrolled below
         for key in keys:
-            h = hash(key)
+            h = hash(key)  # salted per process; the filter lives no longer than the process
             a, b = h & 0xFFFFFFFF, (h >> 32) | 1
             p = a & mask
             array[p >> 3] |= 1 << (p & 7)
@@ -90,8 +83,14 @@ class KnownKeys:
             array[p >> 3] |= 1 << (p & 7)
 
     def __contains__(self, key: str) -> bool:
-        array = self._array
-        return all(array[p >> 3] & (1 << (p & 7)) for p in self._positions(key))
+        array, mask = self._array, self.bits - 1
+        h = hash(key)
+        a, b = h & 0xFFFFFFFF, (h >> 32) | 1
+        for i in range(self.HASHES):  # a new key is usually told apart at the first
+            p = (a + i * b) & mask
+            if not array[p >> 3] & (1 << (p & 7)):
+                return False
+        return True
 
     def clear(self) -> None:
         self._array = bytearray(self.bits // 8)
