@@ -196,9 +196,12 @@ class Projector:
         writes = BatchWrites(store)
         try:
             private = [pseudonymise(e, config.hash_salt) for e in events]
-            # The histories first: their INSERT runs while the rest is computed, and a
-            # re-fold below reads them back.
+            # The histories first: a re-fold reads them back. Then the rows in an order that
+            # keeps the writer busy while the rest is computed, the smallest INSERT last:
+            # the batch ends when its last INSERT lands.
             writes.submit(self._history_rows(private, events, data))
+            for table in self.tables:
+                writes.submit(table.project(store, private, config, writes.wait))
             salt = config.hash_salt
             writes.submit(
                 [event_row(e, _scrubbed(e, d, salt)) for e, d in zip(events, data, strict=True)]
@@ -217,8 +220,6 @@ class Projector:
                     store.owners_of,
                 )
             )
-            for table in self.tables:
-                writes.submit(table.project(store, private, config, writes.wait))
             writes.wait()
         except BaseException:
             writes.settle()
