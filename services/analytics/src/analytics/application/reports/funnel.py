@@ -13,32 +13,39 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.application.reports.common import filtered_deals, furthest_stage, in_period
+from analytics.application.reports.common import filtered_deals, in_period
+from analytics.application.reports.filters import deal_conditions
 from analytics.application.reports.pipelines import load_pipeline
 from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.sql import Sql
 
-# One pass over the cohort (the deals opened in the period in the pipeline, priced), grouped
-# by what the figures need: the furthest stage reached, the current stage and, for a lost
-# deal, where and why; with the completed stays of each group's deals per stage (index →
-# milliseconds, → count). Both come from the summary of stays on each deal's latest row
-# (`stages_entered`, `closed_stay_*`: the projection keeps it as it writes the stays), so no
-# stay is read. The summary holds each completed stay once (one per move), as the stays'
-# own rows, deduplicated, would count them.
+# The cohort (the deals opened in the period in one pipeline, priced) in two groupings, each
+# an array of one row: `groups`, by the stages entered, the current stage and, for a lost
+# deal, where and why (a few dozen groups: the stage indices are found for those in Python,
+# not for every deal); `stays`, the completed stays of its deals per stage, milliseconds and
+# count. Both come from the summary of stays on each deal's latest row (`stages_entered`,
+# `closed_stay_*`: the projection keeps it as it writes the stays), so no stay row is read.
+# The summary holds each completed stay once (one per move), as the stays' own rows,
+# deduplicated, would count them. The stays need no price: their cohort is not priced.
 FUNNEL_SQL = Sql("""
-SELECT reach, current, lost, lost_stage AS lost_at_stage, reason AS lost_reason,
-       count() AS deals, sum(amount_base) AS amount,
-       sumMap(stay_stages, stay_ms, arrayMap(x -> toUInt64(1), stay_stages)) AS closed
-FROM (
-    SELECT {reach} AS reach, indexOf({stages:Array(String)}, c.stage) AS current,
-           c.status = 'lost' AS lost, if(lost, c.lost_at_stage, '') AS lost_stage,
-           if(lost, c.lost_reason, '') AS reason, c.amount_base AS amount_base,
-           arrayMap(s -> indexOf({stages:Array(String)}, s), c.closed_stay_stages) AS stay_stages,
-           arrayMap((a, b) -> dateDiff('millisecond', a, b),
-                    c.closed_stay_entered_at, c.closed_stay_left_at) AS stay_ms
-    FROM ({cohort}) AS c
-)
-GROUP BY reach, current, lost, lost_at_stage, lost_reason
+SELECT (
+    SELECT groupArray((entered, stage, lost, lost_stage, reason, deals, amount)) FROM (
+        SELECT c.stages_entered AS entered, c.stage AS stage, c.status = 'lost' AS lost,
+               if(lost, c.lost_at_stage, '') AS lost_stage, if(lost, c.lost_reason, '') AS reason,
+               count() AS deals, sum(c.amount_base) AS amount
+        FROM ({cohort}) AS c
+        GROUP BY entered, stage, lost, lost_stage, reason
+    )
+) AS groups, (
+    SELECT groupArray((stage, ms, stays)) FROM (
+        SELECT stage, sum(dateDiff('millisecond', entered_at, left_at)) AS ms, count() AS stays
+        FROM (SELECT closed_stay_stages, closed_stay_entered_at, closed_stay_left_at
+              FROM {db}.deals FINAL WHERE {conditions})
+        ARRAY JOIN closed_stay_stages AS stage, closed_stay_entered_at AS entered_at,
+                   closed_stay_left_at AS left_at
+        GROUP BY stage
+    )
+) AS stays
 """)
 
 
@@ -56,12 +63,13 @@ def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     opened_in = in_period("opened_at", q.period)
     cohort = Sql("pipeline_id = {pipeline:String} AND {opened_in}").fill(opened_in=opened_in)
     cohort = cohort.bind(pipeline=pipeline.id)
-    rows = ch.select(
+    [read] = ch.select(
         FUNNEL_SQL.fill(
-            cohort=filtered_deals(q, narrow=cohort), reach=furthest_stage("stages", "c.")
-        ).bind(stages=names)
+            cohort=filtered_deals(q, narrow=cohort), conditions=deal_conditions(q) & cohort
+        )
     )  # amounts in the base currency
-    totals = _per_stage(rows, len(names))
+    rows = _groups(read["groups"], names)
+    totals = _per_stage(rows, _stays(read["stays"], names), len(names))
 
     def at(figure: str, k: int) -> Any:
         return totals[figure][k - 1]
@@ -123,10 +131,41 @@ def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
     }
 
 
-def _per_stage(rows: list[dict[str, Any]], stages: int) -> dict[str, list[Any]]:
+Row = dict[str, Any]
+
+
+def _groups(groups: list[tuple[Any, ...]], names: list[str]) -> list[Row]:
+    """The cohort's groups (FUNNEL_SQL `groups`) with their stages as indices (1 …; 0: a stage
+    the pipeline does not have): `reach`, the furthest entered (a skipped stage counts as
+    passed), and `current`."""
+    index = {name: k for k, name in enumerate(names, start=1)}
+    return [
+        {
+            "reach": max((index.get(s, 0) for s in entered), default=0),
+            "current": index.get(stage, 0),
+            "lost": lost,
+            "lost_at_stage": lost_stage,
+            "lost_reason": reason,
+            "deals": deals,
+            "amount": amount,
+        }
+        for entered, stage, lost, lost_stage, reason, deals, amount in groups
+    ]
+
+
+def _stays(stays: list[tuple[str, int, int]], names: list[str]) -> dict[int, tuple[int, int]]:
+    """The completed stays (FUNNEL_SQL `stays`) by stage index: milliseconds and count; a stage
+    the pipeline no longer has is left out."""
+    index = {name: k for k, name in enumerate(names, start=1)}
+    return {index[stage]: (ms, count) for stage, ms, count in stays if stage in index}
+
+
+def _per_stage(
+    rows: list[Row], stays: dict[int, tuple[int, int]], stages: int
+) -> dict[str, list[Any]]:
     """The figures per stage (1 … stages) from the groups of the cohort: a group's deals
-    reached every stage up to its furthest, are now in its current one; its completed stays
-    are per stage index (0: a stage the pipeline no longer has)."""
+    reached every stage up to its furthest, are now in its current one; and the completed
+    stays per stage."""
     out: dict[str, list[Any]] = {
         "reached": [0] * stages,
         "current": [0] * stages,
@@ -140,8 +179,7 @@ def _per_stage(rows: list[dict[str, Any]], stages: int) -> dict[str, list[Any]]:
             out["amount"][k] += r["amount"]
         if 0 < r["current"] <= stages:
             out["current"][r["current"] - 1] += r["deals"]
-        for k, ms, count in zip(*r["closed"], strict=True):
-            if 0 < k <= stages:
-                out["stay_ms"][k - 1] += ms
-                out["stays"][k - 1] += count
+    for k, (ms, count) in stays.items():
+        out["stay_ms"][k - 1] += ms
+        out["stays"][k - 1] += count
     return out
