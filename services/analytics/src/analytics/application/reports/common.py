@@ -32,37 +32,29 @@ PAID_IN = Sql("""
         ON r.currency = p.currency AND r.date <= toDate(p.paid_at)
 """)
 
-# The deals side is only what a payment takes from its deal (and the filters): the same rows
-# as a join with `filtered_deals` (its rate join yields one row per deal), without pricing
-# every deal. Only deals with a payment row in the period are merged: PREWHERE on the sort
-# key keeps or drops every row of a deal together, so FINAL still picks each one's latest
-# row and the filters (WHERE, after FINAL) see only that. The payments, the smaller side,
-# are the joined (hashed) one.
+# The payments of the filtered deals in a period, with the client and manager resolved from
+# the deal's latest row when the payment carries none: each payment joined to its deal's
+# latest row passing the filters (`FINAL`; the filters, in WHERE, see only that row), the
+# payments (PAID_IN, priced) being the hashed side. Over a long period nearly every block of
+# deals holds a paid one, so narrowing the deals to the paid ones saves no reading, and
+# checking every deal's id against them costs more than the join's own lookup (half the time
+# of the join at 10 M events, merged): every deal that passes the filters is joined as it
+# is. Over a short one (`NARROW_UP_TO`) the deals are narrowed by a 64-bit hash of the id,
+# cheaper to compare than the id: every row of a deal is kept or dropped together, so FINAL
+# still picks each one's latest row; a deal another id's hash lets through finds no payment
+# in the join, which matches on the id itself.
 PAYMENTS_BETWEEN = Sql("""
     SELECT p.payment_id AS payment_id, p.deal_id AS deal_id,
            if(p.client_id != '', p.client_id, d.client_id) AS client_id,
            if(p.manager_id != '', p.manager_id, d.manager_id) AS manager_id,
            p.amount_base AS amount, p.paid_at AS paid_at
     FROM (
-        SELECT deal_id, client_id, manager_id FROM {db}.deals FINAL
-        PREWHERE deal_id IN (SELECT deal_id FROM {db}.payments AS p WHERE {paid_in})
+        SELECT deal_id, client_id, manager_id FROM {db}.deals FINAL {narrow}
         WHERE {conditions}
     ) AS d
     INNER JOIN ({paid}) AS p ON p.deal_id = d.deal_id
 """)
-
-
-# The payments of the filtered deals in a period with what the client reports take from
-# them (`client_id`, `amount`, `paid_at`): the same rows and values as PAYMENTS_BETWEEN,
-# which narrows the deals to those with a payment in the period (`deal_id IN`
-# in PREWHERE) before it joins their latest rows to the payments (PAID_IN, priced; the
-# hashed side). Over a long period most of the deals' granules hold a paid deal, so that IN
-# saves no reading, and checking every deal's id against it costs more than the join's own
-# lookup: there every deal that passes the filters is joined as it is (10 % less for a
-# year, 25 % for all time). Over a short one the deals are narrowed by a 64-bit hash of the
-# id, cheaper to compare than the id: every row of a deal is kept or dropped together, so
-# FINAL still picks each one's latest row; a deal another id's hash lets through finds no
-# payment in the join, which matches on the id itself.
+# The same rows with only what the client reports take from them.
 CLIENT_PAYMENTS = Sql("""
     SELECT if(p.client_id != '', p.client_id, d.client_id) AS client_id,
            p.amount_base AS amount, p.paid_at AS paid_at
@@ -74,6 +66,21 @@ NARROW = Sql(
     " WHERE {paid_in})"
 )
 NARROW_UP_TO = timedelta(days=92)  # the longest period whose deals are narrowed
+
+
+def _payments(template: Sql, q: ReportQuery, within: Period | None, prefix: str) -> Sql:
+    """`template` (PAYMENTS_BETWEEN, CLIENT_PAYMENTS) over the query's period (or `within`, its
+    bounds bound with `prefix`) and filters."""
+    period = within or q.period
+    narrow = (
+        NARROW.fill(paid_in=in_period("p.paid_at", period, prefix))
+        if period.end - period.start <= NARROW_UP_TO
+        else Sql("")
+    )
+    return template.fill(
+        paid=paid_in(q, within, prefix), narrow=narrow, conditions=deal_conditions(q)
+    )
+
 
 # The same rows without a filter, where the deals only say which payments have a deal (a
 # deal has a row of any version or none) and, for a payment without a client, whose it is
@@ -100,21 +107,14 @@ UNFILTERED_CLIENT_PAYMENTS = Sql("""
 
 def client_payments(q: ReportQuery, within: Period | None = None, prefix: str = "") -> Sql:
     """CLIENT_PAYMENTS (UNFILTERED_CLIENT_PAYMENTS when no filter selects deals) in the
-    query's period (or `within`, its bounds bound with `prefix`)."""
-    period = within or q.period
-    conditions = deal_conditions(q)
-    if conditions.text == TRUE:
+    query's period (or `within`, its bounds bound with `prefix`): `client_id`, `amount`
+    (base currency), `paid_at`."""
+    if deal_conditions(q).text == TRUE:
         return UNFILTERED_CLIENT_PAYMENTS.fill(
-            paid=paid_in(q, within, prefix), paid_in=in_period("p.paid_at", period, prefix)
+            paid=paid_in(q, within, prefix),
+            paid_in=in_period("p.paid_at", within or q.period, prefix),
         )
-    narrow = (
-        NARROW.fill(paid_in=in_period("p.paid_at", period, prefix))
-        if period.end - period.start <= NARROW_UP_TO
-        else Sql("")
-    )
-    return CLIENT_PAYMENTS.fill(
-        paid=paid_in(q, within, prefix), narrow=narrow, conditions=conditions
-    )
+    return _payments(CLIENT_PAYMENTS, q, within, prefix)
 
 
 def filtered_deals(q: ReportQuery, narrow: Sql | None = None) -> Sql:
@@ -162,10 +162,7 @@ def payments_between(q: ReportQuery, within: Period | None = None, prefix: str =
     with `prefix`), with client and manager resolved and the amount in the base currency (at
     the latest rate on or before the payment's date; a payment in a currency with no rate
     yet keeps its amount)."""
-    period = in_period("p.paid_at", within or q.period, prefix)
-    return PAYMENTS_BETWEEN.fill(
-        paid=paid_in(q, within, prefix), paid_in=period, conditions=deal_conditions(q)
-    )
+    return _payments(PAYMENTS_BETWEEN, q, within, prefix)
 
 
 def bucket_sql(column: str, bucket: str, q: ReportQuery) -> Sql:
