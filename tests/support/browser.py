@@ -46,7 +46,8 @@ def chromium() -> Iterator:
 
 
 class PageServer:
-    """Serves fixed HTML pages on 127.0.0.1 (a free port); the query string is ignored."""
+    """Serves fixed pages (HTML, and JavaScript by a `.js` path) on 127.0.0.1 (a free port);
+    the query string is ignored."""
 
     def __init__(self, pages: dict[str, str]) -> None:
         self.pages = pages
@@ -54,9 +55,12 @@ class PageServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                body = server_pages.get(self.path.split("?")[0])
+                path = self.path.split("?")[0]
+                body = server_pages.get(path)
                 self.send_response(200 if body is not None else 404)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
+                # A module script must come as JavaScript, or the browser will not run it.
+                kind = "text/javascript" if path.endswith(".js") else "text/html"
+                self.send_header("Content-Type", f"{kind}; charset=utf-8")
                 self.end_headers()
                 self.wfile.write((body or "not found").encode())
 
