@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
+from analytics.adapters import schema
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.adapters.projection_store import ClickHouseProjectionStore
 from analytics.adapters.schema import fill_missing, migrate
@@ -33,7 +34,7 @@ from services.analytics.tests.reports_support import run, schema_at
 
 T0 = datetime(2026, 3, 1, 7, 0, 0, 123456, tzinfo=UTC)
 PERIOD = ("2026-01-01", "2027-01-01")
-LATEST = 6
+LATEST = schema.MIGRATIONS[-1][0]  # the schema version after every migration
 SOURCES = [("google", "cpc"), ("vk", "cpc"), ("news", "email"), (None, None)]
 
 
