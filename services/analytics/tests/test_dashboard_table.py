@@ -18,9 +18,12 @@ PAGE = f"""<!doctype html><meta charset="utf-8"><title>table</title><main id="ma
 <script type="module">
 import {{ renderTable }} from "/table.js";
 const rows = Array.from({{ length: {ROWS} }}, (_, i) => ({{
-  client_id: `c${{String(i).padStart(4, "0")}}`, revenue: i === {ROWS - 1} ? "999999.00" : `${{i}}.50`,
+  client_id: `c${{String(i).padStart(4, "0")}}`,
+  revenue: i === {ROWS - 1} ? "999999.00" : `${{i}}.50`,
 }}));
-const words = {{ prev: "Previous", next: "Next", of: "of", csv: "CSV", client: "Client", revenue: "Revenue" }};
+const words = {{
+  prev: "Previous", next: "Next", of: "of", csv: "CSV", client: "Client", revenue: "Revenue",
+}};
 const ctx = {{
   t: (key) => words[key] ?? key,
   fmt: {{ text: String, int: String, money: String }},
