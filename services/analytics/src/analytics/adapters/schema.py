@@ -205,8 +205,8 @@ def _in_use(ch: ClickHouse) -> bool:
 # The tables the reports read with `FINAL` or group by key, merged into one part once their
 # parts are an hour old: `FINAL` over one part per partition costs nothing (the session takes
 # it as it is), over many it merges every key as it reads, two to four times the time of a
-# report at 10 M events. Without it the engine's own merges stop at a handful of parts of
-# similar size and never reach one. Not `events` or `fold_events`: the biggest, and read by
+# report at 10 M events. Without it the engine's own merges may stop at a handful of parts
+# of similar size. Not `events` or `fold_events`: the biggest, and read by
 # key or by the rebuild only. `deals` has it per quarter already (PARTITIONED_DEALS).
 SETTLED_TABLES = (
     "payments",

@@ -6,7 +6,7 @@
 import { downloadCsv, h } from "./dom.js";
 
 const NUMERIC = new Set(["int", "num", "money", "frac", "pct", "days", "duration"]);
-export const PAGE_ROWS = 200;
+const PAGE_ROWS = 200;
 
 function value(row, column) {
   return column.get ? column.get(row) : row[column.key];
@@ -50,7 +50,6 @@ export function renderTable(parent, spec, ctx) {
   let sortKey = null;
   let descending = false;
   let offset = 0; // the first row drawn
-  const pageRows = spec.pageRows || PAGE_ROWS;
   const body = h("tbody");
   const pager = h("nav", { class: "pager", "aria-label": "pages" });
   const foot = spec.totals ? h("tfoot") : null;
@@ -75,19 +74,19 @@ export function renderTable(parent, spec, ctx) {
     draw();
   };
   const drawPager = () => {
-    pager.hidden = rows.length <= pageRows;
+    pager.hidden = rows.length <= PAGE_ROWS;
     if (pager.hidden) return pager.replaceChildren();
     const { t, fmt } = ctx;
-    const last = Math.min(offset + pageRows, rows.length);
+    const last = Math.min(offset + PAGE_ROWS, rows.length);
     pager.replaceChildren(
-      h("button", { type: "button", disabled: offset <= 0, onclick: () => turnTo(Math.max(0, offset - pageRows)) },
+      h("button", { type: "button", disabled: offset <= 0, onclick: () => turnTo(Math.max(0, offset - PAGE_ROWS)) },
         `‹ ${t("prev")}`),
       h("span", {}, `${fmt.int(offset + 1)}–${fmt.int(last)} ${t("of")} ${fmt.int(rows.length)}`),
-      h("button", { type: "button", disabled: last >= rows.length, onclick: () => turnTo(offset + pageRows) },
+      h("button", { type: "button", disabled: last >= rows.length, onclick: () => turnTo(offset + PAGE_ROWS) },
         `${t("next")} ›`));
   };
   const draw = () => {
-    const page = rows.slice(offset, offset + pageRows);
+    const page = rows.slice(offset, offset + PAGE_ROWS);
     body.replaceChildren(...page.map((row) => h("tr", {}, cells(row, false))));
     if (foot) foot.replaceChildren(h("tr", { class: "total" }, cells(spec.totals, true)));
     drawPager();
