@@ -264,6 +264,8 @@ def _started(events: int) -> Iterator[ReportStack]:
                 "ANALYTICS_VIEWER_API_KEY": VIEWER_KEY,
                 "ANALYTICS_NATS_MONITOR_URL": nats.monitor_url,
                 "ANALYTICS_LOG_LEVEL": "WARNING",
+                # Every timed request computes its report: no answer kept from the one before.
+                "ANALYTICS_REPORT_CACHE_SECONDS": "0",
             },
             folder / "analytics.log",
         )

@@ -18,6 +18,7 @@ from faststream.nats import NatsBroker
 
 from analytics.adapters.analyst_views import create_views
 from analytics.adapters.clickhouse import ClickHouse, connect
+from analytics.adapters.data_version import DataVersion
 from analytics.adapters.jetstream import JetStreamLag, JetStreamReplay
 from analytics.adapters.ops_sources import (
     ClickHouseProjectionClock,
@@ -56,6 +57,7 @@ from analytics.application.ops_status import DeadLetterActions, OpsSources, OpsS
 from analytics.application.ordered_batches import OrderedBatches
 from analytics.application.periodic import Periodic
 from analytics.application.rebuild import Rebuilder
+from analytics.application.report_cache import ReportCache
 from analytics.application.vitals import VitalsMonitor
 from analytics.application.writer_election import ProjectionRole, WriterElection
 from analytics.handlers import PROJECTION_CONSUMER, build_router, own_consumer
@@ -191,11 +193,17 @@ def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> 
     auth = Auth(settings)
     operator = auth.operator
     query = report_query(settings.tz, settings.base_currency)
+    version = DataVersion(ch)
+    cache = ReportCache(
+        lambda: asyncio.to_thread(version.read),
+        settings.report_cache_seconds,
+        settings.report_cache_megabytes * 1_000_000,
+    )
     app.include_router(build_auth_router(auth))  # /login, /logout, /v1/me
     install_sign_in(app)  # sign-in redirects and the dashboard's 503
     # Reports and drill-down need a viewer, whatever their routers declare.
     viewer = [Depends(auth.viewer)]
-    app.include_router(build_reports_router(ch, settings, query), dependencies=viewer)
+    app.include_router(build_reports_router(ch, settings, query, cache), dependencies=viewer)
     app.include_router(build_drill_router(ch, settings, query), dependencies=viewer)
     app.include_router(build_dimensions_router(ch), dependencies=viewer)
     app.include_router(build_live_router(pulse), dependencies=viewer)

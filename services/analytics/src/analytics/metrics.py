@@ -30,6 +30,14 @@ REBUILD_RUNNING = Gauge("crm_rebuild_running", "1 while a rebuild replays the st
 REBUILD_POSITION = Gauge("crm_rebuild_position", "Stream sequence the rebuild has replayed to")
 REBUILD_TARGET = Gauge("crm_rebuild_target", "Stream sequence the rebuild replays up to")
 
+# Report answers (application/report_cache.py)
+REPORT_ANSWERS = Counter(
+    "crm_report_answers_total",
+    "Report answers by where they came from: computed (miss), kept (hit), another request's "
+    "computation (shared), or computed with nothing kept (off)",
+    ["outcome"],
+)
+
 # Consumer lag and DLQ size, refreshed from JetStream (application/lag.py)
 PENDING = Gauge(
     "crm_consumer_pending", "Stream messages not yet delivered to the consumer", ["consumer"]
@@ -76,6 +84,7 @@ __all__ = [
     "RATE",
     "REBUILD_POSITION",
     "REDELIVERED",
+    "REPORT_ANSWERS",
     "REBUILD_RUNNING",
     "REBUILD_TARGET",
     "REVENUE_TODAY",

@@ -79,6 +79,10 @@ class AnalyticsSettings(ServiceSettings):
     sql_max_execution_seconds: float = 10.0
     clickhouse_analyst_user: str = ""
     clickhouse_analyst_password: str = ""
+    # Report answers kept while the data is unchanged (application/report_cache.py), each for
+    # at most this long (0: none kept), in at most this much memory.
+    report_cache_seconds: float = Field(default=10.0, ge=0)
+    report_cache_megabytes: int = Field(default=128, ge=0)
     lag_refresh_seconds: float = 5.0  # consumer lag and DLQ size gauges in /metrics
     vitals_refresh_seconds: float = 30.0  # today's leads, wins and revenue in /metrics
     # Events per INSERT batch while replaying the stream: bigger than the live batch, as a

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from functools import partial
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from analytics.adapters.clickhouse import ClickHouse
+from analytics.application.report_cache import ReportCache
 from analytics.application.reports.attribution import attribution
 from analytics.application.reports.cohorts import amount_distribution, cohorts, parse_edges
 from analytics.application.reports.compare import compared
@@ -29,6 +30,7 @@ from analytics.application.reports.sales import managers, weighted_pipeline
 from analytics.application.reports.serialize import report_bytes
 from analytics.domain.channels import classify
 from analytics.domain.projection.config import ProjectionConfig
+from analytics.metrics import REPORT_ANSWERS
 from analytics.settings import AnalyticsSettings
 from crm_contracts.events import Touch
 from crm_contracts.runtime.errors import NotFound
@@ -91,10 +93,20 @@ SIMPLE = {
 }
 
 
+def cache_key(request: Request) -> str:
+    """A report's request as the key of its answer: the path and every parameter, in one order
+    whatever order they were given in."""
+    return f"{request.url.path}?{sorted(request.query_params.multi_items())}"
+
+
 def build_reports_router(
-    ch: ClickHouse, settings: AnalyticsSettings, query: Callable[..., ReportQuery]
+    ch: ClickHouse,
+    settings: AnalyticsSettings,
+    query: Callable[..., ReportQuery],
+    cache: ReportCache,
 ) -> APIRouter:
-    """`query` is the `report_query` dependency."""
+    """`query` is the `report_query` dependency; `cache` keeps answers while the data is
+    unchanged."""
     router = APIRouter(prefix=PREFIX, tags=["reports"])
     Query_ = Annotated[ReportQuery, Depends(query)]
     config: ProjectionConfig = settings.projection_config()
@@ -102,28 +114,34 @@ def build_reports_router(
     # Each route answers with the JSON it wrote (`run_report`); the OpenAPI still shows an object.
     get = partial(router.get, response_model=dict[str, Any])
 
-    async def run_report(q: ReportQuery, compute: Compute) -> Response:
+    async def run_report(request: Request, q: ReportQuery, compute: Compute) -> Response:
         """Computed and written in a worker thread: a long client list must not hold the event
-        loop (health, live updates) while it is turned into JSON."""
+        loop (health, live updates) while it is turned into JSON. `X-Report-Cache` says
+        whether the answer was computed for this request (see `ReportCache.answer`)."""
 
         def answer() -> bytes:
             return report_bytes(compared(q, lambda query: compute(ch, query)))
 
-        return Response(await asyncio.to_thread(answer), media_type="application/json")
+        body, outcome = await cache.answer(cache_key(request), lambda: asyncio.to_thread(answer))
+        REPORT_ANSWERS.labels(outcome).inc()
+        return Response(body, media_type="application/json", headers={"X-Report-Cache": outcome})
 
     @get("/sales-funnel")
-    async def get_sales_funnel(q: Query_) -> Response:
+    async def get_sales_funnel(request: Request, q: Query_) -> Response:
         """Deals opened in `[from, to)` and how far they went through the pipeline's stages."""
-        return await run_report(q, sales_funnel)
+        return await run_report(request, q, sales_funnel)
 
     @get("/lead-funnel")
-    async def get_lead_funnel(q: Query_, group_by: GroupBy = "channel") -> Response:
+    async def get_lead_funnel(
+        request: Request, q: Query_, group_by: GroupBy = "channel"
+    ) -> Response:
         """Leads received in the period → deals → stages → won → paid, by the leads' own
         touch."""
-        return await run_report(q, lambda ch, qq: lead_funnel(ch, qq, group_by))
+        return await run_report(request, q, lambda ch, qq: lead_funnel(ch, qq, group_by))
 
     @get("/attribution")
     async def get_attribution(
+        request: Request,
         q: Query_,
         model: Annotated[Model, Query()] = "last_touch",
         group_by: GroupBy = "channel",
@@ -138,17 +156,21 @@ def build_reports_router(
             return classify(touch, config.own_hosts, config.medium_map, config.source_map)
 
         return await run_report(
+            request,
             q,
             lambda ch, qq: attribution(ch, qq, model, group_by, lookback, half_life, spend_channel),
         )
 
     @get("/dynamics")
-    async def get_dynamics(q: Query_, bucket: Annotated[Bucket, Query()] = "day") -> Response:
+    async def get_dynamics(
+        request: Request, q: Query_, bucket: Annotated[Bucket, Query()] = "day"
+    ) -> Response:
         """Revenue (payments) and won deals per day, week or month."""
-        return await run_report(q, lambda ch, qq: dynamics(ch, qq, bucket))
+        return await run_report(request, q, lambda ch, qq: dynamics(ch, qq, bucket))
 
     @get("/amount-distribution")
     async def get_amount_distribution(
+        request: Request,
         q: Query_,
         edges: Annotated[
             str, Query(max_length=1000, description="e.g. 0,10000,50000,100000")
@@ -156,16 +178,16 @@ def build_reports_router(
     ) -> Response:
         """Histogram of won-deal amounts over the given bucket edges, per month."""
         parsed = parse_edges(edges)
-        return await run_report(q, lambda ch, qq: amount_distribution(ch, qq, parsed))
+        return await run_report(request, q, lambda ch, qq: amount_distribution(ch, qq, parsed))
 
     @get("/managers")
-    async def get_managers(q: Query_) -> Response:
+    async def get_managers(request: Request, q: Query_) -> Response:
         """Per manager: deals, conversion, revenue, cycle, tasks, plan and run-rate forecast."""
-        return await run_report(q, managers)
+        return await run_report(request, q, managers)
 
     def simple_route(name: str, compute: Compute, doc: str) -> None:
-        async def endpoint(q: Query_) -> Response:
-            return await run_report(q, compute)
+        async def endpoint(request: Request, q: Query_) -> Response:
+            return await run_report(request, q, compute)
 
         endpoint.__doc__ = doc
         router.add_api_route(
