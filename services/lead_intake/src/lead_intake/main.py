@@ -19,6 +19,7 @@ from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.adapters.rate_limits import LocalRateLimit, SharedRateLimit
 from lead_intake.adapters.spool import Spool
 from lead_intake.api import forms, leads, public
+from lead_intake.api.access_log import AccessLog
 from lead_intake.api.guard import BodyGuard
 from lead_intake.api.lead_fast_path import LeadFastPath
 from lead_intake.application.drain_spool import DrainSpool
@@ -145,14 +146,18 @@ def app_for(parts: Components) -> FastAPI:
     app.include_router(forms.build_router(parts.forms, settings.api_key))
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, observe=count_refusal)
     # Around the whole stack, the request metrics included: it skips every layer for the leads
-    # it takes (see lead_fast_path).
+    # it takes (see lead_fast_path). Around that, the access log of every request (`run`
+    # turns uvicorn's off).
     stack = app.build_middleware_stack
-    app.build_middleware_stack = lambda: LeadFastPath(  # type: ignore[method-assign]
-        stack(),
-        submit=parts.submit_lead,
-        integration_api_key=settings.integration_api_key,
-        max_body_bytes=settings.max_body_bytes,
-        observe=count_refusal,
+    app.build_middleware_stack = lambda: AccessLog(  # type: ignore[method-assign]
+        LeadFastPath(
+            stack(),
+            submit=parts.submit_lead,
+            integration_api_key=settings.integration_api_key,
+            max_body_bytes=settings.max_body_bytes,
+            observe=count_refusal,
+        ),
+        SERVICE,
     )
     return app
 
@@ -162,7 +167,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
 
 def run() -> None:
-    serve(SERVICE, IntakeSettings(), create_app)
+    serve(SERVICE, IntakeSettings(), create_app, access_log=False)
 
 
 if __name__ == "__main__":

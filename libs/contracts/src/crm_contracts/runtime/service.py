@@ -85,7 +85,10 @@ async def reachable(probe: Callable[[], Any]) -> bool:
 GC_THRESHOLDS = (50_000, 20, 100)  # young, middle, old generation passes
 
 
-def serve(service: str, settings: S, create_app: Callable[[S], FastAPI]) -> None:
+def serve(
+    service: str, settings: S, create_app: Callable[[S], FastAPI], access_log: bool = True
+) -> None:
+    """`access_log=False`: the app writes its own access lines (uvicorn writes none)."""
     setup_logging(service, settings.log_level)
     app = create_app(settings)
     # What imports and the app's construction made (modules, schemas, routes) lives as long
@@ -103,5 +106,6 @@ def serve(service: str, settings: S, create_app: Callable[[S], FastAPI]) -> None
         host=settings.host,
         port=settings.port,
         log_config=None,
+        access_log=access_log,
         timeout_graceful_shutdown=5,
     )
