@@ -8,11 +8,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Any
 
-from faststream import Context
 from faststream.nats import JStream, NatsBroker, NatsRouter
-from faststream.nats.annotations import NatsMessage
 from faststream.nats.message import NatsBatchMessage
 from faststream.nats.message import NatsMessage as BusMessage  # built from a raw batch message
 from nats.aio.msg import Msg
@@ -24,6 +22,7 @@ from crm_contracts.events import BY_SUBJECT, NotificationFailed, NotificationSen
 from crm_contracts.runtime.consuming import declare_dead_letters, handle, work_queue
 from crm_contracts.runtime.logs import correlation_id
 from crm_contracts.streams import CRM_REMINDERS
+from notification.adapters.card_memo import batch_memo
 from notification.adapters.reminders import DUE, SCHEDULE
 from notification.application.plan_notifications import Planner
 from notification.application.send_due_notification import Deliverer, RetryLater
@@ -35,7 +34,6 @@ SERVICE = "notification"
 EVENTS_CONSUMER = "notification_events"
 DUE_CONSUMER = "notification_due"
 DELIVERY = "notification_delivery"  # parks a send that ended failed (adapters/outcomes.py)
-BatchMessage = Annotated[NatsBatchMessage, Context("message")]
 
 
 @dataclass(frozen=True)
@@ -71,7 +69,8 @@ def build_router(
         title="notification.events",
         description="Feeds the directory and plans the sends of the rules an event matches.",
     )
-    async def on_events(message: BatchMessage) -> None:
+    async def on_events() -> None:
+        message: NatsBatchMessage = current_message(broker)
         await handle_events(EVENTS_CONSUMER, message.raw_message, broker, planner)
 
     @router.subscriber(
@@ -86,7 +85,8 @@ def build_router(
         title="notification.due",
         description="Sends what a rule planned, once its time (a JetStream schedule) has come.",
     )
-    async def on_due(message: NatsMessage) -> None:
+    async def on_due() -> None:
+        message: BusMessage = current_message(broker)
         # When the schedule fired (stored), not when we got to it: a digest that waited for a
         # restart past midnight still covers the right day.
         fired_at = message.raw_message.metadata.timestamp
@@ -101,6 +101,12 @@ def build_router(
 
     declare_publishers(router)
     return router
+
+
+def current_message(broker: NatsBroker) -> Any:
+    """The message being handled, from the broker's context. Not a `Context` parameter:
+    FastStream solves one in a worker thread, in a task group of its own, for each message."""
+    return broker.context.get_local("message")
 
 
 def declare_publishers(router: NatsRouter) -> None:
@@ -148,6 +154,13 @@ REPLAN_DELAY = 1.0
 
 
 async def handle_events(
+    consumer: str, raws: list[Msg], broker: NatsBroker, planner: Planner
+) -> None:
+    with batch_memo():  # the batch's plans read each card once (adapters/card_memo.py)
+        await _handle_batch(consumer, raws, broker, planner)
+
+
+async def _handle_batch(
     consumer: str, raws: list[Msg], broker: NatsBroker, planner: Planner
 ) -> None:
     events: list[tuple[BusMessage, Event]] = []

@@ -23,6 +23,7 @@ from crm_contracts.events import (
     TaskScheduled,
 )
 from notification.adapters.buckets import JsonBucket
+from notification.adapters.card_memo import recall, remember
 from notification.application.ports import Card, CardKind
 from notification.domain.deliveries import token
 
@@ -69,21 +70,29 @@ class Directory:
             return False
         order = _order(event)
         changes = fields if full else {k: v for k, v in fields.items() if v is not None}
-        stale = False
+        stale = unchanged = False
 
         def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
-            nonlocal stale
+            nonlocal stale, unchanged
             current = current or {}
             stored = current.get("_order")
             stale = bool(stored and isinstance(stored[0], int) and stored > order)
             if not stale:
-                return current | changes | {"_order": order}
+                new = current | changes | {"_order": order}
+                # Already on file (a redelivery, a replica's copy): nothing to write.
+                unchanged = new == current
+                return None if unchanged else new
             # Absent, not None: a newer `full` card stores its empty fields, and they stay so.
             missing = {k: v for k, v in changes.items() if k not in current}
             return None if full or not missing else current | missing
 
-        written = await bucket.modify(token(key), change)
-        return written and not stale
+        # A first version most likely makes the card: written at once, no read before.
+        written = await bucket.modify(token(key), change, absent=event.aggregate_version == 1)
+        # What is on file now (written, or read just now when nothing was): for the batch's plans.
+        known = bucket.known(token(key))
+        if known is not None:
+            remember((bucket.name, token(key)), known[0] or {})
+        return (written or unchanged) and not stale
 
     async def apply(self, event: Event) -> bool:
         """Record what the event says. False only for a task event older than the one stored
@@ -198,7 +207,11 @@ class Directory:
     async def get(self, bucket: JsonBucket, key: str | None) -> dict[str, Any]:
         if not key:
             return {}
-        return await bucket.get(token(key)) or {}
+
+        async def read() -> dict[str, Any]:
+            return await bucket.get(token(key)) or {}
+
+        return await recall((bucket.name, token(key)), read)
 
     async def card(self, kind: CardKind, key: str | None) -> Card:
         return await self.get(self._buckets[kind], key)
