@@ -4,7 +4,7 @@ and `memory`, an in-memory stand-in for the store port, for use-case tests witho
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -38,6 +38,9 @@ class MemoryStore:
         if found is None:
             raise missing(f"no {what}")
         return found
+
+    def existing(self, aggregate_ids: Iterable[UUID]) -> set[UUID]:
+        return {i for i in aggregate_ids if i in self.aggregates}
 
     def save(self, *aggregates: Aggregate | None) -> None:
         batch = [a for a in aggregates if a is not None]

@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -29,6 +29,7 @@ from eventsourcing.sqlite import SQLiteFactory
 
 from crm_contracts.runtime.errors import Conflict, Invalid
 from deal_pipeline.adapters.group_commit import GroupCommitRecorder
+from deal_pipeline.adapters.stored_ids import stored_ids
 from deal_pipeline.domain.counter import Counter
 from deal_pipeline.domain.deal import Deal, Invoice, Payment, Task
 from deal_pipeline.domain.errors import NotFound
@@ -84,6 +85,22 @@ def project(aggregate: Any, events: Iterable[Any]) -> Any:
     for event in events:
         aggregate = event.mutate(aggregate)
     return aggregate
+
+
+class Collected(ProcessingEvent[UUID]):
+    """The library's `collect_events` asks each object saved whether it is a domain event or
+    has events to collect by `isinstance` of two runtime protocols, which on Python 3.11 walk
+    the protocol's attributes every time (a few per cent of a lead's CPU). An aggregate is
+    taken by its class; anything else as the library takes it."""
+
+    def collect_events(self, *objs: Any, **kwargs: Any) -> None:
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                self.events += obj.collect_events()
+                self.aggregates[obj.id] = obj
+            else:
+                super().collect_events(obj)
+        self.saved_kwargs.update(kwargs)
 
 
 class EventStore(Application[UUID]):
@@ -148,8 +165,14 @@ class EventStore(Application[UUID]):
             transcoder.register(transcoding)
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
+        # The library's `Application.save` with `Collected` for its `ProcessingEvent` (and
+        # without its deprecated `notify`, which does nothing here).
+        processing_event = Collected()
+        processing_event.collect_events(*objs, **kwargs)
         try:
-            recordings = super().save(*objs, **kwargs)
+            recordings = self._record(processing_event)
+            self._take_snapshots(processing_event)
+            self._notify(recordings)
         except DataError as exc:
             # PostgreSQL refuses NUL in text: the save is rolled back, nothing is half-written.
             raise Invalid(str(exc), "body") from exc
@@ -170,6 +193,9 @@ class EventStore(Application[UUID]):
         except AggregateNotFoundError:
             return None
         return aggregate if isinstance(aggregate, cls) else None
+
+    def existing(self, aggregate_ids: Iterable[UUID]) -> set[UUID]:
+        return stored_ids(self.recorder, aggregate_ids)
 
     def history(self, aggregate_id: UUID) -> list[DomainEventProtocol[UUID]]:
         return list(self.events.get(aggregate_id))

@@ -12,7 +12,7 @@ from eventsourcing.persistence import Tracking
 from faststream.nats import NatsBroker
 
 from crm_contracts.runtime.bus import publish_event
-from deal_pipeline.adapters.event_mapping import to_contract
+from deal_pipeline.adapters.event_mapping import relayed, to_contract
 from deal_pipeline.adapters.event_store import EventStore
 from deal_pipeline.adapters.store_watch import StoreWatch
 from deal_pipeline.metrics import RELAY_BACKLOG, RELAY_POSITION
@@ -126,7 +126,11 @@ class Relay:
         if not notifications:
             RELAY_BACKLOG.set(0)
             return position, 0
-        contracts = (to_contract(self.store.mapper.to_domain_event(n)) for n in notifications)
+        contracts = (
+            to_contract(self.store.mapper.to_domain_event(n))
+            for n in notifications
+            if relayed(n.topic)
+        )
         # Sent back to back on the one connection, which NATS takes in order, and the acks
         # awaited together: a round trip per batch, not per event (one at a time, a busy event
         # loop let the relay fall minutes behind). Any failure fails the batch: it is

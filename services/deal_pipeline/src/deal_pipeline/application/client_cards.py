@@ -32,13 +32,46 @@ class Resolved:
     to_save: list[Aggregate] = field(default_factory=list)
 
 
+class ContactsInOneSave:
+    """What one save knows of contacts: the clients it registers, by contact (so two leads of
+    one new client in a batch open deals for one client), and the index entries it has read,
+    each read once; `expect` learns in one read which entries are not stored at all (a new
+    lead's usually are not), and those are never loaded."""
+
+    def __init__(self, store: AggregateStore) -> None:
+        self.store = store
+        self.unsaved: dict[Contact, str] = {}
+        self._indexes: dict[Contact, ContactIndex | None] = {}
+
+    def expect(self, contacts: Iterable[Contact]) -> None:
+        ids = {contact: ContactIndex.create_id(*contact) for contact in contacts}
+        stored = self.store.existing(ids.values())
+        for contact, index_id in ids.items():
+            if index_id not in stored:
+                self._indexes.setdefault(contact, None)
+
+    def index(self, contact: Contact) -> ContactIndex | None:
+        if contact not in self._indexes:
+            index_id = ContactIndex.create_id(*contact)
+            self._indexes[contact] = self.store.find(ContactIndex, index_id)
+        return self._indexes[contact]
+
+    def client_of(self, contact: Contact) -> str | None:
+        if client_id := self.unsaved.get(contact):
+            return client_id
+        index = self.index(contact)
+        return index.client_id if index is not None else None
+
+
 class ClientCards:
     def __init__(self, store: AggregateStore) -> None:
         self.store = store
 
     def by_contact(self, kind: str, value: str) -> str | None:
-        index = self.store.find(ContactIndex, ContactIndex.create_id(kind, value))
-        return index.client_id if index is not None else None
+        return self.in_one_save().client_of((kind, value))
+
+    def in_one_save(self) -> ContactsInOneSave:
+        return ContactsInOneSave(self.store)
 
     def resolve(
         self,
@@ -46,18 +79,18 @@ class ClientCards:
         phone: str | None,
         email: str | None,
         lead_id: str | None,
-        unsaved: dict[Contact, str] | None = None,
+        known: ContactsInOneSave | None = None,
     ) -> Resolved:
-        """The client known by this phone, else by this e-mail; else a new client. `unsaved`
-        holds the contacts of clients registered earlier in the same save (and gets this one's),
-        so two leads of one new client in a batch open deals for one client."""
-        known = unsaved if unsaved is not None else {}
+        """The client known by this phone, else by this e-mail; else a new client. `known`:
+        what the save knows of contacts so far (it learns this client's)."""
+        known = known if known is not None else self.in_one_save()
         for kind, value in (("phone", phone), ("email", email)):
-            if value and (client_id := known.get((kind, value)) or self.by_contact(kind, value)):
+            if value and (client_id := known.client_of((kind, value))):
                 return Resolved(client_id)
         client = Client.register(name, phone, email, lead_id)
-        known.update(dict.fromkeys(client.contacts, str(client.id)))
-        return Resolved(str(client.id), [client, *self._claims(str(client.id), client.contacts)])
+        known.unsaved.update(dict.fromkeys(client.contacts, str(client.id)))
+        claims = self._claims(str(client.id), client.contacts, known)
+        return Resolved(str(client.id), [client, *claims])
 
     def register(
         self,
@@ -75,7 +108,8 @@ class ClientCards:
             first_email = emails[0] if emails else None
             client = Client.register(name, first_phone, first_email)
             client.update(name, phones, emails, requisites, telegram_chat_id)
-            self.store.save(client, *self._claims(str(client.id), client.contacts))
+            claims = self._claims(str(client.id), client.contacts, self.in_one_save())
+            self.store.save(client, *claims)
             return client
 
         return self.store.retrying(use_case)
@@ -94,7 +128,7 @@ class ClientCards:
             before = set(client.contacts)
             client.update(name, phones, emails, requisites, telegram_chat_id)
             after = set(client.contacts)
-            claims = self._claims(str(client.id), sorted(after - before))
+            claims = self._claims(str(client.id), sorted(after - before), self.in_one_save())
             releases = []
             for kind, value in sorted(before - after):
                 index = self.store.find(ContactIndex, ContactIndex.create_id(kind, value))
@@ -112,10 +146,13 @@ class ClientCards:
     def requisites_of(self, client_id: str | None) -> dict[str, str | None]:
         return dict(self.get(UUID(client_id)).requisites) if client_id else {}
 
-    def _claims(self, client_id: str, contacts: Iterable[Contact]) -> list[ContactIndex]:
+    @staticmethod
+    def _claims(
+        client_id: str, contacts: Iterable[Contact], known: ContactsInOneSave
+    ) -> list[ContactIndex]:
         claims = []
         for kind, value in contacts:
-            index = self.store.find(ContactIndex, ContactIndex.create_id(kind, value))
+            index = known.index((kind, value))
             if index is None:
                 index = ContactIndex(kind=kind, value=value, client_id=client_id)
             else:

@@ -14,8 +14,7 @@ from eventsourcing.domain import Aggregate
 
 from deal_pipeline.application.client_cards import ClientCards, Resolved
 from deal_pipeline.application.ports import AggregateStore
-from deal_pipeline.application.reference_data import ReferenceData
-from deal_pipeline.domain.client import Contact
+from deal_pipeline.application.reference_data import PipelineRules, ReferenceData
 from deal_pipeline.domain.deal import Deal
 from deal_pipeline.domain.errors import ContactTaken
 
@@ -54,17 +53,30 @@ class OpenDeal:
         ids = [Deal.create_id(lead.lead_id) for lead in leads]
 
         def use_case() -> None:
+            new = self._not_opened(ids, leads)
+            if not new:
+                return
+            contacts = {
+                deal_id: self.clients.lead_contacts(lead.phone, lead.email)
+                for deal_id, lead in new.items()
+            }
+            # One read tells which of these contacts are known: only those are loaded.
+            known = self.clients.in_one_save()
+            known.expect(
+                (kind, value)
+                for phone, email in contacts.values()
+                for kind, value in (("phone", phone), ("email", email))
+                if value
+            )
             to_save: list[Aggregate] = []
-            unsaved: dict[Contact, str] = {}  # clients registered in this save, by contact
             assigner = self.reference.assigner()
-            opened: set[UUID] = set()
-            for deal_id, lead in zip(ids, leads, strict=True):
-                if deal_id in opened or self.store.find(Deal, deal_id) is not None:
-                    continue
-                opened.add(deal_id)
-                rules = self.reference.rules(lead.pipeline_id)
-                phone, email = self.clients.lead_contacts(lead.phone, lead.email)
-                client = self.clients.resolve(lead.name, phone, email, lead.lead_id, unsaved)
+            rules_of: dict[str, PipelineRules] = {}  # read once per pipeline in a save
+            for deal_id, lead in new.items():
+                rules = rules_of.get(lead.pipeline_id)
+                if rules is None:
+                    rules = rules_of[lead.pipeline_id] = self.reference.rules(lead.pipeline_id)
+                phone, email = contacts[deal_id]
+                client = self.clients.resolve(lead.name, phone, email, lead.lead_id, known)
                 manager_id = assigner.pick(rules, lead.form_id, (lead.source, lead.utm_source))
                 deal = Deal.open(
                     rules.pipeline,
@@ -75,8 +87,7 @@ class OpenDeal:
                     source=lead.source,
                 )
                 to_save += [*client.to_save, deal]
-            if to_save:
-                self.store.save(*to_save, *assigner.to_save())
+            self.store.save(*to_save, *assigner.to_save())
 
         try:
             self.store.retrying(use_case)
@@ -85,6 +96,18 @@ class OpenDeal:
             # lookup now finds that client, and the lead opens its deal for it.
             self.store.retrying(use_case)
         return ids
+
+    def _not_opened(
+        self, ids: Sequence[UUID], leads: Sequence[LeadToOpen]
+    ) -> dict[UUID, LeadToOpen]:
+        """The leads whose deals are not stored yet, by deal id (of a lead twice in the batch,
+        the first): one read for the batch instead of a load of each deal."""
+        stored = self.store.existing(ids)
+        new: dict[UUID, LeadToOpen] = {}
+        for deal_id, lead in zip(ids, leads, strict=True):
+            if deal_id not in stored:
+                new.setdefault(deal_id, lead)
+        return new
 
     def by_hand(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -21,6 +21,11 @@ class AggregateStore(Protocol):
 
     def load(self, cls: type[A], aggregate_id: UUID, missing: type[NotFound], what: str) -> A:
         """Raises `missing` when nothing of this kind is stored under this id."""
+        ...
+
+    def existing(self, aggregate_ids: Iterable[UUID]) -> set[UUID]:
+        """The ids among these under which something is stored, in one read: for a batch
+        whose aggregates are mostly new, instead of a `find` of each."""
         ...
 
     def save(self, *aggregates: Aggregate | None) -> Any:
