@@ -64,14 +64,20 @@ async def test_an_answer_expires_after_its_time() -> None:
     assert await cache.answer("a", store.compute) == (b"v1#2", "miss")
 
 
+async def together(store: Store, cache: ReportCache, requests: int) -> list[asyncio.Task]:
+    """`requests` asking for "a" one after the other while its computation is held."""
+    store.release.clear()
+    tasks = []
+    for _ in range(requests):
+        tasks.append(asyncio.create_task(cache.answer("a", store.compute)))
+        await asyncio.sleep(0)
+    return tasks
+
+
 async def test_requests_that_come_together_share_one_computation() -> None:
     store = Store()
     cache = cache_of(store)
-    store.release.clear()
-    first = asyncio.create_task(cache.answer("a", store.compute))
-    await asyncio.sleep(0)
-    others = [asyncio.create_task(cache.answer("a", store.compute)) for _ in range(3)]
-    await asyncio.sleep(0)
+    first, *others = await together(store, cache, 4)
     store.release.set()
     assert await first == (b"v1#1", "miss")
     assert [await o for o in others] == [(b"v1#1", "shared")] * 3
@@ -81,11 +87,7 @@ async def test_requests_that_come_together_share_one_computation() -> None:
 async def test_a_cancelled_request_leaves_the_computation_to_the_others() -> None:
     store = Store()
     cache = cache_of(store)
-    store.release.clear()
-    first = asyncio.create_task(cache.answer("a", store.compute))
-    await asyncio.sleep(0)
-    second = asyncio.create_task(cache.answer("a", store.compute))
-    await asyncio.sleep(0)
+    first, second = await together(store, cache, 2)
     first.cancel()
     await asyncio.sleep(0)
     store.release.set()
