@@ -28,10 +28,18 @@ T = TypeVar("T")
 ran = False  # set once the reports ran in this process (bench/memory.py reads it)
 
 
-def report_names(http: httpx.Client) -> list[str]:
-    """The reports the running service documents (its OpenAPI), so a new one is benched too."""
+PAGE = {"limit": "200"}  # a client list's first page, as the dashboard asks for it
+
+
+def documented(http: httpx.Client) -> dict[str, set[str]]:
+    """The reports the running service documents (its OpenAPI), so a new one is benched too,
+    each with the names of its query parameters."""
     paths = http.get("/openapi.json").raise_for_status().json()["paths"]
-    return sorted(p.removeprefix(PREFIX) for p in paths if p.startswith(PREFIX) and "{" not in p)
+    return {
+        p.removeprefix(PREFIX): {q["name"] for q in item["get"].get("parameters", [])}
+        for p, item in paths.items()
+        if p.startswith(PREFIX) and "{" not in p
+    }
 
 
 def attribution_models() -> tuple[str, ...]:
@@ -43,11 +51,13 @@ def attribution_models() -> tuple[str, ...]:
 def cases(http: httpx.Client) -> list[tuple[str, str, dict[str, str]]]:
     """(measurement name, report, extra query) for everything timed."""
     out: list[tuple[str, str, dict[str, str]]] = []
-    for name in report_names(http):
+    for name, parameters in sorted(documented(http).items()):
         if name == "attribution":
             out += [(f"report attribution {m}", name, {"model": m}) for m in attribution_models()]
         else:
             out.append((f"report {name}", name, {}))
+        if "limit" in parameters:  # a client list: also its first page, as the dashboard asks
+            out.append((f"report {name} first page", name, PAGE))
         if name in FUNNELS:
             out += [(f"report {name} compare={c}", name, {"compare": c}) for c in COMPARES]
     return out

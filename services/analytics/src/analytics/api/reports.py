@@ -17,7 +17,11 @@ from analytics.application.reports.cohorts import amount_distribution, cohorts, 
 from analytics.application.reports.compare import compared
 from analytics.application.reports.funnel import sales_funnel
 from analytics.application.reports.leads import lead_funnel
+from analytics.application.reports.list_page import MAX_LIMIT, ListPage, paged_answer
 from analytics.application.reports.money import (
+    ABC_ORDER,
+    PROFITABILITY_ORDER,
+    WIN_BACK_ORDER,
     abc,
     active_clients,
     client_profitability,
@@ -43,6 +47,21 @@ Model = Literal[
 ]
 Bucket = Literal["day", "week", "month"]
 Compute = Callable[[ClickHouse, ReportQuery], dict[str, Any]]
+Listed = Callable[[ClickHouse, ReportQuery, ListPage], dict[str, Any]]
+
+
+def list_page(
+    limit: Annotated[
+        int | None, Query(ge=1, le=MAX_LIMIT, description="rows of the list; none: every row")
+    ] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+    sort: Annotated[
+        str | None,
+        Query(max_length=64, description="a field of the list's rows, -field for descending"),
+    ] = None,
+) -> ListPage:
+    """The part of a report's client list to give (application/reports/list_page.py)."""
+    return ListPage(limit, offset, sort)
 
 
 def report_query(tz: str, base_currency: str) -> Callable[..., ReportQuery]:
@@ -85,11 +104,25 @@ def report_names(router: APIRouter) -> list[str]:
 
 SIMPLE = {
     "repeat-sales": (repeat_sales, "Share of won deals and clients that are repeat purchases."),
-    "active-clients": (active_clients, "Clients who paid in the period, and the win-back list."),
     "weighted-pipeline": (weighted_pipeline, "Σ amount × stage probability of open deals."),
-    "abc": (abc, "ABC classes of clients by revenue in the period."),
     "cohorts": (cohorts, "Clients by month of first payment and their repeat payments."),
-    "client-profitability": (client_profitability, "Revenue, cost and margin per client."),
+}
+# The reports with a list of clients, given a page at a time when asked (`limit`, `offset`,
+# `sort`): the report, the key of its list and the fields the list sorts by.
+CLIENT_LISTS: dict[str, tuple[Listed, str, tuple[str, ...], str]] = {
+    "active-clients": (
+        active_clients,
+        "win_back",
+        tuple(WIN_BACK_ORDER),
+        "Clients who paid in the period, and the win-back list.",
+    ),
+    "abc": (abc, "rows", tuple(ABC_ORDER), "ABC classes of clients by revenue in the period."),
+    "client-profitability": (
+        client_profitability,
+        "rows",
+        tuple(PROFITABILITY_ORDER),
+        "Revenue, cost and margin per client.",
+    ),
 }
 
 
@@ -114,13 +147,20 @@ def build_reports_router(
     # Each route answers with the JSON it wrote (`run_report`); the OpenAPI still shows an object.
     get = partial(router.get, response_model=dict[str, Any])
 
-    async def run_report(request: Request, q: ReportQuery, compute: Compute) -> Response:
+    async def run_report(
+        request: Request,
+        q: ReportQuery,
+        compute: Compute,
+        after: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    ) -> Response:
         """Computed and written in a worker thread: a long client list must not hold the event
-        loop (health, live updates) while it is turned into JSON. `X-Report-Cache` says
-        whether the answer was computed for this request (see `ReportCache.answer`)."""
+        loop (health, live updates) while it is turned into JSON. `after`: what is done to the
+        answer once compared (a page of a compared list). `X-Report-Cache` says whether the
+        answer was computed for this request (see `ReportCache.answer`)."""
 
         def answer() -> bytes:
-            return report_bytes(compared(q, lambda query: compute(ch, query)))
+            made = compared(q, lambda query: compute(ch, query))
+            return report_bytes(after(made) if after else made)
 
         body, outcome = await cache.answer(cache_key(request), lambda: asyncio.to_thread(answer))
         REPORT_ANSWERS.labels(outcome).inc()
@@ -196,6 +236,29 @@ def build_reports_router(
 
     for name, (compute, doc) in SIMPLE.items():
         simple_route(name, compute, doc)
+
+    Page_ = Annotated[ListPage, Depends(list_page)]
+
+    def list_route(name: str, listed: Listed, key: str, fields: tuple[str, ...], doc: str) -> None:
+        async def endpoint(request: Request, q: Query_, page: Page_) -> Response:
+            page.check(fields)
+            if page.whole or q.compare is None:  # the engine writes only the page's rows
+                return await run_report(request, q, lambda c, qq: listed(c, qq, page))
+            # Both periods' whole lists are merged, then paged.
+            return await run_report(
+                request,
+                q,
+                lambda c, qq: listed(c, qq, ListPage()),
+                lambda answer: paged_answer(answer, key, page),
+            )
+
+        endpoint.__doc__ = doc
+        router.add_api_route(
+            f"/{name}", endpoint, methods=["GET"], name=name, response_model=dict[str, Any]
+        )
+
+    for name, (listed, key, fields, doc) in CLIENT_LISTS.items():
+        list_route(name, listed, key, fields, doc)
 
     @router.get("/{name}", include_in_schema=False)
     async def unknown_report(name: Annotated[str, Path(max_length=200)]) -> None:

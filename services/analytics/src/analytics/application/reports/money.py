@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from itertools import compress
-from operator import sub
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
@@ -32,6 +31,7 @@ from analytics.application.reports.json_rows import (
     text,
     written,
 )
+from analytics.application.reports.list_page import WHOLE, Listing, ListPage, read_page
 from analytics.application.reports.period import Period
 from analytics.application.reports.query import SAFE, ReportQuery
 from analytics.application.reports.sql import Sql
@@ -110,7 +110,7 @@ WIN_BACK_IDS = Sql(ACTIVE_CTE + " SELECT client_id FROM before_paid WHERE " + WI
 # period, descending, ties by id, each row with both counts; and, first, one row that is no
 # win-back client, so that the counts come when the list is empty (none when nobody paid).
 # Rows rather than one row of arrays: the driver reads columns faster than arrays.
-ACTIVE_SQL = Sql("""
+ACTIVE_BASE = Sql("""
 WITH per_client AS (
     SELECT client_id, max(now) AS paid_now, min(now) = 0 AS paid_before,
            sumIf(amount, NOT now) AS revenue_before, maxIf(paid_at, NOT now) AS last_paid_at
@@ -118,16 +118,28 @@ WITH per_client AS (
     WHERE client_id != ''
     GROUP BY client_id
 )
+SELECT client_id, revenue_before, last_paid_at, paid_now, paid_before,
+       paid_before AND NOT paid_now AS win_back
+FROM per_client""")
+ACTIVE_SQL = Sql("""
 SELECT active, active_before, win_back, {rows}
 FROM (
-    SELECT client_id, revenue_before, last_paid_at, paid_before AND NOT paid_now AS win_back,
+    SELECT client_id, revenue_before, last_paid_at, win_back,
            sum(paid_now) OVER () AS active, sum(paid_before) OVER () AS active_before,
            row_number() OVER () = 1 AS first
-    FROM per_client
+    FROM ({base})
 )
 WHERE win_back OR first
 ORDER BY win_back, revenue_before DESC, client_id
 """)
+# A page of the win-back list (list_page.py): the win-back clients numbered first, in the
+# list's order or the asked one, with both counts over every client.
+WIN_BACK_ORDER = {
+    "client_id": "client_id",
+    "revenue_previous_period": "revenue_before",
+    "last_paid_at": "last_paid_at",
+}
+ACTIVE_WINDOWS = {"active": "sum(paid_now) OVER ()", "active_before": "sum(paid_before) OVER ()"}
 
 
 def _before(q: ReportQuery) -> Period:
@@ -157,16 +169,19 @@ WIN_BACK_JSON = {
 WinBack = tuple[int, int, Sequence[dict[str, Any]]]  # the two counts, the win-back list
 
 
+def _active_base(q: ReportQuery) -> Sql:
+    """ACTIVE_BASE over the payments of this period and the one before."""
+    before = _before(q)
+    return ACTIVE_BASE.fill(
+        payments=client_payments(q, Period(before.start, q.period.end, q.period.tz), "both_"),
+        now_in=in_period("paid_at", q.period),
+    )
+
+
 def _active_read(ch: ClickHouse, q: ReportQuery, rows: Sql | str, width: int) -> tuple[Any, ...]:
     """The two counts and the win-back list's columns (`rows`: what is read of each)."""
-    before = _before(q)
     actives, befores, win_back, *columns = ch.columns(
-        ACTIVE_SQL.fill(
-            payments=client_payments(q, Period(before.start, q.period.end, q.period.tz), "both_"),
-            now_in=in_period("paid_at", q.period),
-            rows=rows,
-        ),
-        3 + width,
+        ACTIVE_SQL.fill(base=_active_base(q), rows=rows), 3 + width
     )
     counts = (actives[0], befores[0]) if win_back else (0, 0)
     if win_back and not win_back[0]:  # the row that only brought the counts
@@ -184,36 +199,71 @@ def _win_back_written(ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]
     return None if listed is None else (active, active_before, listed)
 
 
-def _win_back_read(ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]) -> WinBack:
-    """The counts and the list made from its columns."""
-    active, active_before, (ids, revenues, last_paid) = _active_read(ch, q, WIN_BACK_COLUMNS, 3)
-    listed = [
+def _win_back_rows(columns: list[list[Any]], link: Callable[[str], str]) -> list[dict[str, Any]]:
+    """The win-back rows made from their columns (WIN_BACK_COLUMNS)."""
+    ids, revenues, last_paid = columns
+    return [
         {"client_id": i, "revenue_previous_period": r, "last_paid_at": t, "drill": d}
         for i, r, t, d in zip(
             ids, _money(revenues), last_paid, _keyed_links(link, ids), strict=True
         )
     ]
-    return active, active_before, listed
 
 
-def active_clients(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
+def _win_back_read(ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]) -> WinBack:
+    """The counts and the list made from its columns."""
+    active, active_before, columns = _active_read(ch, q, WIN_BACK_COLUMNS, 3)
+    return active, active_before, _win_back_rows(columns, link)
+
+
+def _win_back_page(
+    ch: ClickHouse, q: ReportQuery, link: Callable[[str], str], page: ListPage
+) -> tuple[int, int, Sequence[dict[str, Any]], int]:
+    """The counts, a page of the win-back list and the list's size (list_page.py)."""
+    listing = Listing(
+        _active_base(q), WIN_BACK_ORDER, "revenue_before DESC, client_id", "win_back DESC"
+    )
+    got = read_page(
+        ch,
+        listing,
+        page,
+        _row_json(q, WIN_BACK_JSON, link),
+        (WIN_BACK_COLUMNS, 3),
+        ("revenue_previous_period",),
+        ACTIVE_WINDOWS,
+        counted="sum(win_back) OVER ()",
+    )
+    listed = got.texts if got.texts is not None else _win_back_rows(got.columns, link)
+    counts = got.windows["active"] or 0, got.windows["active_before"] or 0
+    return *counts, listed, got.total
+
+
+def active_clients(ch: ClickHouse, q: ReportQuery, page: ListPage = WHOLE) -> dict[str, Any]:
     """АКБ: distinct clients with a payment in the period; the win-back list: clients who paid
-    in the previous period (same length just before) but not in this one. Links: `drill` (the
-    active clients), `drill_previous`, `drill_win_back`."""
+    in the previous period (same length just before) but not in this one (`page`: the part of
+    it to give, list_page.py). Links: `drill` (the active clients), `drill_previous`,
+    `drill_win_back`."""
     link = q.keyed_linker("deals", "client")
-    active, active_before, listed = _win_back_written(ch, q, link) or _win_back_read(ch, q, link)
-    return {
+    if page.whole:
+        active, active_before, listed = _win_back_written(ch, q, link) or _win_back_read(
+            ch, q, link
+        )
+        total = len(listed)
+    else:
+        active, active_before, listed, total = _win_back_page(ch, q, link, page)
+    answer = {
         **q.header("active-clients"),
         "totals": {
             "active_clients": active,
             "active_clients_previous_period": active_before,
-            "win_back": len(listed),
+            "win_back": total,
             "drill": q.drill("clients", basis="paid"),
             "drill_previous": q.drill("clients", within=_before(q), basis="paid"),
             "drill_win_back": q.drill("clients", basis="win_back"),
         },
         "win_back": listed,
     }
+    return answer if page.whole else answer | {"page": page.answer(total)}
 
 
 REPEAT_CTE = """
@@ -299,32 +349,29 @@ def repeat_sales(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
 # as a Float64 the same double `float(Decimal)` makes (both round once, to nearest).
 # The revenue is read as its decimal text, which Python turns into a Decimal faster than the
 # driver reads a Decimal128. `{rows}`: what is read of each (ABC_COLUMNS, or its JSON).
-ABC_SQL = Sql("""
-SELECT {rows}
+ABC_RANKED = Sql("""
+SELECT client_id, rank, revenue,
+       if(total = 0, 0, quotient + (2 * remainder > total
+                                    OR (2 * remainder = total AND quotient % 2 != 0))) AS share,
+       multiIf(total = 0 OR 5 * above < 4 * total, 'A', 20 * above < 19 * total, 'B', 'C')
+           AS class
 FROM (
-    SELECT client_id, rank, revenue,
-           if(total = 0, 0, quotient + (2 * remainder > total
-                                        OR (2 * remainder = total AND quotient % 2 != 0))) AS share,
-           multiIf(total = 0 OR 5 * above < 4 * total, 'A', 20 * above < 19 * total, 'B', 'C')
-               AS class
+    SELECT *, positiveModulo(above * 1000000, greatest(total, 1)) AS remainder,
+           intDiv(above * 1000000 - remainder, greatest(total, 1)) AS quotient
     FROM (
-        SELECT *, positiveModulo(above * 1000000, greatest(total, 1)) AS remainder,
-               intDiv(above * 1000000 - remainder, greatest(total, 1)) AS quotient
+        SELECT client_id, revenue, rank,
+               toInt256((running - revenue) * 100) * if(all_revenue < 0, -1, 1) AS above,
+               abs(toInt256(all_revenue * 100)) AS total
         FROM (
-            SELECT client_id, revenue, rank,
-                   toInt256((running - revenue) * 100) * if(all_revenue < 0, -1, 1) AS above,
-                   abs(toInt256(all_revenue * 100)) AS total
-            FROM (
-                SELECT client_id, revenue, row_number() OVER w AS rank,
-                       sum(revenue) OVER w AS running, sum(revenue) OVER () AS all_revenue
-                FROM ({revenue})
-                WINDOW w AS (ORDER BY revenue DESC, client_id ROWS UNBOUNDED PRECEDING)
-            )
+            SELECT client_id, revenue, row_number() OVER w AS rank,
+                   sum(revenue) OVER w AS running, sum(revenue) OVER () AS all_revenue
+            FROM ({revenue})
+            WINDOW w AS (ORDER BY revenue DESC, client_id ROWS UNBOUNDED PRECEDING)
         )
     )
 )
-ORDER BY rank
 """)
+ABC_SQL = Sql("SELECT {rows} FROM ({ranked}) ORDER BY rank").fill(ranked=ABC_RANKED)
 ABC_COLUMNS = (
     "client_id, rank, toDecimalString(revenue, 2) AS revenue,"
     " toFloat64(share) / 10000 AS share_before_pct, class"
@@ -399,12 +446,13 @@ def abc_ranks(ch: ClickHouse, q: ReportQuery) -> list[dict[str, Any]]:
     return [dict(zip(ABC_FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
-Abc = tuple[Sequence[dict[str, Any]], list[str], dict[str, Decimal]]
+# Rows, and clients and revenue per class (a class without clients has no revenue entry).
+Abc = tuple[Sequence[dict[str, Any]], dict[str, int], dict[str, Decimal]]
 
 
 def _abc_written(ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]) -> Abc | None:
-    """ABC's rows as the engine writes them, each one's class and the revenue per class;
-    None when it cannot write them (`json_rows`)."""
+    """ABC's rows as the engine writes them, and the clients and revenue per class; None
+    when it cannot write them (`json_rows`)."""
     row = _row_json(q, ABC_FIELDS_JSON, link)
     if row is None:
         return None
@@ -413,47 +461,90 @@ def _abc_written(ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]) -> 
     )
     rows = written(texts, ("revenue",))
     revenues = {c: Decimal(r) for c, r in dict(zip(classes, class_revenues, strict=True)).items()}
-    return None if rows is None else (rows, classes, revenues)
+    return None if rows is None else (rows, Counter(classes), revenues)
 
 
-def _abc_read(ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]) -> Abc:
-    """ABC's rows made from its columns, each one's class and the revenue per class."""
-    ids, ranks, revenues, shares, classes = _abc_columns(ch, q)
-    rows = [
+def _abc_rows(columns: list[list[Any]], link: Callable[[str], str]) -> list[dict[str, Any]]:
+    """ABC's rows made from their columns (ABC_FIELDS, the revenue as a Decimal)."""
+    ids, ranks, revenues, shares, classes = columns
+    return [
         {"client_id": i, "rank": k, "revenue": r, "share_before_pct": s, "class": c, "drill": d}
         for i, k, r, s, c, d in zip(
             ids, ranks, revenues, shares, classes, _keyed_links(link, ids), strict=True
         )
     ]
+
+
+def _abc_read(ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]) -> Abc:
+    """ABC's rows made from its columns, and the clients and revenue per class."""
+    columns = _abc_columns(ch, q)
+    revenues, classes = columns[2], columns[4]
     # In the order of the rows, as a running total would add them.
     per_class = {c: sum(compress(revenues, map(c.__eq__, classes)), ZERO) for c in set(classes)}
-    return rows, classes, per_class
+    return _abc_rows(columns, link), Counter(classes), per_class
 
 
-def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
-    """ABC of clients by revenue (see `abc_ranks`). Each class links to its clients."""
+# A page of ABC (list_page.py): the fields' columns in ABC_RANKED, and per class its clients
+# and revenue over the whole list.
+ABC_ORDER = {
+    "client_id": "client_id",
+    "rank": "rank",
+    "revenue": "revenue",
+    "share_before_pct": "share",
+    "class": "class",
+}
+ABC_WINDOWS = {f"clients_{c}": f"countIf(class = '{c}') OVER ()" for c in "ABC"} | {
+    f"revenue_{c}": f"toDecimalString(sumIf(revenue, class = '{c}') OVER (), 2)" for c in "ABC"
+}
+
+
+def _abc_page(
+    ch: ClickHouse, q: ReportQuery, link: Callable[[str], str], page: ListPage
+) -> tuple[Abc, int]:
+    """A page of ABC's rows, the clients and revenue per class, and the list's size."""
+    listing = Listing(ABC_RANKED.fill(revenue=_revenue_by_client(q)), ABC_ORDER, "rank")
+    row = _row_json(q, ABC_FIELDS_JSON, link)
+    got = read_page(ch, listing, page, row, (ABC_COLUMNS, 5), ("revenue",), ABC_WINDOWS)
+    if got.texts is not None:
+        rows: Sequence[dict[str, Any]] = got.texts
+    else:
+        columns = got.columns
+        columns[2] = _money(columns[2])
+        rows = _abc_rows(columns, link)
+    counts = {c: got.windows[f"clients_{c}"] or 0 for c in "ABC"}
+    revenues = {c: Decimal(got.windows[f"revenue_{c}"]) for c in "ABC" if counts[c]}
+    return (rows, counts, revenues), got.total
+
+
+def abc(ch: ClickHouse, q: ReportQuery, page: ListPage = WHOLE) -> dict[str, Any]:
+    """ABC of clients by revenue (see `abc_ranks`; `page`: the part of the list to give,
+    list_page.py). Each class links to its clients."""
     link = q.keyed_linker("deals", "client", basis="paid")
-    rows, classes, revenues = _abc_written(ch, q, link) or _abc_read(ch, q, link)
-    counts = Counter(classes)
+    if page.whole:
+        rows, counts, revenues = _abc_written(ch, q, link) or _abc_read(ch, q, link)
+        total = len(rows)
+    else:
+        (rows, counts, revenues), total = _abc_page(ch, q, link, page)
     summary = {
         c: {
             "key": c,
-            "clients": counts[c],
+            "clients": counts.get(c, 0),
             "revenue": revenues.get(c, ZERO),
             "drill": q.drill("clients", basis="paid", abc_class=c),
         }
         for c in "ABC"
     }
-    return {
+    answer = {
         **q.header("abc"),
         "totals": {
-            "clients": len(rows),
+            "clients": total,
             "revenue": sum((revenues.get(c, ZERO) for c in "ABC"), ZERO),
             "drill": q.drill("clients", basis="paid"),
         },
         "classes": list(summary.values()),
         "rows": rows,
     }
+    return answer if page.whole else answer | {"page": page.answer(total)}
 
 
 # Per client: revenue (its payments in the period) and cost (of its deals won in the period),
@@ -462,23 +553,22 @@ def abc(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
 # has 0 of the other, as the outer join of the two sums gave). FINAL merges only the deals
 # with a row of any version won in the period (the latest row is one of them), narrowed by a
 # hash of the id in PREWHERE, which keeps or drops every row of a deal together.
-PROFITABILITY_SQL = Sql("""
-SELECT {rows}
+PROFITABILITY_BASE = Sql("""
+SELECT client_id, sum(revenue) AS revenue, sum(cost) AS cost
 FROM (
-    SELECT client_id, sum(revenue) AS revenue, sum(cost) AS cost
-    FROM (
-        SELECT client_id, amount AS revenue, toDecimal64(0, 2) AS cost
-        FROM ({payments}) WHERE client_id != ''
-        UNION ALL
-        SELECT client_id, toDecimal64(0, 2) AS revenue, cost FROM {db}.deals FINAL
-        PREWHERE cityHash64(deal_id) IN (SELECT cityHash64(deal_id) FROM {db}.deals
-                                         WHERE status = 'won' AND {closed_in})
-        WHERE {conditions} AND status = 'won' AND client_id != '' AND {closed_in}
-    )
-    GROUP BY client_id
+    SELECT client_id, amount AS revenue, toDecimal64(0, 2) AS cost
+    FROM ({payments}) WHERE client_id != ''
+    UNION ALL
+    SELECT client_id, toDecimal64(0, 2) AS revenue, cost FROM {db}.deals FINAL
+    PREWHERE cityHash64(deal_id) IN (SELECT cityHash64(deal_id) FROM {db}.deals
+                                     WHERE status = 'won' AND {closed_in})
+    WHERE {conditions} AND status = 'won' AND client_id != '' AND {closed_in}
 )
-ORDER BY revenue - cost DESC, client_id
+GROUP BY client_id
 """)
+PROFITABILITY_SQL = Sql("SELECT {rows} FROM ({base}) ORDER BY revenue - cost DESC, client_id").fill(
+    base=PROFITABILITY_BASE
+)
 
 
 PROFITABILITY_COLUMNS = "client_id, toDecimalString(revenue, 2), toDecimalString(cost, 2)"
@@ -496,6 +586,14 @@ PROFITABILITY_FIELDS_JSON = {
 }
 TOTALS = ("revenue", "cost", "margin")
 Profitability = tuple[Sequence[dict[str, Any]], dict[str, Decimal]]
+
+
+def _profitability_base(q: ReportQuery) -> Sql:
+    return PROFITABILITY_BASE.fill(
+        payments=client_payments(q),
+        conditions=deal_conditions(q),
+        closed_in=in_period("closed_at", q.period),
+    )
 
 
 def _profitability_sql(q: ReportQuery, rows: Sql | str) -> Sql:
@@ -522,30 +620,68 @@ def _profitability_written(
     return None if rows is None else (rows, sums)
 
 
+def _profitability_rows(
+    columns: list[list[Any]], link: Callable[[str], str]
+) -> list[dict[str, Any]]:
+    """The rows made from their columns (PROFITABILITY_COLUMNS)."""
+    ids, revenue_text, cost_text = columns
+    revenues, costs = _money(revenue_text), _money(cost_text)
+    return [
+        {"client_id": i, "revenue": r, "cost": c, "margin": r - c, "drill": d}
+        for i, r, c, d in zip(ids, revenues, costs, _keyed_links(link, ids), strict=True)
+    ]
+
+
 def _profitability_read(
     ch: ClickHouse, q: ReportQuery, link: Callable[[str], str]
 ) -> Profitability:
     """The rows made from their columns, and the totals."""
-    ids, revenue_text, cost_text = ch.columns(_profitability_sql(q, PROFITABILITY_COLUMNS), 3)
-    revenues, costs = _money(revenue_text), _money(cost_text)
-    margins = list(map(sub, revenues, costs))
-    rows = [
-        {"client_id": i, "revenue": r, "cost": c, "margin": m, "drill": d}
-        for i, r, c, m, d in zip(
-            ids, revenues, costs, margins, _keyed_links(link, ids), strict=True
-        )
-    ]
-    totals = {
-        "revenue": sum(revenues, ZERO),
-        "cost": sum(costs, ZERO),
-        "margin": sum(margins, ZERO),
-    }
+    rows = _profitability_rows(ch.columns(_profitability_sql(q, PROFITABILITY_COLUMNS), 3), link)
+    totals = {name: sum((r[name] for r in rows), ZERO) for name in TOTALS}
     return rows, totals
 
 
-def client_profitability(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
+# A page of the list (list_page.py): the fields' expressions in PROFITABILITY_BASE, and the
+# totals over the whole list.
+PROFITABILITY_ORDER = {
+    "client_id": "client_id",
+    "revenue": "revenue",
+    "cost": "cost",
+    "margin": "revenue - cost",
+}
+PROFITABILITY_WINDOWS = {
+    f"total_{name}": f"toDecimalString(sum({sql}) OVER (), 2)"
+    for name, sql in PROFITABILITY_ORDER.items()
+    if name in TOTALS
+}
+
+
+def _profitability_page(
+    ch: ClickHouse, q: ReportQuery, link: Callable[[str], str], page: ListPage
+) -> tuple[Profitability, int]:
+    """A page of the rows, the totals over every row, and the list's size."""
+    listing = Listing(_profitability_base(q), PROFITABILITY_ORDER, "revenue - cost DESC, client_id")
+    row = _row_json(q, PROFITABILITY_FIELDS_JSON, link)
+    got = read_page(
+        ch, listing, page, row, (PROFITABILITY_COLUMNS, 3), TOTALS, PROFITABILITY_WINDOWS
+    )
+    rows = got.texts if got.texts is not None else _profitability_rows(got.columns, link)
+    totals = {n: Decimal(got.windows[f"total_{n}"] or 0) for n in TOTALS}
+    return (rows, totals), got.total
+
+
+def client_profitability(ch: ClickHouse, q: ReportQuery, page: ListPage = WHOLE) -> dict[str, Any]:
     """Per client: revenue (payments in the period), cost (the cost of the client's deals won
-    in the period) and margin = revenue − cost."""
+    in the period) and margin = revenue − cost (`page`: the part of the list to give,
+    list_page.py)."""
     link = q.keyed_linker("deals", "client")
-    rows, totals = _profitability_written(ch, q, link) or _profitability_read(ch, q, link)
-    return {**q.header("client-profitability"), "totals": totals, "rows": rows}
+    if page.whole:
+        rows, totals = _profitability_written(ch, q, link) or _profitability_read(ch, q, link)
+        return {**q.header("client-profitability"), "totals": totals, "rows": rows}
+    (rows, totals), total = _profitability_page(ch, q, link, page)
+    return {
+        **q.header("client-profitability"),
+        "totals": totals,
+        "rows": rows,
+        "page": page.answer(total),
+    }

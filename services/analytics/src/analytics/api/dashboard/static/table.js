@@ -1,12 +1,22 @@
 // A report table of exact figures: every linked number opens its drill list, headers sort,
 // the compare period's change shows under each figure, and the table exports to CSV. A long
-// list (a client list at 10 M events holds some 200 000 rows) is drawn a page at a time:
-// the sort and the CSV still take every row.
+// list is drawn a page at a time. A client list (some 200 000 rows at 10 M events) comes
+// from the server a page at a time (`spec.fetchPage`, see `reportPages`): its sort and pages
+// are asked of the server, and its CSV fetches every row.
 
 import { downloadCsv, h } from "./dom.js";
 
 const NUMERIC = new Set(["int", "num", "money", "frac", "pct", "days", "duration"]);
-const PAGE_ROWS = 200;
+export const PAGE_ROWS = 200;
+
+// `fetchPage` of a report's client list (`key`: the list's field in the answer): `limit`
+// rows from `offset` in the `sort` order (null: every row) → { rows, total }.
+export function reportPages(ctx, name, key) {
+  return async (offset, sort, limit = PAGE_ROWS) => {
+    const data = await ctx.report(name, { limit, offset: offset || null, sort });
+    return { rows: data[key], total: data.page ? data.page.total : data[key].length };
+  };
+}
 
 function value(row, column) {
   return column.get ? column.get(row) : row[column.key];
@@ -46,10 +56,13 @@ export function drillButton(label, link, title, expected, ctx) {
 
 export function renderTable(parent, spec, ctx) {
   const { columns, csvName } = spec;
+  const remote = spec.fetchPage; // the server pages and sorts the list; `rows` is its first page
   let rows = [...spec.rows];
+  let total = remote ? spec.total : rows.length;
   let sortKey = null;
   let descending = false;
   let offset = 0; // the first row drawn
+  let asked = 0; // the latest page asked of the server: an older answer is dropped
   const body = h("tbody");
   const pager = h("nav", { class: "pager", "aria-label": "pages" });
   const foot = spec.totals ? h("tfoot") : null;
@@ -69,24 +82,39 @@ export function renderTable(parent, spec, ctx) {
         content, delta);
     });
 
+  const sortParam = () => (sortKey ? `${descending ? "-" : ""}${sortKey}` : null);
+  const load = async (to) => {
+    const mine = ++asked;
+    try {
+      const got = await remote(to, sortParam());
+      if (mine !== asked) return;
+      rows = got.rows;
+      total = got.total;
+      offset = to;
+      draw();
+    } catch (error) {
+      if (mine === asked) pager.replaceChildren(h("span", { class: "error", role: "alert" }, error.message));
+    }
+  };
   const turnTo = (to) => {
+    if (remote) return load(to);
     offset = to;
     draw();
   };
   const drawPager = () => {
-    pager.hidden = rows.length <= PAGE_ROWS;
+    pager.hidden = total <= PAGE_ROWS;
     if (pager.hidden) return pager.replaceChildren();
     const { t, fmt } = ctx;
-    const last = Math.min(offset + PAGE_ROWS, rows.length);
+    const last = Math.min(offset + PAGE_ROWS, total);
     pager.replaceChildren(
       h("button", { type: "button", disabled: offset <= 0, onclick: () => turnTo(Math.max(0, offset - PAGE_ROWS)) },
         `‹ ${t("prev")}`),
-      h("span", {}, `${fmt.int(offset + 1)}–${fmt.int(last)} ${t("of")} ${fmt.int(rows.length)}`),
-      h("button", { type: "button", disabled: last >= rows.length, onclick: () => turnTo(offset + PAGE_ROWS) },
+      h("span", {}, `${fmt.int(offset + 1)}–${fmt.int(last)} ${t("of")} ${fmt.int(total)}`),
+      h("button", { type: "button", disabled: last >= total, onclick: () => turnTo(offset + PAGE_ROWS) },
         `${t("next")} ›`));
   };
   const draw = () => {
-    const page = rows.slice(offset, offset + PAGE_ROWS);
+    const page = remote ? rows : rows.slice(offset, offset + PAGE_ROWS);
     body.replaceChildren(...page.map((row) => h("tr", {}, cells(row, false))));
     if (foot) foot.replaceChildren(h("tr", { class: "total" }, cells(spec.totals, true)));
     drawPager();
@@ -94,6 +122,11 @@ export function renderTable(parent, spec, ctx) {
   const sortBy = (column) => {
     descending = sortKey === column.key ? !descending : NUMERIC.has(column.type);
     sortKey = column.key;
+    head.querySelectorAll("th").forEach((th, i) => {
+      th.setAttribute("aria-sort", columns[i].key === sortKey
+        ? (descending ? "descending" : "ascending") : "none");
+    });
+    if (remote) return load(0); // the new order from its first row, as the server sorts it
     const sign = descending ? -1 : 1;
     rows = [...rows].sort((a, b) => {
       const x = value(a, column);
@@ -101,20 +134,17 @@ export function renderTable(parent, spec, ctx) {
       if (NUMERIC.has(column.type)) return sign * ((Number(x) || 0) - (Number(y) || 0));
       return sign * String(x ?? "").localeCompare(String(y ?? ""));
     });
-    offset = 0; // the new order from its first row
-    head.querySelectorAll("th").forEach((th, i) => {
-      th.setAttribute("aria-sort", columns[i].key === sortKey
-        ? (descending ? "descending" : "ascending") : "none");
-    });
+    offset = 0;
     draw();
   };
   const head = h("tr", {}, columns.map((column) =>
     h("th", { scope: "col", class: NUMERIC.has(column.type) ? "n" : "", "aria-sort": "none" },
       h("button", { type: "button", class: "sort", onclick: () => sortBy(column) }, column.label))));
 
-  const exportCsv = () => {
+  const exportCsv = async () => {
     const header = columns.map((c) => c.label);
-    const data = [...rows, ...(spec.totals ? [spec.totals] : [])].map((row) =>
+    const every = remote ? (await remote(0, sortParam(), null)).rows : rows;
+    const data = [...every, ...(spec.totals ? [spec.totals] : [])].map((row) =>
       columns.map((c) => value(row, c)));
     downloadCsv(`${csvName || "report"}.csv`, header, data);
   };

@@ -2,7 +2,7 @@
 // client profitability.
 
 import { chart, chartBox } from "../charts.js";
-import { renderTable } from "../table.js";
+import { PAGE_ROWS, renderTable, reportPages } from "../table.js";
 import { barLabel, clickDrill, emptyState, grid, heading, n, switcher, tile } from "./common.js";
 
 export async function dynamics(main, ctx) {
@@ -113,7 +113,7 @@ export async function repeatSales(main, ctx) {
 
 export async function activeClients(main, ctx) {
   heading(main, ctx);
-  const data = await ctx.report("active-clients");
+  const data = await ctx.report("active-clients", { limit: PAGE_ROWS });
   const { t } = ctx;
   const s = data.totals;
   if (!s.active_clients && !s.active_clients_previous_period) return emptyState(main, ctx);
@@ -131,12 +131,14 @@ export async function activeClients(main, ctx) {
       { key: "last_paid_at", label: t("last_paid_at"), type: "datetime" },
     ],
     rows: data.win_back,
+    total: data.page.total,
+    fetchPage: reportPages(ctx, "active-clients", "win_back"),
   }, ctx);
 }
 
 export async function abc(main, ctx) {
   heading(main, ctx);
-  const data = await ctx.report("abc");
+  const data = await ctx.report("abc", { limit: PAGE_ROWS });
   const { t, fmt } = ctx;
   if (!data.totals.clients) return emptyState(main, ctx);
   const classes = data.classes;
@@ -161,6 +163,8 @@ export async function abc(main, ctx) {
       { key: "class", label: t("class") },
     ],
     rows: data.rows,
+    total: data.page.total,
+    fetchPage: reportPages(ctx, "abc", "rows"),
   }, ctx);
 }
 
@@ -207,11 +211,15 @@ export async function cohorts(main, ctx) {
 
 export async function clientProfitability(main, ctx) {
   heading(main, ctx);
-  const data = await ctx.report("client-profitability");
+  // The first page of the list, and the 20 clients with the most revenue for the chart.
+  const [data, best] = await Promise.all([
+    ctx.report("client-profitability", { limit: PAGE_ROWS }),
+    ctx.report("client-profitability", { limit: 20, sort: "-revenue" }),
+  ]);
   const { t, fmt } = ctx;
   const rows = data.rows;
   if (!rows.length) return emptyState(main, ctx);
-  const top = [...rows].sort((a, b) => n(b.revenue) - n(a.revenue)).slice(0, 20);
+  const top = best.rows;
   const titles = [t("revenue"), t("cost"), t("margin")];
   chart(chartBox(main, t("top_clients"), 320), {
     legend: { top: 0 },
@@ -230,6 +238,8 @@ export async function clientProfitability(main, ctx) {
       { key: "margin", label: t("margin"), type: "money" },
     ],
     rows,
+    total: data.page.total,
+    fetchPage: reportPages(ctx, "client-profitability", "rows"),
     totals: { client_id: t("total"), ...data.totals },
   }, ctx);
 }
