@@ -23,6 +23,7 @@ from crm_contracts.runtime.consuming import declare_dead_letters, handle, work_q
 from crm_contracts.runtime.logs import correlation_id
 from crm_contracts.streams import CRM_REMINDERS
 from notification.adapters.card_memo import batch_memo
+from notification.adapters.own_plans import sending
 from notification.adapters.reminders import DUE, SCHEDULE
 from notification.application.plan_notifications import Planner
 from notification.application.send_due_notification import Deliverer, RetryLater
@@ -52,6 +53,7 @@ def build_router(
     deliverer: Deliverer,
     due_ack_wait: float = 30.0,
     events: EventsBatch | None = None,
+    origin: str | None = None,
 ) -> NatsRouter:
     events = events or EventsBatch()
     router = NatsRouter()
@@ -97,7 +99,8 @@ def build_router(
             except RetryLater as later:  # settled here; `handle` then leaves it alone
                 await message.nack(delay=later.delay)
 
-        await handle(DUE_CONSUMER, message, broker, Due, work)
+        with sending(message.raw_message.headers, origin):  # planned here: from memory
+            await handle(DUE_CONSUMER, message, broker, Due, work)
 
     declare_publishers(router)
     return router

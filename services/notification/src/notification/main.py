@@ -17,6 +17,7 @@ from notification.adapters.channels import build_channels, close_channels
 from notification.adapters.delivery_log import DeliveryLog
 from notification.adapters.directory import Directory
 from notification.adapters.outcomes import Outcomes
+from notification.adapters.own_plans import new_origin
 from notification.adapters.reminders import Reminders
 from notification.adapters.rule_store import RuleStore
 from notification.api.deliveries import deliveries_router
@@ -37,7 +38,8 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     broker = make_broker(settings.nats_url, SERVICE)
     rules = RuleStore(broker, settings.stream_replicas)
     directory = Directory(broker, settings.stream_replicas)
-    reminders = Reminders(broker)
+    origin = new_origin()  # marks the sends this instance plans (adapters/own_plans.py)
+    reminders = Reminders(broker, origin)
     deliveries = DeliveryLog(broker, settings.log_ttl_days, settings.stream_replicas)
     clock = DigestClock(reminders, rules, settings)
     channels = build_channels(settings)
@@ -63,6 +65,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
                 settings.events_batch_wait_seconds,
                 settings.events_ack_wait_seconds,
             ),
+            origin,
         )
     )
     state = {"rules": False}

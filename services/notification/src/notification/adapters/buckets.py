@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -12,11 +13,13 @@ from faststream.nats import NatsBroker
 from nats.js.errors import KeyWrongLastSequenceError, NotFoundError
 from nats.js.kv import KeyValue
 
-from notification.adapters.kv_read import last_value
+from notification.adapters.kv_read import last_entry
+from notification.adapters.kv_watch import watch
 
 DAY = 86400.0
-HINTS = 4096  # keys whose last known value and revision a bucket keeps for `modify`
+HINTS = 4096  # keys whose newest known value a bucket keeps, for `modify` and `recent`
 Seen = tuple[dict[str, Any] | None, int]  # a value and its revision (0: none yet)
+Entry = tuple[dict[str, Any] | None, int, float]  # and when it was written (epoch seconds)
 
 
 def _encoded(value: dict[str, Any]) -> bytes:
@@ -25,7 +28,12 @@ def _encoded(value: dict[str, Any]) -> bytes:
 
 class JsonBucket:
     def __init__(
-        self, broker: NatsBroker, name: str, ttl_days: float | None = None, replicas: int = 1
+        self,
+        broker: NatsBroker,
+        name: str,
+        ttl_days: float | None = None,
+        replicas: int = 1,
+        watched: bool = False,
     ) -> None:
         self.broker = broker
         self.name = name
@@ -33,19 +41,29 @@ class JsonBucket:
         self.replicas = replicas
         self._replicated = replicas == 1
         self._kv: KeyValue | None = None
-        # What this process last read or wrote of a key: where a `modify` starts instead of a
-        # read. Only a guess (another replica may have written since): a write from it is a
-        # compare-and-set, and a decision not to write is made again on a fresh read.
-        self._hints: OrderedDict[str, Seen] = OrderedDict()
+        self._declaring = asyncio.Lock()
+        # The newest of a key this process has read, written or (`watched`) been told of, with
+        # when it was written: where a `modify` starts instead of a read, and what `recent`
+        # answers. A write from it is still a compare-and-set, and a decision not to write is
+        # made again on a fresh read.
+        self._hints: OrderedDict[str, Entry] = OrderedDict()
+        self.watched = watched
 
     async def kv(self) -> KeyValue:
         # Kept once declared: even FastStream's cached lookup costs as much as a get.
         if self._kv is None:
-            kv = await self.broker.key_value(self.name, ttl=self.ttl, replicas=self.replicas)
-            if not self._replicated:
-                await self._replicate()
-            self._kv = kv
+            async with self._declaring:  # one watch, however many ask first
+                if self._kv is None:
+                    self._kv = await self._declare()
         return self._kv
+
+    async def _declare(self) -> KeyValue:
+        kv = await self.broker.key_value(self.name, ttl=self.ttl, replicas=self.replicas)
+        if not self._replicated:
+            await self._replicate()
+        if self.watched:  # before anything is kept: every later write is then told
+            await watch(self.broker.connection, self.name, self.written)
+        return kv
 
     async def _replicate(self) -> None:
         """A bucket made before the cluster (one replica) gets the replicas asked for now: on a
@@ -64,25 +82,55 @@ class JsonBucket:
         """The value and its revision (0: none yet), for a `modify` that follows."""
         await self.kv()  # declared
         try:
-            value, revision = await last_value(self.broker.connection, self.name, key)
+            value, revision, at = await last_entry(self.broker.connection, self.name, key)
         except NotFoundError:  # never written, or deleted
-            return self._hint(key, (None, 0))
-        return self._hint(key, ((json.loads(value) if value else None), revision))
+            return self._hint(key, (None, 0), time.time())
+        return self._hint(key, ((json.loads(value) if value else None), revision), at)
 
-    def _hint(self, key: str, seen: Seen) -> Seen:
-        self._hints[key] = seen
+    def _hint(self, key: str, seen: Seen, at: float) -> Seen:
+        """Keeps `seen`, written at `at` (for a write of ours, when it was sent: never later
+        than the server's stamp), unless something newer is kept; returns it as given."""
+        kept = self._hints.get(key)
+        if kept is not None and seen[1] < kept[1]:
+            if not seen[1]:  # not found, yet known written: deleted since, or read before
+                del self._hints[key]
+            return seen
+        self._hints[key] = (*seen, at)
         self._hints.move_to_end(key)
         if len(self._hints) > HINTS:
             self._hints.popitem(last=False)
         return seen
 
+    def written(self, key: str, value: bytes | None, revision: int, at: float) -> None:
+        """A write the watch was told of: news only for a key kept here (a key not kept may
+        have been read since at a newer revision than the watch has reached)."""
+        if key not in self._hints:
+            return
+        try:
+            seen = ((json.loads(value) if value else None), revision)
+        except ValueError:  # not ours to read: forgotten, so the next look asks the bus
+            del self._hints[key]
+            return
+        self._hint(key, seen, at)
+
     def known(self, key: str) -> Seen | None:
         """What this process last read or wrote of `key` (None: nothing): maybe not current."""
-        return self._hints.get(key)
+        kept = self._hints.get(key)
+        return None if kept is None else kept[:2]
+
+    def recent(self, key: str) -> Seen | None:
+        """The newest of `key` this process has read or written since the watch started, with
+        every later write the watch has told of (None: not kept, or not watched): never older
+        than what this process saw, nor than what the bucket held when the watch was last heard
+        from. A value the bucket has expired by now is not answered."""
+        kept = self._hints.get(key) if self.watched else None
+        if kept is None or (self.ttl is not None and kept[2] + self.ttl <= time.time()):
+            return None
+        return kept[:2]
 
     async def put(self, key: str, value: dict[str, Any]) -> None:
-        data = _encoded(value)
-        self._hint(key, (json.loads(data), await (await self.kv()).put(key, data)))
+        data, sent = _encoded(value), time.time()
+        self._hint(key, (json.loads(data), await (await self.kv()).put(key, data)), sent)
 
     async def modify(
         self,
@@ -107,7 +155,7 @@ class JsonBucket:
                 if guessed:
                     continue
                 return False
-            data = _encoded(new)
+            data, sent = _encoded(new), time.time()
             try:
                 if revision or guessed:  # a guessed absence: no second look for a tombstone
                     revision = await kv.update(key, data, last=revision)
@@ -115,17 +163,17 @@ class JsonBucket:
                     revision = await kv.create(key, data)
             except KeyWrongLastSequenceError:
                 continue
-            self._hint(key, (json.loads(data), revision))  # as a read would give it
+            self._hint(key, (json.loads(data), revision), sent)  # as a read would give it
             return True
 
     async def create(self, key: str, value: dict[str, Any]) -> bool:
         """Put only if absent; False if the key exists (so replicas do things once)."""
-        data = _encoded(value)
+        data, sent = _encoded(value), time.time()
         try:
             revision = await (await self.kv()).create(key, data)
         except KeyWrongLastSequenceError:
             return False
-        self._hint(key, (json.loads(data), revision))
+        self._hint(key, (json.loads(data), revision), sent)
         return True
 
     async def delete(self, key: str) -> bool:

@@ -3,7 +3,6 @@ Its final states double as the idempotency keys."""
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,23 +11,13 @@ from faststream.nats import NatsBroker
 from notification.adapters.buckets import JsonBucket
 from notification.domain.deliveries import FINAL, Delivery
 
-SEEN = 1024
-
 
 class DeliveryLog:
     def __init__(self, broker: NatsBroker, ttl_days: int, replicas: int = 1) -> None:
         self.bucket = JsonBucket(broker, "notification_deliveries", ttl_days, replicas)
-        # What `get` just read of a record, for the `claim` that follows it (one read less
-        # per send; the claim's write still fails if anyone wrote in between). Bounded: a
-        # get that no claim follows (a duplicate, a skip) leaves its entry behind.
-        self._seen: OrderedDict[str, tuple[dict[str, Any] | None, int]] = OrderedDict()
 
     async def get(self, delivery_id: str) -> Delivery | None:
-        value, revision = await self.bucket.read(delivery_id)
-        self._seen[delivery_id] = (value, revision)
-        self._seen.move_to_end(delivery_id)
-        while len(self._seen) > SEEN:
-            self._seen.popitem(last=False)
+        value = await self.bucket.get(delivery_id)
         return Delivery.model_validate(value) if value else None
 
     async def put(self, delivery: Delivery) -> None:
@@ -60,7 +49,9 @@ class DeliveryLog:
             )
             return found["mine"].model_dump(mode="json")
 
-        await self.bucket.modify(fresh.id, change, self._seen.pop(fresh.id, None))
+        # No read first: from what this process knows of the send, else from no record (most
+        # sends are new); the write is a compare-and-set either way (a miss reads and retries).
+        await self.bucket.modify(fresh.id, change, absent=True)
         return found.get("mine"), found.get("other")
 
     async def find(

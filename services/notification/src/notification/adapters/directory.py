@@ -24,6 +24,7 @@ from crm_contracts.events import (
 )
 from notification.adapters.buckets import JsonBucket
 from notification.adapters.card_memo import recall, remember
+from notification.adapters.own_plans import own_plan
 from notification.application.ports import Card, CardKind
 from notification.domain.deliveries import token
 
@@ -38,11 +39,12 @@ def _order(event: Event) -> list[Any]:
 
 class Directory:
     def __init__(self, broker: NatsBroker, replicas: int = 1) -> None:
-        self.managers = JsonBucket(broker, "notification_managers", replicas=replicas)
-        self.clients = JsonBucket(broker, "notification_clients", KEEP_DAYS, replicas)
-        self.leads = JsonBucket(broker, "notification_leads", KEEP_DAYS, replicas)
-        self.deals = JsonBucket(broker, "notification_deals", KEEP_DAYS, replicas)
-        self.tasks = JsonBucket(broker, "notification_tasks", KEEP_DAYS, replicas)
+        # Watched: a send this process planned reads its cards from memory (own_plans.py).
+        self.managers = JsonBucket(broker, "notification_managers", None, replicas, True)
+        self.clients = JsonBucket(broker, "notification_clients", KEEP_DAYS, replicas, True)
+        self.leads = JsonBucket(broker, "notification_leads", KEEP_DAYS, replicas, True)
+        self.deals = JsonBucket(broker, "notification_deals", KEEP_DAYS, replicas, True)
+        self.tasks = JsonBucket(broker, "notification_tasks", KEEP_DAYS, replicas, True)
         self._buckets: dict[CardKind, JsonBucket] = {
             "managers": self.managers,
             "clients": self.clients,
@@ -207,6 +209,8 @@ class Directory:
     async def get(self, bucket: JsonBucket, key: str | None) -> dict[str, Any]:
         if not key:
             return {}
+        if own_plan() and (kept := bucket.recent(token(key))) is not None:
+            return kept[0] or {}
 
         async def read() -> dict[str, Any]:
             return await bucket.get(token(key)) or {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from datetime import datetime
 
 from nats.aio.client import Client
 from nats.js.api import DEFAULT_PREFIX
@@ -22,6 +23,12 @@ KEY = re.compile(r"[-/_=a-zA-Z0-9]([-/_=.a-zA-Z0-9]*[-/_=a-zA-Z0-9])?")  # as na
 
 async def last_value(connection: Client, bucket: str, key: str) -> tuple[bytes, int]:
     """The key's value and revision; NotFoundError when it was never written or is deleted."""
+    value, revision, _ = await last_entry(connection, bucket, key)
+    return value, revision
+
+
+async def last_entry(connection: Client, bucket: str, key: str) -> tuple[bytes, int, float]:
+    """`last_value` and when it was written (seconds since the epoch)."""
     if not KEY.fullmatch(key):  # a wildcard would read some other key
         raise InvalidKeyError(key)
     request = json.dumps({"last_by_subj": f"$KV.{bucket}.{key}"}).encode()
@@ -35,4 +42,11 @@ async def last_value(connection: Client, bucket: str, key: str) -> tuple[bytes, 
     headers = parse_header_lines(base64.b64decode(message["hdrs"])) if "hdrs" in message else {}
     if headers.get("KV-Operation") in DELETED:
         raise NotFoundError
-    return base64.b64decode(message.get("data") or ""), message["seq"]
+    value = base64.b64decode(message.get("data") or "")
+    return value, message["seq"], written_at(message["time"])
+
+
+def written_at(moment: str) -> float:
+    """Seconds since the epoch of the server's RFC 3339 time (to the second: enough for a TTL
+    of days; Python 3.11 does not read nanoseconds)."""
+    return datetime.fromisoformat(moment[:19] + "+00:00").timestamp()

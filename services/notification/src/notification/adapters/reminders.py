@@ -13,6 +13,7 @@ from faststream.nats import NatsBroker
 from nats.js.errors import NotFoundError
 
 from crm_contracts.streams import CRM_REMINDERS, REMINDERS_PREFIX
+from notification.adapters.own_plans import planned_by
 
 SCHEDULE = f"{REMINDERS_PREFIX}.schedule"
 DUE = f"{REMINDERS_PREFIX}.due"
@@ -23,15 +24,17 @@ def rfc3339(moment: datetime) -> str:
 
 
 class Reminders:
-    def __init__(self, broker: NatsBroker) -> None:
+    def __init__(self, broker: NatsBroker, origin: str | None = None) -> None:
         self.broker = broker
+        # A send due now carries the instance that planned it (own_plans.py).
+        self.mark = planned_by(origin) if origin else {}
 
     async def _publish(self, subject: str, body: bytes, headers: dict[str, str]) -> None:
         await self.broker.publish(body, subject, headers=headers, stream=CRM_REMINDERS, timeout=5)
 
     async def due_now(self, key: str, body: bytes, msg_id: str) -> None:
         """No wait: straight to the due subject (the stream drops a repeat of `msg_id`)."""
-        await self._publish(f"{DUE}.{key}", body, {"Nats-Msg-Id": msg_id})
+        await self._publish(f"{DUE}.{key}", body, {"Nats-Msg-Id": msg_id} | self.mark)
 
     async def at(self, key: str, moment: datetime, body: bytes) -> None:
         headers = {

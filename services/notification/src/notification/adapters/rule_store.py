@@ -8,6 +8,7 @@ from faststream.nats import NatsBroker
 from pydantic import ValidationError
 
 from notification.adapters.buckets import JsonBucket
+from notification.adapters.own_plans import own_plan
 from notification.domain.defaults import DEFAULT_RULES
 from notification.domain.rules import Rule
 
@@ -17,7 +18,8 @@ SEEDED = "meta.seeded"  # not a valid rule id, so never listed as one
 
 class RuleStore:
     def __init__(self, broker: NatsBroker, replicas: int = 1) -> None:
-        self.bucket = JsonBucket(broker, "notification_rules", replicas=replicas)
+        # Watched: a send this process planned reads its rule from memory (own_plans.py).
+        self.bucket = JsonBucket(broker, "notification_rules", replicas=replicas, watched=True)
 
     async def all(self) -> list[Rule]:
         rules = []
@@ -31,7 +33,8 @@ class RuleStore:
         return rules
 
     async def get(self, rule_id: str) -> Rule | None:
-        value = await self.bucket.get(rule_id)
+        kept = self.bucket.recent(rule_id) if own_plan() else None
+        value = kept[0] if kept is not None else await self.bucket.get(rule_id)
         return Rule.model_validate(value) if value else None
 
     async def put(self, rule: Rule) -> None:

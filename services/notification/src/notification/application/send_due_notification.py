@@ -137,11 +137,17 @@ class Deliverer:
         """One try of one send. Returns seconds to wait before the next try, or None when the
         send is over (sent, failed, skipped, deferred, or done before)."""
         did = delivery_id(trigger_id, rule.id, to.identity)
-        known = await self.deliveries.get(did)
+        now = datetime.now(UTC)
+        channel = self.channels[rule.channel]
+        tz = to.timezone or rule.timing.timezone or self.settings.default_timezone
+        reachable = channel.configured is None and to.address is not None
+        allowed = after_quiet_hours(now, rule.quiet_hours, tz) if reachable else now
+        # A send that goes now needs no look first: its claim finds a send done before (or in
+        # flight) itself. Ending it otherwise (skipped, deferred) must not undo one done before.
+        known = None if reachable and allowed <= now else await self.deliveries.get(did)
         if known is not None and known.status in FINAL:
             await self._duplicate(known, due)
             return None
-        now = datetime.now(UTC)
         record = Delivery(
             id=did,
             rule_id=rule.id,
@@ -155,7 +161,6 @@ class Deliverer:
             scheduled_for=due.planned_for or now,
             updated_at=now,
         )
-        channel = self.channels[rule.channel]
         if channel.configured is not None:
             await self.outcomes.skipped(
                 record, f"channel {rule.channel} is off: {channel.configured}"
@@ -164,8 +169,6 @@ class Deliverer:
         if to.address is None:  # nothing was tried, so nothing failed
             await self.outcomes.skipped(record, to.problem or "no address")
             return None
-        tz = to.timezone or rule.timing.timezone or self.settings.default_timezone
-        allowed = after_quiet_hours(now, rule.quiet_hours, tz)
         if allowed > now:
             await self._defer(record, due, to, allowed, context)
             return None

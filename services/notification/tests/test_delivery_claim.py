@@ -1,0 +1,62 @@
+"""A send that goes now is claimed with no read first (the claim is a compare-and-set from
+"no record"), on a real nats-server with two connections as two replicas: a new send is
+claimed once, a send the other replica holds or has done is found in the way, and the
+deliverer reads the log only for a send it ends otherwise (skipped), which must not undo one
+done before."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from crm_contracts.runtime.bus import make_broker
+from notification.adapters.delivery_log import DeliveryLog
+from notification.domain.deliveries import Delivery
+
+from .test_kv_watch import reads_of
+
+LEASE = timedelta(seconds=30)
+
+
+def record(status: str = "sending") -> Delivery:
+    now = datetime.now(UTC)
+    return Delivery(
+        id="e1.r1.someone",
+        rule_id="r1",
+        channel="email",
+        recipient="manager:m1",
+        recipient_hash="h",
+        trigger_event_id="e1",
+        trigger_event_type="deal.opened",
+        status=status,
+        updated_at=now,
+    )
+
+
+def test_a_new_send_is_claimed_once_with_no_read_and_the_other_replica_finds_it(nats_server):
+    async def go() -> list[Any]:
+        brokers = [make_broker(nats_server.url, f"replica-{i}") for i in range(2)]
+        for broker in brokers:
+            await broker.connect()
+        try:
+            a, b = (DeliveryLog(x, ttl_days=1) for x in brokers)
+            await a.bucket.kv()  # declared before anyone listens
+            listener, asked = await reads_of(nats_server.url, "notification_deliveries")
+            mine, _ = await a.claim(record(), LEASE)
+            await listener.flush()
+            first_reads = len(asked)
+            held = await b.claim(record(), LEASE)  # `a` holds the lease
+            assert mine is not None
+            await a.put(mine.model_copy(update={"status": "sent", "lease_until": None}))
+            done = await b.claim(record(), LEASE)  # b's last look was the lease: stale
+            again = await a.claim(record(), LEASE)  # `a` knows its own final record
+            await listener.close()
+            return [mine.attempts, first_reads, held, done, again]
+        finally:
+            for broker in brokers:
+                await broker.stop()
+
+    attempts, first_reads, held, done, again = asyncio.run(go())
+    assert (attempts, first_reads) == (1, 0)
+    assert held[0] is None and held[1].status == "sending" and held[1].attempts == 1
+    assert done[0] is None and done[1].status == "sent"
+    assert again[0] is None and again[1].status == "sent"
