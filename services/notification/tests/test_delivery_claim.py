@@ -8,11 +8,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crm_contracts.runtime.bus import make_broker
 from notification.adapters.delivery_log import DeliveryLog
 from notification.domain.deliveries import Delivery
 
 from .test_kv_watch import reads_of
+from .two_replicas import two_replicas
 
 LEASE = timedelta(seconds=30)
 
@@ -34,10 +34,7 @@ def record(status: str = "sending") -> Delivery:
 
 def test_a_new_send_is_claimed_once_with_no_read_and_the_other_replica_finds_it(nats_server):
     async def go() -> list[Any]:
-        brokers = [make_broker(nats_server.url, f"replica-{i}") for i in range(2)]
-        for broker in brokers:
-            await broker.connect()
-        try:
+        async with two_replicas(nats_server.url) as brokers:
             a, b = (DeliveryLog(x, ttl_days=1) for x in brokers)
             await a.bucket.kv()  # declared before anyone listens
             listener, asked = await reads_of(nats_server.url, "notification_deliveries")
@@ -51,9 +48,6 @@ def test_a_new_send_is_claimed_once_with_no_read_and_the_other_replica_finds_it(
             again = await a.claim(record(), LEASE)  # `a` knows its own final record
             await listener.close()
             return [mine.attempts, first_reads, held, done, again]
-        finally:
-            for broker in brokers:
-                await broker.stop()
 
     attempts, first_reads, held, done, again = asyncio.run(go())
     assert (attempts, first_reads) == (1, 0)

@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from crm_contracts.events import DealOpened, DealWon, TaskScheduled
-from crm_contracts.runtime.bus import make_broker
 from notification.adapters.card_memo import batch_memo
 from notification.adapters.directory import Directory
 
 from .test_directory import T0, manager
+from .two_replicas import two_replicas
 
 
 def opened(deal: str = "d1", title: str = "Deal d1") -> DealOpened:
@@ -61,14 +61,8 @@ def replicas(nats_url: str, scenario: Callable[[Directory, Directory], Awaitable
     """Runs `scenario` with two directories on two connections, as two service replicas."""
 
     async def go() -> Any:
-        brokers = [make_broker(nats_url, f"replica-{i}") for i in range(2)]
-        for broker in brokers:
-            await broker.connect()
-        try:
-            return await scenario(Directory(brokers[0]), Directory(brokers[1]))
-        finally:
-            for broker in brokers:
-                await broker.stop()
+        async with two_replicas(nats_url) as (a, b):
+            return await scenario(Directory(a), Directory(b))
 
     return asyncio.run(go())
 

@@ -13,6 +13,8 @@ import nats
 from crm_contracts.runtime.bus import make_broker
 from notification.adapters.buckets import JsonBucket
 
+from .two_replicas import two_replicas
+
 BUCKET = "notification_watched"
 SECONDS = 1 / 86400  # a bucket's time to live is in days
 
@@ -25,15 +27,9 @@ def replicas(
     """Runs `scenario` with the bucket opened on two connections, as two service replicas."""
 
     async def go() -> Any:
-        brokers = [make_broker(nats_url, f"replica-{i}") for i in range(2)]
-        for broker in brokers:
-            await broker.connect()
-        try:
+        async with two_replicas(nats_url) as brokers:
             a, b = (JsonBucket(x, BUCKET, ttl_days, watched=True) for x in brokers)
             return await scenario(a, b)
-        finally:
-            for broker in brokers:
-                await broker.stop()
 
     return asyncio.run(go())
 

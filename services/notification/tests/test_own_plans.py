@@ -5,7 +5,6 @@ two connections as two replicas."""
 import asyncio
 from typing import Any
 
-from crm_contracts.runtime.bus import make_broker
 from notification.adapters.directory import Directory
 from notification.adapters.own_plans import PLANNED_BY, new_origin, planned_by, sending
 from notification.adapters.rule_store import RuleStore
@@ -15,6 +14,7 @@ from tests.support.net import wait_until
 from .test_deal_opened_email import opened
 from .test_directory_replicas import replicas, won
 from .test_kv_watch import reads_of
+from .two_replicas import two_replicas
 
 HERE = new_origin()  # the instance `b` (or the one rule store) of a test
 ELSEWHERE = {PLANNED_BY: new_origin()}
@@ -73,10 +73,7 @@ def test_a_send_planned_elsewhere_reads_the_bus_though_an_older_card_is_kept(nat
 
 def test_a_rule_disabled_on_the_other_replica_is_told_to_a_send_planned_here(nats_server):
     async def go() -> list[Any]:
-        brokers = [make_broker(nats_server.url, f"replica-{i}") for i in range(2)]
-        for broker in brokers:
-            await broker.connect()
-        try:
+        async with two_replicas(nats_server.url) as brokers:
             a, b = RuleStore(brokers[0]), RuleStore(brokers[1])
             rule = DEFAULT_RULES[0]
             await a.put(rule)
@@ -92,8 +89,5 @@ def test_a_rule_disabled_on_the_other_replica_is_told_to_a_send_planned_here(nat
             await listener.flush()
             await listener.close()
             return [found is not None and found.enabled, asked]
-        finally:
-            for broker in brokers:
-                await broker.stop()
 
     assert asyncio.run(go()) == [False, []]
