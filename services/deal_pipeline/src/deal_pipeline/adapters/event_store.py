@@ -20,15 +20,19 @@ from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import (
     ApplicationRecorder,
     DataError,
+    InfrastructureFactory,
     JSONTranscoder,
     PersistenceError,
     RecordConflictError,
     Transcoding,
 )
 from eventsourcing.sqlite import SQLiteFactory
+from eventsourcing.utils import Environment
 
 from crm_contracts.runtime.errors import Conflict, Invalid
 from deal_pipeline.adapters.group_commit import GroupCommitRecorder
+from deal_pipeline.adapters.latest_deals import LatestDeals
+from deal_pipeline.adapters.sqlite_reads import ThreadReadsDatastore
 from deal_pipeline.adapters.stored_ids import stored_ids
 from deal_pipeline.domain.counter import Counter
 from deal_pipeline.domain.deal import Deal, Invoice, Payment, Task
@@ -132,6 +136,7 @@ class EventStore(Application[UUID]):
         self.snapshotting_intervals = intervals  # type: ignore[misc]  # a ClassVar in eventsourcing
         # Told after each save: the relay and the read model follow at once instead of polling.
         self.saved_listeners: list[Callable[[], None]] = []
+        self.latest = LatestDeals()
         # Threads of this process retrying a use case after a conflict; see `retrying`.
         self._retrying: set[int] = set()
         self._one_at_a_time = threading.RLock()
@@ -149,6 +154,16 @@ class EventStore(Application[UUID]):
         if self.local:
             return use_case(*args, **kwargs)
         return await asyncio.to_thread(use_case, *args, **kwargs)
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        factory = super().construct_factory(env)
+        # Reads on a connection of each thread (see `sqlite_reads`); replaced before any
+        # recorder takes the datastore.
+        if isinstance(factory, SQLiteFactory):
+            pooled = factory.datastore
+            factory.datastore = ThreadReadsDatastore.like(pooled)
+            pooled.close()  # it has opened no connection yet
+        return factory
 
     def construct_recorder(self) -> ApplicationRecorder:
         factory = self.factory
@@ -171,6 +186,9 @@ class EventStore(Application[UUID]):
         processing_event.collect_events(*objs, **kwargs)
         try:
             recordings = self._record(processing_event)
+            for aggregate in processing_event.aggregates.values():
+                if isinstance(aggregate, Deal):
+                    self.latest.keep(aggregate)
             self._take_snapshots(processing_event)
             self._notify(recordings)
         except DataError as exc:
@@ -187,11 +205,20 @@ class EventStore(Application[UUID]):
         return aggregate
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        """None when nothing is stored under this id, or an aggregate of another kind."""
-        try:
-            aggregate: object = self.repository.get(aggregate_id, projector_func=project)
-        except AggregateNotFoundError:
-            return None
+        """None when nothing is stored under this id, or an aggregate of another kind. A deal
+        starts from the one kept in memory, if any (see `latest_deals`)."""
+        aggregate: Any = self.latest.get(aggregate_id) if cls is Deal else None
+        if aggregate is not None:
+            newer = list(self.events.get(aggregate_id, gt=aggregate.version))
+            aggregate, changed = project(aggregate, newer), bool(newer)
+        else:
+            try:
+                aggregate = self.repository.get(aggregate_id, projector_func=project)
+            except AggregateNotFoundError:
+                return None
+            changed = True
+        if changed and isinstance(aggregate, Deal):
+            self.latest.keep(aggregate)
         return aggregate if isinstance(aggregate, cls) else None
 
     def existing(self, aggregate_ids: Iterable[UUID]) -> set[UUID]:

@@ -15,19 +15,29 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import (
+    DatabaseError,
     DataError,
     IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
     OperationalError,
     PersistenceError,
+    ProgrammingError,
     StoredEvent,
 )
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 # sqlite3's errors as the library raises them (checked in order: the first match wins).
 ERRORS: tuple[tuple[type[sqlite3.Error], type[PersistenceError]], ...] = (
-    (sqlite3.IntegrityError, IntegrityError),
+    (sqlite3.InterfaceError, InterfaceError),
     (sqlite3.DataError, DataError),
     (sqlite3.OperationalError, OperationalError),
+    (sqlite3.IntegrityError, IntegrityError),
+    (sqlite3.InternalError, InternalError),
+    (sqlite3.ProgrammingError, ProgrammingError),
+    (sqlite3.NotSupportedError, NotSupportedError),
+    (sqlite3.DatabaseError, DatabaseError),
     (sqlite3.Error, PersistenceError),
 )
 
