@@ -1,6 +1,7 @@
 """The dashboard's report table in headless Chromium, on a list as long as a client list gets
 at scale: drawn a page at a time, paged through, sorted over every row, exported whole; and
-a list the server pages (`fetchPage`): each page, sort and the CSV asked of it."""
+a list the server pages (`fetchPage`): asked for a chunk of five pages at a time, the next
+chunk before the reader turns to it, each sort anew, and every row for the CSV."""
 
 from __future__ import annotations
 
@@ -12,15 +13,18 @@ from tests.support.browser import PageServer, chromium
 
 STATIC = Path(__file__).parents[1] / "src/analytics/api/dashboard/static"
 ROWS = 450  # more than two pages of PAGE_ROWS (200)
+REMOTE_ROWS = 2300  # more than two chunks of CHUNK_ROWS (1000)
 
 # The table with a context of plain words and numbers; revenue grows with the row, but the
 # largest sits on the last page, so that only a sort over every row puts it first.
 PAGE = f"""<!doctype html><meta charset="utf-8"><title>table</title><main id="main"></main>
 <script type="module">
 import {{ renderTable }} from "/table.js";
-const rows = Array.from({{ length: {ROWS} }}, (_, i) => ({{
+const remote = new URLSearchParams(location.search).has("remote");
+const count = remote ? {REMOTE_ROWS} : {ROWS};
+const rows = Array.from({{ length: count }}, (_, i) => ({{
   client_id: `c${{String(i).padStart(4, "0")}}`,
-  revenue: i === {ROWS - 1} ? "999999.00" : `${{i}}.50`,
+  revenue: i === count - 1 ? "999999.00" : `${{i}}.50`,
 }}));
 const words = {{
   prev: "Previous", next: "Next", of: "of", csv: "CSV", client: "Client", revenue: "Revenue",
@@ -32,7 +36,7 @@ const ctx = {{
 }};
 // As the server pages a list: `limit` rows from `offset` in the `sort` order (null: all).
 window.asked = [];
-const fetchPage = async (offset, sort, limit = 200) => {{
+const fetchPage = async (offset, sort, limit) => {{
   window.asked.push([offset, sort, limit]);
   const field = sort ? sort.replace("-", "") : null;
   const sign = sort && sort.startsWith("-") ? -1 : 1;
@@ -42,7 +46,6 @@ const fetchPage = async (offset, sort, limit = 200) => {{
   const end = limit === null ? undefined : offset + limit;
   return {{ rows: ordered.slice(offset, end), total: rows.length }};
 }};
-const remote = new URLSearchParams(location.search).has("remote");
 renderTable(document.getElementById("main"), {{
   csvName: "clients",
   rowTitle: (r) => r.client_id,
@@ -50,7 +53,7 @@ renderTable(document.getElementById("main"), {{
     {{ key: "client_id", label: "Client", header: true }},
     {{ key: "revenue", label: "Revenue", type: "money" }},
   ],
-  rows: remote ? rows.slice(0, 200) : rows,
+  rows: remote ? rows.slice(0, 1000) : rows,
   ...(remote ? {{ total: rows.length, fetchPage }} : {{}}),
 }}, ctx);
 window.ready = true;
@@ -135,22 +138,47 @@ def test_a_short_list_has_no_pager(page) -> None:  # type: ignore[no-untyped-def
     assert page.locator(".pager").is_hidden()
 
 
-def test_a_list_the_server_pages_asks_it_for_each_page_and_sort(remote) -> None:  # type: ignore[no-untyped-def]
+def shows(page, first: str) -> None:  # type: ignore[no-untyped-def]
+    """Waits until the drawn page starts with the row `first`."""
+    page.wait_for_function(f"document.querySelector('tbody th').textContent === '{first}'")
+
+
+def test_a_list_the_server_pages_comes_a_chunk_at_a_time(remote) -> None:  # type: ignore[no-untyped-def]
+    asked = lambda: remote.evaluate("window.asked")  # noqa: E731
+    turn = lambda name: remote.get_by_role("button", name=name).click()  # noqa: E731
     assert remote.locator("tbody tr").count() == 200
-    assert pager_text(remote) == f"1–200 of {ROWS}"
-    assert remote.evaluate("window.asked") == []  # the first page came with the report
-    remote.get_by_role("button", name="Next ›").click()
-    remote.wait_for_function("document.querySelector('tbody th').textContent === 'c0200'")
-    assert pager_text(remote) == f"201–400 of {ROWS}"
-    remote.get_by_role("button", name="Revenue").click()  # a number: largest first
-    remote.wait_for_function(
-        f"document.querySelector('tbody th').textContent === 'c{ROWS - 1:04d}'"
-    )
-    assert pager_text(remote) == f"1–200 of {ROWS}"
-    assert remote.evaluate("window.asked") == [[200, None, 200], [0, "-revenue", 200]]
+    assert pager_text(remote) == f"1–200 of {REMOTE_ROWS}"
+    for page in range(1, 4):  # the first chunk came with the report: its pages turn at once
+        turn("Next ›")
+        shows(remote, f"c{page * 200:04d}")
+        assert asked() == []
+    turn("Next ›")  # the chunk's last page: the next chunk is asked for before it is needed
+    shows(remote, "c0800")
+    assert pager_text(remote) == f"801–1000 of {REMOTE_ROWS}"
+    remote.wait_for_function("window.asked.length === 1")
+    turn("Next ›")
+    shows(remote, "c1000")
+    turn("‹ Previous")  # the first chunk is still held
+    shows(remote, "c0800")
+    assert asked() == [[1000, None, 1000]]
+    for first in range(1000, 2300, 200):
+        turn("Next ›")
+        shows(remote, f"c{first:04d}")
+    assert pager_text(remote) == f"2201–{REMOTE_ROWS} of {REMOTE_ROWS}"
+    assert remote.locator("tbody tr").count() == REMOTE_ROWS - 2200
+    assert remote.get_by_role("button", name="Next ›").is_disabled()
+    assert asked() == [[1000, None, 1000], [2000, None, 1000]]
+
+    remote.get_by_role("button", name="Revenue").click()  # a number: largest first, anew
+    shows(remote, f"c{REMOTE_ROWS - 1:04d}")
+    assert pager_text(remote) == f"1–200 of {REMOTE_ROWS}"
+    assert asked()[2:] == [[0, "-revenue", 1000]]
+    turn("Next ›")  # within the new order's first chunk
+    shows(remote, f"c{REMOTE_ROWS - 201:04d}")
+    assert len(asked()) == 3
     with remote.expect_download() as download:
         remote.get_by_role("button", name="⤓ CSV").click()
     lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
-    assert len(lines) == 1 + ROWS
-    assert lines[1] == f"c{ROWS - 1:04d},999999.00"  # every row, in the order shown
-    assert remote.evaluate("window.asked")[-1] == [0, "-revenue", None]
+    assert len(lines) == 1 + REMOTE_ROWS
+    assert lines[1] == f"c{REMOTE_ROWS - 1:04d},999999.00"  # every row, in the order shown
+    assert asked()[-1] == [0, "-revenue", None]

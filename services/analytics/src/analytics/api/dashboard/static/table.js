@@ -1,18 +1,22 @@
 // A report table of exact figures: every linked number opens its drill list, headers sort,
 // the compare period's change shows under each figure, and the table exports to CSV. A long
 // list is drawn a page at a time. A client list (some 200 000 rows at 10 M events) comes
-// from the server a page at a time (`spec.fetchPage`, see `reportPages`): its sort and pages
-// are asked of the server, and its CSV fetches every row.
+// from the server a chunk of pages at a time (`spec.fetchPage`, see `reportPages`): each
+// chunk costs the server a ranking of the whole list (about a second at 10 M events), so the
+// pages within a chunk turn at once, the next chunk is asked for while the reader is on the
+// chunk's last page, and a sort asks the server anew; the CSV fetches every row.
 
 import { downloadCsv, h } from "./dom.js";
 
 const NUMERIC = new Set(["int", "num", "money", "frac", "pct", "days", "duration"]);
 export const PAGE_ROWS = 200;
+export const CHUNK_ROWS = 1000; // a whole number of pages: a page never spans two chunks
+const CHUNKS_HELD = 5; // of one order, the least recently drawn dropped first
 
 // `fetchPage` of a report's client list (`key`: the list's field in the answer): `limit`
 // rows from `offset` in the `sort` order (null: every row) → { rows, total }.
 export function reportPages(ctx, name, key) {
-  return async (offset, sort, limit = PAGE_ROWS) => {
+  return async (offset, sort, limit = CHUNK_ROWS) => {
     const data = await ctx.report(name, { limit, offset: offset || null, sort });
     return { rows: data[key], total: data.page ? data.page.total : data[key].length };
   };
@@ -56,13 +60,16 @@ export function drillButton(label, link, title, expected, ctx) {
 
 export function renderTable(parent, spec, ctx) {
   const { columns, csvName } = spec;
-  const remote = spec.fetchPage; // the server pages and sorts the list; `rows` is its first page
-  let rows = [...spec.rows];
+  const remote = spec.fetchPage; // the server pages and sorts the list; `rows`: its first chunk
+  let rows = [...spec.rows]; // every row, or the chunk the drawn page lies in (from `start`)
+  let start = 0;
   let total = remote ? spec.total : rows.length;
   let sortKey = null;
   let descending = false;
   let offset = 0; // the first row drawn
-  let asked = 0; // the latest page asked of the server: an older answer is dropped
+  let asked = 0; // the latest page asked for: an older answer is dropped
+  // The server's chunks of the current order: first row → promise of { rows, total }.
+  const held = new Map(remote ? [[0, Promise.resolve({ rows, total })]] : []);
   const body = h("tbody");
   const pager = h("nav", { class: "pager", "aria-label": "pages" });
   const foot = spec.totals ? h("tfoot") : null;
@@ -83,15 +90,32 @@ export function renderTable(parent, spec, ctx) {
     });
 
   const sortParam = () => (sortKey ? `${descending ? "-" : ""}${sortKey}` : null);
+  // The chunk from `first` of the current order: held, or asked of the server now.
+  const chunk = (first) => {
+    let got = held.get(first);
+    if (!got) {
+      got = remote(first, sortParam(), CHUNK_ROWS);
+      got.catch(() => held.delete(first)); // asked again next time
+    }
+    held.delete(first); // re-set: the most recently used last
+    held.set(first, got);
+    while (held.size > CHUNKS_HELD) held.delete(held.keys().next().value);
+    return got;
+  };
   const load = async (to) => {
     const mine = ++asked;
+    const first = to - (to % CHUNK_ROWS);
     try {
-      const got = await remote(to, sortParam());
+      const got = await chunk(first);
       if (mine !== asked) return;
       rows = got.rows;
       total = got.total;
+      start = first;
       offset = to;
       draw();
+      // On a chunk's last page, the next chunk is asked for before the reader turns to it.
+      const next = first + CHUNK_ROWS;
+      if (offset + PAGE_ROWS >= next && next < total) chunk(next).catch(() => {});
     } catch (error) {
       if (mine === asked) pager.replaceChildren(h("span", { class: "error", role: "alert" }, error.message));
     }
@@ -114,7 +138,7 @@ export function renderTable(parent, spec, ctx) {
         `${t("next")} ›`));
   };
   const draw = () => {
-    const page = remote ? rows : rows.slice(offset, offset + PAGE_ROWS);
+    const page = rows.slice(offset - start, offset - start + PAGE_ROWS);
     body.replaceChildren(...page.map((row) => h("tr", {}, cells(row, false))));
     if (foot) foot.replaceChildren(h("tr", { class: "total" }, cells(spec.totals, true)));
     drawPager();
@@ -126,7 +150,10 @@ export function renderTable(parent, spec, ctx) {
       th.setAttribute("aria-sort", columns[i].key === sortKey
         ? (descending ? "descending" : "ascending") : "none");
     });
-    if (remote) return load(0); // the new order from its first row, as the server sorts it
+    if (remote) {
+      held.clear(); // the new order from its first row, as the server sorts it
+      return load(0);
+    }
     const sign = descending ? -1 : 1;
     rows = [...rows].sort((a, b) => {
       const x = value(a, column);

@@ -2,7 +2,7 @@
 // client profitability.
 
 import { chart, chartBox } from "../charts.js";
-import { PAGE_ROWS, renderTable, reportPages } from "../table.js";
+import { CHUNK_ROWS, renderTable, reportPages } from "../table.js";
 import { barLabel, clickDrill, emptyState, grid, heading, n, switcher, tile } from "./common.js";
 
 export async function dynamics(main, ctx) {
@@ -113,7 +113,7 @@ export async function repeatSales(main, ctx) {
 
 export async function activeClients(main, ctx) {
   heading(main, ctx);
-  const data = await ctx.report("active-clients", { limit: PAGE_ROWS });
+  const data = await ctx.report("active-clients", { limit: CHUNK_ROWS });
   const { t } = ctx;
   const s = data.totals;
   if (!s.active_clients && !s.active_clients_previous_period) return emptyState(main, ctx);
@@ -138,7 +138,7 @@ export async function activeClients(main, ctx) {
 
 export async function abc(main, ctx) {
   heading(main, ctx);
-  const data = await ctx.report("abc", { limit: PAGE_ROWS });
+  const data = await ctx.report("abc", { limit: CHUNK_ROWS });
   const { t, fmt } = ctx;
   if (!data.totals.clients) return emptyState(main, ctx);
   const classes = data.classes;
@@ -211,8 +211,8 @@ export async function cohorts(main, ctx) {
 
 export async function clientProfitability(main, ctx) {
   heading(main, ctx);
-  // The list's first page: its first 20 rows, the largest margins, are also the chart's.
-  const data = await ctx.report("client-profitability", { limit: PAGE_ROWS });
+  // The list's first chunk: its first 20 rows, the largest margins, are also the chart's.
+  const data = await ctx.report("client-profitability", { limit: CHUNK_ROWS });
   const { t, fmt } = ctx;
   const rows = data.rows;
   if (!rows.length) return emptyState(main, ctx);
