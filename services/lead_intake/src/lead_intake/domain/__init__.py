@@ -6,9 +6,9 @@ from lead_intake.domain.leads import (
     TouchIn,
     build_lead_received,
     lead_id_for,
-    normalise_phone,
     touch_from,
 )
+from lead_intake.domain.phones import normalise_phone
 
 __all__ = [
     "LeadIn",

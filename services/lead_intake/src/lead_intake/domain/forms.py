@@ -18,8 +18,8 @@ from lead_intake.domain.leads import (
     UTM_FIELDS,
     LeadIn,
     TouchIn,
-    normalise_phone,
 )
+from lead_intake.domain.phones import normalise_phone
 
 FORM_ID = r"^[A-Za-z0-9_-]{1,64}$"  # also a NATS KV key, so no dots
 FieldType = Literal["string", "phone", "email", "number", "choice", "bool"]

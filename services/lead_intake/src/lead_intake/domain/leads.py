@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from urllib.parse import parse_qs, urlsplit
 
-import phonenumbers
 from pydantic import AwareDatetime, ConfigDict, Field
 
 from crm_contracts.envelope import derived_id
@@ -14,15 +12,14 @@ from crm_contracts.events import Contact, LeadReceived, Touch
 from crm_contracts.runtime.errors import Invalid
 from crm_contracts.text import NulFree
 from lead_intake.domain.emails import normalise_email
+from lead_intake.domain.phones import normalise_phone
+from lead_intake.domain.url_query import first_values
 
 PRODUCER = "lead-intake"
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term")
 CLICK_IDS = ("gclid", "yclid", "fbclid")
+FROM_QUERY = UTM_FIELDS + CLICK_IDS
 Short = Field(default=None, max_length=512)
-# Parsing and checking a number asks `re.compile` for its region's metadata patterns every
-# time (answered from `re`'s cache, after hashing each pattern): phonenumbers' own switch
-# keeps them compiled instead, a sixth of a number's parse and check (measured).
-phonenumbers.enable_pattern_cache()
 
 
 class TouchIn(NulFree):
@@ -59,16 +56,6 @@ class LeadIn(TouchIn):
     )
 
 
-def normalise_phone(raw: str, region: str) -> str:
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as exc:
-        raise Invalid(f"not a phone number ({exc})", "phone") from None
-    if not phonenumbers.is_valid_number(number):
-        raise Invalid("not a valid phone number", "phone")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 # The contract's touch fields, each read from the form's touch (a test checks TouchIn has them).
 TOUCH_FIELDS: tuple[str, ...] = tuple(Touch.model_fields)
 
@@ -80,13 +67,10 @@ def touch_from(
     # What model_dump(include=..., exclude_none=True) gives (plain values), at a third of the cost
     values = {name: v for name in TOUCH_FIELDS if (v := getattr(data, name)) is not None}
     if data.landing_url:
-        try:
-            query = parse_qs(urlsplit(data.landing_url).query)
-        except ValueError:  # e.g. a malformed IPv6 host: keep the URL, parse nothing
-            query = {}
-        for key in UTM_FIELDS + CLICK_IDS:
-            if key not in values and query.get(key):
-                values[key] = query[key][0][:512]
+        query = first_values(data.landing_url)  # a URL that does not parse: keep it, read none
+        for key in FROM_QUERY:
+            if key not in values and key in query:
+                values[key] = query[key][:512]
     if "referrer" not in values and referer_header:
         values["referrer"] = referer_header[:2048]
     if default_at is not None:
