@@ -94,6 +94,13 @@ class FakeDeliveryLog:
             raise TimeoutError("nats: timeout")
         self.records[delivery.id] = delivery
 
+    async def end(self, final: Delivery) -> Delivery | None:
+        known = self.records.get(final.id)
+        if known is not None and known.status in FINAL:
+            return known
+        await self.put(final.model_copy(update={"attempts": known.attempts if known else 0}))
+        return None
+
     async def claim(
         self, fresh: Delivery, lease: timedelta
     ) -> tuple[Delivery | None, Delivery | None]:
@@ -133,8 +140,12 @@ class FakeOutcomes:
     async def failed(self, d: Delivery, reason: str, due: Due) -> None:
         await self._end(d, "failed", reason)
 
-    async def skipped(self, d: Delivery, reason: str) -> None:
-        await self._end(d, "skipped", reason)
+    async def skipped(self, d: Delivery, reason: str) -> Delivery | None:
+        final = d.model_copy(update={"status": "skipped", "reason": reason})
+        done = await self.log.end(final)
+        if done is None:
+            self.ended.append(("skipped", final, reason))
+        return done
 
     async def announce(self, d: Delivery, correlation_id: str | None) -> None:
         self.announced.append(d)

@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from crm_contracts.envelope import Event
 from crm_contracts.events import DealOpened, NotificationSent, TaskCompleted, TaskScheduled
 from notification.application.plan_notifications import Planner
+from notification.domain.due import Due
 from notification.domain.rules import Rule
 from notification.settings import NotificationSettings
 
@@ -165,3 +167,45 @@ async def test_our_own_outcomes_are_not_planned_on():
     )
     await p.on_event(sent)
     assert directory.applied == [] and scheduler.now == []
+
+
+class OffTelegram:
+    """Telegram is off; records what the planner hands over to be skipped."""
+
+    def __init__(self) -> None:
+        self.skipped: list[tuple[str, Due, dict[str, Any]]] = []
+
+    def off(self, rule: Rule) -> bool:
+        return rule.channel == "telegram"
+
+    async def skip_now(self, rule: Rule, due: Due, event: Event, context: dict[str, Any]) -> None:
+        self.skipped.append((rule.id, due, context))
+
+
+async def test_a_send_due_now_on_an_off_channel_is_skipped_at_once_a_later_one_still_waits():
+    directory = FakeDirectory()
+    directory.add("deals", "d1", title="Chairs")
+    off = OffTelegram()
+    scheduler = FakeScheduler()
+    p = Planner(
+        FakeRules(
+            rule("mail"),
+            rule("tg", channel="telegram"),
+            rule("tg-later", channel="telegram", timing={"mode": "after", "offset": "PT1H"}),
+        ),
+        directory,
+        scheduler,
+        SETTINGS,
+        off_channels=off,
+    )
+    event = opened()
+    await p.on_event(event)
+    assert [key for key, _, _ in scheduler.now] == [f"event.{event.event_id}.mail"]
+    [(rule_id, due, context)] = off.skipped
+    assert (rule_id, due.key, due.trigger_subject) == (
+        "tg",
+        f"event.{event.event_id}.tg",
+        event.SUBJECT,
+    )
+    assert context["deal"]["title"] == "Chairs"  # the context the plan read, handed on
+    assert [key for key, _, _ in scheduler.later] == [f"event.{event.event_id}.tg-later"]

@@ -43,7 +43,6 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
     deliveries = DeliveryLog(broker, settings.log_ttl_days, settings.stream_replicas)
     clock = DigestClock(reminders, rules, settings)
     channels = build_channels(settings)
-    planner = Planner(rules, directory, reminders, settings)
     deliverer = Deliverer(
         rules,
         directory,
@@ -54,6 +53,7 @@ def create_app(settings: NotificationSettings | None = None) -> FastAPI:
         AnalyticsReports(settings.analytics_url, settings.http_timeout, settings.analytics_api_key),
         settings,
     )
+    planner = Planner(rules, directory, reminders, settings, off_channels=deliverer)
     broker.include_router(
         build_router(
             broker,

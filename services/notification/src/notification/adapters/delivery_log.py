@@ -54,6 +54,23 @@ class DeliveryLog:
         await self.bucket.modify(fresh.id, change, absent=True)
         return found.get("mine"), found.get("other")
 
+    async def end(self, final: Delivery) -> Delivery | None:
+        """`final` (a send ended untried: skipped) unless a final record is there (returned
+        instead); a record still open keeps its count of tries. No read first, as `claim`."""
+        found: list[Delivery] = []
+
+        def change(current: dict[str, Any] | None) -> dict[str, Any] | None:
+            found.clear()  # a lost race runs this again
+            known = Delivery.model_validate(current) if current else None
+            if known is not None and known.status in FINAL:
+                found.append(known)
+                return None
+            tries = {"attempts": known.attempts} if known else {}
+            return final.model_copy(update=tries).model_dump(mode="json")
+
+        await self.bucket.modify(final.id, change, absent=True)
+        return found[0] if found else None
+
     async def find(
         self,
         *,

@@ -96,10 +96,12 @@ class Outcomes:
             return
         await publish_event(self.broker, event)
 
-    async def skipped(self, d: Delivery, reason: str) -> None:
-        await self.log.put(
+    async def skipped(self, d: Delivery, reason: str) -> Delivery | None:
+        done = await self.log.end(
             d.model_copy(
                 update={"status": "skipped", "reason": reason, "updated_at": datetime.now(UTC)}
             )
         )
-        SKIPPED.labels(d.channel, d.rule_id).inc()
+        if done is None:
+            SKIPPED.labels(d.channel, d.rule_id).inc()
+        return done

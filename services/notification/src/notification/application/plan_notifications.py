@@ -1,10 +1,12 @@
 """Use case: an event arrived — update the directory, cancel reminders it makes moot, and
-for each matching rule put a send on its way: due now, or a JetStream schedule for later."""
+for each matching rule put a send on its way: due now, or a JetStream schedule for later. A
+send due now on a channel that is off goes nowhere: it ends skipped right here."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from crm_contracts.envelope import Event
 from crm_contracts.events import (
@@ -15,7 +17,7 @@ from crm_contracts.events import (
     TaskScheduled,
 )
 from notification.application.context import event_context, facts
-from notification.application.ports import DirectoryFeed, RuleSource, Scheduler
+from notification.application.ports import DirectoryFeed, OffChannels, RuleSource, Scheduler
 from notification.domain.due import Due, reminder_key, task_key
 from notification.domain.rules import Rule, matches
 from notification.domain.timing import TooLate, send_time
@@ -34,11 +36,13 @@ class Planner:
         directory: DirectoryFeed,
         reminders: Scheduler,
         settings: NotificationSettings,
+        off_channels: OffChannels | None = None,
     ) -> None:
         self.rules = rules
         self.directory = directory
         self.reminders = reminders
         self.settings = settings
+        self.off_channels = off_channels
 
     async def on_event(self, event: Event) -> None:
         await self.react(event, await self.record(event))
@@ -70,9 +74,9 @@ class Planner:
         wanted = facts(context)
         for rule in rules:
             if matches(rule, event.event_type, wanted):
-                await self.plan(rule, event)
+                await self.plan(rule, event, context)
 
-    async def plan(self, rule: Rule, event: Event) -> None:
+    async def plan(self, rule: Rule, event: Event, context: dict[str, Any]) -> None:
         now = datetime.now(UTC)
         due_at = event.due_at if isinstance(event, TaskScheduled) else None
         try:
@@ -91,7 +95,13 @@ class Planner:
             planned_for=max(at, now),
         )
         if at <= now + NOW_SLACK:
-            await self.reminders.due_now(key, due.body(), msg_id=f"due:{event.event_id}:{rule.id}")
+            off = self.off_channels
+            if off is not None and off.off(rule):  # nothing to send: skipped here and now
+                await off.skip_now(rule, due, event, context)
+            else:
+                await self.reminders.due_now(
+                    key, due.body(), msg_id=f"due:{event.event_id}:{rule.id}"
+                )
             PLANNED.labels(rule.id, "now").inc()
         else:
             await self.reminders.at(key, at, due.body())

@@ -75,6 +75,11 @@ class DeliveryRecords(Protocol):
         a final record, or a try someone else holds a lease on)."""
         ...
 
+    async def end(self, final: Delivery) -> Delivery | None:
+        """Writes `final` (a send ended untried) with the tries counted so far, unless the
+        log holds a final record of the send already: that one is returned, left as it is."""
+        ...
+
 
 class DeliverySearch(Protocol):
     async def find(
@@ -96,7 +101,9 @@ class OutcomeRecorder(Protocol):
 
     async def failed(self, d: Delivery, reason: str, due: Due) -> None: ...
 
-    async def skipped(self, d: Delivery, reason: str) -> None: ...
+    async def skipped(self, d: Delivery, reason: str) -> Delivery | None:
+        """Ends the send skipped, or returns the final record already in the way."""
+        ...
 
     async def announce(self, d: Delivery, correlation_id: str | None) -> None:
         """The outcome event of a final record again (in case it was lost)."""
@@ -128,6 +135,16 @@ class Channel(Protocol):
 
     async def send(self, message: Outgoing) -> None:
         """Raises `SendError` (transient or not) when the message was not accepted."""
+        ...
+
+
+class OffChannels(Protocol):
+    """Sends that cannot go out because their rule's channel is off (settings only)."""
+
+    def off(self, rule: Rule) -> bool: ...
+
+    async def skip_now(self, rule: Rule, due: Due, event: Event, context: dict[str, Any]) -> None:
+        """Ends each recipient's send of `due` as skipped, as its due message would have."""
         ...
 
 

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from crm_contracts.envelope import derived_id
+from crm_contracts.envelope import Event, derived_id
 from crm_contracts.events import BY_SUBJECT, TaskScheduled
 from notification.application.audience import recipients
 from notification.application.context import event_context
@@ -96,6 +96,26 @@ class Deliverer:
                 return
             trigger_id, trigger_type = str(event.event_id), event.event_type
             context = await event_context(event, self.directory, self.settings)
+        await self._to_each(rule, due, trigger_id, trigger_type, context, keepalive)
+
+    def off(self, rule: Rule) -> bool:
+        return self.channels[rule.channel].configured is not None
+
+    async def skip_now(self, rule: Rule, due: Due, event: Event, context: dict[str, Any]) -> None:
+        """For the planner: a send due now on a channel that is off ends skipped at once, with
+        the context the plan read, instead of a trip through the due stream (a publish, a
+        delivery and an ack) to the same end."""
+        await self._to_each(rule, due, str(event.event_id), event.event_type, context, None)
+
+    async def _to_each(
+        self,
+        rule: Rule,
+        due: Due,
+        trigger_id: str,
+        trigger_type: str,
+        context: dict[str, Any],
+        keepalive: KeepAlive | None,
+    ) -> None:
         retries = []
         for recipient in await recipients(rule, context, self.directory, self.settings):
             if due.only_recipient in (None, recipient.identity):
@@ -140,14 +160,6 @@ class Deliverer:
         now = datetime.now(UTC)
         channel = self.channels[rule.channel]
         tz = to.timezone or rule.timing.timezone or self.settings.default_timezone
-        reachable = channel.configured is None and to.address is not None
-        allowed = after_quiet_hours(now, rule.quiet_hours, tz) if reachable else now
-        # A send that goes now needs no look first: its claim finds a send done before (or in
-        # flight) itself. Ending it otherwise (skipped, deferred) must not undo one done before.
-        known = None if reachable and allowed <= now else await self.deliveries.get(did)
-        if known is not None and known.status in FINAL:
-            await self._duplicate(known, due)
-            return None
         record = Delivery(
             id=did,
             rule_id=rule.id,
@@ -157,18 +169,30 @@ class Deliverer:
             trigger_event_id=trigger_id,
             trigger_event_type=trigger_type,
             status="sending",
-            attempts=known.attempts if known else 0,
+            attempts=0,
             scheduled_for=due.planned_for or now,
             updated_at=now,
         )
-        if channel.configured is not None:
-            await self.outcomes.skipped(
-                record, f"channel {rule.channel} is off: {channel.configured}"
-            )
+        if channel.configured is not None or to.address is None:  # nothing tried, nothing failed
+            off = channel.configured
+            reason = to.problem or "no address"
+            if off is not None:
+                reason = f"channel {rule.channel} is off: {off}"
+            # No look first either: the write is a compare-and-set that leaves a send done
+            # before (here or by a replica with the channel on) as it is, and says so.
+            done = await self.outcomes.skipped(record, reason)
+            if done is not None:
+                await self._duplicate(done, due)
             return None
-        if to.address is None:  # nothing was tried, so nothing failed
-            await self.outcomes.skipped(record, to.problem or "no address")
+        allowed = after_quiet_hours(now, rule.quiet_hours, tz)
+        # A send that goes now needs no look first: its claim finds a send done before (or in
+        # flight) itself. Deferring it must not undo one done before.
+        known = None if allowed <= now else await self.deliveries.get(did)
+        if known is not None and known.status in FINAL:
+            await self._duplicate(known, due)
             return None
+        if known is not None:
+            record = record.model_copy(update={"attempts": known.attempts})
         if allowed > now:
             await self._defer(record, due, to, allowed, context)
             return None
