@@ -86,3 +86,20 @@ def spread(values: list[float]) -> dict[str, float]:
         "p99_ms": round(percentile(values, 0.99) * 1000, 1),
         "max_ms": round(max(values) * 1000, 1),
     }
+
+
+async def backlog(url: str) -> dict[str, int]:
+    """Per durable consumer of every stream, the messages it has not acked yet: what each
+    service still had to do when the funnel had counted every lead (notification's e-mails
+    come well after)."""
+    out: dict[str, int] = {}
+    nc = await nats.connect(url)
+    try:
+        js = nc.jetstream()
+        for stream in await js.streams_info():
+            for consumer in await js.consumers_info(stream.config.name):
+                if consumer.config.durable_name:
+                    out[consumer.name] = consumer.num_pending + consumer.num_ack_pending
+    finally:
+        await nc.close()
+    return out

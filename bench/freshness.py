@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 
 from bench.fresh_client import RawPool
-from bench.fresh_hops import BusTimes, bus_times, percentile, spread, visible_times
+from bench.fresh_hops import BusTimes, backlog, bus_times, percentile, spread, visible_times
 from bench.progress import Progress
-from bench.record import Measurement, emit, note, scale
+from bench.record import Measurement, cpu_seconds, emit, note, scale
 from tests.support.nats import NatsServer
 from tests.support.net import free_port, port_open, wait_until
 from tests.support.stack import VIEWER_KEY, start_stack
@@ -142,10 +142,15 @@ def run() -> list[Measurement]:
         procs = {}
         try:
             procs = start_stack(nats, smtp_port, data)
+            pids = {name: proc.process.pid for name, proc in procs.items()}
+            pids["nats-server"] = nats.process.pid
             note(f"freshness: {total} leads at {RATE:.0f}/s for {seconds:.0f} s, whole stack")
+            cpu = {name: -cpu_seconds(pid) for name, pid in pids.items()}
             result = asyncio.run(
                 drive(procs["lead_intake"].url, procs["analytics"].url, total, settle)
             )
+            cpu = {name: round(used + cpu_seconds(pids[name]), 2) for name, used in cpu.items()}
+            left = asyncio.run(backlog(nats.url))
             bus = asyncio.run(bus_times(nats.url))
         finally:
             for proc in procs.values():
@@ -153,7 +158,11 @@ def run() -> list[Measurement]:
             smtp.terminate()
             smtp.wait(timeout=20)
             nats.stop()
-    return [emit(measurement(result, bus, seconds, total))]
+    made = measurement(result, bus, seconds, total)
+    # CPU seconds each process used from the first lead until every lead was counted (the
+    # analytics figure includes the bench's own funnel polls), and what was left to do then.
+    made.extra.update(cpu_seconds=cpu, backlog_at_end=left)
+    return [emit(made)]
 
 
 def measurement(run: Run, bus: BusTimes, seconds: float, total: int) -> Measurement:
