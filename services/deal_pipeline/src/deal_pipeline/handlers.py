@@ -97,8 +97,9 @@ def build_router(
             await raw.ack()
         EVENTS_CONSUMED.labels(LEADS_CONSUMER, LEAD_TYPE, "ok").inc(len(batch))
         each = (time.perf_counter() - started) / len(batch)
+        timed = HANDLER_SECONDS.labels(LEADS_CONSUMER)
         for _ in batch:
-            HANDLER_SECONDS.labels(LEADS_CONSUMER).observe(each)
+            timed.observe(each)
 
     async def open_one(lead: LeadReceived) -> None:
         await call(opening.from_leads, [to_open(lead)])

@@ -47,7 +47,7 @@ async def publish_event(broker: NatsBroker, event: Event, timeout: float = 2.0) 
         "correlation_id": str(uuid.uuid4()),
         **event_headers(event),
     }
-    timed, counted = _series(subject)
+    timed, counted = publish_series(subject)
     with timed.time():
         ack = await _jetstream(broker).publish(
             subject,
@@ -75,8 +75,9 @@ def _jetstream(broker: NatsBroker) -> JetStreamContext:
 
 
 @cache
-def _series(subject: str) -> tuple[Histogram, dict[bool, Counter]]:
-    """The publish metrics of one subject, resolved once (duplicate → counter)."""
+def publish_series(subject: str) -> tuple[Histogram, dict[bool, Counter]]:
+    """The publish metrics of one subject, resolved once (duplicate → counter); also for
+    publishers of their own (deal-pipeline's pipelined relay)."""
     counted = {True: EVENTS_PUBLISHED.labels(subject, "duplicate")}
     counted[False] = EVENTS_PUBLISHED.labels(subject, "new")
     return PUBLISH_SECONDS.labels(subject), counted

@@ -22,6 +22,7 @@ from eventsourcing.persistence import (
     DataError,
     InfrastructureFactory,
     JSONTranscoder,
+    Notification,
     PersistenceError,
     RecordConflictError,
     Transcoding,
@@ -32,6 +33,7 @@ from eventsourcing.utils import Environment
 from crm_contracts.runtime.errors import Conflict, Invalid
 from deal_pipeline.adapters.group_commit import GroupCommitRecorder
 from deal_pipeline.adapters.latest_deals import LatestDeals
+from deal_pipeline.adapters.recent_events import RecentEvents
 from deal_pipeline.adapters.sqlite_reads import ThreadReadsDatastore
 from deal_pipeline.adapters.stored_ids import stored_ids
 from deal_pipeline.domain.counter import Counter
@@ -137,6 +139,7 @@ class EventStore(Application[UUID]):
         # Told after each save: the relay and the read model follow at once instead of polling.
         self.saved_listeners: list[Callable[[], None]] = []
         self.latest = LatestDeals()
+        self.recent = RecentEvents()
         # Threads of this process retrying a use case after a conflict; see `retrying`.
         self._retrying: set[int] = set()
         self._one_at_a_time = threading.RLock()
@@ -186,6 +189,7 @@ class EventStore(Application[UUID]):
         processing_event.collect_events(*objs, **kwargs)
         try:
             recordings = self._record(processing_event)
+            self.recent.keep(recordings)
             for aggregate in processing_event.aggregates.values():
                 if isinstance(aggregate, Deal):
                     self.latest.keep(aggregate)
@@ -197,6 +201,12 @@ class EventStore(Application[UUID]):
         for listener in self.saved_listeners:
             listener()
         return recordings
+
+    def domain_event(self, notification: Notification) -> Any:
+        """The stored event as saved by this process lately (see `recent_events`), else
+        decoded."""
+        event = self.recent.get(notification.id)
+        return event if event is not None else self.mapper.to_domain_event(notification)
 
     def load(self, cls: type[A], aggregate_id: UUID, missing: type[NotFound], what: str) -> A:
         aggregate = self.find(cls, aggregate_id)

@@ -11,9 +11,9 @@ from contextlib import suppress
 from eventsourcing.persistence import Tracking
 from faststream.nats import NatsBroker
 
-from crm_contracts.runtime.bus import publish_event
 from deal_pipeline.adapters.event_mapping import relayed, to_contract
 from deal_pipeline.adapters.event_store import EventStore
+from deal_pipeline.adapters.pipelined_publish import PipelinedPublisher
 from deal_pipeline.adapters.store_watch import StoreWatch
 from deal_pipeline.metrics import RELAY_BACKLOG, RELAY_POSITION
 
@@ -36,7 +36,7 @@ class Relay:
     ) -> None:
         self.store = store
         self.name = name  # the tracking row's application name: this relay's position
-        self.broker = broker
+        self.publisher = PipelinedPublisher(broker)
         self.batch = batch
         self.idle_poll = idle_poll  # fallback for saves made by other processes
         self.publish_timeout = publish_timeout
@@ -126,24 +126,14 @@ class Relay:
         if not notifications:
             RELAY_BACKLOG.set(0)
             return position, 0
-        contracts = (
-            to_contract(self.store.mapper.to_domain_event(n))
-            for n in notifications
-            if relayed(n.topic)
-        )
+        events = (self.store.domain_event(n) for n in notifications if relayed(n.topic))
+        contracts = [contract for contract in map(to_contract, events) if contract is not None]
         # Sent back to back on the one connection, which NATS takes in order, and the acks
-        # awaited together: a round trip per batch, not per event (one at a time, a busy event
-        # loop let the relay fall minutes behind). Any failure fails the batch: it is
-        # published again from `position`, and what was stored already is a duplicate that
-        # JetStream drops (Nats-Msg-Id).
-        sent = [
-            publish_event(self.broker, contract, timeout=self.publish_timeout)
-            for contract in contracts
-            if contract is not None
-        ]
-        for outcome in await asyncio.gather(*sent, return_exceptions=True):
-            if isinstance(outcome, BaseException):
-                raise outcome
+        # awaited together (`pipelined_publish`): a round trip per batch, not per event (one
+        # at a time, a busy event loop let the relay fall minutes behind). Any failure fails
+        # the batch: it is published again from `position`, and what was stored already is a
+        # duplicate that JetStream drops (Nats-Msg-Id).
+        await self.publisher.publish(contracts, self.publish_timeout)
         last = notifications[-1].id
         if track:
             await self.track(last)

@@ -14,14 +14,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from eventsourcing.sqlite import SQLITE3_DEFAULT_LOCK_TIMEOUT, SQLiteDatastore
+from eventsourcing.sqlite import SQLiteDatastore
 
 from deal_pipeline.adapters.group_commit import as_library_error
+from deal_pipeline.adapters.sqlite_statements import StatementCachePool, connect
 
 
 class ThreadReadsDatastore(SQLiteDatastore):
     def __init__(self, db_name: str, **kwargs: Any) -> None:
         super().__init__(db_name, **kwargs)
+        library_pool, self.pool = self.pool, StatementCachePool.like(self.pool)
+        library_pool.close()  # it has opened no connection yet
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -66,15 +69,7 @@ class ThreadReadsDatastore(SQLiteDatastore):
             return None
         reader: sqlite3.Connection | None = getattr(self._local, "reader", None)
         if reader is None:
-            pool = self.pool
-            reader = sqlite3.connect(
-                pool.db_name,
-                uri=True,
-                check_same_thread=False,  # closed by `close`, from any thread
-                isolation_level=None,  # autocommit: BEGIN is explicit, as in the pool's
-                timeout=pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
-            )
-            reader.row_factory = sqlite3.Row
+            reader = connect(self.pool.db_name, self.pool.lock_timeout)
             with self._readers_lock:
                 if self._closed:
                     reader.close()

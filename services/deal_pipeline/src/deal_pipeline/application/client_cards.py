@@ -88,9 +88,10 @@ class ClientCards:
             if value and (client_id := known.client_of((kind, value))):
                 return Resolved(client_id)
         client = Client.register(name, phone, email, lead_id)
-        known.unsaved.update(dict.fromkeys(client.contacts, str(client.id)))
-        claims = self._claims(str(client.id), client.contacts, known)
-        return Resolved(str(client.id), [client, *claims])
+        client_id = str(client.id)  # once: a UUID's str is not cheap, and this runs per lead
+        known.unsaved.update(dict.fromkeys(client.contacts, client_id))
+        claims = self._claims(client_id, client.contacts, known)
+        return Resolved(client_id, [client, *claims])
 
     def register(
         self,

@@ -10,9 +10,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from crm_contracts.envelope import derived_id
 from deal_pipeline.domain import values
 from deal_pipeline.domain.errors import ContactTaken
+from deal_pipeline.domain.ids import derived
 
 REQUISITES = ("legal_name", "inn", "kpp", "bank", "bik", "account", "address")
 Contact = tuple[str, str]  # (kind, value): ("phone", "+7...") or ("email", "a@b")
@@ -113,7 +113,7 @@ class ContactIndex(Aggregate):
 
     @staticmethod
     def create_id(kind: str, value: str, **_: object) -> UUID:
-        return derived_id("contact", kind, value)
+        return derived("contact", kind, value)
 
     def __init__(self, kind: str, value: str, client_id: str) -> None:
         self.kind = kind

@@ -15,7 +15,6 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
 
-from crm_contracts.envelope import derived_id
 from crm_contracts.events.deals import DealStatus, TaskKind
 from crm_contracts.pipelines import Pipeline, Stage
 from deal_pipeline.domain import values
@@ -30,6 +29,7 @@ from deal_pipeline.domain.errors import (
     UnknownLostReason,
     UnknownStage,
 )
+from deal_pipeline.domain.ids import derived
 
 TaskStatus = Literal["scheduled", "completed", "cancelled"]
 TASK_KINDS: tuple[TaskKind, ...] = get_args(TaskKind)
@@ -188,7 +188,7 @@ class Deal(Aggregate):
     @staticmethod
     def create_id(lead_id: str | None = None, **_: object) -> UUID:
         """A deal opened from a lead gets an id derived from it: redelivery opens nothing new."""
-        return derived_id("deal", lead_id) if lead_id else uuid4()
+        return derived("deal", lead_id) if lead_id else uuid4()
 
     def __init__(
         self,

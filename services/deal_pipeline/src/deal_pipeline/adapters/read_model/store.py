@@ -78,7 +78,7 @@ class ReadModel:
     def _apply(self, tx: Tx, notifications: Sequence[Notification]) -> int:
         for notification in notifications:
             if projection.has_rows(notification.topic):
-                projection.apply(tx, self.store.mapper.to_domain_event(notification))
+                projection.apply(tx, self.store.domain_event(notification))
         if notifications:
             self._move(tx, notifications[-1].id)
         return len(notifications)
