@@ -20,6 +20,7 @@ from analytics.application.ordered_batches import OrderedBatches
 from analytics.metrics import BATCH_SIZE, EVENTS_CONSUMED, NEWEST_EVENT, PROJECTION_FAILURES
 from crm_contracts import subjects
 from crm_contracts.runtime.consuming import backoff_for, dead_letter, work_queue
+from crm_contracts.runtime.nats_acks import ack_all
 
 log = logging.getLogger(__name__)
 # The shared durable of elected writers, and the name the projection dead-letters and counts
@@ -131,7 +132,9 @@ def build_router(
                 projector, parsed, message, keep_alive_every, stopping
             ):
                 return  # stopped before it was stored: JetStream delivers it again
-            await message.ack()  # only after ClickHouse has the rows
+            # Only after ClickHouse has the rows; the batch's acks in one write.
+            await ack_all(raws)
+            await message.ack()
             BATCH_SIZE.observe(len(raws))
             for event_type, count in Counter(e.event_type for e in parsed.events).items():
                 EVENTS_CONSUMED.labels(PROJECTION_CONSUMER, event_type, "ok").inc(count)

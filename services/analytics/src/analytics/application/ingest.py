@@ -199,12 +199,16 @@ class Projector:
             # The histories first: a re-fold reads them back. Then the rows in an order that
             # keeps the writer busy while the rest is computed, the smallest INSERT last:
             # the batch ends when its last INSERT lands.
-            writes.submit(self._history_rows(private, events, data))
+            dumped: list[str | None] = [None] * len(data)  # each event's own JSON, once made
+            writes.submit(self._history_rows(private, events, data, dumped))
             for table in self.tables:
                 writes.submit(table.project(store, private, config, writes.wait))
             salt = config.hash_salt
             writes.submit(
-                [event_row(e, _scrubbed(e, d, salt)) for e, d in zip(events, data, strict=True)]
+                [
+                    event_row(e, _scrubbed(e, d, salt, j))
+                    for e, d, j in zip(events, data, dumped, strict=True)
+                ]
             )
             by_table: dict[type[Row], list[Row]] = defaultdict(list)
             for event in events:
@@ -229,19 +233,23 @@ class Projector:
             raise
 
     def _history_rows(
-        self, private: list[Event], events: list[Event], data: list[dict[str, Any]]
+        self,
+        private: list[Event],
+        events: list[Event],
+        data: list[dict[str, Any]],
+        own_json: list[str | None],
     ) -> list[FoldEventRow]:
         """Each folded key's history, contacts pseudonymised. An event with nothing to
-        pseudonymise is stored as it came (the same JSON, without a second dump)."""
+        pseudonymise is stored as it came (the same JSON, without a second dump), which is
+        left in `own_json` for the raw table."""
         rows: list[FoldEventRow] = []
-        for e, original, d in zip(private, events, data, strict=True):
+        for index, (e, original, d) in enumerate(zip(private, events, data, strict=True)):
             keyed = [(t.row_type.TABLE, k) for t in self.tables if (k := t.key_of(e))]
             if keyed:
-                dumped = (
-                    orjson.dumps(d).decode()
-                    if _as_it_came(e, original, d)
-                    else (e.model_dump_json())
-                )
+                if _as_it_came(e, original, d):
+                    dumped = own_json[index] = orjson.dumps(d).decode()
+                else:
+                    dumped = e.model_dump_json()
                 rows.extend(
                     FoldEventRow(stream, key, e.aggregate_version, e.event_id, dumped)
                     for stream, key in keyed
@@ -303,11 +311,15 @@ def _keys_of(model: type[Event]) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(fields), frozenset(made)
 
 
-def _scrubbed(event: Event, data: dict[str, Any], salt: str) -> str:
-    """The payload for the raw `events` table."""
+def _scrubbed(event: Event, data: dict[str, Any], salt: str, own_json: str | None) -> str:
+    """The payload for the raw `events` table: `own_json` (the event's JSON as it came, when
+    already made) if scrubbing changes nothing."""
     if isinstance(event, GenericEvent):
         return orjson.dumps(scrub(data, salt)).decode()
-    return orjson.dumps(scrub_plan(type(event)).apply(data, salt)).decode()
+    scrubbed = scrub_plan(type(event)).apply(data, salt)
+    if scrubbed is data and own_json is not None:
+        return own_json
+    return orjson.dumps(scrubbed).decode()
 
 
 def ingest(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
@@ -127,25 +127,74 @@ class ScrubPlan:
     nested: Mapping[str, ScrubPlan]
     numbers: frozenset[str]  # in `keep`; lax validation takes "79123456789" for an int
     fields: frozenset[str]  # every field of the model: any other key was never validated
+    # The keys `untouched` can vouch for (`keep`, `text`, `nested`), and the ones it looks at.
+    plain: frozenset[str] = field(init=False)
+    looked_at: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "plain", self.keep | self.text | self.nested.keys())
+        object.__setattr__(self, "looked_at", (*self.numbers, *self.text, *self.nested))
 
     def apply(self, data: dict[str, Any], salt: str, personal: bool = False) -> dict[str, Any]:
+        """The payload scrubbed; `data` itself when nothing in it would change (most events:
+        a deal's or a task's, or a lead's without contacts), so that its JSON can be reused."""
         personal = personal or str(data.get("event_type", "")).startswith("client.")
+        return data if self.untouched(data, salt) else self._scrubbed(data, salt, personal)
+
+    def untouched(self, data: dict[str, Any], salt: str) -> bool:
+        """Nothing in `data` is one to scrub: every key is one of the plan's own (never a
+        name or a contact, so whose payload it is does not matter), with a value `_scrubbed`
+        keeps as it is. Only the text, number and nested keys are looked at, and anything
+        unusual (a number as a string, a nested list) answers no, to be safe."""
+        if not data.keys() <= self.plain:
+            return False
+        text, numbers = self.text, self.numbers
+        for key in self.looked_at:
+            value = data.get(key)
+            if value is None:
+                continue
+            kind = type(value)
+            if key in numbers:
+                if kind is str:
+                    return False
+            elif key in text:
+                if kind is not str or not _unmasked(value, salt):
+                    return False
+            elif kind is not dict or not self.nested[key].untouched(value, salt):
+                return False
+        return True
+
+    def _scrubbed(self, data: dict[str, Any], salt: str, personal: bool) -> dict[str, Any]:
         keep, text, nested = self.keep, self.text, self.nested
         out: dict[str, Any] = {}
         for key, value in data.items():
             if key in keep and not (key in self.numbers and type(value) is str):
                 out[key] = value
             elif key in text and type(value) is str:
-                # Shorter than any phone and no "@": `mask_contacts` would return it as is.
-                if (len(value) < 10 and "@" not in value) or _is_uuid(value):
-                    out[key] = value
-                else:
-                    out[key] = mask_contacts(value, salt)
+                out[key] = value if _unmasked(value, salt) else mask_contacts(value, salt)
             elif key in nested and type(value) is dict:
                 out[key] = nested[key].apply(value, salt, personal or key == "contact")
             else:
                 _scrub_item(out, key, value, salt, personal, key in self.fields)
         return out
+
+
+def _unmasked(text: str, salt: str) -> bool:
+    """`mask_contacts` leaves this text as it is: shorter than any phone and no "@", or a
+    UUID (a validated id), or found so before (with any salt: the salt changes a contact's
+    mask, not whether there is one). Ids and names come again and again: a set lookup is a
+    fraction of the UUID pattern's match."""
+    if (len(text) < 10 and "@" not in text) or text in _CLEAN:
+        return True
+    if _is_uuid(text) or mask_contacts(text, salt) == text:
+        if len(_CLEAN) >= MASKED_KEPT:
+            _CLEAN.clear()
+        _CLEAN.add(text)
+        return True
+    return False
+
+
+_CLEAN: set[str] = set()  # texts found to hold no contact
 
 
 _PLANS: dict[type[BaseModel], ScrubPlan] = {}
@@ -158,11 +207,11 @@ def scrub_plan(model: type[BaseModel]) -> ScrubPlan:
     plan = _PLANS.get(model)
     if plan is None:
         keep, text, nested, numbers = set(), set(), {}, set()
-        for name, field in model.model_fields.items():
-            aliased = field.alias not in (None, name) or field.validation_alias not in (None, name)
+        for name, info in model.model_fields.items():
+            aliased = info.alias not in (None, name) or info.validation_alias not in (None, name)
             if name in _ALWAYS_SCRUBBED or aliased:
                 continue
-            shape = _shape(field.annotation)
+            shape = _shape(info.annotation)
             if shape == "number":
                 numbers.add(name)
             if shape in ("typed", "number") or (
