@@ -98,7 +98,7 @@ def test_a_batch_without_its_acks_times_out_and_late_acks_count_for_nothing(nats
     ack = json.dumps({"stream": "CRM", "seq": 1}).encode()
 
     async def steps(publisher: PipelinedPublisher) -> None:
-        connection = publisher.broker.connection
+        connection = publisher.inbox.broker.connection
         taken: list[Msg] = []
 
         async def take(msg: Msg) -> None:

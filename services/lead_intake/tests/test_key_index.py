@@ -128,3 +128,69 @@ def test_a_key_write_that_never_reaches_the_bucket_is_published_again(nats_serve
             return b.index.get(digest, now=time.time()), len(a._unseen)
 
     assert asyncio.run(scenario()) == ("lead-lost", 0)
+
+
+async def caught_up(*stores: IdempotencyStore) -> None:
+    for _ in range(200):
+        if all(s._watching and s.index.complete for s in stores):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the watches did not catch up")
+
+
+def test_own_writes_come_back_as_acks_without_being_decoded_and_others_are_followed(
+    nats_server, monkeypatch
+):
+    """The writer's watch takes its own keys back as echoes (nothing decoded); the other
+    replica takes each as a change."""
+    changes: dict[str, list[str]] = {"a": [], "b": []}
+
+    async def scenario() -> tuple[int, int]:
+        async with two_replicas(nats_server.url) as (a, b):
+            await caught_up(a, b)
+            for name, store in (("a", a), ("b", b)):
+                followed = store.changed
+
+                def counted(key, value, stamp, name=name, followed=followed):  # type: ignore[no-untyped-def]
+                    changes[name].append(key)
+                    followed(key, value, stamp)
+
+                monkeypatch.setattr(store, "changed", counted)
+            for n in range(30):
+                await a.remember(f"form/echo-{n}", f"lead-{n}")
+            for _ in range(200):
+                if not a._unseen and len(changes["b"]) == 30:
+                    break
+                await asyncio.sleep(0.05)
+            known = sum(
+                b.index.get(b._digest(b._key(f"form/echo-{n}")), time.time()) is not None
+                for n in range(30)
+            )
+            return len(a._unseen), known
+
+    assert asyncio.run(scenario()) == (0, 30)
+    assert changes["a"] == []
+    assert len(changes["b"]) == 30
+
+
+def test_a_deleted_or_purged_key_is_forgotten_by_every_replica(nats_server):
+    async def scenario() -> list[bool]:
+        async with two_replicas(nats_server.url) as (a, b):
+            await caught_up(a, b)
+            for key in ("form/gone-1", "form/gone-2", "form/kept"):
+                await a.remember(key, f"lead-{key}")
+            await a.flush(5)
+            kv = await a._bucket()
+            await kv.delete(a._key("form/gone-1"))
+            await kv.purge(a._key("form/gone-2"))
+            digests = [b._digest(b._key(k)) for k in ("form/gone-1", "form/gone-2", "form/kept")]
+            for _ in range(200):
+                known = [
+                    store.index.get(d, time.time()) is not None for store in (a, b) for d in digests
+                ]
+                if known == [False, False, True] * 2:
+                    break
+                await asyncio.sleep(0.05)
+            return known
+
+    assert asyncio.run(scenario()) == [False, False, True] * 2

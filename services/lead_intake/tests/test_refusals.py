@@ -1,33 +1,22 @@
 """Refusals over HTTP on fakes of the ports (no NATS): the shared body, the CORS headers a page
-needs to read why it was refused, and which refusals `crm_intake_rejected_total` counts."""
+needs to read why it was refused, and which refusals `crm_intake_rejected_total` counts; with
+and without the form fast path."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from crm_contracts.runtime.service import service_app
-from lead_intake.adapters.rate_limits import LocalRateLimit
-from lead_intake.api import forms as forms_api
-from lead_intake.api import leads, public
-from lead_intake.api.guard import BodyGuard
-from lead_intake.application.submit_lead import SubmitLead
 from lead_intake.domain.abuse import RateLimiter
 from lead_intake.domain.forms import FormIn, define_form
-from lead_intake.metrics import count_refusal
-from services.lead_intake.tests.fakes import FakeForms, FakeKeys, FakePublisher, FakeSpool
+from services.lead_intake.tests.fake_app import INTEGRATION_KEY, MAX_BYTES, OPERATOR_KEY, fake_app
+from services.lead_intake.tests.fakes import FakeForms
 from services.lead_intake.tests.helpers import CONTACT_FORM, ORIGIN
 
-OPERATOR_KEY, INTEGRATION_KEY = "operator-key", "integration-key"
 CORS = {"access-control-allow-origin": ORIGIN, "vary": "Origin"}
 SUBMIT = "/v1/forms/contact/submit"
 JSON = {"Origin": ORIGIN, "Accept": "application/json"}
-MAX_BYTES = 2048
 
 
 @pytest.fixture
@@ -40,24 +29,11 @@ def per_form() -> RateLimiter:
     return RateLimiter(per_minute=600, burst=1000)
 
 
-@pytest.fixture
-def client(forms, per_form):
-    """The routers as `main` wires them, on fakes."""
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-
-    async def readiness() -> dict[str, object]:
-        return {}
-
-    submit = SubmitLead(FakePublisher(), FakeSpool(), FakeKeys(), "RU", 1.0)
-    app = service_app("test", "lead-intake", readiness, lifespan, observe_refusals=count_refusal)
-    app.add_middleware(BodyGuard, max_bytes=MAX_BYTES, observe=count_refusal)
-    app.include_router(leads.build_router(submit, INTEGRATION_KEY))
-    limits = (LocalRateLimit(RateLimiter(600, 1000)), LocalRateLimit(per_form))
-    app.include_router(public.build_router(forms, submit, limits, 0.0, "RU"))
-    app.include_router(forms_api.build_router(forms, OPERATOR_KEY))
+@pytest.fixture(params=["stack", "fast path"])
+def client(request, forms, per_form):
+    """The routers as `main` wires them, on fakes; form posts answered by the route, or by the
+    form fast path (each refusal alike either way)."""
+    app, _ = fake_app(forms, per_form, fast=request.param == "fast path")
     return TestClient(app)
 
 
@@ -98,6 +74,7 @@ def test_a_valid_submission_passes(client):
     ],
 )  # fmt: skip
 def test_refusals_after_the_origin_check_carry_cors_headers(client, kwargs, status, error, field):
+    kwargs = dict(kwargs)  # the parameters are shared by both clients
     headers = JSON | kwargs.pop("headers", {})
     response = client.post(SUBMIT, headers=headers, **kwargs)
     assert response.status_code == status, response.text

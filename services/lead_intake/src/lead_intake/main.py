@@ -20,6 +20,7 @@ from lead_intake.adapters.rate_limits import LocalRateLimit, SharedRateLimit
 from lead_intake.adapters.spool import Spool
 from lead_intake.api import forms, leads, public
 from lead_intake.api.access_log import AccessLog
+from lead_intake.api.form_fast_path import FormFastPath
 from lead_intake.api.guard import BodyGuard
 from lead_intake.api.lead_fast_path import LeadFastPath
 from lead_intake.application.drain_spool import DrainSpool
@@ -134,24 +135,23 @@ def app_for(parts: Components) -> FastAPI:
         observe_refusals=count_refusal,
     )
     app.include_router(leads.build_router(parts.submit_lead, settings.integration_api_key))
-    app.include_router(
-        public.build_router(
-            parts.forms,
-            parts.submit_lead,
-            (parts.per_ip, parts.per_form),
-            settings.min_fill_seconds,
-            settings.default_phone_region,
-        )
+    submission = public.FormSubmission(
+        parts.forms,
+        parts.submit_lead,
+        (parts.per_ip, parts.per_form),
+        settings.min_fill_seconds,
+        settings.default_phone_region,
     )
+    app.include_router(public.build_router(submission))
     app.include_router(forms.build_router(parts.forms, settings.api_key))
     app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes, observe=count_refusal)
-    # Around the whole stack, the request metrics included: it skips every layer for the leads
-    # it takes (see lead_fast_path). Around that, the access log of every request (`run`
-    # turns uvicorn's off).
+    # Around the whole stack, the request metrics included: they skip every layer for the
+    # leads and form posts they take (see lead_fast_path, form_fast_path). Around that, the
+    # access log of every request (`run` turns uvicorn's off).
     stack = app.build_middleware_stack
     app.build_middleware_stack = lambda: AccessLog(  # type: ignore[method-assign]
         LeadFastPath(
-            stack(),
+            FormFastPath(stack(), submission, settings.max_body_bytes, count_refusal),
             submit=parts.submit_lead,
             integration_api_key=settings.integration_api_key,
             max_body_bytes=settings.max_body_bytes,

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 from functools import cache
 
 from prometheus_client import Counter, Histogram
-from starlette.responses import PlainTextResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from crm_contracts.runtime.errors import ServiceError
 from crm_contracts.runtime.http_errors import Observer, response
@@ -34,14 +34,46 @@ async def answer_json(
     observe: Observer | None = None,
 ) -> None:
     """Runs `work` and sends its JSON answer, counted under `route` (the route's template)."""
+
+    async def answer() -> tuple[int, ASGIApp]:
+        status, content = await work()
+        return status, JsonAnswer(status, content)
+
+    await answer_with(scope, receive, send, route, answer, observe)
+
+
+async def answer_response(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    route: str,
+    work: Callable[[], Awaitable[Response]],
+    observe: Observer | None = None,
+) -> None:
+    """Runs `work` and sends the response it makes, counted under `route`."""
+
+    async def answer() -> tuple[int, ASGIApp]:
+        made = await work()
+        return made.status_code, made
+
+    await answer_with(scope, receive, send, route, answer, observe)
+
+
+async def answer_with(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    route: str,
+    work: Callable[[], Awaitable[tuple[int, ASGIApp]]],
+    observe: Observer | None,
+) -> None:
+    """Runs `work` and sends the answer it makes (its status, and what sends it), a refusal
+    as the error handlers answer it, counted under `route`."""
     started = time.perf_counter()
     status = 500
     try:
-        answered, content = await work()
-        headers = [*JSON_HEADERS, (b"content-length", str(len(content)).encode())]
-        status = answered
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
+        status, answer = await work()
+        await answer(scope, receive, send)
     except ServiceError as refusal:
         if observe is not None:
             observe(refusal)
@@ -57,6 +89,20 @@ async def answer_json(
         counted, timed = series(scope["method"], route, status)
         counted.inc()
         timed.observe(time.perf_counter() - started)
+
+
+class JsonAnswer:
+    """A JSON body with its status, sent as two ASGI messages (no Response object made)."""
+
+    __slots__ = ("status", "content")
+
+    def __init__(self, status: int, content: bytes) -> None:
+        self.status, self.content = status, content
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [*JSON_HEADERS, (b"content-length", str(len(self.content)).encode())]
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.content})
 
 
 @cache

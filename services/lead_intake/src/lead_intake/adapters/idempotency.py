@@ -1,15 +1,16 @@
 """Submission keys already turned into a lead (NATS KV with a TTL of 24 h by default).
 
 Checking a key is the hot path of every lead, so each replica follows the bucket with a KV
-watch into a bounded local copy (`KeyIndex`) and answers from it without a round trip; the
-bucket is asked only while that copy is not caught up (at start, after a reconnect) or has
-evicted live keys. A key stored by another replica that the watch has not delivered yet is
+watch (`key_watch`) into a bounded local copy (`KeyIndex`) and answers from it without a round
+trip; the bucket is asked only while that copy is not caught up (at start, after a reconnect)
+or has evicted live keys. A key stored by another replica that the watch has not delivered yet is
 still safe: the lead id, and so the Nats-Msg-Id, is derived from the key, so the stream drops
 the repeat as a duplicate within its 5-minute window.
 
 A key is stored after the lead's ack (as before), without a round trip of its own: it is
 published to the bucket's subject without waiting for JetStream's ack, and the replica's own
-watch, which delivers every write to the bucket anyway, is the ack. A key not seen back within
+watch, which delivers every write to the bucket anyway, is the ack (`echo`: taken as such
+without decoding it, see `key_watch`). A key not seen back within
 `CONFIRM_SECONDS` is published again (less and less often while it stays unseen). A crash
 before the key is stored is the case the Nats-Msg-Id already covers (see `SubmitLead.deliver`);
 on shutdown, keys not seen back yet are put with JetStream's ack."""
@@ -21,14 +22,15 @@ import hashlib
 import logging
 import time
 from contextlib import suppress
-from datetime import datetime
 from functools import lru_cache
 
 from faststream.nats import NatsBroker
-from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
+from nats.js.kv import KeyValue
 
 from crm_contracts.runtime.bus import bus_connected
+from crm_contracts.runtime.nats_send import send
 from lead_intake.adapters.key_index import KeyIndex
+from lead_intake.adapters.key_watch import KeyWatch
 from lead_intake.adapters.kv import KV_TIMEOUT, bucket
 from lead_intake.application.ports import Seen
 
@@ -106,7 +108,8 @@ class IdempotencyStore:
         _, _, sent = self._unseen[kv_key]
         self._unseen[kv_key] = (lead_id, now + resend_after(sent), sent + 1)
         try:
-            await self.broker.connection.publish(self.subject_prefix + kv_key, lead_id.encode())
+            subject = self.subject_prefix + kv_key
+            await send(self.broker.connection, subject, "", None, lead_id.encode())
         except Exception as exc:  # published again when due
             log.debug("publishing idempotency key failed, will retry: %r", exc)
 
@@ -174,47 +177,46 @@ class IdempotencyStore:
             await asyncio.sleep(retry_seconds)
 
     async def _follow(self) -> None:
-        watcher = await (await self._bucket()).watchall()
-        self._bucket_ready = self._watching = True
-        watching = asyncio.create_task(self._watch(watcher))
+        await self._bucket()
+        watch = KeyWatch(IDEMPOTENCY_BUCKET, self)
         connection = self.broker.connection
         reconnects = connection.stats["reconnects"]
         try:
+            await watch.start(connection)
+            self._bucket_ready = self._watching = True
             # Checked once a second rather than per key: the watch itself never times out.
-            while not watching.done():
-                await asyncio.wait({watching}, timeout=CHECK_EVERY)
-                if connection.stats["reconnects"] != reconnects or not bus_connected(self.broker):
-                    return  # the watch may miss keys while away: start over once back
+            while connection.stats["reconnects"] == reconnects and bus_connected(self.broker):
+                await asyncio.sleep(CHECK_EVERY)
                 self.index.expire(time.time())
-            watching.result()
+            # The watch may miss keys while away: start over once back.
         finally:
             self.index.complete = self._watching = False
             with suppress(Exception):
-                await watcher.stop()
-            watching.cancel()
-            with suppress(BaseException):
-                await watching
+                await watch.stop()
 
-    async def _watch(self, watcher: KeyValue.KeyWatcher) -> None:
-        async for entry in watcher:
-            if entry is None:  # the bucket's keys so far are all in
-                self.index.complete = True
-                continue
-            with suppress(ValueError):  # only this adapter writes the bucket
-                digest = self._digest(entry.key)
-                if entry.operation in (KV_DEL, KV_PURGE):
-                    self.index.discard(digest)
-                else:
-                    self.index.add(digest, (entry.value or b"").decode(), stamp_of(entry))
-                    self._unseen.pop(entry.key, None)  # stored: the ack of our own write
+    # The watch's follower (see key_watch): only this adapter writes the bucket.
+
+    def echo(self, key: str, value: bytes) -> bool:
+        """Our own write shown back: it is stored (the ack), and the index has it already."""
+        unseen = self._unseen.get(key)
+        if unseen is None or unseen[0].encode() != value:
+            return False
+        del self._unseen[key]
+        return True
+
+    def changed(self, key: str, value: bytes | None, stamp: float) -> None:
+        with suppress(ValueError):  # not a key this adapter wrote
+            digest = self._digest(key)
+            if value is None:
+                self.index.discard(digest)
+            else:
+                self.index.add(digest, value.decode(), stamp)
+                self._unseen.pop(key, None)  # stored: the ack of our own write
+
+    def caught_up(self) -> None:
+        self.index.complete = True
 
 
 def resend_after(sent: int) -> float:
     """Seconds until a key published `sent` times before is published again if unseen."""
     return min(CONFIRM_SECONDS * 2**sent, RESEND_MAX_SECONDS)
-
-
-def stamp_of(entry: KeyValue.Entry) -> float:
-    """When the key was stored (the TTL counts from then)."""
-    created: object = entry.created
-    return created.timestamp() if isinstance(created, datetime) else time.time()

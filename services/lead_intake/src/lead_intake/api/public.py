@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -37,6 +38,10 @@ from lead_intake.metrics import RECEIVED, SPAM_DROPPED
 
 EMBED_JS = files("lead_intake").joinpath("static/embed.js").read_text(encoding="utf-8")
 MAX_FIELDS = 200
+IDEMPOTENCY_KEY_MAX = 200
+SUBMIT_PATH = "/{form_id}/submit"
+ROUTE = "/v1/forms" + SUBMIT_PATH  # the route's template, as the request metrics name it
+RECEIVED_FORM = RECEIVED.labels("form")  # resolved once
 SUBMIT_BODY = {  # documented for OpenAPI (and schemathesis); the route parses it itself
     "required": True,
     "content": {
@@ -150,41 +155,36 @@ def success(
     return HTMLResponse(page, 200, headers)
 
 
-def build_router(
-    forms: FormsStore,
-    submit_lead: SubmitLead,
-    limits: tuple[RateLimit, RateLimit],
-    min_fill_seconds: float,
-    phone_region: str,
-) -> APIRouter:
-    """`limits`: the rate limiters per client IP and per form."""
-    router = APIRouter(prefix="/v1/forms", tags=["public forms"])
+@dataclass(frozen=True)
+class FormSubmission:
+    """What a form post gets, on the route below or on `form_fast_path`."""
 
-    @router.post(
-        "/{form_id}/submit",
-        openapi_extra={"requestBody": SUBMIT_BODY},
-        responses={202: {"description": "Accepted (Accept: application/json)"}, 303: {}},
-    )
-    async def submit(
+    forms: FormsStore
+    submit_lead: SubmitLead
+    limits: tuple[RateLimit, RateLimit]  # per client IP, per form
+    min_fill_seconds: float
+    phone_region: str
+
+    async def answer(
+        self,
         form_id: str,
         request: Request,
-        accept: Annotated[str | None, Header()] = None,
-        origin: Annotated[str | None, Header()] = None,
-        referer: Annotated[str | None, Header()] = None,
-        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-        x_form_key: Annotated[str | None, Header()] = None,
+        accept: str | None,
+        origin: str | None,
+        referer: str | None,
+        idempotency_key: str | None,
+        x_form_key: str | None,
     ) -> Response:
-        """What an HTML `<form method="post">` posts. Answers 303 to the thank-you URL, or 202
-        JSON when the request accepts application/json."""
-        RECEIVED.labels("form").inc()
-        form = await live_form(forms, form_id)
+        RECEIVED_FORM.inc()
+        form = await live_form(self.forms, form_id)
         headers = check_origin(form, origin_of(origin, referer))
         with cors_on_refusals(headers):
-            await check_rate(limits, request.client.host if request.client else "unknown", form)
+            client = request.client.host if request.client else "unknown"
+            await check_rate(self.limits, client, form)
             values = await read_values(request)
             check_key(form, values, x_form_key)
             wants_json = "application/json" in (accept or "")
-            if reason := spam_reason(values, utcnow(), min_fill_seconds):
+            if reason := spam_reason(values, utcnow(), self.min_fill_seconds):
                 SPAM_DROPPED.labels(reason).inc()  # a bot learns nothing from the answer
                 return success(form, str(uuid.uuid4()), "accepted", wants_json, headers)
             # Without the script, the page that posted (Referer) is the landing page: a plain
@@ -194,11 +194,36 @@ def build_router(
                 values["landing_url"] = referer
             page_origin = origin_of(origin, referer)
             foreign = referer if referer and origin_of(None, referer) != page_origin else None
-            lead, errors = lead_from_submission(form, values, phone_region)
+            lead, errors = lead_from_submission(form, values, self.phone_region)
             if lead is None:
                 raise Invalid.of((e.field, e.reason) for e in errors)
-            outcome = await submit_lead.accept(lead, idempotency_key, foreign)
+            outcome = await self.submit_lead.accept(lead, idempotency_key, foreign)
         return success(form, outcome.lead_id, outcome.status, wants_json, headers)
+
+
+def build_router(submission: FormSubmission) -> APIRouter:
+    forms = submission.forms
+    router = APIRouter(prefix="/v1/forms", tags=["public forms"])
+
+    @router.post(
+        SUBMIT_PATH,
+        openapi_extra={"requestBody": SUBMIT_BODY},
+        responses={202: {"description": "Accepted (Accept: application/json)"}, 303: {}},
+    )
+    async def submit(
+        form_id: str,
+        request: Request,
+        accept: Annotated[str | None, Header()] = None,
+        origin: Annotated[str | None, Header()] = None,
+        referer: Annotated[str | None, Header()] = None,
+        idempotency_key: Annotated[str | None, Header(max_length=IDEMPOTENCY_KEY_MAX)] = None,
+        x_form_key: Annotated[str | None, Header()] = None,
+    ) -> Response:
+        """What an HTML `<form method="post">` posts. Answers 303 to the thank-you URL, or 202
+        JSON when the request accepts application/json."""
+        return await submission.answer(
+            form_id, request, accept, origin, referer, idempotency_key, x_form_key
+        )
 
     @router.options("/{form_id}/submit", include_in_schema=False)
     async def preflight(form_id: str, origin: Annotated[str | None, Header()] = None) -> Response:

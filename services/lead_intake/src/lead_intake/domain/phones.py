@@ -34,9 +34,9 @@ from crm_contracts.runtime.errors import Invalid
 # keeps them compiled instead, a sixth of a number's parse and check (measured).
 phonenumbers.enable_pattern_cache()
 
-# "+" and a digit, then digits, spaces, hyphens and brackets, ending in a digit: what `parse`
-# reduces to its digits after the plus sign.
-PLAIN_INTERNATIONAL = re.compile(r"\+[0-9][0-9 ()-]*[0-9]\Z")
+# Maybe "+", maybe a bracket, a digit, then digits, spaces, hyphens and brackets, ending in a
+# digit: what `parse` reduces to its digits (no letters, extension or second number to find).
+PLAIN = re.compile(r"\+?\(?[0-9][0-9 ()-]*[0-9]\Z")
 NOT_DIGITS = re.compile(r"[^0-9]+")
 # A national prefix is stripped only if what is left may be a number (as in `parse`).
 TOO_SHORT_WHEN_STRIPPED = (
@@ -60,7 +60,7 @@ TYPES = (
 
 def normalise_phone(raw: str, region: str) -> str:
     """E.164; Invalid naming the field `phone` otherwise."""
-    number = _international(raw, region)
+    number = _plain(raw, region)
     if number is None:
         try:
             number = phonenumbers.parse(raw, region)
@@ -71,18 +71,52 @@ def normalise_phone(raw: str, region: str) -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
-def _international(raw: str, region: str | None) -> PhoneNumber | None:
-    """What `phonenumbers.parse(raw, region)` gives for "+" and digits; None when only it can
-    tell (another shape, or a number it refuses)."""
-    if len(raw) > lib._MAX_INPUT_STRING_LENGTH or not PLAIN_INTERNATIONAL.match(raw):
+def _plain(raw: str, region: str | None) -> PhoneNumber | None:
+    """What `phonenumbers.parse(raw, region)` gives for digits, maybe after "+", maybe spaced;
+    None when only it can tell (another shape, or a number it refuses)."""
+    if len(raw) > lib._MAX_INPUT_STRING_LENGTH or not PLAIN.match(raw):
         return None
     digits = NOT_DIGITS.sub("", raw)
     if len(digits) <= lib._MIN_LENGTH_FOR_NSN:
         return None
+    return _international(digits, region) if raw[0] == "+" else _national(digits, region)
+
+
+def _international(digits: str, region: str | None) -> PhoneNumber | None:
+    """The digits after "+": the country code, then the national number."""
     country_code, national = lib._extract_country_code(digits)
     if country_code == 0 or len(national) < lib._MIN_LENGTH_FOR_NSN:
         return None
     metadata = PhoneMetadata.metadata_for_region(region.upper(), None) if region else None
+    return _number(country_code, national, region, metadata)
+
+
+def _national(digits: str, region: str | None) -> PhoneNumber | None:
+    """Digits without "+" ("8 912 …"): the region's international prefix and then a country
+    code, or its own country code, or a national number of the region (`parse` steps)."""
+    if not lib._is_valid_region_code(region):
+        return None  # `parse` refuses: no region to read it in
+    metadata = PhoneMetadata.metadata_for_region(str(region).upper(), None)
+    if metadata is None or metadata.country_code is None:  # never, for a valid region
+        return None
+    try:
+        country_code, national = lib._maybe_extract_country_code(
+            digits, metadata, False, PhoneNumber()
+        )
+    except NumberParseException:
+        return None
+    if country_code == 0:
+        country_code, national = metadata.country_code, digits
+    if len(national) < lib._MIN_LENGTH_FOR_NSN:
+        return None
+    return _number(country_code, national, region, metadata)
+
+
+def _number(
+    country_code: int, national: str, region: str | None, metadata: PhoneMetadata | None
+) -> PhoneNumber | None:
+    """The rest of `parse`: the metadata of the number's own region, its national prefix
+    stripped if what is left may be a number, the length checks."""
     number_region = lib.region_code_for_country_code(country_code)
     if number_region != region:
         metadata = PhoneMetadata.metadata_for_region_or_calling_code(country_code, number_region)
