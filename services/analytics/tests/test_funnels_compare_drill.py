@@ -1,13 +1,16 @@
 """Lead funnel, period comparison across 29 February, filters and drill-down links."""
 
 from datetime import UTC, datetime
+from functools import partial
 from urllib.parse import parse_qs, urlsplit
 
+from analytics.application.reports import leads
 from analytics.application.reports.drill import drill_deals, drill_leads
 from analytics.application.reports.funnel import sales_funnel
 from analytics.application.reports.leads import lead_funnel
 from analytics.application.reports.period import Period
 from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.sql import Sql
 from services.analytics.tests.history import DealStory, lead
 from services.analytics.tests.reports_support import by, load, run
 
@@ -88,6 +91,33 @@ def test_lead_funnel_by_channel(clickhouse):
     assert (paid["conversion_to_deal"], paid["conversion_to_won"]) == (1.0, 0.5)
     assert (direct["leads"], direct["deals"], direct["conversion_to_deal"]) == (1, 0, 0.0)
     assert report["totals"] == {"leads": 3, "deals": 2, "won": 1, "paid": 1}
+
+
+def test_lead_funnel_counts_a_deal_for_its_own_lead_whatever_the_ids_hash_to(
+    clickhouse, monkeypatch
+):
+    # The join matches deals to leads by a hash of the lead id: with one hash for every id,
+    # each deal meets every lead (the one received in February too), and still counts only
+    # for its own, in either period of a comparison.
+    load(clickhouse, lead_history())
+    queries = [
+        ("channel", "2026-03-01", "2026-04-01", {}),
+        ("channel", "2026-03-01", "2026-04-01", {"compare": "previous_period"}),
+        ("source", "2026-02-01", "2026-04-01", {}),
+    ]
+
+    def reports():
+        return [
+            run(clickhouse, partial(lead_funnel, group_by=group_by), start, end, **extra)
+            for group_by, start, end, extra in queries
+        ]
+
+    expected = reports()
+    colliding = leads.LEAD_FUNNEL_SQL.text.replace("cityHash64(lead_id)", "toUInt64(7)")
+    assert colliding.count("toUInt64(7)") == 2
+    monkeypatch.setattr(leads, "LEAD_FUNNEL_SQL", Sql(colliding))
+    assert reports() == expected
+    assert expected[0]["totals"] == {"leads": 3, "deals": 2, "won": 1, "paid": 1}
 
 
 def test_filters_by_the_opening_leads_channel(clickhouse):
