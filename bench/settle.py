@@ -1,8 +1,8 @@
 """`python -m bench.settle <chdb path>`: the report tables of a freshly loaded store merged as
-the service's own merges leave them once the load is an hour old (schema.SETTLED_TABLES, and
-`deals` per quarter), at once. A bulk load leaves dozens of parts that `FINAL` merges on every
-read; a service running for an hour has one per partition. Run with the service stopped (one
-process per chDB path)."""
+the service's own merges leave them once the load is an hour old (schema.SETTLED_TABLES,
+SETTLED_SINCE_CREATED, and `deals` per quarter), at once. A bulk load leaves dozens of parts
+that `FINAL` merges on every read; a service running for an hour has one per partition. Run
+with the service stopped (one process per chDB path)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import time
 import clickhouse_connect
 
 from analytics.adapters.clickhouse import SESSION
-from analytics.adapters.schema import SETTLED_TABLES
+from analytics.adapters.schema import SETTLED_SINCE_CREATED, SETTLED_TABLES
 from analytics.settings import AnalyticsSettings
 from bench.record import note
 
@@ -23,7 +23,7 @@ def settle(path: str) -> float:
     """Seconds it took to merge every settled table (and `deals`) into one part a partition."""
     client = clickhouse_connect.get_client(interface="chdb", path=path, settings=SESSION)
     started = time.monotonic()
-    for table in ("deals", *SETTLED_TABLES):
+    for table in ("deals", *SETTLED_TABLES, *SETTLED_SINCE_CREATED):
         client.command(f"OPTIMIZE TABLE {DATABASE}.{table} FINAL")
     return time.monotonic() - started
 

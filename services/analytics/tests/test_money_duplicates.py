@@ -17,7 +17,7 @@ from analytics.domain.attribution import MODELS
 from services.analytics.tests.history import DealStory, lead
 from services.analytics.tests.reports_support import awaiting_merge, load, merged, run
 
-TABLES = ("leads", "touchpoints", "deals", "payments")
+TABLES = ("leads", "touchpoints", "deals", "payments", "known_payments")
 
 
 def at(month, day, hour=10):

@@ -27,7 +27,7 @@ from analytics.application.reports.period import Period
 from analytics.application.reports.query import ReportQuery
 from analytics.domain.projection.config import ProjectionConfig
 from analytics.domain.projection.paths import PathKeeper
-from analytics.domain.projection.rows import LeadOwnerRow, OwnerPathRow
+from analytics.domain.projection.rows import KnownPaymentRow, LeadOwnerRow, OwnerPathRow
 from crm_contracts.events import Touch
 from services.analytics.tests.history import DealStory, lead
 from services.analytics.tests.reports_support import run, schema_at
@@ -147,11 +147,12 @@ def earlier(chdb_client, monkeypatch):  # type: ignore[no-untyped-def]
 
 
 def as_older_release(store: ClickHouseProjectionStore) -> ClickHouseProjectionStore:
-    """A store that writes no links and keeps no paths, as a release before them."""
+    """A store that writes no links and keeps no paths, as a release before them (nor the
+    known payments, which came later still)."""
     write = store.write
 
     def old_write(rows: Any) -> None:
-        if rows and isinstance(rows[0], LeadOwnerRow | OwnerPathRow):
+        if rows and isinstance(rows[0], LeadOwnerRow | OwnerPathRow | KnownPaymentRow):
             return None
         return write(rows)
 

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from analytics.adapters import owner_paths
+from analytics.adapters import known_payments, owner_paths
 from analytics.adapters.clickhouse import ClickHouse
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,7 @@ def fill_missing(ch: ClickHouse) -> None:
     fill_stay_summaries(ch)
     fill_touch_sources(ch)
     owner_paths.fill_missing(ch)
+    known_payments.fill_missing(ch)
 
 
 def _refill(ch: ClickHouse, table: str, alias: str, template: str, filled: tuple[str, ...]) -> None:
@@ -223,6 +224,8 @@ SETTLED_TABLES = (
     "managers",
     "pipelines",
 )
+# Tables created after migration 7 with the same setting in their CREATE.
+SETTLED_SINCE_CREATED = ("known_payments",)
 MERGE_AFTER_AN_HOUR = "ALTER TABLE {db}.%s MODIFY SETTING min_age_to_force_merge_seconds = 3600"
 
 MIGRATIONS: list[tuple[int, str, list[Step]]] = [
@@ -444,6 +447,11 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
         7,
         "report tables merged into one part once an hour old",
         [MERGE_AFTER_AN_HOUR % table for table in SETTLED_TABLES],
+    ),
+    (
+        8,
+        "the payments of known deals with their client, kept by the projection",
+        [known_payments.CREATE, known_payments.fill_missing],
     ),
 ]
 

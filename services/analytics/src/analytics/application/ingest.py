@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from analytics.domain.hashing import scrub, scrub_plan
 from analytics.domain.projection.config import ProjectionConfig
-from analytics.domain.projection.folds import FOLDS, fold, pseudonymise
+from analytics.domain.projection.folds import FOLDS, Beside, fold, pseudonymise
 from analytics.domain.projection.latest import KnownKeys, Latest, LatestRows, R
 from analytics.domain.projection.paths import PathKeeper, TouchKey
 from analytics.domain.projection.rows import FoldEventRow, LeadOwnerRow, Row, TouchRow
@@ -92,16 +92,19 @@ def parse_batch(bodies: Sequence[bytes | str]) -> Parsed:
 
 
 class FoldedTable(Generic[R]):
-    """One latest-state table: its rows in memory and the keys it has ever stored."""
+    """One latest-state table: its rows in memory and the keys it has ever stored. `beside`
+    makes a row of another table from an event applied to a row (folds.py)."""
 
     def __init__(
         self,
         row_type: type[R],
         key_of: Callable[[Event], str | None],
         apply: Callable[[Event, R | None, ProjectionConfig], R | None],
+        beside: Beside,
         capacity: int,
     ) -> None:
         self.row_type, self.key_of, self.apply = row_type, key_of, apply
+        self.beside = beside
         self.latest: LatestRows[R] = LatestRows(capacity)
         self.known = KnownKeys()
         self.loaded = False  # `known` filled from the store
@@ -123,9 +126,13 @@ class FoldedTable(Generic[R]):
         events: list[Event],
         config: ProjectionConfig,
         stored: Callable[[], None] = lambda: None,
+        made: list[Row] | None = None,
     ) -> list[R]:
-        """The rows this batch changed, in their final state. `stored()` returns once the
-        batch's `fold_events` are stored, so that a history read includes them."""
+        """The rows this batch changed, in their final state; the rows `beside` makes of the
+        events applied go to `made` (a re-folded key's: of its whole history). `stored()`
+        returns once the batch's `fold_events` are stored, so that a history read includes
+        them."""
+        made = [] if made is None else made
         by_key: dict[str, list[Event]] = defaultdict(list)
         for event in events:
             if key := self.key_of(event):
@@ -152,10 +159,12 @@ class FoldedTable(Generic[R]):
                 row = self.apply(event, entry.row, config)
                 if row is not None:
                     entry.row = changed[key] = row
+                    if (extra := self.beside(event, row)) is not None:
+                        made.append(extra)
         if refold:
             stored()
             history = store.history(self.row_type.TABLE, refold)
-            folded = fold(history, {}, self.key_of, self.apply, config)
+            folded = fold(history, {}, self.key_of, self.apply, config, self.beside, made)
             versions: dict[str, set[int]] = defaultdict(set)
             for event in history:
                 if key := self.key_of(event):
@@ -177,7 +186,8 @@ class Projector:
     ) -> None:
         self.store, self.config = store, config
         self.tables: list[FoldedTable[Any]] = [
-            FoldedTable(row_type, key_of, apply, capacity) for row_type, key_of, apply in FOLDS
+            FoldedTable(row_type, key_of, apply, beside, capacity)
+            for row_type, key_of, apply, beside in FOLDS
         ]
         self.paths = PathKeeper()
 
@@ -201,8 +211,10 @@ class Projector:
             # the batch ends when its last INSERT lands.
             dumped: list[str | None] = [None] * len(data)  # each event's own JSON, once made
             writes.submit(self._history_rows(private, events, data, dumped))
+            beside: list[Row] = []  # one table's (known_payments): the deals' fold makes them
             for table in self.tables:
-                writes.submit(table.project(store, private, config, writes.wait))
+                writes.submit(table.project(store, private, config, writes.wait, beside))
+            writes.submit(beside)
             salt = config.hash_salt
             writes.submit(
                 [

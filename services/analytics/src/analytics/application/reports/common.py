@@ -22,15 +22,16 @@ FILTERED_DEALS = Sql("""
 # Payments in a period with `amount_base`: at the latest rate on or before the payment's date
 # (a currency with no rate yet keeps its amount). The period filter goes on the payments
 # before any join, so a join sees one period's.
+PRICED = """if(p.currency = {base:String} OR r.rate = 0, p.amount,
+              toDecimal64(round(p.amount * r.rate, 2), 2))"""
+RATE_ON_PAID_DATE = """ASOF LEFT JOIN (SELECT currency, date, rate FROM {db}.currency_rates FINAL)
+        AS r ON r.currency = p.currency AND r.date <= toDate(p.paid_at)"""
 PAID_IN = Sql("""
     SELECT p.payment_id AS payment_id, p.deal_id AS deal_id, p.client_id AS client_id,
-           p.manager_id AS manager_id, p.paid_at AS paid_at,
-           if(p.currency = {base:String} OR r.rate = 0, p.amount,
-              toDecimal64(round(p.amount * r.rate, 2), 2)) AS amount_base
+           p.manager_id AS manager_id, p.paid_at AS paid_at, {priced} AS amount_base
     FROM (SELECT * FROM {db}.payments AS p FINAL WHERE {paid_in}) AS p
-    ASOF LEFT JOIN (SELECT currency, date, rate FROM {db}.currency_rates FINAL) AS r
-        ON r.currency = p.currency AND r.date <= toDate(p.paid_at)
-""")
+    {rates}
+""").fill(priced=PRICED, rates=RATE_ON_PAID_DATE)
 
 # The payments of the filtered deals in a period, with the client and manager resolved from
 # the deal's latest row when the payment carries none: each payment joined to its deal's
@@ -82,38 +83,56 @@ def _payments(template: Sql, q: ReportQuery, within: Period | None, prefix: str)
     )
 
 
-# The same rows without a filter, where the deals only say which payments have a deal (a
-# deal has a row of any version or none) and, for a payment without a client, whose it is
-# (its deal's latest row): neither needs every deal's rows merged by FINAL, most of the time
-# of the client reports at 10 M events. A deal is known when its id is among the deals whose
-# id hashes as a paid one's (cheaper to check for every deal than the id); only the deals of
-# payments without a client are merged, narrowed by the sort key (none: nothing is read).
-UNFILTERED_CLIENT_PAYMENTS = Sql("""
-    SELECT if(p.client_id != '', p.client_id, d.client_id) AS client_id,
-           p.amount_base AS amount, p.paid_at AS paid_at
-    FROM ({paid}) AS p
+# The same rows without a filter: the payments of every deal the projection knows, with
+# their client, as the projection keeps them (`known_payments`, schema migration 8), so no
+# payment's deal needs looking up (that look-up was most of the client reports' time at 10 M
+# events), priced as PAID_IN prices them.
+KNOWN_CLIENT_PAYMENTS = Sql("""
+    SELECT p.client_id AS client_id, {priced} AS amount, p.paid_at AS paid_at
+    FROM (
+        SELECT client_id, amount, currency, paid_at FROM {db}.known_payments AS p FINAL
+        WHERE {paid_in}
+    ) AS p
+    {rates}
+""").fill(priced=PRICED, rates=RATE_ON_PAID_DATE)
+
+
+# The same for the managers' revenue: the payment's manager, else its deal's latest row's,
+# which only the deals of payments without a manager are merged for (narrowed by the sort
+# key; none, nothing read), as PAYMENTS_BETWEEN resolves it.
+KNOWN_MANAGER_PAYMENTS = Sql("""
+    SELECT if(p.manager_id != '', p.manager_id, d.manager_id) AS manager_id,
+           {priced} AS amount, p.paid_at AS paid_at
+    FROM (
+        SELECT deal_id, manager_id, amount, currency, paid_at
+        FROM {db}.known_payments AS p FINAL WHERE {paid_in}
+    ) AS p
     LEFT JOIN (
-        SELECT deal_id, client_id FROM {db}.deals FINAL
-        PREWHERE deal_id IN (SELECT deal_id FROM {db}.payments AS p
-                             WHERE {paid_in} AND client_id = '')
+        SELECT deal_id, manager_id FROM {db}.deals FINAL
+        PREWHERE deal_id IN (SELECT deal_id FROM {db}.known_payments AS p
+                             WHERE {paid_in} AND manager_id = '')
     ) AS d ON d.deal_id = p.deal_id
-    WHERE p.deal_id IN (
-        SELECT deal_id FROM {db}.deals
-        PREWHERE cityHash64(deal_id) IN (SELECT cityHash64(deal_id) FROM {db}.payments AS p
-                                         WHERE {paid_in})
-    )
-""")
+    {rates}
+""").fill(priced=PRICED, rates=RATE_ON_PAID_DATE)
+
+
+def manager_payments(q: ReportQuery) -> Sql:
+    """The rows of `payments_between` with only `manager_id`, `amount` and `paid_at` (the
+    managers' revenue): KNOWN_MANAGER_PAYMENTS when no filter selects deals."""
+    if deal_conditions(q).text == TRUE:
+        period = in_period("p.paid_at", q.period)
+        return KNOWN_MANAGER_PAYMENTS.fill(paid_in=period).bind(base=q.base_currency)
+    return payments_between(q)
 
 
 def client_payments(q: ReportQuery, within: Period | None = None, prefix: str = "") -> Sql:
-    """CLIENT_PAYMENTS (UNFILTERED_CLIENT_PAYMENTS when no filter selects deals) in the
-    query's period (or `within`, its bounds bound with `prefix`): `client_id`, `amount`
-    (base currency), `paid_at`."""
+    """The rows of `payments_between` with only `client_id`, `amount` (base currency) and
+    `paid_at`, for the reports that need no more (the client reports, dynamics' revenue):
+    CLIENT_PAYMENTS, or KNOWN_CLIENT_PAYMENTS when no filter selects deals, in the query's
+    period (or `within`, its bounds bound with `prefix`)."""
     if deal_conditions(q).text == TRUE:
-        return UNFILTERED_CLIENT_PAYMENTS.fill(
-            paid=paid_in(q, within, prefix),
-            paid_in=in_period("p.paid_at", within or q.period, prefix),
-        )
+        period = in_period("p.paid_at", within or q.period, prefix)
+        return KNOWN_CLIENT_PAYMENTS.fill(paid_in=period).bind(base=q.base_currency)
     return _payments(CLIENT_PAYMENTS, q, within, prefix)
 
 

@@ -52,7 +52,7 @@ def dynamics(ch: ClickHouse, q: ReportQuery, bucket: str = "day") -> dict[str, A
             Sql(
                 "SELECT {bucket} AS bucket, sum(amount) AS revenue, count() AS payments "
                 "FROM ({payments}) GROUP BY bucket"
-            ).fill(bucket=bucket_sql("paid_at", bucket, q), payments=payments_between(q))
+            ).fill(bucket=bucket_sql("paid_at", bucket, q), payments=client_payments(q))
         )
         won = ch.select(
             Sql(

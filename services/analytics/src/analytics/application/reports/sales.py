@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.application.reports.common import elapsed_days, filtered_deals, payments_between
+from analytics.application.reports.common import elapsed_days, filtered_deals, manager_payments
 from analytics.application.reports.filters import deal_conditions
 from analytics.application.reports.pipelines import load_pipelines
 from analytics.application.reports.query import ReportQuery
@@ -104,7 +104,7 @@ def managers(ch: ClickHouse, q: ReportQuery, now: datetime | None = None) -> dic
         }
         revenue = {
             r["manager_id"]: Decimal(r["revenue"])
-            for r in ch.select(REVENUE_SQL.fill(payments=payments_between(q)))
+            for r in ch.select(REVENUE_SQL.fill(payments=manager_payments(q)))
         }
         tasks = {
             r["manager_id"]: r

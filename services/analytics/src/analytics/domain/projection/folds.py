@@ -9,7 +9,15 @@ from typing import Any, TypeVar
 
 from analytics.domain.hashing import contact_hash, mask_contacts
 from analytics.domain.projection.config import ProjectionConfig
-from analytics.domain.projection.rows import ClientRow, DealRow, FoldedRow, TaskRow, evolve
+from analytics.domain.projection.rows import (
+    ClientRow,
+    DealRow,
+    FoldedRow,
+    KnownPaymentRow,
+    Row,
+    TaskRow,
+    evolve,
+)
 from crm_contracts.envelope import Event
 from crm_contracts.events import (
     ClientRegistered,
@@ -196,15 +204,37 @@ def client_key(event: Event) -> str | None:
     return event.client_id if isinstance(event, ClientRegistered | ClientUpdated) else None
 
 
-FOLDS = (
-    (DealRow, deal_key, apply_deal),
-    (TaskRow, task_key, apply_task),
-    (ClientRow, client_key, apply_client),
-)
+def known_payment(event: Event, deal: DealRow) -> KnownPaymentRow | None:
+    """The payment `event` as the client reports count it, once the deal's fold has applied
+    it (`deal`: the row after it): only a deal whose opening was folded has a row, so a
+    payment that came first is made when the opening comes and the deal is re-folded."""
+    if not isinstance(event, DealPaymentReceived):
+        return None
+    return KnownPaymentRow(
+        payment_id=event.payment_id,
+        deal_id=event.deal_id,
+        client_id=event.client_id or deal.client_id,
+        manager_id=event.manager_id or "",
+        amount=event.amount,
+        currency=event.currency,
+        paid_at=event.paid_at,
+    )
+
+
+def nothing_beside(event: Event, row: FoldedRow) -> None:
+    return None
 
 
 R = TypeVar("R", DealRow, TaskRow, ClientRow)
 KeyOf = Callable[[Event], str | None]
+# A row made beside the folded one when an event is applied to it (None: none).
+Beside = Callable[[Event, Any], Row | None]
+
+FOLDS = (
+    (DealRow, deal_key, apply_deal, known_payment),
+    (TaskRow, task_key, apply_task, nothing_beside),
+    (ClientRow, client_key, apply_client, nothing_beside),
+)
 
 
 def fold(
@@ -213,14 +243,19 @@ def fold(
     key_of: KeyOf,
     apply: Callable[[Event, R | None, ProjectionConfig], R | None],
     config: ProjectionConfig,
+    beside: Beside = nothing_beside,
+    made: list[Row] | None = None,
 ) -> dict[str, R]:
     """Apply `events` (any order; applied by version) onto `current` rows by key; returns the
     rows that changed, in their final state. The projection folds the whole history of each
-    touched key from scratch, so an event that arrives late is never lost."""
+    touched key from scratch, so an event that arrives late is never lost. The rows `beside`
+    makes of each applied event go to `made`."""
     changed: dict[str, R] = {}
     keyed = [(key, e) for e in events if (key := key_of(e))]
     for key, event in sorted(keyed, key=lambda pair: (pair[0], pair[1].aggregate_version)):
         new = apply(event, current.get(key), config)
         if new is not None:
             current[key] = changed[key] = new
+            if made is not None and (extra := beside(event, new)) is not None:
+                made.append(extra)
     return changed

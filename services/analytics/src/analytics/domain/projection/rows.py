@@ -167,6 +167,25 @@ class PaymentRow(Row):
 
 
 @dataclass(slots=True)
+class KnownPaymentRow(Row):
+    """A payment of a deal the projection knows (its opening folded), with its client: the
+    payment's own, else its deal's (a deal's client never changes). Written when the deal's
+    fold applies the payment, so a payment that came before its deal's opening is written
+    once the opening comes; the client reports read these instead of checking every payment's
+    deal (folds.py `known_payment`)."""
+
+    TABLE: ClassVar[str] = "known_payments"
+
+    payment_id: str
+    deal_id: str
+    client_id: str
+    manager_id: str  # the payment's own ('' for none: the deal's latest manager is meant)
+    amount: Decimal
+    currency: str
+    paid_at: datetime
+
+
+@dataclass(slots=True)
 class PlanRow(Row):
     TABLE: ClassVar[str] = "plans"
 
@@ -288,6 +307,7 @@ PROJECTED_ROWS: tuple[type[Row], ...] = (
     OwnerPathRow,
     StageIntervalRow,
     PaymentRow,
+    KnownPaymentRow,
     PlanRow,
     ManagerRow,
     PipelineRow,
