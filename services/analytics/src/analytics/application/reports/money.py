@@ -550,9 +550,11 @@ def abc(ch: ClickHouse, q: ReportQuery, page: ListPage = WHOLE) -> dict[str, Any
 # Per client: revenue (its payments in the period) and cost (of its deals won in the period),
 # by margin, largest first (ties by id); the money as decimal text (see ABC_SQL). The
 # payments and the won deals are summed in one grouping (a client with only one of them
-# has 0 of the other, as the outer join of the two sums gave). FINAL merges only the deals
-# with a row of any version won in the period (the latest row is one of them), narrowed by a
-# hash of the id in PREWHERE, which keeps or drops every row of a deal together.
+# has 0 of the other, as the outer join of the two sums gave). The won deals are the latest
+# rows (FINAL) won in the period. Narrowing them first to the deals with a row of any version
+# won in it, by a hash of the id, cost more than it saved once the quarters are merged, and
+# still more with the current quarter in several parts (at 10 M events 355 against 124 ms,
+# and 537 against 322).
 PROFITABILITY_BASE = Sql("""
 SELECT client_id, sum(revenue) AS revenue, sum(cost) AS cost
 FROM (
@@ -560,8 +562,6 @@ FROM (
     FROM ({payments}) WHERE client_id != ''
     UNION ALL
     SELECT client_id, toDecimal64(0, 2) AS revenue, cost FROM {db}.deals FINAL
-    PREWHERE cityHash64(deal_id) IN (SELECT cityHash64(deal_id) FROM {db}.deals
-                                     WHERE status = 'won' AND {closed_in})
     WHERE {conditions} AND status = 'won' AND client_id != '' AND {closed_in}
 )
 GROUP BY client_id
