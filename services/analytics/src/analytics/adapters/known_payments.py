@@ -1,7 +1,9 @@
 """`known_payments`: the payments of the deals the projection knows, each with its client
 (domain/projection/folds.py `known_payment` makes them as the deals are folded). Created and
 filled from the stored payments and deals by migration 8; the same fill, for the payments an
-older release stored without one, when a replica becomes the projection writer."""
+older release stored without one, when a replica becomes the projection writer. Every event
+of a deal has a version of its own (the pipeline's event store refuses a second one), so the
+fold applies every stored payment of an opened deal once."""
 
 from __future__ import annotations
 
@@ -22,8 +24,8 @@ ORDER BY (paid_at, payment_id)
 SETTINGS min_age_to_force_merge_seconds = 3600"""
 # Every stored payment without its row here whose deal has a row (of any version), with the
 # payment's own manager, and its client, else the deal's (set when the deal opens and never
-# changed; its latest row's is taken all the same). One pass over the payments when none is
-# missing.
+# changed; its latest row's is taken all the same). When none is missing it still reads the
+# payments and this table (twice: `missing` is read where it is named).
 FILL = """INSERT INTO {db}.known_payments
     (payment_id, deal_id, client_id, manager_id, amount, currency, paid_at)
 WITH missing AS (

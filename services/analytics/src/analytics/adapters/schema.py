@@ -224,7 +224,8 @@ SETTLED_TABLES = (
     "managers",
     "pipelines",
 )
-# Tables created after migration 7 with the same setting in their CREATE.
+# Tables created after migration 7 with the same setting in their CREATE (bench/settle.py
+# merges these too).
 SETTLED_SINCE_CREATED = ("known_payments",)
 MERGE_AFTER_AN_HOUR = "ALTER TABLE {db}.%s MODIFY SETTING min_age_to_force_merge_seconds = 3600"
 
