@@ -239,8 +239,8 @@ def writer_election(
         projector.forget()  # another writer may have written since: start cold
         await switch.on()
         # The writer before may have been an older release's, writing rows without what this
-        # one adds (deals' summaries of stays, leads' touch sources). Filled beside the
-        # projection: a row it writes anew wins.
+        # one adds (deals' summaries of stays, leads' touch sources, owners' paths, the
+        # payments of known deals). Filled beside the projection: a row it writes anew wins.
         fill = asyncio.create_task(_fill_summaries(ch))
         fills.add(fill)
         fill.add_done_callback(fills.discard)
