@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from analytics.application.reports.cohorts import amount_distribution, cohorts, parse_edges
+from analytics.application.reports.list_page import WHOLE, ListPage
 from analytics.application.reports.money import (
     abc,
     active_clients,
@@ -13,6 +14,8 @@ from analytics.application.reports.money import (
     dynamics,
     repeat_sales,
 )
+from analytics.application.reports.period import Period
+from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.sales import managers, weighted_pipeline
 from services.analytics.tests.history import DealStory, manager, plan
 from services.analytics.tests.reports_support import by, load, run
@@ -103,6 +106,17 @@ def test_active_clients_and_win_back(ch):
     assert [(r["client_id"], r["revenue_previous_period"]) for r in report["win_back"]] == [
         ("C", "700.00")
     ]
+
+
+@pytest.mark.parametrize("page", [WHOLE, ListPage(4), ListPage(4, 8, "-last_paid_at")])
+def test_with_nobody_to_win_back_the_counts_still_come(clickhouse, page):
+    k = DealStory("k", at(1, 2), "100", client="K").pay("100", at(1, 10)).pay("50", at(2, 10))
+    m = DealStory("m", at(2, 2), "70", client="M").pay("70", at(2, 12))
+    load(clickhouse, k.events + m.events)
+    q = ReportQuery(Period.parse("2026-02-01", "2026-03-01", "UTC"))
+    totals = active_clients(clickhouse, q, page)["totals"]
+    assert (totals["active_clients"], totals["active_clients_previous_period"]) == (2, 1)
+    assert totals["win_back"] == 0
 
 
 def test_repeat_sales(ch):
