@@ -7,6 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
+
 from analytics.adapters import schema
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.adapters.projection_store import ClickHouseProjectionStore
@@ -16,6 +18,7 @@ from analytics.application.reports.period import Period
 from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.serialize import report_json
 from analytics.domain.projection.config import ProjectionConfig
+from analytics.domain.projection.rows import DealRow
 from crm_contracts.envelope import Event
 
 Compute = Callable[[ClickHouse, ReportQuery], dict[str, Any]]
@@ -78,3 +81,24 @@ def schema_at(client: Any, monkeypatch: Any, version: int) -> Iterator[ClickHous
         yield ch
     finally:
         ch.command("DROP DATABASE IF EXISTS {db}")
+
+
+# The deal row's columns that came with migration 9 (DealRow's `lead_*`).
+LEAD_FACTS = ("lead_received_at", "lead_channel", "lead_touch_source", "lead_campaign")
+
+
+def without_lead_facts(store: ClickHouseProjectionStore) -> ClickHouseProjectionStore:
+    """The store as a release before migration 9 used it: its deal rows have no lead facts,
+    and it never reads any."""
+    write = store.write
+
+    def old_write(rows: Any) -> None:
+        if not rows or not isinstance(rows[0], DealRow):
+            return write(rows)
+        columns = [c for c in DealRow.columns() if c not in LEAD_FACTS]
+        body = orjson.dumps([{c: getattr(r, c) for c in columns} for r in rows], default=str)
+        store.ch.insert_json(DealRow.TABLE, body, columns)
+
+    store.write = old_write  # type: ignore[method-assign]
+    store.lead_facts_of = lambda deals: {}  # type: ignore[method-assign]
+    return store

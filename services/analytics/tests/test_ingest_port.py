@@ -58,6 +58,13 @@ class FakeStore:
     def touches_of(self, leads: set[str]) -> dict[str, list]:
         return {}
 
+    def lead_facts_of(self, deals: set[str]) -> dict[str, tuple]:
+        return {
+            r.deal_id: (r.lead_received_at, r.lead_channel, r.lead_touch_source, r.lead_campaign)
+            for r in self.rows(DealRow)
+            if r.deal_id in deals and r.lead_received_at is not None
+        }
+
     def rows(self, row_type: type[Row]) -> list[Row]:
         return [r for rows in self.writes for r in rows if type(r) is row_type]
 

@@ -30,7 +30,7 @@ from analytics.domain.projection.paths import PathKeeper
 from analytics.domain.projection.rows import KnownPaymentRow, LeadOwnerRow, OwnerPathRow
 from crm_contracts.events import Touch
 from services.analytics.tests.history import DealStory, lead
-from services.analytics.tests.reports_support import run, schema_at
+from services.analytics.tests.reports_support import run, schema_at, without_lead_facts
 
 T0 = datetime(2026, 3, 1, 7, 0, 0, 123456, tzinfo=UTC)
 PERIOD = ("2026-01-01", "2027-01-01")
@@ -148,7 +148,8 @@ def earlier(chdb_client, monkeypatch):  # type: ignore[no-untyped-def]
 
 def as_older_release(store: ClickHouseProjectionStore) -> ClickHouseProjectionStore:
     """A store that writes no links and keeps no paths, as a release before them (nor the
-    known payments, which came later still)."""
+    known payments and the deals' lead facts, which came later still)."""
+    store = without_lead_facts(store)
     write = store.write
 
     def old_write(rows: Any) -> None:

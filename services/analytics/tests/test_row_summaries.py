@@ -28,7 +28,7 @@ from analytics.domain.projection.folds import apply_deal, deal_key, fold
 from analytics.domain.projection.rows import DealRow, LeadOwnerRow, LeadRow, OwnerPathRow, Row
 from crm_contracts.events import LeadReceived
 from services.analytics.tests.history import DealStory, lead
-from services.analytics.tests.reports_support import run, schema_at
+from services.analytics.tests.reports_support import LEAD_FACTS, run, schema_at
 
 T0 = datetime(2026, 3, 1, 7, 0, 0, 123456, tzinfo=UTC)  # sub-millisecond: stored to the ms
 H = timedelta(hours=1, microseconds=777)
@@ -38,7 +38,7 @@ PERIOD = ("2026-01-01", "2027-01-01")
 LATEST = schema.MIGRATIONS[-1][0]
 BY_SOURCE = {"group_by": "source", "group": ["yandex"]}
 # What each row type did not have before migrations 4 and 5.
-NEWER = {DealRow: SUMMARY, LeadRow: ["touch_source"]}
+NEWER = {DealRow: SUMMARY + list(LEAD_FACTS), LeadRow: ["touch_source"]}  # and 9's
 
 
 def test_the_fold_keeps_every_stage_entered_and_each_completed_stay():
@@ -151,6 +151,7 @@ def as_older_release(store: ClickHouseProjectionStore) -> ClickHouseProjectionSt
         store.ch.insert_json(type(rows[0]).TABLE, body, columns)
 
     store.write = old_write  # type: ignore[method-assign]
+    store.lead_facts_of = lambda deals: {}  # type: ignore[method-assign]
     store.linked_leads = lambda: iter(())  # type: ignore[method-assign]
     store.owners_of = lambda leads: []  # type: ignore[method-assign]
     return store
@@ -255,7 +256,7 @@ def test_a_leads_touch_source_is_its_own_touchpoints_source(clickhouse):
 
 def test_a_summary_row_is_written_like_any_other_row():
     assert issubclass(DealRow, Row)
-    assert DealRow.columns()[-5:] == tuple(SUMMARY)  # the migration's columns, in its order
+    assert DealRow.columns()[-9:-4] == tuple(SUMMARY)  # the migration's columns, in its order
 
 
 def test_the_reports_compared_above_have_something_to_show(clickhouse):

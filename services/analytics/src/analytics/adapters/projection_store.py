@@ -12,6 +12,7 @@ import orjson
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.application.reports.sql import Sql
+from analytics.domain.projection.lead_facts import LeadFacts
 from analytics.domain.projection.paths import TouchKey, touch_key
 from analytics.domain.projection.rows import Row
 from crm_contracts.envelope import Event
@@ -63,6 +64,24 @@ class ClickHouseProjectionStore:
             touch = (r["touch_at"], r["channel"], r["source"], r["campaign"])
             out[r["lead_id"]].append(touch_key(*touch))
         return out
+
+    def lead_facts_of(self, deals: set[str]) -> dict[str, LeadFacts]:
+        # By the sort key: a look-up of the batch's few deals, not a pass over all of them.
+        rows = self.ch.rows(
+            "SELECT deal_id, lead_received_at, lead_channel, lead_touch_source, lead_campaign "
+            "FROM {db}.deals WHERE deal_id IN {deals:Array(String)} "
+            "AND lead_received_at IS NOT NULL LIMIT 1 BY deal_id",
+            {"deals": sorted(deals)},
+        )
+        return {
+            r["deal_id"]: (
+                r["lead_received_at"],
+                r["lead_channel"],
+                r["lead_touch_source"],
+                r["lead_campaign"],
+            )
+            for r in rows
+        }
 
     def keys(self, stream: str) -> list[str]:
         statement = Sql(

@@ -153,6 +153,44 @@ def fill_touch_sources(ch: ClickHouse) -> None:
     _refill(ch, "leads", "l", FILL_TOUCH_SOURCES, ("touch_source",))
 
 
+# Each deal's lead facts (DealRow's `lead_*`): the lead funnel reads them on the deal's row.
+LEAD_FACTS = """ALTER TABLE {db}.deals
+    ADD COLUMN IF NOT EXISTS lead_received_at Nullable(DateTime64(3, 'UTC')),
+    ADD COLUMN IF NOT EXISTS lead_channel LowCardinality(String),
+    ADD COLUMN IF NOT EXISTS lead_touch_source LowCardinality(String),
+    ADD COLUMN IF NOT EXISTS lead_campaign String"""
+# Deals whose latest row lacks its lead's facts while the lead is stored (rows from before
+# the facts, an older release's, or the projection's when the lead came after the deal),
+# given them. The row keeps its version, and of two rows of one version the one inserted
+# last is kept. A lead stored twice (two receipt times) gives one of them.
+WITHOUT_FACTS = "SELECT * FROM {db}.deals FINAL WHERE lead_id != '' AND lead_received_at IS NULL"
+FILL_LEAD_FACTS = (
+    """INSERT INTO {db}.deals ({columns})
+SELECT {kept}, l.received_at, l.channel, l.touch_source, l.utm_campaign
+FROM ("""
+    + WITHOUT_FACTS
+    + """) AS d
+INNER JOIN (
+    SELECT lead_id, received_at, channel, touch_source, utm_campaign FROM {db}.leads FINAL
+    WHERE lead_id IN (SELECT lead_id FROM ("""
+    + WITHOUT_FACTS
+    + """))
+    LIMIT 1 BY lead_id
+) AS l ON l.lead_id = d.lead_id"""
+)
+
+
+def fill_lead_facts(ch: ClickHouse) -> None:
+    """Give each deal whose latest row lacks them its stored lead's facts (FILL_LEAD_FACTS)."""
+    _refill(
+        ch,
+        "deals",
+        "d",
+        FILL_LEAD_FACTS,
+        ("lead_received_at", "lead_channel", "lead_touch_source", "lead_campaign"),
+    )
+
+
 def fill_missing(ch: ClickHouse) -> None:
     """What a release before the current one left unfilled (each a no-op when all is there):
     run when a replica becomes the writer, since the writer before may have been older."""
@@ -160,6 +198,7 @@ def fill_missing(ch: ClickHouse) -> None:
     fill_touch_sources(ch)
     owner_paths.fill_missing(ch)
     known_payments.fill_missing(ch)
+    fill_lead_facts(ch)
 
 
 def _refill(ch: ClickHouse, table: str, alias: str, template: str, filled: tuple[str, ...]) -> None:
@@ -453,6 +492,11 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
         8,
         "the payments of known deals with their client, kept by the projection",
         [known_payments.CREATE, known_payments.fill_missing],
+    ),
+    (
+        9,
+        "each deal's lead facts on its row, for the lead funnel",
+        [LEAD_FACTS, fill_lead_facts],
     ),
 ]
 

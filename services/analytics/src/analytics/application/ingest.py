@@ -18,6 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import cache
+from operator import attrgetter
 from typing import Any, Generic, Protocol
 
 import orjson
@@ -27,8 +28,16 @@ from analytics.domain.hashing import scrub, scrub_plan
 from analytics.domain.projection.config import ProjectionConfig
 from analytics.domain.projection.folds import FOLDS, Beside, fold, pseudonymise
 from analytics.domain.projection.latest import KnownKeys, Latest, LatestRows, R
+from analytics.domain.projection.lead_facts import LeadFactKeeper, LeadFacts
 from analytics.domain.projection.paths import PathKeeper, TouchKey
-from analytics.domain.projection.rows import FoldEventRow, LeadOwnerRow, Row, TouchRow
+from analytics.domain.projection.rows import (
+    DealRow,
+    FoldEventRow,
+    LeadOwnerRow,
+    LeadRow,
+    Row,
+    TouchRow,
+)
 from analytics.domain.projection.tables import event_row, rows_of
 from crm_contracts.envelope import Event
 from crm_contracts.events import BY_TYPE
@@ -57,6 +66,9 @@ class ProjectionStore(Protocol):
 
     def touches_of(self, leads: set[str]) -> dict[str, list[TouchKey]]:
         """The stored touches of these leads (those with none left out)."""
+
+    def lead_facts_of(self, deals: set[str]) -> dict[str, LeadFacts]:
+        """The lead facts stored rows of these deals carry (deals with none left out)."""
 
 
 class GenericEvent(Event):
@@ -176,6 +188,12 @@ class FoldedTable(Generic[R]):
                     changed[key] = row
         return list(changed.values())
 
+    def keep(self, rows: Iterable[R], key: Callable[[R], str]) -> None:
+        """`rows`, completed after the fold, replace the rows in memory of their keys."""
+        for row in rows:
+            if (entry := self.latest.get(key(row))) is not None:
+                entry.row = row
+
 
 class Projector:
     """The projection of one database. Owns the latest rows in memory, so one instance per
@@ -190,12 +208,14 @@ class Projector:
             for row_type, key_of, apply, beside in FOLDS
         ]
         self.paths = PathKeeper()
+        self.lead_facts = LeadFactKeeper()
 
     def forget(self) -> None:
         """The tables were replaced under us (a rebuild swapped them in): start cold."""
         for table in self.tables:
             table.forget()
         self.paths.forget()
+        self.lead_facts.forget()
 
     def project(self, events: list[Event], data: list[dict[str, Any]]) -> None:
         """One INSERT per table per batch; safe to call again with the same batch."""
@@ -211,9 +231,17 @@ class Projector:
             # the batch ends when its last INSERT lands.
             dumped: list[str | None] = [None] * len(data)  # each event's own JSON, once made
             writes.submit(self._history_rows(private, events, data, dumped))
+            by_table: dict[type[Row], list[Row]] = defaultdict(list)
+            for event in events:
+                for row in rows_of(event, config):
+                    by_table[type(row)].append(row)
+            self.lead_facts.learn(by_table.get(LeadRow, []))  # type: ignore[arg-type]
             beside: list[Row] = []  # one table's (known_payments): the deals' fold makes them
             for table in self.tables:
-                writes.submit(table.project(store, private, config, writes.wait, beside))
+                rows = table.project(store, private, config, writes.wait, beside)
+                if table.row_type is DealRow:
+                    rows = self._with_lead_facts(table, rows)
+                writes.submit(rows)
             writes.submit(beside)
             salt = config.hash_salt
             writes.submit(
@@ -222,12 +250,8 @@ class Projector:
                     for e, d, j in zip(events, data, dumped, strict=True)
                 ]
             )
-            by_table: dict[type[Row], list[Row]] = defaultdict(list)
-            for event in events:
-                for row in rows_of(event, config):
-                    by_table[type(row)].append(row)
-            for rows in by_table.values():
-                writes.submit(rows)
+            for made in by_table.values():
+                writes.submit(made)
             writes.submit(
                 self.paths.rows(
                     by_table.get(TouchRow, []),  # type: ignore[arg-type]
@@ -243,6 +267,16 @@ class Projector:
             # for a redelivery. Start cold; what was stored is read back from the store.
             self.forget()
             raise
+
+    def _with_lead_facts(self, table: FoldedTable[DealRow], deals: list[DealRow]) -> list[DealRow]:
+        """The batch's deal rows with their lead's facts where known; memory keeps the
+        completed rows, so the facts go on to the deal's later versions."""
+        completed = self.lead_facts.complete(deals, self.store.lead_facts_of)
+        table.keep(
+            (new for new, old in zip(completed, deals, strict=True) if new is not old),
+            attrgetter("deal_id"),
+        )
+        return completed
 
     def _history_rows(
         self,

@@ -33,11 +33,14 @@ def touch_conditions(q: ReportQuery, alias: str = "") -> Sql:
     )
 
 
-def own_touch_conditions(q: ReportQuery, alias: str = "") -> Sql:
+def own_touch_conditions(
+    q: ReportQuery, alias: str = "", columns: Mapping[str, str] = OWN_TOUCH_COLUMNS
+) -> Sql:
     """`touch_conditions` on a lead's own touch, read from its `leads` row: how the lead
-    funnel, attribution's lead counts and the leads drill-down filter leads."""
+    funnel, attribution's lead counts and the leads drill-down filter leads (`columns`: where
+    another table keeps the same values)."""
     return Sql.all(
-        Sql.equals(_prefix(alias) + OWN_TOUCH_COLUMNS[name], "t_" + name, value)
+        Sql.equals(_prefix(alias) + columns[name], "t_" + name, value)
         for name in TOUCH_FIELDS
         if (value := getattr(q, name))
     )

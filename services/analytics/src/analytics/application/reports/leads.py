@@ -32,29 +32,53 @@ OWN_LEADS_SQL = Sql("""
     WHERE {received_in} AND {touch_where}
 """)
 
-# Each deal is on one row of the join per period its lead was received in (one own touch per
-# lead, one row per deal), so a deal's figures are counts. The periods' leads are the hashed
-# side: every deal of the pipeline probes it, which costs less than first narrowing the deals
-# to those leads' ids and then joining them; with `compare` both periods' leads are in it, so
-# the deals are read and probed once for both. The side stays as written (the planner's swap,
-# hashing the deals, took twice the CPU when the key was the id). The join's key is a 64-bit
-# hash of the lead id, cheaper to hash and compare than the id; a deal counts only where the
-# ids are equal (`same`), so a deal whose lead's hash another lead shares counts for its own
-# lead alone. The ids are compared in the counts, not in WHERE, which the engine would merge
-# into the join's key. Deals are grouped by the period, the group and the stages they entered
-# as stored (a few dozen arrays), and the furthest stage is found for those groups rather than
+# A deal's lead facts as its row keeps them (DealRow's `lead_*`: the same values as the lead's
+# row), by the names of OWN_TOUCH_COLUMNS.
+FACT_COLUMNS = {
+    "channel": "lead_channel",
+    "source": "lead_touch_source",
+    "campaign": "lead_campaign",
+}
+
+# Each deal counts once per period its lead was received in (one own touch per lead, one row
+# per deal), so a deal's figures are counts. Its period and group are read from its own row
+# where the row carries its lead's facts (`facts`, as the projection writes them once it has
+# seen the lead): no join. The other deals that have a lead (`d`: the lead came after the
+# deal's last row, never came, or an older release wrote the row) are joined to the periods'
+# leads as they are read: 3 % of the deals at 10 M events, their leads never received. Those
+# leads are the hashed side, narrowed first to the leads these deals name (should no row
+# carry facts, the narrowing would cost more than it saves: the migration and every
+# elected writer fill them in); every such deal probes it; with `compare` both periods'
+# leads are in it. The side stays as written (the planner's swap, hashing the deals, took
+# twice the CPU when the key was the id). The join's key is a 64-bit hash of the
+# lead id, cheaper to hash and compare than the id; a deal counts only where the ids are
+# equal (`same`), so a deal whose lead's hash another lead shares counts for its own lead
+# alone. The ids are compared in the counts, not in WHERE, which the engine would merge into
+# the join's key. Deals are grouped by the period, the group and the stages they entered as
+# stored (a few dozen arrays), and the furthest stage is found for those groups rather than
 # for every deal; each group's reach per stage is then summed from those in Python:
-# `by_reach` holds (furthest stage, deals). At 10 M events the two took a fifth off the
-# report's CPU. A lead is received once, so its group's leads are its own rows counted; a
-# group without deals has no `by_reach`.
+# `by_reach` holds (furthest stage, deals). A lead is received once, so its group's leads are
+# its own rows counted; a group without deals has no `by_reach`.
 LEAD_FUNNEL_SQL = Sql("""
 WITH own AS ({own}),
+facts AS (
+    SELECT toUInt8(arrayJoin(arrayFilter(k -> k >= 0, [{fact_periods}]))) AS period,
+           {fact_group} AS key, status, paid_total, stages_entered
+    FROM {db}.deals FINAL WHERE {conditions} AND ({fact_in})
+),
 d AS (
     SELECT lead_id, cityHash64(lead_id) AS hash, status, paid_total, stages_entered
-    FROM {db}.deals FINAL WHERE {conditions}
+    FROM {db}.deals FINAL WHERE {conditions} AND lead_id != '' AND lead_received_at IS NULL
 ),
-hashed AS (SELECT period, lead_id, cityHash64(lead_id) AS hash, key FROM own),
+hashed AS (
+    SELECT period, lead_id, cityHash64(lead_id) AS hash, key FROM own
+    WHERE lead_id IN (SELECT lead_id FROM d)
+),
 per_entered AS (
+    SELECT period, key, stages_entered, count() AS n_deals, countIf(status = 'won') AS n_won,
+           countIf(paid_total > 0) AS n_paid
+    FROM facts GROUP BY period, key, stages_entered
+    UNION ALL
     SELECT l.period AS period, l.key AS key, d.stages_entered AS stages_entered,
            countIf(l.lead_id = d.lead_id AS same) AS n_deals,
            countIf(same AND d.status = 'won') AS n_won, countIf(same AND d.paid_total > 0) AS n_paid
@@ -95,6 +119,16 @@ def own_leads(q: ReportQuery, group_by: str, period: int = 0) -> Sql:
     )
 
 
+def fact_leads(q: ReportQuery, period: int = 0) -> Sql:
+    """`own_leads`' selection on a deal row's lead facts (bound as `own_leads` binds it)."""
+    return Sql.all(
+        [
+            in_period("lead_received_at", q.period, f"p{period}_" if period else ""),
+            own_touch_conditions(q, columns=FACT_COLUMNS),
+        ]
+    )
+
+
 def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> dict[str, Any]:
     """Per group: leads, deals opened from them (any time, in the pipeline, by the manager
     filter), the deals that reached each stage, are won now, have any payment. Each count
@@ -109,8 +143,16 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
     # leads.
     deals = replace(q, pipeline=None, channel=None, source=None, campaign=None)
     cohort = Sql("pipeline_id = {pipeline:String}").bind(pipeline=pipeline.id)
+    facts = [fact_leads(query, k) for k, query in enumerate(queries)]
     statement = LEAD_FUNNEL_SQL.fill(
-        own=own, conditions=deal_conditions(deals) & cohort, reach=furthest_stage("stages")
+        own=own,
+        conditions=deal_conditions(deals) & cohort,
+        reach=furthest_stage("stages"),
+        fact_group=FACT_COLUMNS[group_by],  # a column name (`own_leads` checked `group_by`)
+        fact_periods=_joined(
+            [Sql("if({f}, {k}, -1)").fill(f=f, k=str(k)) for k, f in enumerate(facts)], ", "
+        ),
+        fact_in=_joined([Sql("({f})").fill(f=f) for f in facts], " OR "),
     )
     rows = ch.select(statement.bind(stages=names))
     return with_previous(
@@ -165,8 +207,13 @@ def _report(
 
 def _union_all(parts: list[Sql]) -> Sql:
     """The selects one after another (`UNION ALL`), their parameters joined."""
+    return _joined(parts, " UNION ALL ")
+
+
+def _joined(parts: list[Sql], separator: str) -> Sql:
+    """The parts one after another, `separator` between them, their parameters joined."""
     slots = {f"part{k}": part for k, part in enumerate(parts)}
-    return Sql(" UNION ALL ".join("{" + slot + "}" for slot in slots)).fill(**slots)
+    return Sql(separator.join("{" + slot + "}" for slot in slots)).fill(**slots)
 
 
 def _links(q: ReportQuery, pipeline: str, group: dict[str, Any]) -> dict[str, Callable]:

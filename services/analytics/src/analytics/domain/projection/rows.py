@@ -265,6 +265,14 @@ class DealRow(Row):
     closed_stay_stages: tuple[str, ...] = ()
     closed_stay_entered_at: tuple[datetime, ...] = ()
     closed_stay_left_at: tuple[datetime, ...] = ()
+    # Its lead's facts as the lead funnel reads them (the lead's `received_at`, `channel`,
+    # `touch_source`, `utm_campaign`), so that the funnel needs no join of deals to leads.
+    # A lead's are fixed once received; None/empty while the projection has not seen the lead
+    # when it writes the row (the funnel then joins that deal to the leads as it reads).
+    lead_received_at: datetime | None = None
+    lead_channel: str = ""
+    lead_touch_source: str = ""
+    lead_campaign: str = ""
 
 
 @dataclass(slots=True)
