@@ -25,7 +25,14 @@ from analytics.application.reports.funnel import sales_funnel
 from analytics.application.reports.leads import lead_funnel
 from analytics.domain.projection.config import ProjectionConfig
 from analytics.domain.projection.folds import apply_deal, deal_key, fold
-from analytics.domain.projection.rows import DealRow, LeadOwnerRow, LeadRow, OwnerPathRow, Row
+from analytics.domain.projection.rows import (
+    DealRow,
+    LeadOwnerRow,
+    LeadRow,
+    OwnerPathRow,
+    PipelineRow,
+    Row,
+)
 from crm_contracts.events import LeadReceived
 from services.analytics.tests.history import DealStory, lead
 from services.analytics.tests.reports_support import LEAD_FACTS, run, schema_at
@@ -266,3 +273,29 @@ def test_the_reports_compared_above_have_something_to_show(clickhouse):
     assert {r["source"] for r in leads["rows"]} == {"yandex", "google.com", "(direct)"}
     assert linear["totals"]["won"] > 0 and first["totals"]["leads"] > 0
     assert by_source["total"] > 0 and opened["total"] > 0 and reached["total"] > 0
+
+
+ODD = ('qu"ote', "back\\slash, ünï", "tab\tand [brackets]")  # names JSON must escape
+
+
+def test_the_stages_text_says_the_stages_whatever_their_names(clickhouse):
+    """The funnels group deals by `stages_json`, which the engine makes of each row's
+    `stages_entered` (migration 10), and read the stages back from it."""
+    names = ["new", *ODD, "won", "lost"]
+    pipeline = PipelineRow(
+        "default", "Odd", names, ["open"] * 4 + ["won", "lost"], [0.1] * 4 + [1.0, 0.0], T0
+    )
+    ClickHouseProjectionStore(clickhouse).write([pipeline])
+    d1 = DealStory("d1", T0, "10", lead_id="l1").move(ODD[1], T0 + H).move(ODD[0], T0 + 2 * H)
+    d2 = DealStory("d2", T0, "20", lead_id="l2").move(ODD[2], T0 + H)
+    leads = [lead("l1", T0 - H), lead("l2", T0 - H)]
+    project(ClickHouseProjectionStore(clickhouse), leads + d1.events + d2.events)
+
+    texts = clickhouse.rows("SELECT stages_entered, stages_json FROM {db}.deals FINAL")
+    assert all(orjson.loads(r["stages_json"]) == list(r["stages_entered"]) for r in texts)
+    sales = run(clickhouse, sales_funnel, *PERIOD)
+    by_lead = run(clickhouse, lead_funnel, *PERIOD)
+    # A stage skipped on the way counts as passed: d2 went from the first to the fourth.
+    expected = {"new": 2, ODD[0]: 2, ODD[1]: 2, ODD[2]: 1, "won": 0}
+    assert {s["stage"]: s["reached"] for s in sales["stages"]} == expected
+    assert {s["stage"]: s["reached"] for s in by_lead["rows"][0]["stages"]} == expected

@@ -32,8 +32,11 @@ PARTITIONED_DEALS = """CREATE TABLE {db}.deals_partitioned AS {db}.deals
 
 TABLE_PARTITION_KEY = """SELECT partition_key FROM system.tables
     WHERE database = {database:String} AND name = {table:String}"""
+# The columns an INSERT names (not those the engine computes: `stages_json`).
 TABLE_COLUMNS = """SELECT name FROM system.columns
-    WHERE database = {database:String} AND table = {table:String} ORDER BY position"""
+    WHERE database = {database:String} AND table = {table:String}
+      AND default_kind NOT IN ('MATERIALIZED', 'ALIAS')
+    ORDER BY position"""
 ACTIVE_PARTS = """SELECT name FROM system.parts
     WHERE database = {database:String} AND table = {table:String} AND active"""
 # This very statement mentions the table too: it is told apart by its own text.
@@ -177,6 +180,17 @@ INNER JOIN (
     + """))
     LIMIT 1 BY lead_id
 ) AS l ON l.lead_id = d.lead_id"""
+)
+
+
+# The stages a deal entered as one JSON text, computed by the engine as each row is written
+# (an older release's rows too) and kept: the funnels group the deals by it, a few dozen
+# distinct values read as a dictionary's indices, where reading the arrays themselves took
+# half their grouping's time at 10 M events. `SELECT *` leaves it out.
+STAGES_JSON = (
+    """ALTER TABLE {db}.deals ADD COLUMN IF NOT EXISTS stages_json LowCardinality(String)
+    MATERIALIZED toJSONString(stages_entered)""",
+    "ALTER TABLE {db}.deals MATERIALIZE COLUMN stages_json SETTINGS mutations_sync = 2",
 )
 
 
@@ -497,6 +511,11 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
         9,
         "each deal's lead facts on its row, for the lead funnel",
         [LEAD_FACTS, fill_lead_facts],
+    ),
+    (
+        10,
+        "the stages each deal entered as one text, for the funnels' grouping",
+        list(STAGES_JSON),
     ),
 ]
 

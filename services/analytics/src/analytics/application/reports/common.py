@@ -14,7 +14,7 @@ BUCKETS = {"day": "toStartOfDay", "week": "toMonday", "month": "toStartOfMonth"}
 FILTERED_DEALS = Sql("""
     SELECT d.*, if(d.currency = {base:String} OR r.rate = 0, d.amount,
                    toDecimal64(round(d.amount * r.rate, 2), 2)) AS amount_base
-    FROM (SELECT * FROM {db}.deals FINAL WHERE {conditions}) AS d
+    FROM (SELECT *{computed} FROM {db}.deals FINAL WHERE {conditions}) AS d
     ASOF LEFT JOIN (SELECT currency, date, rate FROM {db}.currency_rates FINAL) AS r
         ON r.currency = d.currency AND r.date <= toDate(coalesce(d.closed_at, now64(3)))
 """)
@@ -136,23 +136,28 @@ def client_payments(q: ReportQuery, within: Period | None = None, prefix: str = 
     return _payments(CLIENT_PAYMENTS, q, within, prefix)
 
 
-def filtered_deals(q: ReportQuery, narrow: Sql | None = None) -> Sql:
+def filtered_deals(
+    q: ReportQuery, narrow: Sql | None = None, computed: tuple[str, ...] = ()
+) -> Sql:
     """`SELECT ... FROM deals` with the query's filters: the deals a report may look at, with
     `amount_base`, the amount in the base currency: a closed deal's at the latest rate on or
     before its closing date, an open deal's at today's latest rate; a currency with no rate
     keeps its amount, as payments do. Every report and drill reads this one column, so a
     figure and its rows agree. `narrow`: a report's own conditions on the latest row (its
-    cohort), applied before any deal is priced."""
+    cohort), applied before any deal is priced. `computed`: the columns the engine computes
+    that the report reads too (`SELECT *` leaves them out), e.g. `stages_json`."""
     conditions = deal_conditions(q) if narrow is None else deal_conditions(q) & narrow
-    return FILTERED_DEALS.fill(conditions=conditions).bind(base=q.base_currency)
+    extra = "".join(", " + column for column in computed)  # column names of ours
+    return FILTERED_DEALS.fill(conditions=conditions, computed=extra).bind(base=q.base_currency)
 
 
-def furthest_stage(stages: str, prefix: str = "") -> str:
+def furthest_stage(stages: str, prefix: str = "", entered: str = "stages_entered") -> str:
     """The furthest of the stages (a bound `Array(String)` named `stages`) a deal has been in,
     as its index (1 …; 0: none of them), from the summary of stays on its row (`prefix`: the
-    row's alias with its dot). A stage skipped on the way counts as passed."""
+    row's alias with its dot; `entered`: an expression of the stages entered, the row's own
+    array by default). A stage skipped on the way counts as passed."""
     in_order = placeholder(stages, "Array(String)")
-    return "arrayMax(arrayMap(s -> indexOf(" + in_order + ", s), " + prefix + "stages_entered))"
+    return "arrayMax(arrayMap(s -> indexOf(" + in_order + ", s), " + prefix + entered + "))"
 
 
 def in_period(column: str, period: Period, prefix: str = "") -> Sql:

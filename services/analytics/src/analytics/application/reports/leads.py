@@ -32,6 +32,9 @@ OWN_LEADS_SQL = Sql("""
     WHERE {received_in} AND {touch_where}
 """)
 
+# The stages a deal entered, from the text its row keeps of them (read for each group only).
+ENTERED = "JSONExtract(stages_json, 'Array(String)')"
+
 # A deal's lead facts as its row keeps them (DealRow's `lead_*`: the same values as the lead's
 # row), by the names of OWN_TOUCH_COLUMNS.
 FACT_COLUMNS = {
@@ -55,19 +58,20 @@ FACT_COLUMNS = {
 # equal (`same`), so a deal whose lead's hash another lead shares counts for its own lead
 # alone. The ids are compared in the counts, not in WHERE, which the engine would merge into
 # the join's key. Deals are grouped by the period, the group and the stages they entered as
-# stored (a few dozen arrays), and the furthest stage is found for those groups rather than
-# for every deal; each group's reach per stage is then summed from those in Python:
-# `by_reach` holds (furthest stage, deals). A lead is received once, so its group's leads are
-# its own rows counted; a group without deals has no `by_reach`.
+# the row keeps them in one text (`stages_json`: a few dozen values), and the furthest stage
+# is found for those groups rather than for every deal; each group's reach per stage is then
+# summed from those in Python: `by_reach` holds (furthest stage, deals). A lead is received
+# once, so its group's leads are its own rows counted; a group without deals has no
+# `by_reach`.
 LEAD_FUNNEL_SQL = Sql("""
 WITH own AS ({own}),
 facts AS (
     SELECT toUInt8(arrayJoin(arrayFilter(k -> k >= 0, [{fact_periods}]))) AS period,
-           {fact_group} AS key, status, paid_total, stages_entered
+           {fact_group} AS key, status, paid_total, stages_json
     FROM {db}.deals FINAL WHERE {conditions} AND ({fact_in})
 ),
 d AS (
-    SELECT lead_id, cityHash64(lead_id) AS hash, status, paid_total, stages_entered
+    SELECT lead_id, cityHash64(lead_id) AS hash, status, paid_total, stages_json
     FROM {db}.deals FINAL WHERE {conditions} AND lead_id != '' AND lead_received_at IS NULL
 ),
 hashed AS (
@@ -75,15 +79,15 @@ hashed AS (
     WHERE lead_id IN (SELECT lead_id FROM d)
 ),
 per_entered AS (
-    SELECT period, key, stages_entered, count() AS n_deals, countIf(status = 'won') AS n_won,
+    SELECT period, key, stages_json, count() AS n_deals, countIf(status = 'won') AS n_won,
            countIf(paid_total > 0) AS n_paid
-    FROM facts GROUP BY period, key, stages_entered
+    FROM facts GROUP BY period, key, stages_json
     UNION ALL
-    SELECT l.period AS period, l.key AS key, d.stages_entered AS stages_entered,
+    SELECT l.period AS period, l.key AS key, d.stages_json AS stages_json,
            countIf(l.lead_id = d.lead_id AS same) AS n_deals,
            countIf(same AND d.status = 'won') AS n_won, countIf(same AND d.paid_total > 0) AS n_paid
     FROM d INNER JOIN hashed AS l ON l.hash = d.hash
-    GROUP BY period, key, stages_entered
+    GROUP BY period, key, stages_json
     HAVING n_deals > 0
 ),
 per_reach AS (
@@ -147,7 +151,7 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
     statement = LEAD_FUNNEL_SQL.fill(
         own=own,
         conditions=deal_conditions(deals) & cohort,
-        reach=furthest_stage("stages"),
+        reach=furthest_stage("stages", entered=ENTERED),
         fact_group=FACT_COLUMNS[group_by],  # a column name (`own_leads` checked `group_by`)
         fact_periods=_joined(
             [Sql("if({f}, {k}, -1)").fill(f=f, k=str(k)) for k, f in enumerate(facts)], ", "
