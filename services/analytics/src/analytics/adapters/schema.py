@@ -162,10 +162,12 @@ LEAD_FACTS = """ALTER TABLE {db}.deals
     ADD COLUMN IF NOT EXISTS lead_channel LowCardinality(String),
     ADD COLUMN IF NOT EXISTS lead_touch_source LowCardinality(String),
     ADD COLUMN IF NOT EXISTS lead_campaign String"""
-# Deals whose latest row lacks its lead's facts while the lead is stored (rows from before
-# the facts, an older release's, or the projection's when the lead came after the deal),
-# given them. The row keeps its version, and of two rows of one version the one inserted
-# last is kept. A lead stored twice (two receipt times) gives one of them.
+# Deals whose latest row lacks its lead's facts while the lead is stored (the rows from
+# before the facts), given them by migration 9. The row keeps its version, and of two rows of
+# one version the one inserted last is kept. Not run again when a replica becomes the
+# writer, unlike the fills above: a deal without facts is only slower to count (the lead
+# funnel joins it), while a row rewritten at the version it has could undo a re-fold another
+# process wrote meanwhile. A lead stored twice (two receipt times) gives one of them.
 WITHOUT_FACTS = "SELECT * FROM {db}.deals FINAL WHERE lead_id != '' AND lead_received_at IS NULL"
 FILL_LEAD_FACTS = (
     """INSERT INTO {db}.deals ({columns})
@@ -212,7 +214,6 @@ def fill_missing(ch: ClickHouse) -> None:
     fill_touch_sources(ch)
     owner_paths.fill_missing(ch)
     known_payments.fill_missing(ch)
-    fill_lead_facts(ch)
 
 
 def _refill(ch: ClickHouse, table: str, alias: str, template: str, filled: tuple[str, ...]) -> None:

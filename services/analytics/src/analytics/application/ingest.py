@@ -235,7 +235,11 @@ class Projector:
             for event in events:
                 for row in rows_of(event, config):
                     by_table[type(row)].append(row)
-            self.lead_facts.learn(by_table.get(LeadRow, []))  # type: ignore[arg-type]
+            leads = by_table.pop(LeadRow, [])
+            self.lead_facts.learn(leads)  # type: ignore[arg-type]
+            # The leads before the deals that carry their facts: should a later INSERT fail,
+            # no deal row counts a lead the store does not have.
+            writes.submit(leads)
             beside: list[Row] = []  # one table's (known_payments): the deals' fold makes them
             for table in self.tables:
                 rows = table.project(store, private, config, writes.wait, beside)

@@ -50,8 +50,8 @@ FACT_COLUMNS = {
 # deal's last row, never came, or an older release wrote the row) are joined to the periods'
 # leads as they are read: 3 % of the deals at 10 M events, their leads never received. Those
 # leads are the hashed side, narrowed first to the leads these deals name (should no row
-# carry facts, the narrowing would cost more than it saves: the migration and every
-# elected writer fill them in); every such deal probes it; with `compare` both periods'
+# carry facts, the narrowing would cost more than it saves: the migration fills them in);
+# every such deal probes it; with `compare` both periods'
 # leads are in it. The side stays as written (the planner's swap, hashing the deals, took
 # twice the CPU when the key was the id). The join's key is a 64-bit hash of the
 # lead id, cheaper to hash and compare than the id; a deal counts only where the ids are
