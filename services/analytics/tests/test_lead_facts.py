@@ -103,7 +103,7 @@ def joined(clickhouse):  # type: ignore[no-untyped-def]
 
 
 def without_facts(monkeypatch: Any) -> None:
-    monkeypatch.setattr(LeadFactKeeper, "complete", lambda self, deals, stored: deals)
+    monkeypatch.setattr(LeadFactKeeper, "complete", lambda self, deals, *_: deals)
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -197,12 +197,11 @@ def test_memory_keeps_the_latest_leads_and_asks_the_store_only_for_the_rest():
         asked.append(deals)
         return {"d1": facts_of(lead_row("l1", 1))}
 
-    done = keeper.complete(
-        [deal_row("d1", "l1"), deal_row("d3", "l3"), deal_row("d9", "l9"), deal_row("d0", "")],
-        stored,
-    )
-    assert asked == [{"d1", "d9"}]
-    assert [d.lead_campaign for d in done] == ["c1", "c3", "", ""]
+    deals = [deal_row("d1", "l1"), deal_row("d3", "l3"), deal_row("d9", "l9"), deal_row("d0", "")]
+    deals.append(deal_row("d8", "l8"))  # in memory all along: its stored rows have nothing more
+    done = keeper.complete(deals, stored, refolded={"d1", "d3", "d9"})
+    assert asked == [{"d1", "d9"}]  # re-folded, and not known in memory
+    assert [d.lead_campaign for d in done] == ["c1", "c3", "", "", ""]
     assert done[2].lead_received_at is None and done[3].lead_received_at is None
-    assert keeper.complete([done[1]], stored) == [done[1]] and len(asked) == 1  # has them
+    assert keeper.complete([done[1]], stored, {"d3"}) == [done[1]] and len(asked) == 1
     assert lead_facts.lacks_facts(done[2]) and not lead_facts.lacks_facts(done[3])

@@ -120,6 +120,7 @@ class FoldedTable(Generic[R]):
         self.latest: LatestRows[R] = LatestRows(capacity)
         self.known = KnownKeys()
         self.loaded = False  # `known` filled from the store
+        self.refolded: set[str] = set()  # the keys the last batch folded from their history
 
     def forget(self) -> None:
         self.latest.clear()
@@ -151,6 +152,7 @@ class FoldedTable(Generic[R]):
                 by_key[key].append(event)
         changed: dict[str, R] = {}
         refold: set[str] = set()
+        self.refolded = refold
         for key, keyed in by_key.items():
             entry = self.latest.get(key)
             if entry is None:
@@ -275,7 +277,7 @@ class Projector:
     def _with_lead_facts(self, table: FoldedTable[DealRow], deals: list[DealRow]) -> list[DealRow]:
         """The batch's deal rows with their lead's facts where known; memory keeps the
         completed rows, so the facts go on to the deal's later versions."""
-        completed = self.lead_facts.complete(deals, self.store.lead_facts_of)
+        completed = self.lead_facts.complete(deals, self.store.lead_facts_of, table.refolded)
         table.keep(
             (new for new, old in zip(completed, deals, strict=True) if new is not old),
             attrgetter("deal_id"),

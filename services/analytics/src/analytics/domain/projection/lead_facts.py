@@ -11,7 +11,7 @@ reads: slower, never different."""
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from datetime import datetime
 
 from analytics.domain.projection.rows import DealRow, LeadRow, evolve
@@ -58,11 +58,15 @@ class LeadFactKeeper:
             self.recent.popitem(last=False)
 
     def complete(
-        self, deals: list[DealRow], stored: Callable[[set[str]], dict[str, LeadFacts]]
+        self,
+        deals: list[DealRow],
+        stored: Callable[[set[str]], dict[str, LeadFacts]],
+        refolded: Container[str] = (),
     ) -> list[DealRow]:
         """`deals` (rows about to be written), those lacking their lead's facts given them
         where known. `stored` reads the facts the stored rows of deals carry, by deal id; it
-        is asked only about the rows memory cannot complete."""
+        is asked only about `refolded` deals (folded from their history: a row kept in memory
+        already carries whatever its stored rows do) that memory cannot complete."""
         out: list[DealRow] = []
         unknown: list[int] = []  # positions in `out`
         for deal in deals:
@@ -70,7 +74,7 @@ class LeadFactKeeper:
                 facts = self.recent.get(deal.lead_id)
                 if facts is not None:
                     deal = with_facts(deal, facts)
-                else:
+                elif deal.deal_id in refolded:
                     unknown.append(len(out))
             out.append(deal)
         if unknown:
