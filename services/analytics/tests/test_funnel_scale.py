@@ -3,13 +3,19 @@ older row left unmerged may pass the filters or the period where the latest does
 group of the cohort folds into the stages (a stay of no length, a stay in a stage the
 pipeline no longer has), and a comparison's two periods stay apart."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
+from analytics.application.reports.compare import _merge
 from analytics.application.reports.funnel import sales_funnel
 from analytics.application.reports.leads import lead_funnel
 from services.analytics.tests.history import DealStory, lead
+from analytics.application.reports.period import Period
+from analytics.application.reports.query import ReportQuery
+from analytics.application.reports.serialize import report_json
 from services.analytics.tests.reports_support import awaiting_merge, by, load, run
 
 MARCH = ("2026-03-01", "2026-04-01")
@@ -161,3 +167,35 @@ def test_a_comparison_keeps_its_periods_apart(clickhouse, compare):
         assert {k: row[k] for k in COUNTS} == {k: now_rows[channel][k] for k in COUNTS}
         earlier_row = before_rows.get(channel, dict.fromkeys(COUNTS, 0))
         assert {k: row["previous"][k] for k in COUNTS} == {k: earlier_row[k] for k in COUNTS}
+
+
+def separately(ch, compute, q):
+    """`compute`'s comparison as it was made before one statement read both periods: each
+    period's report alone, then merged."""
+    earlier = q.previous()
+    return report_json(
+        {
+            **_merge(compute(ch, replace(q, compare=None)), compute(ch, earlier)),
+            "comparison": {"compare": q.compare, **earlier.period.query()},
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "compute", [sales_funnel, lead_funnel, partial(lead_funnel, group_by="source")]
+)
+def test_overlapping_periods_count_a_deal_in_each(clickhouse, compute):
+    """Fifteen months compared with the fifteen before them (`previous_year`): the three months
+    both periods cover count in both, as each period computed alone counts them."""
+    events = history()
+    for n, month in enumerate((1, 4, 11)):  # 2025: before, inside and after the overlap
+        when = at(month, 10, year=2025)
+        story = DealStory(f"o{n}", when, "70", lead_id=f"lo{n}").move("proposal", when)
+        events += [lead(f"lo{n}", when, utm_source="google", utm_medium="cpc"), *story.events]
+    load(clickhouse, events)
+    period = ("2025-03-01", "2026-06-01", "Europe/Moscow")
+    q = ReportQuery(Period.parse(*period), compare="previous_year")
+    both = run(clickhouse, compute, *period, compare="previous_year")
+    assert both == separately(clickhouse, compute, q)
+    totals = both if compute is sales_funnel else both["totals"]
+    assert (totals["deals"], totals["previous"]["deals"]) == (9, 2)  # o1 in both

@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.application.reports.common import furthest_stage, in_period
+from analytics.application.reports.common import furthest_stage, in_period, periods_of
 from analytics.application.reports.compare import compared_queries, with_previous
 from analytics.application.reports.filters import (
     OWN_TOUCH_COLUMNS,
@@ -66,8 +66,7 @@ FACT_COLUMNS = {
 LEAD_FUNNEL_SQL = Sql("""
 WITH own AS ({own}),
 facts AS (
-    SELECT toUInt8(arrayJoin(arrayFilter(k -> k >= 0, [{fact_periods}]))) AS period,
-           {fact_group} AS key, status, paid_total, stages_json
+    SELECT {fact_period} AS period, {fact_group} AS key, status, paid_total, stages_json
     FROM {db}.deals FINAL WHERE {conditions} AND ({fact_in})
 ),
 d AS (
@@ -140,23 +139,23 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
     stage's `drill`; the totals' links are in `drill_totals` (figure → link). With `compare`
     the comparison period is computed in the same statement."""
     queries = compared_queries(q)
-    own = _union_all([own_leads(query, group_by, k) for k, query in enumerate(queries)])
+    own = Sql.joined(
+        [own_leads(query, group_by, k) for k, query in enumerate(queries)], " UNION ALL "
+    )
     pipeline = load_pipeline(ch, q.pipeline)
     names = [s.name for s in pipeline.funnel_stages]
     # Deals are filtered by manager only (the pipeline below); the lead's touch selects the
     # leads.
     deals = replace(q, pipeline=None, channel=None, source=None, campaign=None)
     cohort = Sql("pipeline_id = {pipeline:String}").bind(pipeline=pipeline.id)
-    facts = [fact_leads(query, k) for k, query in enumerate(queries)]
+    fact_period, fact_in = periods_of([fact_leads(query, k) for k, query in enumerate(queries)])
     statement = LEAD_FUNNEL_SQL.fill(
         own=own,
         conditions=deal_conditions(deals) & cohort,
         reach=furthest_stage("stages", entered=ENTERED),
         fact_group=FACT_COLUMNS[group_by],  # a column name (`own_leads` checked `group_by`)
-        fact_periods=_joined(
-            [Sql("if({f}, {k}, -1)").fill(f=f, k=str(k)) for k, f in enumerate(facts)], ", "
-        ),
-        fact_in=_joined([Sql("({f})").fill(f=f) for f in facts], " OR "),
+        fact_period=fact_period,
+        fact_in=fact_in,
     )
     rows = ch.select(statement.bind(stages=names))
     return with_previous(
@@ -207,17 +206,6 @@ def _report(
         "drill_totals": {name: link() for name, link in _links(q, pipeline, {}).items()},
         "rows": out,
     }
-
-
-def _union_all(parts: list[Sql]) -> Sql:
-    """The selects one after another (`UNION ALL`), their parameters joined."""
-    return _joined(parts, " UNION ALL ")
-
-
-def _joined(parts: list[Sql], separator: str) -> Sql:
-    """The parts one after another, `separator` between them, their parameters joined."""
-    slots = {f"part{k}": part for k, part in enumerate(parts)}
-    return Sql(separator.join("{" + slot + "}" for slot in slots)).fill(**slots)
 
 
 def _links(q: ReportQuery, pipeline: str, group: dict[str, Any]) -> dict[str, Callable]:
