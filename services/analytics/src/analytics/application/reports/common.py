@@ -174,21 +174,6 @@ def in_period(column: str, period: Period, prefix: str = "") -> Sql:
     )
 
 
-def periods_of(conditions: list[Sql]) -> tuple[Sql, Sql]:
-    """For a report computed with its comparison in one statement, from a row's condition of
-    being in each period (0 the report's, 1 the one it is compared with): `period`, the index
-    of each period the row is in, a row for each (`arrayJoin`: periods that overlap, a year
-    compared with the year before over a period longer than a year, count the row in both),
-    and the condition of being in any (for WHERE, which must keep only such rows)."""
-    if len(conditions) == 1:
-        return Sql("toUInt8(0)"), conditions[0]
-    indices = Sql.joined(
-        [Sql("if({c}, {k}, -1)").fill(c=c, k=str(k)) for k, c in enumerate(conditions)], ", "
-    )
-    period = Sql("toUInt8(arrayJoin(arrayFilter(k -> k >= 0, [{indices}])))").fill(indices=indices)
-    return period, Sql.joined([Sql("({c})").fill(c=c) for c in conditions], " OR ")
-
-
 def paid_in(q: ReportQuery, within: Period | None = None, prefix: str = "") -> Sql:
     """Every payment in the query's period (or `within`, its bounds bound with `prefix`), of
     any deal, with `amount_base` (see `PAID_IN`); the filters are not applied."""

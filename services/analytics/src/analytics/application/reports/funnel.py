@@ -15,8 +15,7 @@ from typing import Any
 import orjson
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.application.reports.common import filtered_deals, in_period, periods_of
-from analytics.application.reports.compare import compared_queries, with_previous
+from analytics.application.reports.common import filtered_deals, in_period
 from analytics.application.reports.filters import deal_conditions
 from analytics.application.reports.pipelines import load_pipeline
 from analytics.application.reports.query import ReportQuery
@@ -30,29 +29,24 @@ from analytics.application.reports.sql import Sql
 # count. Both come from the summary of stays on each deal's latest row (`stages_entered`,
 # `closed_stay_*`: the projection keeps it as it writes the stays), so no stay row is read.
 # The summary holds each completed stay once (one per move), as the stays' own rows,
-# deduplicated, would count them. The stays need no price: their cohort is not priced. With
-# `compare` both periods' cohorts are read in the one statement, each group and stay under
-# its period's index (`period`; see `periods_of`).
+# deduplicated, would count them. The stays need no price: their cohort is not priced.
 FUNNEL_SQL = Sql("""
 SELECT (
-    SELECT groupArray((period, entered, stage, lost, lost_stage, reason, deals, amount)) FROM (
-        SELECT {period} AS period, c.stages_json AS entered, c.stage AS stage,
-               c.status = 'lost' AS lost, if(lost, c.lost_at_stage, '') AS lost_stage,
-               if(lost, c.lost_reason, '') AS reason, count() AS deals,
-               sum(c.amount_base) AS amount
+    SELECT groupArray((entered, stage, lost, lost_stage, reason, deals, amount)) FROM (
+        SELECT c.stages_json AS entered, c.stage AS stage, c.status = 'lost' AS lost,
+               if(lost, c.lost_at_stage, '') AS lost_stage, if(lost, c.lost_reason, '') AS reason,
+               count() AS deals, sum(c.amount_base) AS amount
         FROM ({cohort}) AS c
-        GROUP BY period, entered, stage, lost, lost_stage, reason
+        GROUP BY entered, stage, lost, lost_stage, reason
     )
 ) AS groups, (
-    SELECT groupArray((period, stage, ms, stays)) FROM (
-        SELECT period, stage, sum(dateDiff('millisecond', entered_at, left_at)) AS ms,
-               count() AS stays
-        FROM (SELECT {period} AS period, closed_stay_stages, closed_stay_entered_at,
-                     closed_stay_left_at
+    SELECT groupArray((stage, ms, stays)) FROM (
+        SELECT stage, sum(dateDiff('millisecond', entered_at, left_at)) AS ms, count() AS stays
+        FROM (SELECT closed_stay_stages, closed_stay_entered_at, closed_stay_left_at
               FROM {db}.deals FINAL WHERE {conditions})
         ARRAY JOIN closed_stay_stages AS stage, closed_stay_entered_at AS entered_at,
                    closed_stay_left_at AS left_at
-        GROUP BY period, stage
+        GROUP BY stage
     )
 ) AS stays
 """)
@@ -67,55 +61,24 @@ def ratio(numerator: float, denominator: float) -> float | None:
 
 
 def sales_funnel(ch: ClickHouse, q: ReportQuery) -> dict[str, Any]:
-    """The funnel of the query's period and, with `compare`, of its comparison's, from one
-    statement (`with_previous`)."""
     pipeline = load_pipeline(ch, q.pipeline)
     names = [s.name for s in pipeline.funnel_stages]
-    queries = compared_queries(q)
-    period, opened_in = periods_of(
-        [
-            in_period("opened_at", query.period, f"p{k}_" if k else "")
-            for k, query in enumerate(queries)
-        ]
-    )
-    cohort = Sql("pipeline_id = {pipeline:String} AND ({opened_in})").fill(opened_in=opened_in)
+    opened_in = in_period("opened_at", q.period)
+    cohort = Sql("pipeline_id = {pipeline:String} AND {opened_in}").fill(opened_in=opened_in)
     cohort = cohort.bind(pipeline=pipeline.id)
     [read] = ch.select(
         FUNNEL_SQL.fill(
-            period=period,
             cohort=filtered_deals(q, narrow=cohort, computed=("stages_json",)),
             conditions=deal_conditions(q) & cohort,
         )
     )  # amounts in the base currency
-    return with_previous(
-        [
-            _report(
-                query,
-                pipeline.id,
-                names,
-                [g[1:] for g in read["groups"] if g[0] == k],
-                [s[1:] for s in read["stays"] if s[0] == k],
-            )
-            for k, query in enumerate(queries)
-        ]
-    )
-
-
-def _report(
-    q: ReportQuery,
-    pipeline: str,
-    names: list[str],
-    groups: list[tuple[Any, ...]],
-    stays: list[tuple[str, int, int]],
-) -> dict[str, Any]:
-    """One period's funnel from its `groups` and `stays` (FUNNEL_SQL's, without the period)."""
-    rows = _groups(groups, names)
-    totals = _per_stage(rows, _stays(stays, names), len(names))
+    rows = _groups(read["groups"], names)
+    totals = _per_stage(rows, _stays(read["stays"], names), len(names))
 
     def at(figure: str, k: int) -> Any:
         return totals[figure][k - 1]
 
-    cohort_link = q.linker("deals", basis="opened", pipeline=pipeline)
+    cohort_link = q.linker("deals", basis="opened", pipeline=pipeline.id)
     stages, first, previous = [], 0, 0
     for k, name in enumerate(names, start=1):
         reached = at("reached", k)
@@ -153,10 +116,10 @@ def _report(
     order = {name: k for k, name in enumerate(names)}
     by_stage = dict(sorted(by_stage.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
     by_reason = dict(sorted(by_reason.items(), key=lambda kv: (-kv[1], kv[0])))
-    lost_link = q.linker("deals", basis="opened", pipeline=pipeline, status="lost")
+    lost_link = q.linker("deals", basis="opened", pipeline=pipeline.id, status="lost")
     return {
         **q.header("sales-funnel"),
-        "pipeline": pipeline,
+        "pipeline": pipeline.id,
         "deals": first,
         "drill": stages[0]["drill"] if stages else None,  # `deals` is the first stage's reach
         "stages": stages,

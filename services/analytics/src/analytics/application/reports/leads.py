@@ -9,7 +9,7 @@ from functools import partial
 from typing import Any
 
 from analytics.adapters.clickhouse import ClickHouse
-from analytics.application.reports.common import furthest_stage, in_period, periods_of
+from analytics.application.reports.common import furthest_stage, in_period
 from analytics.application.reports.compare import compared_queries, with_previous
 from analytics.application.reports.filters import (
     OWN_TOUCH_COLUMNS,
@@ -46,51 +46,64 @@ FACT_COLUMNS = {
 # Each deal counts once per period its lead was received in (one own touch per lead, one row
 # per deal), so a deal's figures are counts. Its period and group are read from its own row
 # where the row carries its lead's facts (`facts`, as the projection writes them once it has
-# seen the lead): no join. The other deals that have a lead (`late`: the lead came after the
-# deal's last row, never came, or an older release wrote the row; none at 10 M events loaded
-# in order) are joined to the periods' leads as they are read, gathered per lead into the
-# hashed side; with `compare` a lead of both periods (they may overlap) is read once for
-# each, and takes its deals to each. The period's leads are read once: each lead becomes a
-# row of its own (a `lead` mark, no deal) and one per deal of its in `late` (`arrayJoin`), so
-# the leads are counted and the late deals grouped in the same pass. Deals are grouped by the
-# period, the group and the stages they entered as the row keeps them in one text
-# (`stages_json`: a few dozen values), and the furthest stage is found for those groups
-# rather than for every deal; each group's reach per stage is then summed from those in
-# Python: `by_reach` holds (furthest stage, deals). A lead is received once, so its group's
-# leads are its own rows counted; a group without deals has an empty `by_reach`.
+# seen the lead): no join. The other deals that have a lead (`d`: the lead came after the
+# deal's last row, never came, or an older release wrote the row) are joined to the periods'
+# leads as they are read: none at 10 M events loaded in order, any whose lead came late. Those
+# leads are the hashed side, narrowed first to the leads these deals name (should no row
+# carry facts, the narrowing would cost more than it saves: the migration fills them in);
+# every such deal probes it; with `compare` both periods'
+# leads are in it. The side stays as written (the planner's swap, hashing the deals, took
+# twice the CPU when the key was the id). The join's key is a 64-bit hash of the
+# lead id, cheaper to hash and compare than the id; a deal counts only where the ids are
+# equal (`same`), so a deal whose lead's hash another lead shares counts for its own lead
+# alone. The ids are compared in the counts, not in WHERE, which the engine would merge into
+# the join's key. Deals are grouped by the period, the group and the stages they entered as
+# the row keeps them in one text (`stages_json`: a few dozen values), and the furthest stage
+# is found for those groups rather than for every deal; each group's reach per stage is then
+# summed from those in Python: `by_reach` holds (furthest stage, deals). A lead is received
+# once, so its group's leads are its own rows counted; a group without deals has no
+# `by_reach`.
 LEAD_FUNNEL_SQL = Sql("""
-WITH facts AS (
-    SELECT {fact_period} AS period, {fact_group} AS key, stages_json, 0 AS n_leads,
-           count() AS n_deals, countIf(status = 'won') AS n_won, countIf(paid_total > 0) AS n_paid
+WITH own AS ({own}),
+facts AS (
+    SELECT toUInt8(arrayJoin(arrayFilter(k -> k >= 0, [{fact_periods}]))) AS period,
+           {fact_group} AS key, status, paid_total, stages_json
     FROM {db}.deals FINAL WHERE {conditions} AND ({fact_in})
-    GROUP BY period, key, stages_json
 ),
-late AS (
-    SELECT lead_id, groupArray((toUInt8(0), stages_json, status = 'won', paid_total > 0)) AS deals
+d AS (
+    SELECT lead_id, cityHash64(lead_id) AS hash, status, paid_total, stages_json
     FROM {db}.deals FINAL WHERE {conditions} AND lead_id != '' AND lead_received_at IS NULL
-    GROUP BY lead_id
 ),
-lead_rows AS (
-    SELECT l.period AS period, l.key AS key,
-           arrayJoin(arrayPushFront(d.deals, (toUInt8(1), '', false, false))) AS row
-    FROM ({own}) AS l LEFT JOIN late AS d ON d.lead_id = l.lead_id
+hashed AS (
+    SELECT period, lead_id, cityHash64(lead_id) AS hash, key FROM own
+    WHERE lead_id IN (SELECT lead_id FROM d)
 ),
 per_entered AS (
-    SELECT period, key, stages_json, n_leads, n_deals, n_won, n_paid FROM facts
+    SELECT period, key, stages_json, count() AS n_deals, countIf(status = 'won') AS n_won,
+           countIf(paid_total > 0) AS n_paid
+    FROM facts GROUP BY period, key, stages_json
     UNION ALL
-    SELECT period, key, row.2 AS stages_json, countIf(row.1 = 1) AS n_leads,
-           countIf(row.1 = 0) AS n_deals, countIf(row.1 = 0 AND row.3) AS n_won,
-           countIf(row.1 = 0 AND row.4) AS n_paid
-    FROM lead_rows GROUP BY period, key, stages_json
+    SELECT l.period AS period, l.key AS key, d.stages_json AS stages_json,
+           countIf(l.lead_id = d.lead_id AS same) AS n_deals,
+           countIf(same AND d.status = 'won') AS n_won, countIf(same AND d.paid_total > 0) AS n_paid
+    FROM d INNER JOIN hashed AS l ON l.hash = d.hash
+    GROUP BY period, key, stages_json
+    HAVING n_deals > 0
 ),
 per_reach AS (
-    SELECT period, key, {reach} AS reach, sum(n_leads) AS n_leads, sum(n_deals) AS n_deals,
-           sum(n_won) AS n_won, sum(n_paid) AS n_paid
+    SELECT period, key, {reach} AS reach, sum(n_deals) AS n_deals, sum(n_won) AS n_won,
+           sum(n_paid) AS n_paid
     FROM per_entered GROUP BY period, key, reach
+),
+per_key AS (
+    SELECT period, key, sum(n_deals) AS deals, sum(n_won) AS won, sum(n_paid) AS paid,
+           groupArray((reach, n_deals)) AS by_reach
+    FROM per_reach GROUP BY period, key
 )
-SELECT period, key, sum(n_leads) AS leads, sum(n_deals) AS deals, sum(n_won) AS won,
-       sum(n_paid) AS paid, groupArrayIf((reach, n_deals), n_deals > 0) AS by_reach
-FROM per_reach GROUP BY period, key HAVING leads > 0
+SELECT l.period AS period, l.key AS key, l.leads AS leads, p.deals AS deals, p.won AS won,
+       p.paid AS paid, p.by_reach AS by_reach
+FROM (SELECT period, key, count() AS leads FROM own GROUP BY period, key) AS l
+LEFT JOIN per_key AS p ON p.period = l.period AND p.key = l.key
 ORDER BY period, key
 SETTINGS query_plan_join_swap_table = 0
 """)
@@ -127,23 +140,23 @@ def lead_funnel(ch: ClickHouse, q: ReportQuery, group_by: str = "channel") -> di
     stage's `drill`; the totals' links are in `drill_totals` (figure → link). With `compare`
     the comparison period is computed in the same statement."""
     queries = compared_queries(q)
-    own = Sql.joined(
-        [own_leads(query, group_by, k) for k, query in enumerate(queries)], " UNION ALL "
-    )
+    own = _union_all([own_leads(query, group_by, k) for k, query in enumerate(queries)])
     pipeline = load_pipeline(ch, q.pipeline)
     names = [s.name for s in pipeline.funnel_stages]
     # Deals are filtered by manager only (the pipeline below); the lead's touch selects the
     # leads.
     deals = replace(q, pipeline=None, channel=None, source=None, campaign=None)
     cohort = Sql("pipeline_id = {pipeline:String}").bind(pipeline=pipeline.id)
-    fact_period, fact_in = periods_of([fact_leads(query, k) for k, query in enumerate(queries)])
+    facts = [fact_leads(query, k) for k, query in enumerate(queries)]
     statement = LEAD_FUNNEL_SQL.fill(
         own=own,
         conditions=deal_conditions(deals) & cohort,
         reach=furthest_stage("stages", entered=ENTERED),
         fact_group=FACT_COLUMNS[group_by],  # a column name (`own_leads` checked `group_by`)
-        fact_period=fact_period,
-        fact_in=fact_in,
+        fact_periods=_joined(
+            [Sql("if({f}, {k}, -1)").fill(f=f, k=str(k)) for k, f in enumerate(facts)], ", "
+        ),
+        fact_in=_joined([Sql("({f})").fill(f=f) for f in facts], " OR "),
     )
     rows = ch.select(statement.bind(stages=names))
     return with_previous(
@@ -194,6 +207,17 @@ def _report(
         "drill_totals": {name: link() for name, link in _links(q, pipeline, {}).items()},
         "rows": out,
     }
+
+
+def _union_all(parts: list[Sql]) -> Sql:
+    """The selects one after another (`UNION ALL`), their parameters joined."""
+    return _joined(parts, " UNION ALL ")
+
+
+def _joined(parts: list[Sql], separator: str) -> Sql:
+    """The parts one after another, `separator` between them, their parameters joined."""
+    slots = {f"part{k}": part for k, part in enumerate(parts)}
+    return Sql(separator.join("{" + slot + "}" for slot in slots)).fill(**slots)
 
 
 def _links(q: ReportQuery, pipeline: str, group: dict[str, Any]) -> dict[str, Callable]:

@@ -62,13 +62,6 @@ class Sql:
             params = _merged(params, condition.params)
         return Sql(" AND ".join(c.text for c in kept), params)
 
-    @staticmethod
-    def joined(parts: Iterable[Sql], separator: str) -> Sql:
-        """The parts one after another, `separator` (SQL text of ours) between them, their
-        parameters joined."""
-        slots = {f"part{k}": part for k, part in enumerate(parts)}
-        return Sql(separator.join("{" + slot + "}" for slot in slots)).fill(**slots)
-
 
 def placeholder(name: str, type_: str) -> str:
     """`{name:Type}`, for a parameter whose name is made in code (a filter's `f_channel`)."""
