@@ -142,3 +142,34 @@ def test_a_batch_that_cannot_be_stored_gives_up_at_a_stop_and_is_kept_alive_mean
     stored, pings = asyncio.run(scenario())
     assert stored is False
     assert pings >= 3
+
+
+def test_a_live_batch_is_waited_for_after_the_ones_before_it_and_a_stop_releases_it():
+    async def scenario() -> None:
+        log: list[str] = []
+        batches = OrderedBatches(depth=1)
+        held = asyncio.Event()
+        await batches.put(job(log, "a", held))
+        await asyncio.sleep(0.05)
+        live = asyncio.create_task(batches.put(job(log, "b"), written=True))
+        await asyncio.sleep(0.05)
+        assert not live.done()  # queued behind a, and the handler waits for it to be written
+        held.set()
+        await asyncio.wait_for(live, 1)
+        assert log == ["start a", "end a", "start b", "end b"]  # back only once b is written
+
+        await batches.put(job(log, "c", fail=True), written=True)  # a failure releases it too
+        assert log[-1] == "start c"
+
+        blocked = asyncio.Event()
+        await batches.put(job(log, "d", blocked))
+        await asyncio.sleep(0.05)
+        dropped = asyncio.create_task(batches.put(job(log, "e"), written=True))
+        await asyncio.sleep(0.05)
+        batches.stop_taking()  # e is dropped unwritten: its handler must not wait forever
+        await asyncio.wait_for(dropped, 1)
+        blocked.set()
+        await batches.stop()
+        assert "start e" not in log
+
+    asyncio.run(scenario())

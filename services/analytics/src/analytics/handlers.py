@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 # The shared durable of elected writers, and the name the projection dead-letters and counts
 # under whatever its durable (so two own replicas park an invalid message once: same msg id).
 PROJECTION_CONSUMER = "analytics_projection"
+# Fewer events than this left on the stream after a batch: the projection is live, and waits
+# for the batch to be written before it fetches the next (a stream catching up keeps one
+# batch fetched ahead, up to the last thousand events).
+LIVE_PENDING = 1_000
 
 
 def own_consumer(replica: str) -> str:
@@ -116,7 +120,10 @@ def build_router(
         if batches is None:
             await write(message)
         else:  # written in order on its own task while the next batch is fetched
-            await batches.put(lambda: write(message), message.in_progress)
+            # ... unless the stream has only a few more: see OrderedBatches.
+            raws = message.raw_message
+            live = not raws or raws[-1].metadata.num_pending < LIVE_PENDING
+            await batches.put(lambda: write(message), message.in_progress, written=live)
 
     async def write(message: NatsBatchMessage) -> None:
         # A rebuild may hold the projection here between batches (application/gate.py).

@@ -4,7 +4,12 @@ client's run side by side). Batches are written one at a time, in the order fetc
 wait: one queued (`depth`) and one in the subscriber's hands. A waiting batch is kept alive
 (`keep_alive`, every `keep_alive_every` seconds: JetStream's "still working"), so a slow
 write does not get the waiting ones delivered twice. A batch handed over is acked by its job
-once stored, so one dropped at a stop is simply delivered again by JetStream."""
+once stored, so one dropped at a stop is simply delivered again by JetStream.
+
+Live, with nothing more to fetch, a batch fetched ahead would only hold the few events that
+came in the moment after, and make every later event wait for it: then the subscriber waits
+for its batch to be written (`put(..., written=True)`), and the next fetch takes all that came
+meanwhile."""
 
 from __future__ import annotations
 
@@ -26,6 +31,11 @@ KeepAlive = Callable[[], Awaitable[None]]
 class _Waiting:
     job: Job
     keeper: asyncio.Task[None] | None
+    done: asyncio.Future[None] | None = None  # set once the job has run or was dropped
+
+    def finished(self) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_result(None)
 
 
 class OrderedBatches:
@@ -41,8 +51,11 @@ class OrderedBatches:
         """True from `stop_taking()` until `resume()`: a job in progress may give up early."""
         return self._stopping
 
-    async def put(self, job: Job, keep_alive: KeepAlive | None = None) -> None:
-        """Queue `job`; waits while `depth` jobs are queued. Dropped while stopping."""
+    async def put(
+        self, job: Job, keep_alive: KeepAlive | None = None, written: bool = False
+    ) -> None:
+        """Queue `job`; waits while `depth` jobs are queued. Dropped while stopping.
+        `written`: then waits until it has run (or was dropped at a stop)."""
         if self._stopping:
             return
         if self._worker is None or self._worker.done():
@@ -54,7 +67,13 @@ class OrderedBatches:
             )
         assert self._queue is not None
         keeper = asyncio.create_task(self._keep(keep_alive)) if keep_alive else None
-        await self._queue.put(_Waiting(job, keeper))
+        done = asyncio.get_running_loop().create_future() if written else None
+        waiting = _Waiting(job, keeper, done)
+        await self._queue.put(waiting)
+        if done is not None:
+            if self._stopping:  # dropped while it waited to be queued, or since
+                waiting.finished()
+            await done
 
     async def _keep(self, keep_alive: KeepAlive) -> None:
         while True:
@@ -65,16 +84,19 @@ class OrderedBatches:
     async def _run(self, queue: asyncio.Queue[_Waiting]) -> None:
         while True:
             waiting = await queue.get()
-            await cancel_and_wait(waiting.keeper)
-            if self._stopping:
-                continue  # left unacked: JetStream delivers it again
-            self._running = asyncio.ensure_future(waiting.job())
             try:
-                await self._running
-            except Exception:  # not acked: delivered again after the ack wait
-                log.exception("projection batch failed; JetStream will deliver it again")
+                await cancel_and_wait(waiting.keeper)
+                if self._stopping:
+                    continue  # left unacked: JetStream delivers it again
+                self._running = asyncio.ensure_future(waiting.job())
+                try:
+                    await self._running
+                except Exception:  # not acked: delivered again after the ack wait
+                    log.exception("projection batch failed; JetStream will deliver it again")
+                finally:
+                    self._running = None
             finally:
-                self._running = None
+                waiting.finished()
 
     def stop_taking(self) -> None:
         """No job starts from now on, and the waiting ones are dropped (call before the
@@ -85,6 +107,7 @@ class OrderedBatches:
                 waiting = self._queue.get_nowait()
                 if waiting.keeper is not None:
                     waiting.keeper.cancel()
+                waiting.finished()
 
     async def stop(self) -> None:
         """The job in progress completes (it may give up early: `stopping`); queued ones are
