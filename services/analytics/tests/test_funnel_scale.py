@@ -12,10 +12,10 @@ import pytest
 from analytics.application.reports.compare import _merge
 from analytics.application.reports.funnel import sales_funnel
 from analytics.application.reports.leads import lead_funnel
-from services.analytics.tests.history import DealStory, lead
 from analytics.application.reports.period import Period
 from analytics.application.reports.query import ReportQuery
 from analytics.application.reports.serialize import report_json
+from services.analytics.tests.history import DealStory, lead
 from services.analytics.tests.reports_support import awaiting_merge, by, load, run
 
 MARCH = ("2026-03-01", "2026-04-01")
