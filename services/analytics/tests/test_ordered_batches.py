@@ -2,10 +2,11 @@
 fetching; a stop lets the batch in progress finish and drops the ones waiting."""
 
 import asyncio
+from types import SimpleNamespace
 
 from analytics.application.ingest import Parsed
 from analytics.application.ordered_batches import OrderedBatches
-from analytics.handlers import ingest_until_stored
+from analytics.handlers import LIVE_PENDING, ingest_until_stored, is_live
 
 
 def job(log: list[str], name: str, gate: asyncio.Event | None = None, fail: bool = False):
@@ -148,17 +149,23 @@ def test_a_live_batch_is_waited_for_after_the_ones_before_it_and_a_stop_releases
     async def scenario() -> None:
         log: list[str] = []
         batches = OrderedBatches(depth=1)
-        held = asyncio.Event()
+        held, writing = asyncio.Event(), asyncio.Event()
         await batches.put(job(log, "a", held))
         await asyncio.sleep(0.05)
-        live = asyncio.create_task(batches.put(job(log, "b"), written=True))
+        live = asyncio.create_task(batches.put(job(log, "b", writing), written=True))
         await asyncio.sleep(0.05)
-        assert not live.done()  # queued behind a, and the handler waits for it to be written
+        assert not live.done()  # queued behind a
         held.set()
+        while "start b" not in log:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert not live.done()  # b is being written: the handler still waits
+        writing.set()
         await asyncio.wait_for(live, 1)
-        assert log == ["start a", "end a", "start b", "end b"]  # back only once b is written
+        assert log == ["start a", "end a", "start b", "end b"]
 
-        await batches.put(job(log, "c", fail=True), written=True)  # a failure releases it too
+        failing = batches.put(job(log, "c", fail=True), written=True)
+        await asyncio.wait_for(failing, 1)  # a failure releases it too
         assert log[-1] == "start c"
 
         blocked = asyncio.Event()
@@ -173,3 +180,35 @@ def test_a_live_batch_is_waited_for_after_the_ones_before_it_and_a_stop_releases
         assert "start e" not in log
 
     asyncio.run(scenario())
+
+
+def test_a_worker_that_dies_releases_the_handler_waiting_behind_it():
+    async def scenario() -> list[str]:
+        log: list[str] = []
+        batches = OrderedBatches(depth=1)
+        held = asyncio.Event()
+
+        async def cancelled() -> None:  # a stray cancellation ends the worker itself
+            log.append("start a")
+            await held.wait()
+            raise asyncio.CancelledError
+
+        await batches.put(cancelled)
+        await asyncio.sleep(0.05)
+        live = asyncio.create_task(batches.put(job(log, "b"), written=True))
+        await asyncio.sleep(0.05)
+        held.set()
+        await asyncio.wait_for(live, 1)  # b dropped, unacked: JetStream delivers it again
+        await asyncio.wait_for(batches.put(job(log, "c"), written=True), 1)  # a new worker
+        await batches.stop()
+        return log
+
+    assert asyncio.run(scenario()) == ["start a", "start c", "end c"]
+
+
+def test_live_is_fewer_than_a_thousand_events_not_yet_delivered():
+    def batch(pending: int) -> list[SimpleNamespace]:
+        return [SimpleNamespace(metadata=SimpleNamespace(num_pending=pending))]
+
+    assert is_live(batch(0)) and is_live(batch(LIVE_PENDING - 1))
+    assert not is_live(batch(LIVE_PENDING)) and not is_live(batch(80_000))

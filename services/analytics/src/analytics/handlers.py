@@ -26,9 +26,9 @@ log = logging.getLogger(__name__)
 # The shared durable of elected writers, and the name the projection dead-letters and counts
 # under whatever its durable (so two own replicas park an invalid message once: same msg id).
 PROJECTION_CONSUMER = "analytics_projection"
-# Fewer events than this left on the stream after a batch: the projection is live, and waits
-# for the batch to be written before it fetches the next (a stream catching up keeps one
-# batch fetched ahead, up to the last thousand events).
+# Fewer events than this not yet delivered to the consumer after a batch: the projection is
+# live, and waits for the batch to be written before it fetches the next (a stream catching
+# up keeps one batch fetched ahead, up to its last thousand events).
 LIVE_PENDING = 1_000
 
 
@@ -76,6 +76,11 @@ async def ingest_until_stored(
             return False
 
 
+def is_live(raws: list[Any]) -> bool:
+    """Fewer than LIVE_PENDING events not yet delivered to the consumer after this batch."""
+    return not raws or raws[-1].metadata.num_pending < LIVE_PENDING
+
+
 def build_router(
     projector: Projector,
     broker: NatsBroker,
@@ -121,8 +126,7 @@ def build_router(
             await write(message)
         else:  # written in order on its own task while the next batch is fetched
             # ... unless the stream has only a few more: see OrderedBatches.
-            raws = message.raw_message
-            live = not raws or raws[-1].metadata.num_pending < LIVE_PENDING
+            live = is_live(message.raw_message)
             await batches.put(lambda: write(message), message.in_progress, written=live)
 
     async def write(message: NatsBatchMessage) -> None:

@@ -6,10 +6,10 @@ wait: one queued (`depth`) and one in the subscriber's hands. A waiting batch is
 write does not get the waiting ones delivered twice. A batch handed over is acked by its job
 once stored, so one dropped at a stop is simply delivered again by JetStream.
 
-Live, with nothing more to fetch, a batch fetched ahead would only hold the few events that
+Live, with few events not yet delivered, a batch fetched ahead would only hold the few that
 came in the moment after, and make every later event wait for it: then the subscriber waits
-for its batch to be written (`put(..., written=True)`), and the next fetch takes all that came
-meanwhile."""
+until its batch is written (or failed, or was dropped at a stop: `put(..., written=True)`),
+and the next fetch takes all that came meanwhile."""
 
 from __future__ import annotations
 
@@ -69,7 +69,12 @@ class OrderedBatches:
         keeper = asyncio.create_task(self._keep(keep_alive)) if keep_alive else None
         done = asyncio.get_running_loop().create_future() if written else None
         waiting = _Waiting(job, keeper, done)
-        await self._queue.put(waiting)
+        try:
+            await self._queue.put(waiting)
+        except BaseException:  # cancelled while it waited: never queued, nothing to keep
+            if keeper is not None:
+                keeper.cancel()
+            raise
         if done is not None:
             if self._stopping:  # dropped while it waited to be queued, or since
                 waiting.finished()
@@ -82,6 +87,12 @@ class OrderedBatches:
                 await keep_alive()
 
     async def _run(self, queue: asyncio.Queue[_Waiting]) -> None:
+        try:
+            await self._take(queue)
+        finally:  # however the worker ends, no handler waits on a job it will never run
+            _drop(queue)
+
+    async def _take(self, queue: asyncio.Queue[_Waiting]) -> None:
         while True:
             waiting = await queue.get()
             try:
@@ -103,11 +114,7 @@ class OrderedBatches:
         subscriber stops, so a handler waiting in `put` returns at once)."""
         self._stopping = True
         if self._queue is not None:
-            while not self._queue.empty():
-                waiting = self._queue.get_nowait()
-                if waiting.keeper is not None:
-                    waiting.keeper.cancel()
-                waiting.finished()
+            _drop(self._queue)
 
     async def stop(self) -> None:
         """The job in progress completes (it may give up early: `stopping`); queued ones are
@@ -122,3 +129,13 @@ class OrderedBatches:
 
     def resume(self) -> None:
         self._stopping = False
+
+
+def _drop(queue: asyncio.Queue[_Waiting]) -> None:
+    """The waiting jobs dropped, unacked (JetStream delivers them again), their keepers
+    stopped and their handlers released."""
+    while not queue.empty():
+        waiting = queue.get_nowait()
+        if waiting.keeper is not None:
+            waiting.keeper.cancel()
+        waiting.finished()
