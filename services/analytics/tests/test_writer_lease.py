@@ -165,3 +165,39 @@ async def test_a_lease_that_expires_while_being_taken_is_simply_not_taken_this_t
     lease._bucket = bucket  # type: ignore[method-assign]
     assert await lease.acquire() is False
     assert lease.revision is None
+
+
+class LostOnRenewal:
+    """A lease taken at once and lost at its first renewal, released on demand."""
+
+    holder = "a"
+
+    def __init__(self) -> None:
+        self.released = asyncio.Event()
+
+    async def acquire(self) -> bool:
+        return True
+
+    async def renew(self) -> None:
+        raise LeaseLost("taken by b")
+
+    async def release(self) -> None:
+        self.released.set()
+
+
+async def test_a_shutdown_during_a_step_down_steps_down_whole_before_freeing_the_lease():
+    lease, off_started, off_done = LostOnRenewal(), asyncio.Event(), asyncio.Event()
+    calls = []
+
+    async def on_deposed() -> None:  # the projection's switch-off: slow to stop consuming
+        calls.append("off")
+        off_started.set()
+        await asyncio.sleep(0.2)
+        off_done.set()
+
+    election = WriterElection(lease, 0.3, lambda: asyncio.sleep(0), on_deposed)
+    await election.start()
+    await asyncio.wait_for(off_started.wait(), 5)  # lost: switching off
+    await election.stop()  # cancels the election task in the middle of it
+    assert off_done.is_set() and lease.released.is_set()
+    assert calls == ["off", "off"] and not election.writer

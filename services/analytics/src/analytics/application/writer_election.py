@@ -60,6 +60,7 @@ class WriterElection:
         self.writing_since: float | None = None  # wall clock, for the operators
         self._renewed_at = 0.0  # when the last renewal that went through was sent
         self._task: asyncio.Task[None] | None = None
+        self._stepping_down = False  # `on_deposed` began and has not returned
         self.signal = signal  # told whenever this replica starts or stops writing
         signal(False)
 
@@ -75,7 +76,9 @@ class WriterElection:
         """On shutdown: stop writing, then free the lease for the next writer at once."""
         task, self._task = self._task, None
         await cancel_and_wait(task)
-        if self.writer:
+        # A step-down the cancel cut short is done again, whole: the lease is freed only once
+        # this replica has stopped consuming.
+        if self.writer or self._stepping_down:
             await self._step_down("shutting down", logging.INFO)
         await self.lease.release()
 
@@ -144,7 +147,9 @@ class WriterElection:
         self.writer, self.writing_since = False, None
         self.signal(False)
         log.log(level, "this replica stops writing the projection: %s", why)
+        self._stepping_down = True
         await self.on_deposed()
+        self._stepping_down = False
 
 
 class ProjectionRole:
