@@ -23,6 +23,7 @@ from crm_contracts.events import (
     NotificationSent,
 )
 from crm_contracts.runtime.consuming import declare_dead_letters, handle, work_queue
+from crm_contracts.runtime.eager_batches import eager
 from crm_contracts.runtime.metrics import EVENTS_CONSUMED, HANDLER_SECONDS
 from deal_pipeline.application.open_deal import LeadToOpen, OpenDeal
 from deal_pipeline.application.ports import StoreCall
@@ -64,15 +65,17 @@ def build_router(
     call = run or to_thread
     router = NatsRouter()
 
-    @router.subscriber(  # type: ignore[untyped-decorator]  # faststream's decorator is untyped
-        subjects.LEADS_RECEIVED,
-        **work_queue(LEADS_CONSUMER, ack_wait=30, batch_size=batch_size, batch=True),
-        title="deal_pipeline.open_deal_from_lead",
-        description=(
-            "Finds or registers the client and opens a deal in the first stage for each "
-            "received lead, assigned by rule or round robin (idempotent; a fetched batch of "
-            "leads is opened in one transaction)."
-        ),
+    @eager(  # each fetch handed over as it comes: a lone lead is not held for the batch
+        router.subscriber(
+            subjects.LEADS_RECEIVED,
+            **work_queue(LEADS_CONSUMER, ack_wait=30, batch_size=batch_size, batch=True),
+            title="deal_pipeline.open_deal_from_lead",
+            description=(
+                "Finds or registers the client and opens a deal in the first stage for each "
+                "received lead, assigned by rule or round robin (idempotent; a fetched batch of "
+                "leads is opened in one transaction)."
+            ),
+        )
     )
     async def on_leads(message: BatchMessage) -> None:
         raws: list[Msg] = message.raw_message
