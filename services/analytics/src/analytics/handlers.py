@@ -20,7 +20,6 @@ from analytics.application.ordered_batches import OrderedBatches
 from analytics.metrics import BATCH_SIZE, EVENTS_CONSUMED, NEWEST_EVENT, PROJECTION_FAILURES
 from crm_contracts import subjects
 from crm_contracts.runtime.consuming import backoff_for, dead_letter, work_queue
-from crm_contracts.runtime.eager_batches import eager
 from crm_contracts.runtime.nats_acks import ack_all
 
 log = logging.getLogger(__name__)
@@ -115,14 +114,12 @@ def build_router(
 
     keep_alive_every = ack_wait / 3
 
-    @eager(  # each fetch handed over as it comes, not held until its batch is full
-        router.subscriber(
-            subjects.ALL,
-            **options,
-            decoder=raw_bodies,
-            title="analytics.project",
-            description="Projects every CRM event into ClickHouse (batched, idempotent).",
-        )
+    @router.subscriber(
+        subjects.ALL,
+        **options,
+        decoder=raw_bodies,
+        title="analytics.project",
+        description="Projects every CRM event into ClickHouse (batched, idempotent).",
     )
     async def project(message: BatchMessage) -> None:
         if batches is None:
