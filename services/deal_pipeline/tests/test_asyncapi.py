@@ -1,5 +1,5 @@
 """What the deal pipeline declares it publishes (the AsyncAPI catalogue) is what its relay can
-publish: every contract class the event mapping builds."""
+publish: every contract class the event mapping builds; and how it takes its leads."""
 
 from crm_contracts.envelope import Event
 from crm_contracts.events import EVENT_TYPES
@@ -33,3 +33,12 @@ def test_broker_for_docs_declares_every_relayed_subject():
         if op["action"] == "receive"
     }
     assert received == {"crm.leads.received"}
+
+
+def test_the_leads_are_taken_as_each_fetch_brings_them():
+    """A lone lead is opened at once, not held until a batch of 50 fills or its 1 s passes
+    (crm_contracts.runtime.eager_batches)."""
+    from crm_contracts.runtime.eager_batches import EagerBatchSubscriber
+
+    (leads,) = broker_for_docs().subscribers
+    assert isinstance(leads, EagerBatchSubscriber)
