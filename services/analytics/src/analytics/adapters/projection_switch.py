@@ -22,8 +22,9 @@ class ProjectionSwitch:
 
     async def off(self) -> None:
         """No batch is fetched or started any more once this begins; returns when the batch in
-        flight is written (or after the broker's graceful timeout). What was fetched and not
-        acked goes to the next writer after the consumer's ack wait."""
+        flight is written, or has given up between two attempts at a store that refuses it
+        (there is no timeout: an INSERT under way cannot be cut short). What was fetched and
+        not acked goes to the next writer after the consumer's ack wait."""
         self.batches.stop_taking()  # a handler waiting to hand its batch over returns at once
         for subscriber in self.router.subscribers:
             await subscriber.stop()
