@@ -84,3 +84,64 @@ def test_only_a_batch_subscriber_is_made_eager():
         eager(single)
     batch = router.subscriber(SUBJECT, **work_queue("batch", 30, 50, batch=True))
     assert isinstance(eager(batch), EagerBatchSubscriber)
+
+
+async def linger_batches(url: str, linger: float) -> list[list[int]]:
+    """The batches a subscriber with `linger` gets of: a first message whose handling lasts
+    until a second is published (so the second waits: busy), a third 0.3 s later; then, on a
+    quiet bus, a fourth and, 0.3 s later, a fifth."""
+    batches: list[list[int]] = []
+    first_handled = asyncio.Event()
+    router = NatsRouter()
+    subscriber = router.subscriber(
+        SUBJECT, **work_queue("linger", 30, 50, BATCH_TIMEOUT, batch=True)
+    )
+
+    @eager(subscriber, linger)
+    async def handler(message: Annotated[NatsBatchMessage, Context("message")]) -> None:
+        raws: Any = message.raw_message
+        batches.append([int(m.data) for m in raws])
+        if len(batches) == 1:
+            await first_handled.wait()
+        await ack_all(raws)
+
+    broker = make_broker(url, "eager-linger-test")
+    broker.include_router(router)
+    await start_when_reachable(broker)
+    try:
+        await publish(url, 0, 1)
+        await received(batches, 1)
+        await publish(url, 1, 1)  # comes while the first batch is handled
+        first_handled.set()
+        await asyncio.sleep(0.3)
+        await publish(url, 2, 1)
+        await received(batches, 3)
+        await asyncio.sleep(2 * linger + 0.3)  # quiet now
+        await publish(url, 3, 1)
+        await asyncio.sleep(0.3)
+        await publish(url, 4, 1)
+        await received(batches, 5)
+    finally:
+        await broker.stop()
+    return batches
+
+
+async def received(batches: list[list[int]], messages: int) -> None:
+    """Until the batches hold `messages` messages (or the test's deadline)."""
+    deadline = asyncio.get_running_loop().time() + BATCH_TIMEOUT / 4
+    while sum(map(len, batches)) < messages:
+        assert asyncio.get_running_loop().time() < deadline, batches
+        await asyncio.sleep(0.01)
+
+
+def test_while_busy_a_batch_gathers_for_its_linger_and_a_quiet_bus_never_waits(nats_server):
+    """The second message was waiting when it was fetched (busy): its batch gathers for the
+    linger and takes the third. The fourth comes to a quiet bus: its batch is handed over at
+    once, without the fifth."""
+    batches = asyncio.run(linger_batches(nats_server.url, linger=1.0))
+    assert batches == [[0], [1, 2], [3], [4]]
+
+
+def test_without_a_linger_each_fetch_is_a_batch(nats_server):
+    batches = asyncio.run(linger_batches(nats_server.url, linger=0.0))
+    assert batches == [[0], [1], [2], [3], [4]]

@@ -60,7 +60,11 @@ def to_open(lead: LeadReceived) -> LeadToOpen:
 
 
 def build_router(
-    opening: OpenDeal, broker: NatsBroker, batch_size: int = 50, run: StoreCall | None = None
+    opening: OpenDeal,
+    broker: NatsBroker,
+    batch_size: int = 50,
+    run: StoreCall | None = None,
+    linger: float = 0.05,
 ) -> NatsRouter:
     call = run or to_thread
     router = NatsRouter()
@@ -75,7 +79,8 @@ def build_router(
                 "received lead, assigned by rule or round robin (idempotent; a fetched batch of "
                 "leads is opened in one transaction)."
             ),
-        )
+        ),
+        linger,  # while leads keep coming, a short batch waits this long for more
     )
     async def on_leads(message: BatchMessage) -> None:
         raws: list[Msg] = message.raw_message

@@ -99,7 +99,11 @@ def create_app(settings: PipelineSettings | None = None, core: UseCases | None =
     listings = Listings(read_model, core.reference, settings.default_phone_region)
     broker = make_broker(settings.nats_url, SERVICE)
     replicas = settings.stream_replicas
-    broker.include_router(build_bus_router(core.opening, broker, settings.lead_batch, store.call))
+    broker.include_router(
+        build_bus_router(
+            core.opening, broker, settings.lead_batch, store.call, settings.lead_linger_seconds
+        )
+    )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
 from crm_contracts.runtime.settings import ServiceSettings
@@ -38,6 +38,9 @@ class PipelineSettings(ServiceSettings):
     # Leads fetched at once from the bus and opened in one transaction (one commit, one
     # round-robin counter event); a batch that fails is retried lead by lead.
     lead_batch: int = 50
+    # While leads keep coming (a fetch found them waiting), how long a short batch waits for
+    # more: fewer, larger transactions, each one commit to disk. A lone lead never waits.
+    lead_linger_seconds: float = Field(default=0.05, ge=0, le=1)
     publish_timeout: float = 5.0
     # Saves of other processes on SQLite are seen by polling this often (PostgreSQL notifies).
     relay_idle_poll: float = 0.5
