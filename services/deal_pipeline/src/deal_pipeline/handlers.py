@@ -80,7 +80,7 @@ def build_router(
                 "leads is opened in one transaction)."
             ),
         ),
-        linger,  # while leads keep coming, a short batch waits this long for more
+        linger,  # while leads keep coming, a batch gathers this long for more
     )
     async def on_leads(message: BatchMessage) -> None:
         raws: list[Msg] = message.raw_message

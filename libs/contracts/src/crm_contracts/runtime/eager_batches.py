@@ -33,8 +33,8 @@ class EagerBatchSubscriber(BatchPullStreamSubscriber):
     linger: float = 0.0
 
     async def _consume_pull(self) -> None:
-        """FastStream's loop, with one fetch per batch (two when it lingers). A fetch that
-        fails leaves its messages unacked, for JetStream to deliver again."""
+        """FastStream's loop, with one fetch per batch (a few more while it lingers). A fetch
+        that fails leaves its messages unacked, for JetStream to deliver again."""
         size, timeout = self.pull_sub.batch_size, self.pull_sub.timeout
         while self.running:
             fetched_at = time.time()
@@ -42,7 +42,10 @@ class EagerBatchSubscriber(BatchPullStreamSubscriber):
             if messages and self.linger and _waited(messages, fetched_at):
                 deadline = time.monotonic() + self.linger
                 while len(messages) < size and (left := deadline - time.monotonic()) > 0:
-                    messages += await self._fetch(size - len(messages), left)
+                    more = await self._fetch(size - len(messages), left)
+                    if not more:  # nothing by the deadline, or the connection is gone
+                        break
+                    messages += more
             if messages and self.running:
                 await self.consume(messages)
 
