@@ -37,13 +37,24 @@ def chdb_client(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-un
     return clickhouse_connect.get_client(interface="chdb", path=str(path), settings=SESSION)
 
 
+@pytest.fixture(scope="session")
+def chdb_reader(chdb_client):  # type: ignore[no-untyped-def]
+    """A second handle on the same engine: the reports' connection, as the service has one."""
+    import clickhouse_connect
+
+    from analytics.adapters.clickhouse import SESSION
+
+    return clickhouse_connect.get_client(interface="chdb", path=chdb_client.path, settings=SESSION)
+
+
 @pytest.fixture
-def clickhouse(chdb_client):  # type: ignore[no-untyped-def]
-    """A fresh, migrated analytics database for one test."""
+def clickhouse(chdb_client, chdb_reader):  # type: ignore[no-untyped-def]
+    """A fresh, migrated analytics database for one test, written and read through two
+    connections as the service does."""
     from analytics.adapters.clickhouse import ClickHouse
     from analytics.adapters.schema import migrate
 
-    ch = ClickHouse(chdb_client, f"t_{uuid.uuid4().hex[:12]}")
+    ch = ClickHouse(chdb_client, f"t_{uuid.uuid4().hex[:12]}", reader=chdb_reader)
     migrate(ch)
     yield ch
     ch.command("DROP DATABASE IF EXISTS {db}")

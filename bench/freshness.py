@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -52,6 +53,7 @@ class Run:
     failed: int = 0
     polls: list[tuple[float, int]] = field(default_factory=list)  # (answered at, deals)
     poll_seconds: list[float] = field(default_factory=list)
+    poll_answers: Counter[str] = field(default_factory=Counter)  # X-Report-Cache: hit, miss, …
 
 
 async def post_leads(pool: RawPool, total: int, rate: float, run: Run, progress: Progress) -> None:
@@ -97,6 +99,7 @@ async def poll_funnel(url: str, run: Run, done: asyncio.Event) -> None:
             if response is not None and response.status_code == 200:
                 run.polls.append((time.time(), response.json()["deals"]))
                 run.poll_seconds.append(time.monotonic() - asked)
+                run.poll_answers[response.headers.get("X-Report-Cache", "none")] += 1
             await asyncio.sleep(max(0.0, POLL_EVERY - (time.monotonic() - asked)))
 
 
@@ -238,5 +241,6 @@ def measurement(run: Run, bus: BusTimes, load: Load, total: int) -> Measurement:
             },
             "funnel_poll": spread(run.poll_seconds),
             "polls": len(run.polls),
+            "poll_answers": dict(run.poll_answers),  # kept (hit) or computed (miss)
         },
     )

@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI
 from faststream.nats import NatsBroker
 
 from analytics.adapters.analyst_views import create_views
-from analytics.adapters.clickhouse import ClickHouse, connect
+from analytics.adapters.clickhouse import ClickHouse, open_clickhouse
 from analytics.adapters.data_version import DataVersion
 from analytics.adapters.jetstream import JetStreamLag, JetStreamReplay
 from analytics.adapters.ops_sources import (
@@ -82,7 +82,7 @@ class Service:
 
 
 def build_service(settings: AnalyticsSettings, ch: ClickHouse | None = None) -> Service:
-    ch = ch or ClickHouse(connect(settings), settings.database)
+    ch = ch or open_clickhouse(settings)
     migrate(ch)
     create_views(ch, settings.base_currency)  # the stable v_* views analysts query
     broker = make_broker(settings.nats_url, SERVICE)

@@ -1,7 +1,11 @@
-"""The one ClickHouse client of the process, over chDB (embedded) or HTTP (server).
+"""The ClickHouse of the process, over chDB (embedded) or HTTP (server): two connections.
 
-chDB is synchronous and one engine per process, so every call is serialised by a lock and
-meant to be run in a worker thread (`asyncio.to_thread`)."""
+The writer's (the projection's INSERTs, the schema, a rebuild) and the readers' (reports). The
+engine runs a query on one while an INSERT lands through the other, so a report never holds
+up the projection and a batch never holds up a report. chDB calls are synchronous, so every
+call is meant to be run in a worker thread (`asyncio.to_thread`); each connection takes one
+call at a time. A report of several queries that must not see a write land between them holds
+`consistent()`, which the writes take too."""
 
 from __future__ import annotations
 
@@ -46,20 +50,33 @@ class Statement(Protocol):
 
 
 class ClickHouse:
-    def __init__(self, client: Client, database: str) -> None:
+    """`client` writes (and runs DDL); `reader` (by default the same connection) answers
+    `rows`, `select` and `columns`."""
+
+    def __init__(self, client: Client, database: str, reader: Client | None = None) -> None:
         self.client = client
+        self.reader = reader or client
         self.db = database
         self._lock = threading.RLock()
 
     def on_database(self, database: str) -> ClickHouse:
-        """The same client and lock on another database (a rebuild fills one beside the live)."""
-        other = ClickHouse(self.client, database)
+        """The same connections and lock on another database (a rebuild fills one beside the
+        live)."""
+        other = ClickHouse(self.client, database, self.reader)
+        other._lock = self._lock
+        return other
+
+    def for_writer(self) -> ClickHouse:
+        """The same, reading through the writer's connection: the projection's own look-ups
+        do not queue behind a long report on the readers' one."""
+        other = ClickHouse(self.client, self.db)
         other._lock = self._lock
         return other
 
     def consistent(self) -> threading.RLock:
-        """Hold while running several queries of one report, so that no batch lands between
-        them (embedded mode; a server gives no such snapshot across queries)."""
+        """Hold while running several queries of one report, so that no write lands between
+        them (embedded mode; a server gives no such snapshot across queries). Writes take it
+        for each statement; a single query needs none."""
         return self._lock
 
     def command(self, sql: str, params: dict[str, Any] | None = None) -> Any:
@@ -67,8 +84,7 @@ class ClickHouse:
             return self.client.command(sql.replace("{db}", self.db), parameters=params)
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        with self._lock:
-            result = self.client.query(sql.replace("{db}", self.db), parameters=params)
+        result = self.reader.query(sql.replace("{db}", self.db), parameters=params)
         return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
     def select(self, statement: Statement) -> list[dict[str, Any]]:
@@ -78,10 +94,9 @@ class ClickHouse:
         """The answer as one list per column (`width` of them, in the order selected; empty
         lists when no row came back): a long list (200 000 clients) is read without a dict
         made per row."""
-        with self._lock:
-            result = self.client.query(
-                statement.text.replace("{db}", self.db), parameters=dict(statement.params) or None
-            )
+        result = self.reader.query(
+            statement.text.replace("{db}", self.db), parameters=dict(statement.params) or None
+        )
         columns: list[list[Any]] = [list(c) for c in result.result_columns]
         return columns or [[] for _ in range(width)]
 
@@ -103,3 +118,8 @@ class ClickHouse:
             return
         with self._lock:
             self.client.insert(f"{self.db}.{table}", list(rows), column_names=list(columns))
+
+
+def open_clickhouse(settings: AnalyticsSettings) -> ClickHouse:
+    """The writer's connection and the readers' one (chDB: two handles on the one engine)."""
+    return ClickHouse(connect(settings), settings.database, reader=connect(settings))

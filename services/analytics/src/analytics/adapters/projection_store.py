@@ -21,7 +21,7 @@ from crm_contracts.events import ANY_EVENT
 
 class ClickHouseProjectionStore:
     def __init__(self, ch: ClickHouse) -> None:
-        self.ch = ch
+        self.ch = ch.for_writer()  # its look-ups never queue behind a report
 
     def write(self, rows: Sequence[Row]) -> None:
         if not rows:

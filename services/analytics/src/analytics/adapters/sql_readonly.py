@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -175,24 +176,26 @@ class LazyAnalyst:
     def __init__(self, ch: ClickHouse, settings: AnalyticsSettings) -> None:
         self.ch, self.settings = ch, settings
         self._analyst: Analyst | None = None
+        self._opening = threading.Lock()
 
     def __call__(self) -> Analyst:
-        with self.ch.consistent():
+        with self._opening:
             if self._analyst is None:
                 client = analyst_client(self.ch, self.settings)
-                self._analyst = Analyst(client, self.ch, self.settings.sql_max_result_rows)
+                self._analyst = Analyst(client, self.settings.sql_max_result_rows)
         return self._analyst
 
 
 @dataclass
 class Analyst:
+    """Its own connection, one query at a time, beside the service's: an analyst's long
+    query holds up neither the projection nor a report."""
+
     client: Client
-    ch: ClickHouse  # its lock: one engine call at a time in this process
     max_rows: int
 
     def query(self, sql: str, params: dict[str, Any]) -> Any:
-        with self.ch.consistent():
-            return self.client.query(sql, parameters=params or None)
+        return self.client.query(sql, parameters=params or None)
 
     @staticmethod
     def _engine(call: Any, sql: str, params: dict[str, Any]) -> Any:

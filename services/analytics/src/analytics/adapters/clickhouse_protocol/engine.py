@@ -7,8 +7,8 @@ per handle, so nothing one request sets (its database, its output settings) reac
 and the projection's own handle stays writable. chDB writes the answer in the requested
 format itself (Native, RowBinary, JSON, ...), so the bytes pass through unchanged.
 
-Engine calls hold the process's ClickHouse lock (`ClickHouse.consistent()`), as every other
-call on the one chDB engine of the process does."""
+A request's handle takes no lock of the process: the engine runs its query beside the
+projection's writes and the reports' reads, as a server would."""
 
 from __future__ import annotations
 
@@ -167,15 +167,15 @@ class EmbeddedEngine:
 
     @contextmanager
     def session(self, output_settings: Mapping[str, str], user: str) -> Iterator[Session]:
-        """A fresh read-only handle with the request's allowed output settings, held under
-        the engine lock for the whole request."""
-        with self.ch.consistent():
-            conn = chdb.connect(self.path)
-            try:
-                session = Session(conn, user)
-                for name, value in {**self.settings, **output_settings}.items():
-                    session.query(f"SET {name} = {_quoted(value)}")
-                session.query("SET readonly = 1")
-                yield session
-            finally:
-                conn.close()
+        """A fresh read-only handle with the request's allowed output settings. It runs
+        beside the service's own connections: the engine takes queries on several handles
+        at once, so a long analyst's query holds up neither the projection nor a report."""
+        conn = chdb.connect(self.path)
+        try:
+            session = Session(conn, user)
+            for name, value in {**self.settings, **output_settings}.items():
+                session.query(f"SET {name} = {_quoted(value)}")
+            session.query("SET readonly = 1")
+            yield session
+        finally:
+            conn.close()
