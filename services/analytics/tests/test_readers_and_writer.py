@@ -1,6 +1,7 @@
 """Reports and the projection on their own connections to the one embedded engine: a long
 read holds up no INSERT and no batch, a long INSERT holds up no read, and a report of several
-queries (`consistent()`) still sees no write land between them. Against the real engine;
+queries (`consistent()`) still sees no write land between them, nor any read half of a
+rebuild's swap of the tables. Against the real engine;
 the long statements sleep in the engine (`sleepEachRow`), and each test asserts an order of
 events, never a duration."""
 
@@ -9,13 +10,14 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import pytest
 
 from analytics.adapters.clickhouse import ClickHouse
 from analytics.adapters.projection_store import ClickHouseProjectionStore
+from analytics.adapters.rebuild_tables import ClickHouseDatabases
 from analytics.adapters.sql_readonly import Analyst, analyst_client
 from analytics.application.ingest import Projector
 from analytics.domain.projection.config import ProjectionConfig
@@ -30,7 +32,7 @@ LONG_READ = "SELECT sum(sleepEachRow(0.5)) AS slept FROM numbers(4)"
 
 @pytest.fixture
 def pool() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(max_workers=2) as executor:
+    with ThreadPoolExecutor(max_workers=3) as executor:
         yield executor
 
 
@@ -115,8 +117,43 @@ def test_an_analysts_long_query_holds_up_no_insert(
     clickhouse: ClickHouse, table: str, pool: ThreadPoolExecutor, tmp_path: Any
 ) -> None:
     settings = AnalyticsSettings(chdb_path=tmp_path / "unused", database=clickhouse.db)
-    analyst = Analyst(analyst_client(clickhouse, settings), max_rows=10)
+    analyst = Analyst(analyst_client(clickhouse, settings), clickhouse, max_rows=10)
     query = started(pool, lambda: analyst.query(LONG_READ, {}))
     insert_row(clickhouse, table, 1)
     assert not query.done(), "the INSERT waited for the analyst's query"
     assert query.result(30).result_rows == [(0,)]
+
+
+def test_a_rebuilds_swap_waits_for_the_reports_running(
+    clickhouse: ClickHouse, pool: ThreadPoolExecutor
+) -> None:
+    databases = ClickHouseDatabases(clickhouse)
+    fresh = f"{clickhouse.db}_fresh"
+    databases.prepare(fresh)
+    try:
+        report = started(pool, lambda: clickhouse.rows(LONG_READ))
+        swap = pool.submit(databases.swap, fresh, ("deals",))
+        done, _ = wait([report, swap], return_when=FIRST_COMPLETED, timeout=30)
+        assert done == {report}, "the swap ran while a report was reading"
+        swap.result(30)
+    finally:
+        databases.drop(fresh)
+
+
+def test_reads_wait_while_the_tables_are_swapped(
+    clickhouse: ClickHouse, pool: ThreadPoolExecutor
+) -> None:
+    inside, release = threading.Event(), threading.Event()
+
+    def swap() -> None:
+        with clickhouse.swapping():
+            inside.set()
+            assert release.wait(30)
+
+    swapping = pool.submit(swap)
+    assert inside.wait(10)
+    read = pool.submit(clickhouse.rows, "SELECT 1 AS one")
+    assert not wait([read], timeout=1).done, "a read ran while the tables were swapped"
+    release.set()
+    assert read.result(30) == [{"one": 1}]
+    swapping.result(30)

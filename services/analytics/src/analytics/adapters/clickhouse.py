@@ -5,17 +5,20 @@ engine runs a query on one while an INSERT lands through the other, so a report 
 up the projection and a batch never holds up a report. chDB calls are synchronous, so every
 call is meant to be run in a worker thread (`asyncio.to_thread`); each connection takes one
 call at a time. A report of several queries that must not see a write land between them holds
-`consistent()`, which the writes take too."""
+`consistent()`, which the writes take too. Reads hold a shared lock that a rebuild's swap of
+the tables takes alone (`swapping()`), so no read sees half of a swap."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 import clickhouse_connect
 from clickhouse_connect.driver.client import Client
 
+from analytics.adapters.shared_lock import SharedLock
 from analytics.settings import AnalyticsSettings
 
 # Query parameters are naive UTC date-times; the engine must read them as UTC whatever the
@@ -58,20 +61,34 @@ class ClickHouse:
         self.reader = reader or client
         self.db = database
         self._lock = threading.RLock()
+        self._tables = SharedLock()
 
     def on_database(self, database: str) -> ClickHouse:
-        """The same connections and lock on another database (a rebuild fills one beside the
+        """The same connections and locks on another database (a rebuild fills one beside the
         live)."""
-        other = ClickHouse(self.client, database, self.reader)
-        other._lock = self._lock
-        return other
+        return self._sibling(database, self.reader)
 
     def for_writer(self) -> ClickHouse:
         """The same, reading through the writer's connection: the projection's own look-ups
         do not queue behind a long report on the readers' one."""
-        other = ClickHouse(self.client, self.db)
-        other._lock = self._lock
+        return self._sibling(self.db, self.client)
+
+    def _sibling(self, database: str, reader: Client) -> ClickHouse:
+        other = ClickHouse(self.client, database, reader)
+        other._lock, other._tables = self._lock, self._tables
         return other
+
+    def reading(self) -> AbstractContextManager[None]:
+        """Held by every read (and by an analyst's connection while it queries): a swap of
+        the tables waits for it."""
+        return self._tables.shared()
+
+    @contextmanager
+    def swapping(self) -> Iterator[None]:
+        """Held alone while a rebuild exchanges the tables: no write lands and no read runs
+        meanwhile, so nothing sees some tables from before and some from after."""
+        with self._lock, self._tables.exclusive():
+            yield
 
     def consistent(self) -> threading.RLock:
         """Hold while running several queries of one report, so that no write lands between
@@ -84,7 +101,8 @@ class ClickHouse:
             return self.client.command(sql.replace("{db}", self.db), parameters=params)
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        result = self.reader.query(sql.replace("{db}", self.db), parameters=params)
+        with self.reading():
+            result = self.reader.query(sql.replace("{db}", self.db), parameters=params)
         return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
     def select(self, statement: Statement) -> list[dict[str, Any]]:
@@ -94,9 +112,10 @@ class ClickHouse:
         """The answer as one list per column (`width` of them, in the order selected; empty
         lists when no row came back): a long list (200 000 clients) is read without a dict
         made per row."""
-        result = self.reader.query(
-            statement.text.replace("{db}", self.db), parameters=dict(statement.params) or None
-        )
+        with self.reading():
+            result = self.reader.query(
+                statement.text.replace("{db}", self.db), parameters=dict(statement.params) or None
+            )
         columns: list[list[Any]] = [list(c) for c in result.result_columns]
         return columns or [[] for _ in range(width)]
 

@@ -32,7 +32,7 @@ class ClickHouseDatabases:
 
     def swap(self, database: str, tables: tuple[str, ...]) -> None:
         statement = exchange(database, tables)
-        with self.ch.consistent():  # no report sees half of it
+        with self.ch.swapping():  # no report sees half of it
             self.ch.command(statement.text, dict(statement.params))
 
     def drop(self, database: str) -> None:

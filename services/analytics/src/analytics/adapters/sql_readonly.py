@@ -182,20 +182,23 @@ class LazyAnalyst:
         with self._opening:
             if self._analyst is None:
                 client = analyst_client(self.ch, self.settings)
-                self._analyst = Analyst(client, self.settings.sql_max_result_rows)
+                self._analyst = Analyst(client, self.ch, self.settings.sql_max_result_rows)
         return self._analyst
 
 
 @dataclass
 class Analyst:
     """Its own connection, one query at a time, beside the service's: an analyst's long
-    query holds up neither the projection nor a report."""
+    query holds up neither the projection nor a report (only a rebuild's swap of the
+    tables, which waits for it)."""
 
     client: Client
+    ch: ClickHouse
     max_rows: int
 
     def query(self, sql: str, params: dict[str, Any]) -> Any:
-        return self.client.query(sql, parameters=params or None)
+        with self.ch.reading():
+            return self.client.query(sql, parameters=params or None)
 
     @staticmethod
     def _engine(call: Any, sql: str, params: dict[str, Any]) -> Any:

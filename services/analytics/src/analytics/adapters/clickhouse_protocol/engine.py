@@ -7,8 +7,9 @@ per handle, so nothing one request sets (its database, its output settings) reac
 and the projection's own handle stays writable. chDB writes the answer in the requested
 format itself (Native, RowBinary, JSON, ...), so the bytes pass through unchanged.
 
-A request's handle takes no lock of the process: the engine runs its query beside the
-projection's writes and the reports' reads, as a server would."""
+A request's handle runs its query beside the projection's writes and the reports' reads, as
+a server would; like every read it holds the process's shared lock, which only a rebuild's
+swap of the tables takes alone."""
 
 from __future__ import annotations
 
@@ -169,13 +170,15 @@ class EmbeddedEngine:
     def session(self, output_settings: Mapping[str, str], user: str) -> Iterator[Session]:
         """A fresh read-only handle with the request's allowed output settings. It runs
         beside the service's own connections: the engine takes queries on several handles
-        at once, so a long analyst's query holds up neither the projection nor a report."""
-        conn = chdb.connect(self.path)
-        try:
-            session = Session(conn, user)
-            for name, value in {**self.settings, **output_settings}.items():
-                session.query(f"SET {name} = {_quoted(value)}")
-            session.query("SET readonly = 1")
-            yield session
-        finally:
-            conn.close()
+        at once, so a long analyst's query holds up neither the projection nor a report
+        (only a rebuild's swap of the tables, which waits for the request)."""
+        with self.ch.reading():
+            conn = chdb.connect(self.path)
+            try:
+                session = Session(conn, user)
+                for name, value in {**self.settings, **output_settings}.items():
+                    session.query(f"SET {name} = {_quoted(value)}")
+                session.query("SET readonly = 1")
+                yield session
+            finally:
+                conn.close()
