@@ -1,12 +1,14 @@
 """The ClickHouse of the process, over chDB (embedded) or HTTP (server): two connections.
 
-The writer's (the projection's INSERTs, the schema, a rebuild) and the readers' (reports). The
-engine runs a query on one while an INSERT lands through the other, so a report never holds
-up the projection and a batch never holds up a report. chDB calls are synchronous, so every
-call is meant to be run in a worker thread (`asyncio.to_thread`); each connection takes one
-call at a time. A report of several queries that must not see a write land between them holds
-`consistent()`, which the writes take too. Reads hold a shared lock that a rebuild's swap of
-the tables takes alone (`swapping()`), so no read sees half of a swap."""
+The writer's (the projection's INSERTs and look-ups, the schema, a rebuild) and the readers'
+(reports). The engine runs a query on one while an INSERT lands through the other, so a
+report never holds up the projection and a batch never holds up a report. chDB calls are
+synchronous, so every call is meant to be run in a worker thread (`asyncio.to_thread`). Each
+connection takes one call at a time (a lock of its own): a server refuses a second query in a
+session still running one, and a chDB handle takes one call at a time itself. A report of
+several queries that must not see a write land between them holds `consistent()`, which the
+writes take too. Reads hold a shared lock that a rebuild's swap of the tables takes alone
+(`swapping()`), so no read sees half of a swap."""
 
 from __future__ import annotations
 
@@ -62,6 +64,10 @@ class ClickHouse:
         self.db = database
         self._lock = threading.RLock()
         self._tables = SharedLock()
+        # Each connection's turn: the projection's look-ups and its INSERTs (which overlap,
+        # on two threads) share the writer's; reports share the readers'.
+        self._writer_turn = threading.Lock()
+        self._reader_turn = self._writer_turn if self.reader is client else threading.Lock()
 
     def on_database(self, database: str) -> ClickHouse:
         """The same connections and locks on another database (a rebuild fills one beside the
@@ -76,6 +82,8 @@ class ClickHouse:
     def _sibling(self, database: str, reader: Client) -> ClickHouse:
         other = ClickHouse(self.client, database, reader)
         other._lock, other._tables = self._lock, self._tables
+        other._writer_turn = self._writer_turn
+        other._reader_turn = self._writer_turn if reader is self.client else self._reader_turn
         return other
 
     def reading(self) -> AbstractContextManager[None]:
@@ -97,11 +105,11 @@ class ClickHouse:
         return self._lock
 
     def command(self, sql: str, params: dict[str, Any] | None = None) -> Any:
-        with self._lock:
+        with self._lock, self._writer_turn:
             return self.client.command(sql.replace("{db}", self.db), parameters=params)
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        with self.reading():
+        with self.reading(), self._reader_turn:
             result = self.reader.query(sql.replace("{db}", self.db), parameters=params)
         return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
@@ -112,7 +120,7 @@ class ClickHouse:
         """The answer as one list per column (`width` of them, in the order selected; empty
         lists when no row came back): a long list (200 000 clients) is read without a dict
         made per row."""
-        with self.reading():
+        with self.reading(), self._reader_turn:
             result = self.reader.query(
                 statement.text.replace("{db}", self.db), parameters=dict(statement.params) or None
             )
@@ -123,7 +131,7 @@ class ClickHouse:
         """Rows as one JSON array of objects (JSONEachRow takes it): the engine parses it
         without the GIL, where the driver's own encoding would loop over every value in
         Python. Date-times carry their offset, so they are read as the instants they are."""
-        with self._lock:
+        with self._lock, self._writer_turn:
             self.client.raw_insert(
                 f"{self.db}.{table}",
                 list(columns),
@@ -135,7 +143,7 @@ class ClickHouse:
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
         if not rows:
             return
-        with self._lock:
+        with self._lock, self._writer_turn:
             self.client.insert(f"{self.db}.{table}", list(rows), column_names=list(columns))
 
 

@@ -22,7 +22,7 @@ import math
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from ipaddress import IPv4Address, IPv6Address
@@ -195,9 +195,11 @@ class Analyst:
     client: Client
     ch: ClickHouse
     max_rows: int
+    # One query at a time on the connection: a server refuses a second in a running session.
+    _turn: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def query(self, sql: str, params: dict[str, Any]) -> Any:
-        with self.ch.reading():
+        with self.ch.reading(), self._turn:
             return self.client.query(sql, parameters=params or None)
 
     @staticmethod
