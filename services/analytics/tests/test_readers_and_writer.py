@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import pytest
@@ -24,10 +24,14 @@ from analytics.domain.projection.config import ProjectionConfig
 from analytics.settings import AnalyticsSettings
 from services.analytics.tests.history import DealStory
 from services.analytics.tests.test_funnel_scale import at
+from tests.support.net import wait_until
 
 # Two seconds in the engine (four rows of half a second, one block: no setting, which an
 # analyst's read-only session may not change), far longer than the statements raced with it.
 LONG_READ = "SELECT sum(sleepEachRow(0.5)) AS slept FROM numbers(4)"
+SIX_SECONDS_READ = (
+    "SELECT sum(sleepEachRow(0.5)) AS slept FROM numbers(12) SETTINGS max_block_size = 4"
+)
 
 
 @pytest.fixture
@@ -124,17 +128,30 @@ def test_an_analysts_long_query_holds_up_no_insert(
     assert query.result(30).result_rows == [(0,)]
 
 
+def running_in_engine(ch: ClickHouse, text: str) -> bool:
+    """A statement containing `text` is running in the engine (so its read holds the lock)."""
+    rows = ch.for_writer().rows(
+        "SELECT count() AS n FROM system.processes "
+        "WHERE position(query, {text:String}) > 0 AND position(query, 'system.processes') = 0",
+        {"text": text},
+    )
+    return rows[0]["n"] > 0
+
+
 def test_a_rebuilds_swap_waits_for_the_reports_running(
     clickhouse: ClickHouse, pool: ThreadPoolExecutor
 ) -> None:
+    """The report is seen running in the engine before the swap is asked for, and lasts six
+    seconds: a swap that did not wait would be done within the first."""
     databases = ClickHouseDatabases(clickhouse)
     fresh = f"{clickhouse.db}_fresh"
     databases.prepare(fresh)
     try:
-        report = started(pool, lambda: clickhouse.rows(LONG_READ))
+        report = pool.submit(clickhouse.rows, SIX_SECONDS_READ)
+        wait_until(lambda: running_in_engine(clickhouse, "numbers(12)"), what="the report")
         swap = pool.submit(databases.swap, fresh, ("deals",))
-        done, _ = wait([report, swap], return_when=FIRST_COMPLETED, timeout=30)
-        assert done == {report}, "the swap ran while a report was reading"
+        assert not wait([swap], timeout=1).done, "the swap ran while a report was reading"
+        assert report.result(30) == [{"slept": 0}]
         swap.result(30)
     finally:
         databases.drop(fresh)
