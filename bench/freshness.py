@@ -2,19 +2,27 @@
 deal-pipeline → analytics, with notification sending its e-mails), each a new contact and so
 a new deal; a lead is fresh once the sales funnel counts it. Then the same on a quiet stack
 (5 leads/s for 10 s), where nothing but the services' own waits stands between a lead and
-its report. The funnel is polled every 50 ms;
-the i-th lead (in order of its 202) is visible at the first poll whose count of deals reaches
-i. Latency = visible − 202. Hops from the CRM stream's own timestamps say where time goes."""
+its report. Each load is run twice, on a stack started afresh, with two ways of looking:
+- `dashboard`: as the dashboard page follows the data, the funnel asked again 100 ms after
+  each `projection` event of `GET /v1/live` (one ask at a time);
+- `polled`: the funnel asked every 50 ms (back to back when an answer takes longer), which
+  adds a report computed over and over to the load.
+The i-th lead (in order of its 202) is visible at the first answer whose count of deals
+reaches i. Latency = visible − 202. Hops from the CRM stream's own timestamps say where time
+goes."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +42,9 @@ QUIET_RATE, QUIET_SECONDS = 5.0, 10.0
 GOAL_SECONDS = 1.0
 GOAL = "p99 ≤ 1 s (lead 202 → visible in sales-funnel, 300 leads/s)"
 QUIET_GOAL = "p99 ≤ 1 s (the goal under load, met with room when quiet)"
-POLL_EVERY = 0.05
+POLL_EVERY = 0.05  # the polled observer's period
+REFRESH_DELAY = 0.1  # the dashboard's wait after a live event (app.js refreshSoon)
+FALLBACK_EVERY = 1.0
 CONNECTIONS = 64  # enough that a slow answer does not hold back the schedule
 INTAKE_KEY = {"X-API-Key": "dev-api-key"}  # the intake's integration key in start_stack
 LANDING = "https://shop.test/?utm_source=yandex&utm_medium=cpc"
@@ -86,29 +96,87 @@ async def post_leads(pool: RawPool, total: int, rate: float, run: Run, progress:
     await asyncio.gather(*tasks)
 
 
-async def poll_funnel(url: str, run: Run, done: asyncio.Event) -> None:
+def funnel_asker(client: httpx.AsyncClient, url: str, run: Run) -> Callable[[], Awaitable[None]]:
+    """One ask of the sales funnel over the days around today, its answer recorded in `run`."""
     today = datetime.now(UTC).date()
     params = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=2))}
+
+    async def ask() -> None:
+        asked = time.monotonic()
+        try:
+            response = await client.get(f"{url}/v1/reports/sales-funnel", params=params)
+        except httpx.HTTPError:
+            return
+        if response.status_code == 200:
+            run.polls.append((time.time(), response.json()["deals"]))
+            run.poll_seconds.append(time.monotonic() - asked)
+            run.poll_answers[response.headers.get("X-Report-Cache", "none")] += 1
+
+    return ask
+
+
+async def poll_funnel(url: str, run: Run, done: asyncio.Event) -> None:
+    """The funnel asked every POLL_EVERY seconds, one ask at a time (back to back when an
+    answer takes longer): the latency to within POLL_EVERY, at the cost of a report
+    computed over and over beside the load."""
     async with httpx.AsyncClient(headers=VIEWER_KEY, timeout=30) as client:
+        ask = funnel_asker(client, url, run)
         while not done.is_set():
             asked = time.monotonic()
-            try:
-                response = await client.get(f"{url}/v1/reports/sales-funnel", params=params)
-            except httpx.HTTPError:
-                response = None
-            if response is not None and response.status_code == 200:
-                run.polls.append((time.time(), response.json()["deals"]))
-                run.poll_seconds.append(time.monotonic() - asked)
-                run.poll_answers[response.headers.get("X-Report-Cache", "none")] += 1
+            await ask()
             await asyncio.sleep(max(0.0, POLL_EVERY - (time.monotonic() - asked)))
 
 
-async def drive(intake_url: str, analytics_url: str, total: int, rate: float, settle: float) -> Run:
+async def watch_funnel(url: str, run: Run, done: asyncio.Event) -> None:
+    """As the dashboard follows the data (api/dashboard/static/app.js): the funnel asked again
+    REFRESH_DELAY after a `projection` event of `GET /v1/live`, one ask at a time and one
+    more when events came meanwhile; and at least every FALLBACK_EVERY seconds, so that a
+    dropped stream delays the measurement rather than ends it."""
+    changed = asyncio.Event()
+    changed.set()  # the first ask at once
+
+    async def follow(client: httpx.AsyncClient) -> None:
+        while not done.is_set():  # the stream ends now and then (api/live.py): follow anew
+            try:
+                async with client.stream("GET", f"{url}/v1/live") as stream:
+                    async for line in stream.aiter_lines():
+                        if line == "event: projection":
+                            changed.set()
+            except httpx.HTTPError:
+                await asyncio.sleep(0.2)
+
+    async with httpx.AsyncClient(headers=VIEWER_KEY, timeout=30) as client:
+        ask = funnel_asker(client, url, run)
+        following = asyncio.create_task(follow(client))
+        try:
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), FALLBACK_EVERY)
+                if changed.is_set():
+                    await asyncio.sleep(REFRESH_DELAY)
+                changed.clear()  # events from here on ask again after this ask
+                await ask()
+        finally:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
+
+
+# How the bench looks at the funnel: as the dashboard does, or polling it.
+OBSERVERS: dict[str, Callable[[str, Run, asyncio.Event], Awaitable[None]]] = {
+    "dashboard": watch_funnel,
+    "polled": poll_funnel,
+}
+
+
+async def drive(
+    intake_url: str, analytics_url: str, total: int, rate: float, settle: float, observer: str
+) -> Run:
     run = Run()
     done = asyncio.Event()
     host, port = intake_url.removeprefix("http://").split(":")
     pool = RawPool(host, int(port), CONNECTIONS)
-    polling = asyncio.create_task(poll_funnel(analytics_url, run, done))
+    polling = asyncio.create_task(OBSERVERS[observer](analytics_url, run, done))
     progress = Progress("leads posted", total)
     try:
         await post_leads(pool, total, rate, run, progress)
@@ -150,10 +218,12 @@ def run() -> list[Measurement]:
         Load("300 leads/s", RATE, duration(), GOAL),
         Load(f"quiet, {QUIET_RATE:.0f} leads/s", QUIET_RATE, QUIET_SECONDS, QUIET_GOAL),
     )
-    return [emit(one(load)) for load in loads]
+    # BENCH_FRESHNESS_OBSERVERS=dashboard (or polled) for one way of looking only.
+    chosen = os.environ.get("BENCH_FRESHNESS_OBSERVERS", ",".join(OBSERVERS)).split(",")
+    return [emit(one(load, observer)) for load in loads for observer in chosen]
 
 
-def one(load: Load) -> Measurement:
+def one(load: Load, observer: str) -> Measurement:
     """The whole stack started afresh, `load` posted to it, until every lead was counted."""
     total = int(load.rate * load.seconds)
     settle = 60.0 + load.seconds
@@ -167,10 +237,10 @@ def one(load: Load) -> Measurement:
             procs = start_stack(nats, smtp_port, data)
             pids = {name: proc.process.pid for name, proc in procs.items()}
             pids["nats-server"] = nats.process.pid
-            note(f"freshness: {total} leads at {load.rate:.0f}/s for {load.seconds:.0f} s")
+            note(f"freshness: {total} leads at {load.rate:.0f}/s, {load.seconds:.0f} s, {observer}")
             cpu = {name: -cpu_seconds(pid) for name, pid in pids.items()}
             urls = procs["lead_intake"].url, procs["analytics"].url
-            result = asyncio.run(drive(*urls, total, load.rate, settle))
+            result = asyncio.run(drive(*urls, total, load.rate, settle, observer))
             cpu = {name: round(used + cpu_seconds(pids[name]), 2) for name, used in cpu.items()}
             left = asyncio.run(backlog(nats.url))
             bus = asyncio.run(bus_times(nats.url))
@@ -180,14 +250,14 @@ def one(load: Load) -> Measurement:
             smtp.terminate()
             smtp.wait(timeout=20)
             nats.stop()
-    made = measurement(result, bus, load, total)
+    made = measurement(result, bus, load, total, observer)
     # CPU seconds each process used from the first lead until every lead was counted (the
-    # analytics figure includes the bench's own funnel polls), and what was left to do then.
+    # analytics figure includes the bench's own asks of the funnel), and what was left to do.
     made.extra.update(cpu_seconds=cpu, backlog_at_end=left)
     return made
 
 
-def measurement(run: Run, bus: BusTimes, load: Load, total: int) -> Measurement:
+def measurement(run: Run, bus: BusTimes, load: Load, total: int, observer: str) -> Measurement:
     accepted = sorted(run.accepted.values())
     seen = visible_times(accepted, run.polls)
     last_poll = run.polls[-1][0] if run.polls else time.time()
@@ -216,7 +286,7 @@ def measurement(run: Run, bus: BusTimes, load: Load, total: int) -> Measurement:
     opening = max(opened, default=first) - min(bus.lead_stored.values(), default=first)
     answered = max(run.accepted.values(), default=first)
     return Measurement(
-        name=f"freshness: lead 202 → visible in sales-funnel, {load.name}",
+        name=f"freshness: lead 202 → visible in sales-funnel, {load.name}, {observer}",
         figure=round(p99, 3),
         unit="s (p99)",
         size={"leads": total, "seconds": load.seconds, "rate_per_s": load.rate},

@@ -93,6 +93,8 @@ class ReportStack:
     events: int
     nats: NatsServer
     analytics: ServiceProcess
+    chdb: Path
+    marker: Path  # loaded-<code hash>.json: `load`, kept for later runs
     deals: int = 0
     load: dict[str, Any] = field(default_factory=dict)  # how the cached load went
 
@@ -116,6 +118,21 @@ class ReportStack:
 
     def memory(self) -> dict[str, int]:
         return memory_of(self.pid)
+
+    def record(self, **facts: Any) -> None:
+        """Facts of the cached load, kept in its marker for later runs."""
+        self.load.update(facts)
+        self.marker.write_text(json.dumps(self.load))
+
+    def unsettled(self) -> None:
+        """The store's tables are about to be written anew (a rebuild): until `settle` runs
+        again, this or a later run must not take them for merged."""
+        self.load.pop("settled_seconds", None)
+        self.record()
+
+    def settle(self) -> None:
+        """The report tables merged as the service's own merges leave them (`_settled`)."""
+        self.record(settled_seconds=_settled(self.analytics, self.chdb))
 
 
 async def _stream_state(url: str) -> tuple[int, dict[str, Any] | None]:
@@ -273,31 +290,27 @@ def _started(events: int) -> Iterator[ReportStack]:
         analytics.env["ANALYTICS_OPS_SERVICES"] = json.dumps({"analytics": analytics.url})
         analytics.start()
         analytics.wait_ready(timeout=300)
-        stack = ReportStack(events, nats, analytics)
+        stack = ReportStack(events, nats, analytics, chdb, marker)
         if marker.exists():
             stack.load = json.loads(marker.read_text())
         else:
             last, _ = asyncio.run(_stream_state(nats.url))
             note(f"loading {last:,} events through the analytics projection (cached afterwards)")
             seconds = _wait_caught_up(stack, last)
-            stack.load = {
-                "events": last,
-                "seconds": round(seconds, 1),
-                "events_per_second": round(last / seconds, 1) if seconds else None,
-                "memory": stack.memory(),
-                "publish": published,
-            }
-            marker.write_text(json.dumps(stack.load))
+            stack.record(
+                events=last,
+                seconds=round(seconds, 1),
+                events_per_second=round(last / seconds, 1) if seconds else None,
+                memory=stack.memory(),
+                publish=published,
+            )
         if not stack.load.get("ad_spend"):
-            stack.load["ad_spend"] = _import_spend(stack)
-            marker.write_text(json.dumps(stack.load))
+            stack.record(ad_spend=_import_spend(stack))
         if not stack.load.get("settled_seconds"):
-            stack.load["settled_seconds"] = _settled(analytics, chdb)
-            marker.write_text(json.dumps(stack.load))
+            stack.settle()
         stack.deals = stack.load.get("deals") or _count_deals(stack)
         if stack.deals and "deals" not in stack.load:
-            stack.load["deals"] = stack.deals
-            marker.write_text(json.dumps(stack.load))
+            stack.record(deals=stack.deals)
         yield stack
     finally:
         if analytics is not None:
