@@ -12,7 +12,7 @@ import os
 import time
 from datetime import datetime
 
-from bench import stack
+from bench import memory, stack
 from bench.progress import Progress
 from bench.record import Measurement, emit
 
@@ -47,9 +47,13 @@ def run() -> list[Measurement]:
         ).total_seconds() or wall
         messages = job["last_sequence"] or job["events_replayed"]
         rate = messages / seconds
-        # The reports after this part read the store as a running service leaves it.
+        when = "at the end of a rebuild of every table (the process's peak since it started)"
+        peak = memory.measurement("analytics memory after a rebuild", s.memory(), s.size(), when)
+        # The reports after this part read the store as a running service leaves it (the
+        # service is started again for that, so their memory is measured apart).
         s.settle()
         return [
+            peak,
             emit(
                 Measurement(
                     name="rebuild from the stream",
@@ -67,7 +71,7 @@ def run() -> list[Measurement]:
                         "settled_seconds_after": s.load["settled_seconds"],
                     },
                 )
-            )
+            ),
         ]
 
 
