@@ -133,7 +133,7 @@ async def watch_funnel(url: str, run: Run, done: asyncio.Event) -> None:
     more when events came meanwhile; and at least every FALLBACK_EVERY seconds, so that a
     dropped stream delays the measurement rather than ends it."""
     changed = asyncio.Event()
-    changed.set()  # the first ask at once
+    changed.set()  # the first ask as the page's first render: REFRESH_DELAY after the start
 
     async def follow(client: httpx.AsyncClient) -> None:
         while not done.is_set():  # the stream ends now and then (api/live.py): follow anew
@@ -220,6 +220,8 @@ def run() -> list[Measurement]:
     )
     # BENCH_FRESHNESS_OBSERVERS=dashboard (or polled) for one way of looking only.
     chosen = os.environ.get("BENCH_FRESHNESS_OBSERVERS", ",".join(OBSERVERS)).split(",")
+    if unknown := [name for name in chosen if name not in OBSERVERS]:
+        raise SystemExit(f"BENCH_FRESHNESS_OBSERVERS: unknown {unknown}; one of {list(OBSERVERS)}")
     return [emit(one(load, observer)) for load in loads for observer in chosen]
 
 
