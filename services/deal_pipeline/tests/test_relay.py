@@ -3,7 +3,6 @@ stream exactly once, in order, with ids derived from (aggregate, version)."""
 
 import asyncio
 import json
-from contextlib import suppress
 
 from crm_contracts.envelope import derived_id
 from crm_contracts.runtime.bus import make_broker
@@ -101,9 +100,7 @@ async def run_relay_until(crm, url: str, done) -> None:
     try:
         await asyncio.wait_for(asyncio.to_thread(done), timeout=30)
     finally:
-        task.cancel()
-        with suppress(asyncio.CancelledError):
-            await task
+        await relay.stop(task)
         await broker.stop()
 
 
@@ -127,6 +124,43 @@ def test_a_save_in_this_process_wakes_the_relay(crm, nats_server):
     asyncio.run(
         run_relay_until(crm, nats_server.url, saves_each_seen_on_the_stream(crm, nats_server.url))
     )
+
+
+def test_a_relay_cancelled_as_a_save_wakes_it_ends(crm, nats_server):
+    """The wake-up and the cancel in the same turn of the event loop: the cancel is not lost
+    (with `asyncio.wait_for` it was, on Python 3.11, and the relay went back to its
+    hour-long idle wait: a test hung there in CI)."""
+
+    async def run() -> bool:
+        broker = make_broker(nats_server.url, "test-relay")
+        await broker.connect()
+        await ensure_streams(broker.connection.jetstream())
+        relay = Relay(crm.store, broker, idle_poll=3600)
+        task = asyncio.create_task(relay.run())
+        try:
+            await asyncio.to_thread(wait_until, lambda: relay_is_idle(task), what="idle")
+            crm.opening.from_lead("lead-1", "Ann")  # in this thread: wakes it at the next turn
+            await asyncio.sleep(0)
+            task.cancel()
+            await asyncio.wait({task}, timeout=10)
+            return task.done()
+        finally:
+            if not task.done():
+                await relay.stop(task)
+            await broker.stop()
+
+    assert asyncio.run(run())
+
+
+def relay_is_idle(task: asyncio.Task[None]) -> bool:
+    """Waiting for a wake-up: its chain of awaits passes through `Wakeup.wait`."""
+    awaiting = task.get_coro()
+    while awaiting is not None:
+        code = getattr(awaiting, "cr_code", None)
+        if code is not None and code.co_qualname == "Wakeup.wait":
+            return True
+        awaiting = getattr(awaiting, "cr_await", None)
+    return False
 
 
 def test_a_save_by_another_process_wakes_the_relay_on_postgres(postgres_server, nats_server):

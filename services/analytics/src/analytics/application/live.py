@@ -34,8 +34,11 @@ class Pulse:
             return self.seq
         condition = self._condition()
         async with condition:
+            # `asyncio.timeout`, not `wait_for`: on Python 3.11 that loses a cancel (a client
+            # gone) that lands in the same turn as the beat.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(condition.wait_for(lambda: self.seq > seq), timeout)
+                async with asyncio.timeout(timeout):
+                    await condition.wait_for(lambda: self.seq > seq)
         return self.seq
 
     def state(self) -> dict[str, float | int]:

@@ -11,6 +11,7 @@ from contextlib import suppress
 from eventsourcing.persistence import Tracking
 from faststream.nats import NatsBroker
 
+from crm_contracts.runtime.wakeup import Wakeup
 from deal_pipeline.adapters.event_mapping import relayed, to_contract
 from deal_pipeline.adapters.event_store import EventStore
 from deal_pipeline.adapters.pipelined_publish import PipelinedPublisher
@@ -50,20 +51,10 @@ class Relay:
         # since, and JetStream drops those as duplicates (Nats-Msg-Id, 5-minute window).
         self.tracking_interval = tracking_interval
         self.tracking = store.factory.tracking_recorder()
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()  # by a save in this process or the store watch
         self._stopping = False
-        loop = asyncio.get_running_loop()
-
-        def wake() -> None:  # called from the thread that saved, or the store watch
-            # Already set: a batch is due and reads only after clearing it, so it will see
-            # this save too. Under load that spares a wake-up of the event loop per save.
-            if self._wake.is_set():
-                return
-            with suppress(RuntimeError):  # the loop has already closed: nobody to wake
-                loop.call_soon_threadsafe(self._wake.set)
-
-        store.saved_listeners.append(wake)
-        self.watch = StoreWatch(store.recorder, wake)
+        store.saved_listeners.append(self._wake)
+        self.watch = StoreWatch(store.recorder, self._wake)
 
     async def position(self) -> int:
         return await self.store.call(self.tracking.max_tracking_id, self.name) or 0
@@ -94,8 +85,7 @@ class Relay:
                         position, tracked = max(position, stored), max(tracked, stored)
                     continue
                 if count < self.batch:
-                    with suppress(TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+                    await self._wake.wait(self.idle_poll)
             if position > tracked:  # stopping: store how far the bus has every event
                 try:
                     await self.track(position)

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from contextlib import suppress
 
+from crm_contracts.runtime.wakeup import Wakeup
 from deal_pipeline.adapters.read_model.store import ReadModel
 from deal_pipeline.metrics import READ_MODEL_POSITION
 
@@ -24,19 +25,9 @@ class Follower:
         # applies several events in one commit (on SQLite an fsync under the store's one write
         # lock) instead of a commit per save. Lists catch up themselves before they read.
         self.min_interval = min_interval
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()  # by a save in this process
         self._stopping = False
-        loop = asyncio.get_running_loop()
-
-        def wake() -> None:  # called from the thread that saved
-            # Already set: a batch is due and reads only after clearing it, so it will see
-            # this save too. Under load that spares a wake-up of the event loop per save.
-            if self._wake.is_set():
-                return
-            with suppress(RuntimeError):  # the loop has already closed: nobody to wake
-                loop.call_soon_threadsafe(self._wake.set)
-
-        read_model.store.saved_listeners.append(wake)
+        read_model.store.saved_listeners.append(self._wake)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -54,8 +45,7 @@ class Follower:
                 READ_MODEL_POSITION.set(await call(self.read_model.position))
             except Exception:
                 log.exception("read model catch-up failed; retrying")
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.idle_poll)
+            await self._wake.wait(self.idle_poll)
 
     async def stop(self, running: asyncio.Task[None]) -> None:
         """Ends `run` between two catch-ups. Not by cancelling: a cancelled task leaves its
