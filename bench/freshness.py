@@ -3,8 +3,9 @@ deal-pipeline → analytics, with notification sending its e-mails), each a new 
 a new deal; a lead is fresh once the sales funnel counts it. Then the same on a quiet stack
 (5 leads/s for 10 s), where nothing but the services' own waits stands between a lead and
 its report. Each load is run twice, on a stack started afresh, with two ways of looking:
-- `dashboard`: as the dashboard page follows the data, the funnel asked again 100 ms after
-  each `projection` event of `GET /v1/live` (one ask at a time);
+- `dashboard`: as the dashboard page follows the data, the funnel asked again after each
+  `projection` event of `GET /v1/live`, when the page's own timing (static/live.js) would
+  (at once after a quiet spell; under a burst one ask at a time, spaced);
 - `polled`: the funnel asked every 50 ms (back to back when an answer takes longer), which
   adds a report computed over and over to the load.
 The i-th lead (in order of its 202) is visible at the first answer whose count of deals
@@ -17,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import httpx
 
+import analytics
 from bench.fresh_client import RawPool
 from bench.fresh_hops import BusTimes, backlog, bus_times, percentile, spread, visible_times
 from bench.progress import Progress
@@ -43,7 +46,8 @@ GOAL_SECONDS = 1.0
 GOAL = "p99 ≤ 1 s (lead 202 → visible in sales-funnel, 300 leads/s)"
 QUIET_GOAL = "p99 ≤ 1 s (the goal under load, met with room when quiet)"
 POLL_EVERY = 0.05  # the polled observer's period
-REFRESH_DELAY = 0.1  # the dashboard's wait after a live event (app.js refreshSoon)
+# The dashboard's spacing of its refreshes (static/live.js), read from the page itself.
+LIVE_JS = Path(analytics.__file__).parent / "api/dashboard/static/live.js"
 FALLBACK_EVERY = 1.0
 CONNECTIONS = 64  # enough that a slow answer does not hold back the schedule
 INTAKE_KEY = {"X-API-Key": "dev-api-key"}  # the intake's integration key in start_stack
@@ -127,13 +131,29 @@ async def poll_funnel(url: str, run: Run, done: asyncio.Event) -> None:
             await asyncio.sleep(max(0.0, POLL_EVERY - (time.monotonic() - asked)))
 
 
+def live_timing() -> tuple[float, float]:
+    """The page's LIVE_GAP_MS and LIVE_REST_MS, in seconds."""
+    text = LIVE_JS.read_text()
+
+    def constant(name: str) -> float:
+        found = re.search(rf"export const {name} = (\d+);", text)
+        if found is None:
+            raise SystemExit(f"{name} not found in {LIVE_JS.name}: the bench mirrors it")
+        return int(found.group(1)) / 1000
+
+    return constant("LIVE_GAP_MS"), constant("LIVE_REST_MS")
+
+
 async def watch_funnel(url: str, run: Run, done: asyncio.Event) -> None:
-    """As the dashboard follows the data (api/dashboard/static/app.js): the funnel asked again
-    REFRESH_DELAY after a `projection` event of `GET /v1/live`, one ask at a time and one
-    more when events came meanwhile; and at least every FALLBACK_EVERY seconds, so that a
-    dropped stream delays the measurement rather than ends it."""
+    """As the dashboard follows the data (api/dashboard/static/live.js): the funnel asked
+    again after a `projection` event of `GET /v1/live`, at once after a quiet spell, one ask
+    at a time and one more when events came meanwhile, each starting at least the page's gap
+    after the last ask started and its rest after that ended; and at least every
+    FALLBACK_EVERY seconds, so that a dropped stream delays the measurement rather than ends
+    it."""
+    gap, rest = live_timing()
     changed = asyncio.Event()
-    changed.set()  # the first ask as the page's first render: REFRESH_DELAY after the start
+    changed.set()  # the first ask as the page's first render
 
     async def follow(client: httpx.AsyncClient) -> None:
         while not done.is_set():  # the stream ends now and then (api/live.py): follow anew
@@ -148,14 +168,19 @@ async def watch_funnel(url: str, run: Run, done: asyncio.Event) -> None:
     async with httpx.AsyncClient(headers=VIEWER_KEY, timeout=30) as client:
         ask = funnel_asker(client, url, run)
         following = asyncio.create_task(follow(client))
+        started = ended = float("-inf")
         try:
             while not done.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), FALLBACK_EVERY)
+                    async with asyncio.timeout(FALLBACK_EVERY):
+                        await changed.wait()
                 if changed.is_set():
-                    await asyncio.sleep(REFRESH_DELAY)
+                    now = time.monotonic()
+                    await asyncio.sleep(max(0.0, started + gap - now, ended + rest - now))
                 changed.clear()  # events from here on ask again after this ask
+                started = time.monotonic()
                 await ask()
+                ended = time.monotonic()
         finally:
             following.cancel()
             with contextlib.suppress(asyncio.CancelledError):

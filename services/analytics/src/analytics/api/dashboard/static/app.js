@@ -6,6 +6,7 @@ import { disposeWithin } from "./charts.js";
 import { clear, h } from "./dom.js";
 import { DrillPanel } from "./drill.js";
 import { LANGS, makeI18n } from "./i18n.js";
+import { liveRefresher } from "./live.js";
 import { attribution } from "./pages/attribution.js";
 import { deal } from "./pages/deal.js";
 import { leadFunnel, salesFunnel } from "./pages/funnels.js";
@@ -199,32 +200,9 @@ async function render({ quiet = false } = {}) {
   document.body.dataset.renderedAt = String(Date.now());
 }
 
-// Live: the analytics service pushes an event whenever a projection batch lands. A burst of
-// batches must not starve the page: one refresh at a time, and one more if events came
-// meanwhile (a user's own change still replaces a refresh in flight).
-let pending = null;
-let refreshing = false;
-let again = false;
-function refreshSoon() {
-  if (refreshing) {
-    again = true;
-    return;
-  }
-  if (pending) return;
-  pending = setTimeout(async () => {
-    pending = null;
-    refreshing = true;
-    try {
-      await render({ quiet: true });
-    } finally {
-      refreshing = false;
-      if (again) {
-        again = false;
-        refreshSoon();
-      }
-    }
-  }, 100);
-}
+// Live: the analytics service pushes an event whenever a projection batch lands (live.js
+// says when the page then refreshes; a user's own change still replaces a refresh in flight).
+const refreshSoon = liveRefresher(() => render({ quiet: true }));
 
 function connectLive() {
   const source = new EventSource("/v1/live");
