@@ -20,6 +20,7 @@ from crm_contracts import subjects
 from crm_contracts.envelope import Event
 from crm_contracts.events import BY_SUBJECT, NotificationFailed, NotificationSent, TaskEvent
 from crm_contracts.runtime.consuming import declare_dead_letters, handle, work_queue
+from crm_contracts.runtime.eager_batches import eager
 from crm_contracts.runtime.logs import correlation_id
 from crm_contracts.streams import CRM_REMINDERS
 from notification.adapters.card_memo import batch_memo
@@ -75,23 +76,32 @@ def build_router(
         message: NatsBatchMessage = current_message(broker)
         await handle_events(EVENTS_CONSUMER, message.raw_message, broker, planner)
 
-    @router.subscriber(
-        f"{DUE}.>",
-        # One try per delivery; a retry is a redelivery (nak with delay), so the ack wait
-        # covers one try, renewed by "in progress" while a slow one lasts. Our own count of
-        # tries ends every send, so the server never drops a reminder on its own.
-        **(
-            work_queue(DUE_CONSUMER, ack_wait=due_ack_wait, max_deliver=-1)
-            | {"stream": JStream(CRM_REMINDERS, declare=False)}
-        ),
-        title="notification.due",
-        description="Sends what a rule planned, once its time (a JetStream schedule) has come.",
+    @eager(  # each fetch handed over as it comes: a due send waits for no batch
+        router.subscriber(
+            f"{DUE}.>",
+            # One try per delivery; a retry is a redelivery (nak with delay), so the ack wait
+            # covers one try, renewed by "in progress" while a slow one lasts. Our own count
+            # of tries ends every send, so the server never drops a reminder on its own.
+            **(
+                work_queue(DUE_CONSUMER, ack_wait=due_ack_wait, max_deliver=-1, batch=True)
+                | {"stream": JStream(CRM_REMINDERS, declare=False)}
+            ),
+            title="notification.due",
+            description="Sends what a rule planned, once its time (a JetStream schedule) has come.",
+        )
     )
     async def on_due() -> None:
-        message: BusMessage = current_message(broker)
+        # A fetch's sends at once, each settled on its own: as FastStream's per-message
+        # subscriber ran them, without its machinery for every message (its consume, logging
+        # middleware and dependency solving: 6 % of the service's CPU samples under load).
+        batch: NatsBatchMessage = current_message(broker)
+        await asyncio.gather(*(send_due(raw) for raw in batch.raw_message))
+
+    async def send_due(raw: Msg) -> None:
+        message = BusMessage(raw, raw.data)
         # When the schedule fired (stored), not when we got to it: a digest that waited for a
         # restart past midnight still covers the right day.
-        fired_at = message.raw_message.metadata.timestamp
+        fired_at = raw.metadata.timestamp
 
         async def work(due: Due) -> None:
             try:
@@ -99,7 +109,7 @@ def build_router(
             except RetryLater as later:  # settled here; `handle` then leaves it alone
                 await message.nack(delay=later.delay)
 
-        with sending(message.raw_message.headers, origin):  # planned here: from memory
+        with sending(raw.headers, origin):  # planned here: from memory
             await handle(DUE_CONSUMER, message, broker, Due, work)
 
     declare_publishers(router)
