@@ -19,6 +19,7 @@ from analytics.application.live import Pulse
 from analytics.application.ordered_batches import OrderedBatches
 from analytics.metrics import BATCH_SIZE, EVENTS_CONSUMED, NEWEST_EVENT, PROJECTION_FAILURES
 from crm_contracts import subjects
+from crm_contracts.runtime.collector import collector_paused
 from crm_contracts.runtime.consuming import backoff_for, dead_letter, work_queue
 from crm_contracts.runtime.nats_acks import ack_all
 
@@ -52,11 +53,13 @@ async def ingest_until_stored(
     message: NatsBatchMessage,
     keep_alive_every: float = 10.0,
     give_up: Callable[[], bool] = lambda: False,
+    failed: Callable[[], None] = lambda: None,
 ) -> bool:
     """Retry the same batch in place until ClickHouse takes it. Not nack-and-move-on: the
     deal rows are folded in version order, so a later batch must never land first. While it
     waits it tells JetStream it is still working, so the batch is not delivered again. False
-    when `give_up()` said so between attempts (a stop: the batch is left unacked)."""
+    when `give_up()` said so between attempts (a stop: the batch is left unacked). `failed()`
+    is told of each failed attempt, before the wait."""
     attempt = 0
     while True:
         try:
@@ -66,6 +69,7 @@ async def ingest_until_stored(
             attempt += 1
             PROJECTION_FAILURES.inc()
             log.exception("projection batch failed (attempt %s); retrying", attempt)
+            failed()
         deadline = asyncio.get_running_loop().time() + backoff_for(attempt)
         while (left := deadline - asyncio.get_running_loop().time()) > 0:
             if give_up():
@@ -133,16 +137,21 @@ def build_router(
         # A rebuild may hold the projection here between batches (application/gate.py).
         async with gate.batch():
             raws = message.raw_message
-            # Off the event loop, like the projection itself: the API keeps answering.
-            parsed = await asyncio.to_thread(parse_batch, [m.data for m in raws])
-            for index, reason in parsed.rejected:
-                log.error("not an event, dead-lettered: %s", reason)
-                await dead_letter(broker, raws[index], PROJECTION_CONSUMER, f"invalid: {reason}")
-            stopping = (lambda: batches.stopping) if batches is not None else (lambda: False)
-            if parsed.events and not await ingest_until_stored(
-                projector, parsed, message, keep_alive_every, stopping
-            ):
-                return  # stopped before it was stored: JetStream delivers it again
+            # No collector passes over the batch while it is alive: one after it is stored
+            # (crm_contracts.runtime.collector). A failed attempt lets it run while it waits.
+            with collector_paused() as pause:
+                # Off the event loop, like the projection itself: the API keeps answering.
+                parsed = await asyncio.to_thread(parse_batch, [m.data for m in raws])
+                for index, reason in parsed.rejected:
+                    log.error("not an event, dead-lettered: %s", reason)
+                    await dead_letter(
+                        broker, raws[index], PROJECTION_CONSUMER, f"invalid: {reason}"
+                    )
+                stopping = (lambda: batches.stopping) if batches is not None else (lambda: False)
+                if parsed.events and not await ingest_until_stored(
+                    projector, parsed, message, keep_alive_every, stopping, pause.release
+                ):
+                    return  # stopped before it was stored: JetStream delivers it again
             # Only after ClickHouse has the rows; the batch's acks in one write.
             await ack_all(raws)
             await message.ack()

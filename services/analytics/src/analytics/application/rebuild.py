@@ -34,6 +34,7 @@ from analytics.application.ingest import (
 from analytics.domain.projection.config import ProjectionConfig
 from analytics.domain.projection.rows import PROJECTED_ROWS
 from analytics.metrics import REBUILD_POSITION, REBUILD_RUNNING, REBUILD_TARGET
+from crm_contracts.runtime.collector import collector_paused
 from crm_contracts.runtime.errors import Conflict
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,8 @@ class Rebuilder:
 
     @staticmethod
     def _project(projector: Projector, bodies: list[bytes]) -> int:
-        parsed = parse_batch(bodies)  # the invalid: in the DLQ already
-        if parsed.events:
-            projector.project(parsed.events, parsed.data)
-        return len(parsed.events)
+        with collector_paused():  # one collector pass after the batch, not dozens over it
+            parsed = parse_batch(bodies)  # the invalid: in the DLQ already
+            if parsed.events:
+                projector.project(parsed.events, parsed.data)
+            return len(parsed.events)
