@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from crm_contracts.runtime.bus import make_broker, start_when_reachable
+from crm_contracts.runtime.tasks import cancel_and_wait
 from lead_intake.adapters.idempotency import IdempotencyStore
 from lead_intake.adapters.key_index import KeyIndex
 
@@ -29,9 +30,8 @@ async def two_replicas(url: str) -> AsyncIterator[tuple[IdempotencyStore, Idempo
     try:
         yield stores[0], stores[1]
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:  # repeated cancels: nats-py's own waits can swallow one
+            await cancel_and_wait(task)
         for broker in brokers:
             await broker.stop()
 
@@ -100,8 +100,7 @@ def test_keys_stored_before_a_start_are_loaded_into_memory(nats_server):
                 await asyncio.sleep(0.05)
             return len(fresh.index) if fresh.index.complete else -1
         finally:
-            follow.cancel()
-            await asyncio.gather(follow, return_exceptions=True)
+            await cancel_and_wait(follow)
             await later.stop()
 
     assert asyncio.run(scenario()) == 20
