@@ -6,7 +6,7 @@ and their rows, alive until the batch is written, walked again and again (and on
 they move up a generation) though reference counting frees nearly all of them the moment the
 batch ends. Paused for the batch, the collector runs once after it, over the few objects that
 outlive it (the latest rows kept in memory). The analytics projection spent about a sixth of
-its Python time in these passes (8 to 10 %, measured on the bench mix).
+its Python time in these passes (about a tenth, measured offline on the bench mix).
 
 The collector is one per process, so the pause is counted: it ends when the last holder lets
 go, and a collector that was off before stays off."""
