@@ -67,8 +67,33 @@ def test_a_release_ends_the_pause_early_and_only_once():
     assert gc.isenabled()
 
 
+def test_a_holder_that_lets_go_while_others_hold_on_runs_a_pass():
+    passes: list[int] = []
+
+    def seen(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            passes.append(info["generation"])
+
+    gc.callbacks.append(seen)
+    try:
+        with collector_paused():
+            with collector_paused():
+                pass
+            assert passes == [1]  # the young and middle generations, not a full pass
+            assert not gc.isenabled()
+    finally:
+        gc.callbacks.remove(seen)
+    assert gc.isenabled()
+
+
 def test_a_collector_that_was_off_stays_off():
     gc.disable()
-    with collector_paused():
-        assert not gc.isenabled()
+    passes: list[int] = []
+    gc.callbacks.append(lambda phase, info: passes.append(info["generation"]))
+    try:
+        with collector_paused(), collector_paused():
+            assert not gc.isenabled()
+    finally:
+        gc.callbacks.pop()
     assert not gc.isenabled()
+    assert passes == []  # nor does an overlapping holder's end run a pass

@@ -9,7 +9,9 @@ outlive it (the latest rows kept in memory). The analytics projection spent abou
 its Python time in these passes (about a tenth, measured offline on the bench mix).
 
 The collector is one per process, so the pause is counted: it ends when the last holder lets
-go, and a collector that was off before stays off."""
+go, and a collector that was off before stays off. Holders that overlap without end (a rebuild
+beside the live projection) must not keep it off for good, so a holder that lets go while
+others still hold it runs the young and middle generations' pass itself."""
 
 from __future__ import annotations
 
@@ -38,8 +40,11 @@ class Pause:
                 return
             self.held = False
             _holders -= 1
-            if _holders == 0 and _was_enabled:
+            others = _holders > 0
+            if not others and _was_enabled:
                 gc.enable()
+        if others and _was_enabled:
+            gc.collect(1)
 
 
 @contextmanager
