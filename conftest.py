@@ -3,6 +3,7 @@ ClickHouse engine."""
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 import uuid
@@ -17,6 +18,15 @@ from tests.support.nats import NatsServer
 # or writes local time (e.g. naive query parameters read in the engine's zone) fails here.
 os.environ["TZ"] = "Europe/Moscow"
 time.tzset()
+
+
+@pytest.fixture
+def collector_on() -> Iterator[None]:
+    """The garbage collector on for the test (the pause's tests watch it), as it was after."""
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    (gc.enable if was else gc.disable)()
 
 
 @pytest.fixture

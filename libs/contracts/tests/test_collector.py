@@ -5,19 +5,12 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
 
 import pytest
 
 from crm_contracts.runtime.collector import collector_paused
 
-
-@pytest.fixture(autouse=True)
-def collector_on() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.enable()
-    yield
-    (gc.enable if was else gc.disable)()
+pytestmark = pytest.mark.usefixtures("collector_on")
 
 
 def test_the_collector_is_off_in_the_block_and_on_after_it():

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gc
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,13 +14,7 @@ from analytics.application.ingest import Projector
 from services.analytics.tests.live import PROJECTION_WAIT, opened, publish, running_analytics
 from tests.support.net import wait_until
 
-
-@pytest.fixture(autouse=True)
-def collector_on() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.enable()
-    yield
-    (gc.enable if was else gc.disable)()
+pytestmark = pytest.mark.usefixtures("collector_on")
 
 
 def test_the_collector_is_off_while_a_batch_is_projected_and_on_again_after(
