@@ -5,8 +5,8 @@ alive. In the middle of a projection batch that is the whole batch: thousands of
 and their rows, alive until the batch is written, walked again and again (and once more as
 they move up a generation) though reference counting frees nearly all of them the moment the
 batch ends. Paused for the batch, the collector runs once after it, over the few objects that
-outlive it (the latest rows kept in memory). The analytics projection spent about a sixth of
-its Python time in these passes (about a tenth, measured offline on the bench mix).
+outlive it (the latest rows kept in memory). The analytics projection spent about a tenth of
+its Python time in these passes (measured offline on the bench mix).
 
 The collector is one per process, so the pause is counted: it ends when the last holder lets
 go, and a collector that was off before stays off. Holders that overlap without end (a rebuild
