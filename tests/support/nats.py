@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.net import free_port, port_open, wait_until
+from tests.support.net import free_ports, port_open, wait_until
 
 
 def nats_server_binary() -> str:
@@ -23,9 +23,11 @@ def nats_server_binary() -> str:
 class NatsServer:
     def __init__(self, store_dir: Path) -> None:
         self.store_dir = store_dir
-        self.port = free_port()
-        self.monitor_port = free_port()  # nats-server's HTTP monitoring (`-m`): /jsz, /varz
+        # Two at once: two `free_port()` calls in a row can hand out the same port, and then
+        # the server's monitor takes it first and the server itself cannot listen.
+        self.port, self.monitor_port = free_ports(2)  # `-m`: HTTP monitoring (/jsz, /varz)
         self.process: subprocess.Popen[bytes] | None = None
+        self.started = False  # once started, a restart keeps its ports (clients reconnect)
 
     @property
     def url(self) -> str:
@@ -36,7 +38,25 @@ class NatsServer:
         return f"http://127.0.0.1:{self.monitor_port}"
 
     def start(self) -> NatsServer:
-        self.process = subprocess.Popen(
+        """Started and listening. A first start whose ports another process took between
+        their choice and the server's bind (tests run side by side) tries new ones."""
+        for _ in range(3):
+            if self._spawned_and_listening():
+                self.started = True
+                return self
+            if self.started:
+                break
+            self.port, self.monitor_port = free_ports(2)
+        raise RuntimeError(f"nats-server could not listen; see {self._log_path()}")
+
+    def _log_path(self) -> Path:
+        return self.store_dir.parent / f"nats-{self.port}.log"
+
+    def _spawned_and_listening(self) -> bool:
+        """False when the server exited before it listened (a port in use)."""
+        log = self._log_path()
+        logged = log.stat().st_size if log.exists() else 0  # a restart appends to its log
+        self.process = process = subprocess.Popen(
             [
                 nats_server_binary(),
                 "-js",
@@ -50,13 +70,19 @@ class NatsServer:
                 str(self.store_dir),
             ],
             stdout=subprocess.DEVNULL,
-            stderr=open(self.store_dir.parent / f"nats-{self.port}.log", "ab"),  # noqa: SIM115
+            stderr=open(log, "ab"),  # noqa: SIM115
         )
+
+        def ready() -> bool:  # its own word, as a port open may be another process's
+            with open(log, "rb") as text:
+                text.seek(logged)
+                return b"Server is ready" in text.read()
+
         wait_until(
-            lambda: port_open(self.port) and port_open(self.monitor_port),
+            lambda: process.poll() is not None or (ready() and port_open(self.port)),
             what="nats-server to listen",
         )
-        return self
+        return process.poll() is None
 
     def stop(self, kill: bool = False) -> None:
         if self.process and self.process.poll() is None:
