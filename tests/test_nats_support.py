@@ -1,5 +1,6 @@
 """The tests' nats-server: a port taken between its choice and the server's bind (tests run
-side by side) gives new ports on a first start; a restart keeps its own."""
+side by side) gives new ports on a first start; a restart keeps its own. And the free ports
+the tests' servers get: never one handed out lately again."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import net
 from tests.support.nats import NatsServer
 from tests.support.net import port_open
 
@@ -46,3 +48,21 @@ def test_a_restart_whose_port_was_taken_fails_with_its_log(tmp_path: Path):
     finally:
         other.stop()
         server.stop()
+
+
+def test_a_port_the_system_gives_again_at_once_is_not_handed_out_twice(monkeypatch):
+    given = iter([41001, 41001, 41002, 41001, 41003])  # a port just closed, given again
+
+    class Socket:  # the system's side, as `free_ports` uses it
+        def bind(self, address: tuple[str, int]) -> None:
+            self.port = next(given)
+
+        def getsockname(self) -> tuple[str, int]:
+            return ("127.0.0.1", self.port)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(net.socket, "socket", Socket)
+    assert net.free_port() == 41001
+    assert net.free_ports(2) == [41002, 41003]

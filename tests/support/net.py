@@ -1,26 +1,39 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
+
+# Ports this process handed out lately. The system may give a port that was just closed again
+# at once, so two servers of one test could be handed the same port one after the other.
+_HANDED: deque[int] = deque(maxlen=512)
+_HANDING = threading.Lock()
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 def free_ports(count: int) -> list[int]:
-    """`count` different free ports: held open together, so none is handed out twice."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
+    """`count` different free ports, none handed out lately by this process."""
+    with _HANDING:
+        held: list[socket.socket] = []  # open until the end: none is given twice meanwhile
+        ports: list[int] = []
+        try:
+            while len(ports) < count:
+                s = socket.socket()
+                held.append(s)
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+                if port not in _HANDED:
+                    ports.append(port)
+            _HANDED.extend(ports)
+            return ports
+        finally:
+            for s in held:
+                s.close()
 
 
 def port_open(port: int) -> bool:
