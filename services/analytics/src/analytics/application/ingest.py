@@ -85,6 +85,13 @@ class Parsed:
     def payloads(self) -> list[str]:
         return [orjson.dumps(d).decode() for d in self.data]
 
+    def forget(self) -> None:
+        """Let go of the events and their data now, whoever still holds these lists: the
+        worker thread that projected them may not have dropped its arguments yet. Done before
+        the collector runs again, else its first pass walks every event of the batch."""
+        self.events.clear()
+        self.data.clear()
+
 
 def parse_batch(bodies: Sequence[bytes | str]) -> Parsed:
     parsed = Parsed()

@@ -219,4 +219,6 @@ class Rebuilder:
             parsed = parse_batch(bodies)  # the invalid: in the DLQ already
             if parsed.events:
                 projector.project(parsed.events, parsed.data)
-            return len(parsed.events)
+            projected = len(parsed.events)
+            parsed.forget()  # before the pause ends
+        return projected
