@@ -96,8 +96,8 @@ def without_lead_facts(store: ClickHouseProjectionStore) -> ClickHouseProjection
         if not rows or not isinstance(rows[0], DealRow):
             return write(rows)
         columns = [c for c in DealRow.columns() if c not in LEAD_FACTS]
-        body = orjson.dumps([[getattr(r, c) for c in columns] for r in rows], default=str)
-        store.ch.insert_json(DealRow.TABLE, body[1:-1], columns)
+        body = orjson.dumps([{c: getattr(r, c) for c in columns} for r in rows], default=str)
+        store.ch.insert_json(DealRow.TABLE, body, columns)
 
     store.write = old_write  # type: ignore[method-assign]
     store.lead_facts_of = lambda deals: {}  # type: ignore[method-assign]

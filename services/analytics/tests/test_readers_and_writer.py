@@ -54,7 +54,7 @@ def started(pool: ThreadPoolExecutor, call: Callable[[], Any]) -> Future[Any]:
 
 
 def insert_row(ch: ClickHouse, table: str, value: int) -> None:
-    ch.insert_json(table, f"[{value}]".encode(), ["x"])
+    ch.insert_json(table, f'[{{"x": {value}}}]'.encode(), ["x"])
 
 
 @pytest.fixture

@@ -154,8 +154,8 @@ def as_older_release(store: ClickHouseProjectionStore) -> ClickHouseProjectionSt
         if newer is None:
             return write(rows)
         columns = [c for c in type(rows[0]).columns() if c not in newer]
-        body = orjson.dumps([[getattr(r, c) for c in columns] for r in rows], default=str)
-        store.ch.insert_json(type(rows[0]).TABLE, body[1:-1], columns)
+        body = orjson.dumps([{c: getattr(r, c) for c in columns} for r in rows], default=str)
+        store.ch.insert_json(type(rows[0]).TABLE, body, columns)
 
     store.write = old_write  # type: ignore[method-assign]
     store.lead_facts_of = lambda deals: {}  # type: ignore[method-assign]

@@ -128,8 +128,7 @@ class ClickHouse:
         return columns or [[] for _ in range(width)]
 
     def insert_json(self, table: str, body: bytes, columns: Sequence[str]) -> None:
-        """Rows as JSON arrays of their values in the order of `columns`, one after another
-        (JSONCompactEachRow; commas between them are allowed): the engine parses them
+        """Rows as one JSON array of objects (JSONEachRow takes it): the engine parses it
         without the GIL, where the driver's own encoding would loop over every value in
         Python. Date-times carry their offset, so they are read as the instants they are."""
         with self._lock, self._writer_turn:
@@ -138,7 +137,7 @@ class ClickHouse:
                 list(columns),
                 insert_block=body,
                 settings={"date_time_input_format": "best_effort"},
-                fmt="JSONCompactEachRow",
+                fmt="JSONEachRow",
             )
 
     def insert(self, table: str, rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> None:
