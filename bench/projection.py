@@ -18,7 +18,7 @@ from pathlib import Path
 from analytics.settings import AnalyticsSettings
 from bench import data
 from bench.progress import Progress
-from bench.record import Measurement, emit, note, scale
+from bench.record import Measurement, emit, note, python_and_engine, scale, thread_cpu
 from bench.stack import CACHE, CONSUMER, REPLICA, memory_of
 from tests.support.nats import NatsServer
 from tests.support.services import ServiceProcess
@@ -110,9 +110,12 @@ async def acked(url: str) -> int:
         await nc.close()
 
 
-def projection_rate(nats: NatsServer, events: int, work: Path) -> tuple[float, dict[str, int]]:
+def projection_rate(
+    nats: NatsServer, events: int, work: Path
+) -> tuple[float, dict[str, int], dict[str, float]]:
     """Events per second of the analytics service catching up the stream, timed from its
-    first acknowledged batch (start-up and migrations excluded) to the last; and its memory."""
+    first acknowledged batch (start-up and migrations excluded) to the last; its memory; and
+    the CPU seconds of its Python threads and of its engine over the same span."""
     analytics = ServiceProcess(
         "analytics",
         {
@@ -128,6 +131,7 @@ def projection_rate(nats: NatsServer, events: int, work: Path) -> tuple[float, d
     analytics.start()
     try:
         first: tuple[float, int] | None = None
+        cpu_from: dict[str, float] = {}
         done = 0
         while done < events:
             if analytics.process is None or analytics.process.poll() is not None:
@@ -138,13 +142,15 @@ def projection_rate(nats: NatsServer, events: int, work: Path) -> tuple[float, d
                 done = position
                 if first is None:
                     first = (now, position)
+                    cpu_from = thread_cpu(analytics.process.pid)
             time.sleep(0.25)
         progress.close()
         if first is None or first[1] >= events:
             raise RuntimeError("the projection had nothing left to catch up: nothing measured")
         seconds = time.monotonic() - first[0]
         assert analytics.process is not None
-        return (events - first[1]) / seconds, memory_of(analytics.process.pid)
+        cpu = python_and_engine(cpu_from, thread_cpu(analytics.process.pid))
+        return (events - first[1]) / seconds, memory_of(analytics.process.pid), cpu
     finally:
         analytics.stop()
 
@@ -165,7 +171,7 @@ def run() -> list[Measurement]:
         # The stream is cached with its consumers: the projection must start from the first.
         asyncio.run(forget_consumer(nats.url, CONSUMER))
         with tempfile.TemporaryDirectory(prefix="bench-projection-") as tmp:
-            rate, memory = projection_rate(nats, events, Path(tmp))
+            rate, memory, cpu = projection_rate(nats, events, Path(tmp))
     finally:
         nats.stop()
     ratio = rate / bare
@@ -183,6 +189,7 @@ def run() -> list[Measurement]:
                 ratio=round(ratio, 3),
                 extra={
                     "rss_bytes": memory.get("VmHWM", 0),
+                    "cpu_seconds": cpu,  # bound by its Python threads' GIL, or the engine?
                     "bare_batched_fetch": round(bus),
                     "ratio_to_batched_fetch": round(rate / bus, 3),
                 },

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from bench import memory, stack
 from bench.progress import Progress
-from bench.record import Measurement, emit
+from bench.record import Measurement, emit, python_and_engine, thread_cpu
 
 GOAL_EVENTS_PER_SECOND = 50_000
 POLL_SECONDS = 0.5
@@ -24,6 +24,7 @@ TIMEOUT = 6 * 3600.0
 def run() -> list[Measurement]:
     with stack.report_stack() as s, s.operator() as http:
         s.unsettled()  # the rebuild writes every table anew, in many parts
+        cpu_from = thread_cpu(s.pid)
         response = http.post("/v1/admin/rebuild")
         if response.status_code != 202:
             raise RuntimeError(f"rebuild refused: {response.status_code} {response.text[:300]}")
@@ -39,6 +40,7 @@ def run() -> list[Measurement]:
             progress.advance(job["events_replayed"] - replayed)
             replayed = job["events_replayed"]
         wall = time.monotonic() - started
+        cpu = python_and_engine(cpu_from, thread_cpu(s.pid))
         progress.close()
         if job["state"] != "done":
             raise RuntimeError(f"rebuild failed: {job.get('error')}")
@@ -68,6 +70,7 @@ def run() -> list[Measurement]:
                         "stream_messages": messages,
                         "events_replayed": job["events_replayed"],
                         "load_average": round(os.getloadavg()[0], 1),
+                        "cpu_seconds": cpu,  # the Python threads' (one GIL) and the engine's
                         "settled_seconds_after": s.load["settled_seconds"],
                     },
                 )

@@ -6,7 +6,9 @@ import json
 import os
 import platform
 import sys
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -21,6 +23,31 @@ def cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds each thread name of a process used so far, the threads of one name summed.
+    The interpreter's threads are all named `python`; chDB's engine names its own."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = defaultdict(float)
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # a thread that ended meanwhile
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text.rsplit(")", 1)[1].split()
+        out[name] += (int(fields[11]) + int(fields[12])) / tick
+    return dict(out)
+
+
+def python_and_engine(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """The CPU seconds between two `thread_cpu` readings of the analytics service: its Python
+    threads (which share one GIL) and the engine's. A thread that ended in between is left
+    out, so the figures are at least what was spent."""
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
+    python = spent.pop("python", 0.0)
+    return {"python": round(python, 1), "engine": round(sum(spent.values()), 1)}
 
 
 def machine() -> str:
