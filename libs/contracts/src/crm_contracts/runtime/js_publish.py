@@ -20,6 +20,7 @@ from nats.js.api import Header
 from nats.js.errors import APIError, NoStreamResponseError
 
 from crm_contracts.envelope import Event
+from crm_contracts.runtime.nats_direct import handle_directly
 from crm_contracts.streams import CRM
 
 EXPECTED_STREAM = Header.EXPECTED_STREAM.value
@@ -77,9 +78,10 @@ class ReplyInbox:
         connection = self.broker.connection
         if connection is not self._connection:
             inbox = connection.new_inbox()
-            await connection.subscribe(f"{inbox}.*", cb=self._on_message)
+            # Each ack only settles the future its publish waits on: handled as it is read.
+            handle_directly(await connection.subscribe(f"{inbox}.*"), self._on_message)
             self._connection, self.prefix = connection, f"{inbox}."
         return connection
 
-    async def _on_message(self, msg: Msg) -> None:
+    def _on_message(self, msg: Msg) -> None:
         self.on_reply(msg.subject[len(self.prefix) :], msg)

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from crm_contracts.runtime.catalogue_routes import install_catalogue
 from crm_contracts.runtime.http_errors import Observer, install_error_handlers
 from crm_contracts.runtime.logs import setup_logging
+from crm_contracts.runtime.one_write import OneWriteHttpTools
 from crm_contracts.runtime.ops import ReadinessCheck, install_ops
 from crm_contracts.runtime.settings import ServiceSettings
 
@@ -108,4 +109,5 @@ def serve(
         log_config=None,
         access_log=access_log,
         timeout_graceful_shutdown=5,
+        http=OneWriteHttpTools,  # an answer's headers and body in one write
     )

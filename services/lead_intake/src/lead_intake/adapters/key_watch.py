@@ -19,6 +19,8 @@ from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 from nats.js.kv import KV_DEL, KV_MARKER_REASON, KV_OP, KV_PURGE
 
+from crm_contracts.runtime.nats_direct import handle_directly
+
 INACTIVE_SECONDS = 5 * 60.0  # the server drops the consumer of a watch gone this long
 SKIP = "skip"  # an expiry marker of a reason nats-py does not know: not an entry
 
@@ -49,11 +51,12 @@ class KeyWatch:
         self._sub = sub = await connection.jetstream().subscribe(
             self.prefix + ">",
             stream=self.stream,
-            cb=self._on_message,
             ordered_consumer=True,
             deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
             inactive_threshold=INACTIVE_SECONDS,
         )
+        # Mostly echoes of this replica's own writes, each a dict look-up: handled as read.
+        handle_directly(sub._sub, self._on_message)
         info = await sub.consumer_info()
         if info.num_pending == 0 and sub.delivered == 0:  # an empty bucket: no message says so
             self._all_in()
@@ -67,7 +70,7 @@ class KeyWatch:
             self._initial = False
             self.follower.caught_up()
 
-    async def _on_message(self, msg: Msg) -> None:
+    def _on_message(self, msg: Msg) -> None:
         key = msg.subject[len(self.prefix) :]
         if not self._initial and msg.headers is None and self.follower.echo(key, msg.data):
             return

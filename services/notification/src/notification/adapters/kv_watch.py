@@ -11,6 +11,7 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
+from crm_contracts.runtime.nats_direct import handle_directly
 from notification.adapters.kv_read import DELETED
 
 # key, value (None once deleted or purged), revision, when it was written (epoch seconds)
@@ -21,16 +22,17 @@ async def watch(connection: Client, bucket: str, written: Written) -> None:
     """Calls `written` for every write made after this returns (and some made just before)."""
     prefix = f"$KV.{bucket}."
 
-    async def landed(message: Msg) -> None:
+    def landed(message: Msg) -> None:
         meta, key = message.metadata, message.subject[len(prefix) :]
         deleted = message.headers is not None and message.headers.get("KV-Operation") in DELETED
         value = None if deleted else message.data
         written(key, value, meta.sequence.stream, meta.timestamp.timestamp())
 
-    await connection.jetstream().subscribe(
+    subscription = await connection.jetstream().subscribe(
         f"{prefix}>",
         stream=f"KV_{bucket}",
-        cb=landed,
         ordered_consumer=True,
         deliver_policy=DeliverPolicy.NEW,
     )
+    # Filing a write in memory is all there is to do: handled as it is read.
+    handle_directly(subscription._sub, landed)
