@@ -2,7 +2,8 @@
 events each) published to a real nats-server while one notification process (default rules,
 a real SMTP server) plans and sends the new-deal e-mails. Timed from the first publish to
 the consumer's ack floor passing the last of them, and to the last e-mail received; the
-baseline is the same run with one event at a time (NOTIFICATION_EVENTS_BATCH_SIZE=1)."""
+baseline is the same run with one event at a time (NOTIFICATION_EVENTS_BATCH_SIZE=1). The
+service's CPU per e-mail, over the same span, tells more than the rates on a busy machine."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from bench.progress import Progress
-from bench.record import Measurement, emit, scale
+from bench.record import Measurement, cpu_seconds, emit, scale
 from crm_contracts.envelope import Event
 from crm_contracts.events import ClientRegistered, DealOpened
 from crm_contracts.runtime.bus import event_headers
@@ -98,8 +99,9 @@ async def ack_floor(url: str) -> int:
         await nc.close()
 
 
-def one_run(batch: int, deals: int, work: Path) -> tuple[float, float]:
-    """(events per second through the consumer, new-deal e-mails per second)."""
+def one_run(batch: int, deals: int, work: Path) -> tuple[float, float, float]:
+    """(events per second through the consumer, new-deal e-mails per second, the service's
+    ms of CPU per e-mail)."""
     store = work / f"batch-{batch}"
     store.mkdir()
     nats_server = NatsServer(store / "jetstream").start()
@@ -119,6 +121,8 @@ def one_run(batch: int, deals: int, work: Path) -> tuple[float, float]:
         service.start().wait_ready()
         events = burst(deals)
         progress = Progress(f"notification, batch {batch}", deals)
+        assert service.process is not None
+        cpu = cpu_seconds(service.process.pid)
         started = time.monotonic()
         last = asyncio.run(publish(nats_server.url, events))
         planned: float | None = None
@@ -130,8 +134,9 @@ def one_run(batch: int, deals: int, work: Path) -> tuple[float, float]:
             progress.advance(len(smtp.messages) - progress.done)
             time.sleep(0.1)
         mailed = time.monotonic() - started
+        cpu_ms = round((cpu_seconds(service.process.pid) - cpu) * 1000 / deals, 3)
         progress.close()
-        return len(events) / (planned or mailed), deals / mailed
+        return len(events) / (planned or mailed), deals / mailed, cpu_ms
     finally:
         service.stop()
         smtp.stop()
@@ -169,6 +174,7 @@ def run() -> list[Measurement]:
                 baseline=single[1],
                 baseline_name="one at a time",
                 ratio=batched[1] / single[1],
+                extra={"cpu_ms_per_email": batched[2], "baseline_cpu_ms_per_email": single[2]},
             )
         ),
     ]
