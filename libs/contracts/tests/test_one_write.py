@@ -1,8 +1,9 @@
 """uvicorn's protocol as the services run it (`one_write.OneWriteHttpTools`), on a real
 server and socket: an answer of known length reaches the connection in one write, header
 block and body; what must not wait does not (a streamed answer's headers before its first
-chunk, `100 Continue` before the body is sent, an answer with an empty body, a HEAD); answers
-on a kept-alive connection stay whole; and no request is left to the garbage collector."""
+chunk, `100 Continue` before the body is sent, an answer with an empty body, a HEAD); a long
+body is written after the header block rather than copied into it; answers on a kept-alive
+connection stay whole; and no request is left to the garbage collector."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ from typing import Any
 import pytest
 import uvicorn
 
-from crm_contracts.runtime.one_write import OneWriteHttpTools
+from crm_contracts.runtime.one_write import JOIN_MAX, OneWriteHttpTools
 from tests.support.net import free_port
 
 writes: list[bytes] = []  # what reached the connection's transport, write by write
 cycles: list[weakref.ref[Any]] = []
 release_stream = threading.Event()
+BIG = b"x" * (JOIN_MAX + 1)
 
 
 class Recording:
@@ -59,6 +61,16 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if not message.get("more_body"):
             break
     path = scope["path"]
+    if path == "/big":  # a long list's answer
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", str(len(BIG)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": BIG})
+        return
     if path == "/stream":  # no length: chunked, as a live feed
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await asyncio.get_running_loop().run_in_executor(None, release_stream.wait, 10)
@@ -161,3 +173,13 @@ def test_continue_empty_answers_and_head_go_out_at_once(server):
         sock.sendall(b"HEAD /lead HTTP/1.1\r\nhost: x\r\n\r\n")
         head = read_until(sock, b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 202") and b"content-length: 11\r\n" in head
+
+
+def test_a_long_body_is_not_copied_into_the_header_blocks_write(server):
+    writes.clear()
+    with connect(server) as sock:
+        sock.sendall(b"GET /big HTTP/1.1\r\nhost: x\r\n\r\n")
+        answer = read_until(sock, BIG)
+    head = answer[: -len(BIG)]
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and head.endswith(b"\r\n\r\n")
+    assert writes == [head, BIG]

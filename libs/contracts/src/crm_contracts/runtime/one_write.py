@@ -5,7 +5,8 @@ uvicorn writes the status line and headers to the socket when the app sends
 segments (the socket has Nagle off) and twice the kernel's work on both ends, for answers of a
 few dozen bytes (a lead's 202). Here each request's cycle writes through a stand-in for the
 connection's transport that holds the header block of an answer with a `content-length` back
-until the body's first write, and sends the two as one. Anything else goes out as uvicorn
+until the body's first write, and sends the two as one (a body of over 64 KB right after it,
+not copied into one). Anything else goes out as uvicorn
 writes it: a streamed answer's headers at once (the live feed's client must not wait for the
 first event), a `100 Continue`, an answer with an empty body, and the answer to a HEAD.
 
@@ -20,6 +21,10 @@ import weakref
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+# A body's first write up to this size is joined to the header block; a longer one is written
+# after it, as uvicorn writes it (the saving is a syscall, the join a copy of the body).
+JOIN_MAX = 64 * 1024
 
 
 class _HeadWithBody:
@@ -37,7 +42,11 @@ class _HeadWithBody:
     def write(self, data: bytes) -> None:
         if self._head is not None:  # the body's first write: the header block goes with it
             head, self._head = self._head, None
-            self._transport.write(head + data)
+            if len(data) <= JOIN_MAX:
+                self._transport.write(head + data)
+            else:  # joining would copy the whole body (a client list: tens of MB) for nothing
+                self._transport.write(head)
+                self._transport.write(data)
             return
         cycle = self._cycle()
         # The header block of an answer of known length whose body is still to be written
