@@ -24,6 +24,7 @@ from bench import memory, stack
 from bench.progress import Progress
 from bench.record import Measurement, emit, python_and_engine, thread_cpu
 from crm_contracts import subjects
+from crm_contracts.streams import CRM
 
 GOAL_EVENTS_PER_SECOND = 50_000
 POLL_SECONDS = 0.5
@@ -59,7 +60,7 @@ async def bare_replay(url: str, messages: int, parse: bool) -> float:
         sub = await nc.jetstream().pull_subscribe(
             subjects.ALL,
             durable=None,
-            stream="CRM",
+            stream=CRM,
             config=ConsumerConfig(
                 deliver_policy=DeliverPolicy.ALL,
                 ack_policy=AckPolicy.NONE,
